@@ -1,0 +1,1 @@
+"""Roumu's services: each its own FastAPI app, process and database. None imports another."""

@@ -1,0 +1,1 @@
+"""Accounts & permissions: tenants (contracts), users, roles, menu and 事業所 grants."""

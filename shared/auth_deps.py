@@ -1,0 +1,69 @@
+"""FastAPI dependencies that turn a bearer token into a verified Principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shared.errors import ProblemError
+from shared.events import Actor
+from shared.service_app import Runtime, runtime
+from shared.tokens import Principal, TokenError
+
+UNAUTHENTICATED = ProblemError(
+    401, "unauthenticated", "認証が必要です", "有効なアクセストークンを指定してください",
+    headers={"WWW-Authenticate": 'Bearer realm="roumu"'},
+)
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise UNAUTHENTICATED
+    return token.strip()
+
+
+def principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Principal:
+    """A user or partner access token, or a service token addressed to this service."""
+    token = _bearer(request)
+    try:
+        kid_use = rt.verifier.key_use(token)
+        if kid_use == "internal":
+            return rt.verifier.verify_service(token, audience=rt.name)
+        return rt.verifier.verify_access(token)
+    except TokenError as exc:
+        raise UNAUTHENTICATED from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(principal)]
+
+
+def tenant_principal(p: CurrentPrincipal) -> Principal:
+    """A caller acting inside one tenant (every tenant-data route)."""
+    if not p.tenant_id:
+        raise ProblemError(403, "forbidden", "この操作を行う権限がありません", "テナントに属さない呼び出しです")
+    return p
+
+
+TenantPrincipal = Annotated[Principal, Depends(tenant_principal)]
+
+
+def operator_principal(p: CurrentPrincipal) -> Principal:
+    """The system operator: manages tenants, strictly apart from tenant users."""
+    if p.kind != "operator" and not (p.kind == "service" and p.tenant_id is None):
+        raise ProblemError(403, "forbidden", "この操作を行う権限がありません", "運用者の権限が必要です")
+    return p
+
+
+OperatorPrincipal = Annotated[Principal, Depends(operator_principal)]
+
+
+def actor_of(p: Principal, request: Request) -> Actor:
+    """The actor recorded on events: who, and from which address (forwarded by the gateway)."""
+    kind = p.kind if p.kind in ("user", "partner", "service", "operator") else "user"
+    ip = request.headers.get("x-roumu-client-ip") if p.kind != "service" else None
+    if ip is None and request.client:
+        ip = request.client.host
+    return Actor(kind=kind, id=p.subject, ip=ip)  # type: ignore[arg-type]

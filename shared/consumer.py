@@ -1,0 +1,142 @@
+"""Durable JetStream pull consumers with explicit acks and an inbox.
+
+Delivery is at-least-once; the inbox row is written in the same transaction as the effect, so a
+consumer that dies after its commit but before its ack skips the redelivered event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from shared.db import Database
+from shared.events import EventEnvelope
+from shared.nats_client import connect, ensure_stream
+from shared.outbox import Messaging
+
+log = logging.getLogger("roumu.consumer")
+
+Handler = Callable[[Session, EventEnvelope], None]
+
+HANDLED = Counter("roumu_events_handled_total", "Events applied by a consumer", ["consumer"])
+DUPLICATES = Counter("roumu_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"])
+FAILED = Counter("roumu_events_failed_total", "Event handler failures (redelivered later)", ["consumer"])
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        durable: str,
+        filter_subject: str,
+        handler: Handler,
+        db: Database,
+        messaging: Messaging,
+        nats_url: str,
+        stream: str,
+        *,
+        ack_wait: float = 30.0,
+        max_deliver: int = -1,
+        batch: int = 50,
+    ) -> None:
+        self.durable = durable
+        self.filter_subject = filter_subject
+        self.handler = handler
+        self.db = db
+        self.messaging = messaging
+        self.nats_url = nats_url
+        self.stream = stream
+        self.ack_wait = ack_wait
+        self.max_deliver = max_deliver
+        self.batch = batch
+        self._nc: NATS | None = None
+
+    def apply(self, event: EventEnvelope) -> bool:
+        """Apply once: True when the effect ran, False when the inbox had it already."""
+        with self.db.transaction() as session:
+            if not self.messaging.claim(session, self.durable, event.id):
+                return False
+            self.handler(session, event)
+            return True
+
+    async def process(self, msg: Msg) -> None:
+        try:
+            event = EventEnvelope.from_json(msg.data)
+        except ValidationError:
+            # Malformed events can never succeed: stop redelivery, keep a trace in the log.
+            log.error("malformed event terminated", extra={"consumer": self.durable, "subject": msg.subject})
+            await msg.term()
+            return
+        try:
+            applied = await asyncio.to_thread(self.apply, event)
+        except Exception as exc:
+            FAILED.labels(self.durable).inc()
+            delivered = msg.metadata.num_delivered if msg.metadata else 1
+            delay = min(60.0, 0.5 * 2 ** min(delivered, 7))
+            log.warning("event handler failed", extra={"consumer": self.durable, "event_id": event.id,
+                                                        "error": type(exc).__name__, "retry_in": delay})
+            await msg.nak(delay=delay)
+            return
+        (HANDLED if applied else DUPLICATES).labels(self.durable).inc()
+        # The double ack: once confirmed, a lost ack cannot cause a redelivery.
+        await msg.ack_sync(timeout=5.0)
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        if self._nc is None or self._nc.is_closed:
+            self._nc = await connect(self.nats_url, f"consumer-{self.durable}")
+        js = self._nc.jetstream()
+        await ensure_stream(js, self.stream)
+        return await js.pull_subscribe(
+            self.filter_subject,
+            durable=self.durable,
+            stream=self.stream,
+            config=ConsumerConfig(
+                durable_name=self.durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=self.ack_wait,
+                max_deliver=self.max_deliver,
+                filter_subject=self.filter_subject,
+            ),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                sub = await self.subscribe()
+                backoff = 0.5
+                while not stop.is_set():
+                    try:
+                        msgs = await sub.fetch(self.batch, timeout=1.0)
+                    except NatsTimeout:
+                        continue
+                    for msg in msgs:
+                        await self.process(msg)
+            except Exception as exc:
+                log.warning("consumer loop failed", extra={"consumer": self.durable,
+                                                           "error": type(exc).__name__, "retry_in": backoff})
+                await self.close()
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(5.0, backoff * 2)
+        await self.close()
+
+    async def close(self) -> None:
+        nc, self._nc = self._nc, None
+        if nc is not None and not nc.is_closed:
+            try:
+                await nc.close()
+            except Exception:  # noqa: S110 - the connection is being discarded anyway
+                pass
+

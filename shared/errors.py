@@ -1,0 +1,197 @@
+"""problem+json (RFC 9457) errors with request ids, for every service and the gateway.
+
+A person reads `title`, so it is Japanese; `type` is a stable URI a program can switch on."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from shared.request_context import current_request_id
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://roumu.example/problems/"
+
+log = logging.getLogger("roumu.errors")
+
+# Titles for plain HTTP statuses raised without a domain error.
+_STATUS_TITLES: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "リクエストが正しくありません"),
+    401: ("unauthenticated", "認証が必要です"),
+    403: ("forbidden", "この操作を行う権限がありません"),
+    404: ("not-found", "指定されたリソースが見つかりません"),
+    405: ("method-not-allowed", "このメソッドは使用できません"),
+    406: ("not-acceptable", "指定された形式では応答できません"),
+    409: ("conflict", "他の操作と競合しました"),
+    412: ("precondition-failed", "データが他の利用者によって更新されています"),
+    413: ("payload-too-large", "リクエストが大きすぎます"),
+    415: ("unsupported-media-type", "対応していないデータ形式です"),
+    422: ("validation", "入力内容に誤りがあります"),
+    428: ("precondition-required", "If-Match ヘッダーが必要です"),
+    429: ("rate-limited", "リクエストが多すぎます。しばらくしてから再度お試しください"),
+    500: ("internal", "内部エラーが発生しました"),
+    502: ("bad-gateway", "サービスに接続できません"),
+    503: ("unavailable", "サービスが一時的に利用できません"),
+    504: ("gateway-timeout", "サービスの応答がタイムアウトしました"),
+}
+
+
+class ProblemError(Exception):
+    """Raise from a use case or a route to answer with problem+json."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def problem_body(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    rid = current_request_id()
+    if rid:
+        body["request_id"] = rid
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    default_slug, default_title = _STATUS_TITLES.get(status, ("error", "エラーが発生しました"))
+    body = problem_body(
+        status, slug or default_slug, title or default_title, detail,
+        instance=instance, errors=errors, extra=extra,
+    )
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Echoing `input` back could echo a secret (a password, a My Number): never do.
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append({"field": ".".join(loc), "message": str(err.get("msg", "")), "code": err.get("type")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves the app as problem+json; unexpected ones as a 500 without internals."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return problem_response(
+            exc.status, exc.slug, exc.title, exc.detail,
+            instance=request.url.path, errors=exc.errors, headers=exc.headers, extra=exc.extra,
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(
+            422, instance=request.url.path, errors=_validation_errors(exc),
+            detail="リクエストの項目を確認してください",
+        )
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in _default_details() else None
+        return problem_response(
+            exc.status_code, instance=request.url.path, detail=detail, headers=dict(exc.headers or {})
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(500, instance=request.url.path)
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _default_details() -> set[str]:
+    from http import HTTPStatus
+
+    return {s.phrase for s in HTTPStatus}
+
+
+def not_found() -> ProblemError:
+    """404 for anything outside the caller's scope: another tenant's ids look like missing ones."""
+    return ProblemError(404, "not-found", "指定されたリソースが見つかりません")
+
+
+def forbidden(detail: str | None = None) -> ProblemError:
+    return ProblemError(403, "forbidden", "この操作を行う権限がありません", detail)
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problem+json errors a route may answer."""
+    return {
+        code: {"description": _STATUS_TITLES.get(code, ("", "エラー"))[1],
+               "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for code in codes
+    }
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object",
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"},
+                           "code": {"type": ["string", "null"]}},
+        }},
+    },
+}

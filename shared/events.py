@@ -1,0 +1,86 @@
+"""The event envelope every service publishes and consumes.
+
+Events carry ids and facts, never My Number, passwords or TOTP secrets. The subject is
+`roumu.<service>.<aggregate>.<event>`; each type has a JSON Schema in contracts/events/."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.logging import SECRET_KEYS
+from shared.request_context import current_request_id
+
+SUBJECT = re.compile(r"^roumu\.[a-z_]+\.[a-z_]+\.[a-z_]+$")
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["user", "partner", "service", "system", "operator"]
+    id: str
+    ip: str | None = None
+
+
+SYSTEM = Actor(kind="system", id="system")
+
+
+class EventEnvelope(BaseModel):
+    """Ids and facts of one thing that happened. `type` is also the NATS subject."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    tenant_id: str | None
+    actor: Actor
+    # Ids of what the event is about, e.g. {"tenant_id": ..., "user_id": ...}.
+    subject: dict[str, str]
+    trace_id: str | None = Field(default_factory=current_request_id)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _subject_shape(cls, v: str) -> str:
+        if not SUBJECT.match(v):
+            raise ValueError(f"event type {v!r} is not roumu.<service>.<aggregate>.<event>")
+        return v
+
+    @field_validator("data")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
+        bad = _secret_keys(v)
+        if bad:
+            raise ValueError(f"event data must not carry secrets: {sorted(bad)}")
+        return v
+
+    @property
+    def aggregate_id(self) -> str:
+        """The id events of one aggregate are ordered by: the first subject id."""
+        return next(iter(self.subject.values()), "")
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> EventEnvelope:
+        return cls.model_validate_json(raw)
+
+
+def _secret_keys(obj: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if SECRET_KEYS.search(str(k)) and not str(k).endswith(("_id", "_masked", "_registered", "_set")):
+                found.add(str(k))
+            found |= _secret_keys(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            found |= _secret_keys(v)
+    return found

@@ -1,0 +1,88 @@
+"""Ed25519 signing keys and the public JWKS file every process verifies tokens with.
+
+Two uses, never mixed: `access` keys sign user and partner tokens (held by auth only);
+`internal` keys sign service-to-service tokens (held by the gateway and services). Rotation:
+add a key to the folder, the JWKS lists old and new, the newest signs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+Use = Literal["access", "internal"]
+USES: tuple[Use, ...] = ("access", "internal")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    use: Use
+    private: Ed25519PrivateKey
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _b64d(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def generate_key(keys_dir: Path, use: Use) -> SigningKey:
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    kid = f"{use}-{int(time.time() * 1000):x}"
+    priv = Ed25519PrivateKey.generate()
+    path = keys_dir / f"{kid}.pem"
+    pem = priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    write_jwks(keys_dir)
+    return SigningKey(kid, use, priv)
+
+
+def load_signing_keys(keys_dir: Path, use: Use) -> list[SigningKey]:
+    """Private keys of one use, oldest first (the last one signs)."""
+    keys = []
+    for path in sorted(keys_dir.glob(f"{use}-*.pem")):
+        priv = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(priv, Ed25519PrivateKey)
+        keys.append(SigningKey(path.stem, use, priv))
+    return sorted(keys, key=lambda k: int(k.kid.split("-", 1)[1], 16))
+
+
+def ensure_keys(keys_dir: Path) -> None:
+    """Create one key of each use when none exists (first `make run`, test sessions)."""
+    for use in USES:
+        if not load_signing_keys(keys_dir, use):
+            generate_key(keys_dir, use)
+    write_jwks(keys_dir)
+
+
+def write_jwks(keys_dir: Path) -> None:
+    keys = []
+    for use in USES:
+        for k in load_signing_keys(keys_dir, use):
+            raw = k.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": k.kid, "use": "sig",
+                         "alg": "EdDSA", "roumu_use": use})
+    tmp = keys_dir / "jwks.json.tmp"
+    tmp.write_text(json.dumps({"keys": keys}, indent=2))
+    tmp.replace(keys_dir / "jwks.json")
+
+
+def load_public_keys(keys_dir: Path) -> dict[str, tuple[Use, Ed25519PublicKey]]:
+    data = json.loads((keys_dir / "jwks.json").read_text())
+    out: dict[str, tuple[Use, Ed25519PublicKey]] = {}
+    for jwk in data["keys"]:
+        out[jwk["kid"]] = (jwk["roumu_use"], Ed25519PublicKey.from_public_bytes(_b64d(jwk["x"])))
+    return out

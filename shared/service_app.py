@@ -1,0 +1,171 @@
+"""The app factory every service uses: health, readiness, metrics, errors, request ids, the
+outbox relay and the service's event consumers, started and stopped with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from nats.aio.client import Client as NATS
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from shared.consumer import EventConsumer, Handler
+from shared.db import Database
+from shared.errors import PROBLEM_SCHEMA, install_error_handlers, problem_response
+from shared.keys import ensure_keys
+from shared.logging import configure_logging
+from shared.metrics import MetricsMiddleware, metrics_endpoint
+from shared.nats_client import connect
+from shared.outbox import Messaging
+from shared.relay import OutboxRelay
+from shared.request_context import RequestIdMiddleware
+from shared.settings import CommonSettings, get_settings
+from shared.tokens import TokenVerifier
+
+log = logging.getLogger("roumu.app")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable consumer a service runs: name, subject filter, handler(session, event)."""
+
+    durable: str
+    subject: str
+    handler: Handler
+    ack_wait: float = 30.0
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; routes reach it through request.app.state.runtime."""
+
+    name: str
+    settings: CommonSettings
+    db: Database
+    messaging: Messaging
+    verifier: TokenVerifier
+    relay: OutboxRelay
+    consumers: list[EventConsumer] = field(default_factory=list)
+    nats: NATS | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """The unit of work of a use case: rows and outbox events commit together, then the
+        relay is woken so the events leave at once."""
+        with self.db.transaction() as session:
+            yield session
+        self.relay.notify()
+
+
+def create_service_app(
+    name: str,
+    messaging: Messaging,
+    routers: Sequence[APIRouter],
+    *,
+    subscriptions: Sequence[Subscription] = (),
+    settings: CommonSettings | None = None,
+    background: bool = True,
+    title: str | None = None,
+    on_startup: Callable[[Runtime], None] | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(name, settings.log_level)
+        ensure_keys(settings.keys_dir)
+        db = Database(settings.database_url(name))
+        relay = OutboxRelay(name, db, messaging, settings.nats_url, settings.nats_stream,
+                            interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
+        rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay)
+        rt.consumers = [
+            EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
+                          settings.nats_url, settings.nats_stream, ack_wait=s.ack_wait)
+            for s in subscriptions
+        ]
+        app.state.runtime = rt
+        if on_startup:
+            on_startup(rt)
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        if background:
+            tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
+            tasks += [asyncio.create_task(c.run(stop), name=c.durable) for c in rt.consumers]
+            tasks.append(asyncio.create_task(_health_connection(rt, stop), name=f"{name}-nats-health"))
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in tasks:
+                with suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(t, timeout=5)
+            if rt.nats is not None and not rt.nats.is_closed:
+                with suppress(Exception):
+                    await rt.nats.close()
+            db.dispose()
+
+    app = FastAPI(title=title or f"Roumu {name}", version="1.0.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, service=name)
+    app.add_middleware(RequestIdMiddleware)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        rt: Runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.to_thread(rt.db.ping)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"down: {type(exc).__name__}"
+        checks["nats"] = "ok" if rt.nats is not None and rt.nats.is_connected else "down"
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ready", "service": name, "checks": checks})
+        return problem_response(503, detail="依存先に接続できません", extra={"checks": checks})
+
+    app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for r in routers:
+        app.include_router(r)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    """Routes refer to #/components/schemas/Problem for their errors: define it once."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _health_connection(rt: Runtime, stop: asyncio.Event) -> None:
+    """One long-lived connection whose state /readyz reports; it reconnects on its own."""
+    while not stop.is_set() and rt.nats is None:
+        try:
+            rt.nats = await connect(rt.settings.nats_url, f"{rt.name}-health")
+        except Exception:
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt

@@ -1,0 +1,113 @@
+"""Fixtures every test shares: a real nats-server, real databases, keys, settings, clients."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ops.migrate import migrate
+from shared.keys import ensure_keys
+from shared.settings import CommonSettings
+from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner, service_token
+from tests.support.databases import TestDatabases
+from tests.support.nats_server import NatsServer
+
+
+class ExternalNats:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("roumu")
+
+
+@pytest.fixture(scope="session")
+def nats(session_tmp: Path) -> Iterator[NatsServer | ExternalNats]:
+    """NATS_URL when set (CI may use the machine's server); otherwise one from the wheel."""
+    url = os.environ.get("NATS_URL")
+    if url:
+        yield ExternalNats(url)
+        return
+    server = NatsServer(session_tmp / "nats")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_dbs(session_tmp: Path) -> Iterator[TestDatabases]:
+    dbs = TestDatabases(session_tmp)
+    if dbs.is_postgres:
+        dbs.create_all()
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def settings(session_tmp: Path, nats: NatsServer | ExternalNats, test_dbs: TestDatabases) -> CommonSettings:
+    keys = session_tmp / "keys"
+    ensure_keys(keys)
+    s = CommonSettings(
+        var_dir=session_tmp, keys_dir=keys, nats_url=nats.url, database_url_template=test_dbs.template(),
+        # A stream per session, so a reused external server never mixes runs.
+        nats_stream=f"ROUMU_{test_dbs.prefix.upper()}", relay_interval_seconds=0.05, log_level="WARNING",
+    )
+    migrate(settings=s)
+    return s
+
+
+class Tokens:
+    def __init__(self, keys_dir: Path) -> None:
+        self.access = TokenSigner(keys_dir, "access")
+        self.internal = TokenSigner(keys_dir, "internal")
+
+    def user(self, tenant_id: str, user_id: str = "u-1", roles: tuple[str, ...] = ("staff",)) -> str:
+        return self.access.sign({"sub": user_id, "tid": tenant_id, "typ": "access", "kind": "user",
+                                 "roles": list(roles), "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}, 300)
+
+    def operator(self, operator_id: str = "op-1") -> str:
+        return self.access.sign({"sub": operator_id, "typ": "access", "kind": "operator", "roles": ["operator"],
+                                 "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}, 300)
+
+    def service(self, caller: str, callee: str, tenant_id: str | None = None) -> str:
+        return service_token(self.internal, caller, callee, tenant_id)
+
+
+@pytest.fixture(scope="session")
+def tokens(settings: CommonSettings) -> Tokens:
+    return Tokens(settings.keys_dir)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def create_app(name: str, settings: CommonSettings, **kwargs: Any) -> FastAPI:
+    module = importlib.import_module(f"services.{name}.app")
+    app: FastAPI = module.create_app(settings=settings, **kwargs)
+    return app
+
+
+@pytest.fixture
+def service_client(settings: CommonSettings) -> Iterator[Callable[..., TestClient]]:
+    """service_client("accounts") → a TestClient with the app's lifespan (relay, consumers) running."""
+    opened: list[TestClient] = []
+
+    def open_client(name: str, **kwargs: Any) -> TestClient:
+        client = TestClient(create_app(name, settings, **kwargs), raise_server_exceptions=False)
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield open_client
+    for c in opened:
+        c.__exit__(None, None, None)
