@@ -66,4 +66,4 @@ def actor_of(p: Principal, request: Request) -> Actor:
     ip = request.headers.get("x-roumu-client-ip") if p.kind != "service" else None
     if ip is None and request.client:
         ip = request.client.host
-    return Actor(kind=kind, id=p.subject, ip=ip)  # type: ignore[arg-type]
+    return Actor(kind=kind, id=p.subject, ip=ip)

@@ -123,7 +123,7 @@ class EventConsumer:
                         await self.process(msg)
             except Exception as exc:
                 log.warning("consumer loop failed", extra={"consumer": self.durable,
-                                                           "error": type(exc).__name__, "retry_in": backoff})
+                                                           "error": repr(exc)[:300], "retry_in": backoff})
                 await self.close()
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)

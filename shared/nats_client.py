@@ -39,15 +39,11 @@ def stream_config(name: str) -> StreamConfig:
 
 async def connect(url: str, name: str, **kwargs: Any) -> NATS:
     """A client that keeps reconnecting forever: NATS being down makes events late, not lost."""
-    return await nats.connect(
-        servers=[url],
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=2,
-        allow_reconnect=True,
-        **kwargs,
-    )
+    options: dict[str, Any] = {
+        "max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, "connect_timeout": 2, "allow_reconnect": True,
+    }
+    options.update(kwargs)
+    return await nats.connect(servers=[url], name=name, **options)
 
 
 async def ensure_stream(js: JetStreamContext, name: str) -> None:

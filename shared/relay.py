@@ -70,7 +70,7 @@ class OutboxRelay:
                         continue  # more waiting: no sleep
             except Exception as exc:
                 FAILURES.labels(self.service).inc()
-                log.warning("relay cycle failed", extra={"error": type(exc).__name__, "retry_in": backoff})
+                log.warning("relay cycle failed", extra={"error": repr(exc)[:300], "retry_in": backoff})
                 await self._drop_connection()
                 backoff = min(self.max_backoff, backoff * 2)
             await self._sleep(stop, backoff)
@@ -127,7 +127,7 @@ class OutboxRelay:
         with self.db.engine.connect() as conn:
             q = (select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload)
                  .where(o.c.published_at.is_(None)).order_by(o.c.seq).limit(self.batch_size))
-            return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+            return [tuple(r) for r in conn.execute(q)]
 
     def _mark_published(self, seqs: list[int]) -> None:
         with self.db.engine.begin() as conn:

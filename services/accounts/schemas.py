@@ -44,7 +44,7 @@ class UserCreate(BaseModel):
 
     login_id: str = Field(pattern=LOGIN_ID, examples=["tanaka"])
     display_name: str = Field(min_length=1, max_length=100, examples=["田中 花子"])
-    roles: list[Role] = Field(default_factory=lambda: ["staff"], min_length=1)
+    roles: list[Role] = Field(default_factory=lambda: list[Role](["staff"]), min_length=1)
 
 
 class UserOut(BaseModel):

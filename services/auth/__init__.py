@@ -1,0 +1,1 @@
+"""Identity: credentials, login, access tokens and their public keys (JWKS)."""
