@@ -2,9 +2,8 @@
 
 import uuid
 
-from sqlalchemy import create_engine, text
-
 from tests.conftest import bearer
+from tests.services.support import assert_matches_contract, outbox_payloads
 
 BASE = "/api/v1/koyo-hoken"
 
@@ -14,15 +13,6 @@ def person(jigyosho_id: str = "js-1", **over):
             "family_name_kana": "ヤマダ", "given_name_kana": "タロウ",
             "birth_date": "1990-04-01", "hire_date": "2026-04-01", "weekly_hours": "37.5"}
     return {**body, **over}
-
-
-def outbox_events(settings, person_id):
-    engine = create_engine(settings.database_url("koyo_hoken"))
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT subject, payload FROM outbox WHERE aggregate_id = :a"),
-                            {"a": person_id}).all()
-    engine.dispose()
-    return rows
 
 
 def test_register_then_get_and_event(service_client, tokens, settings):
@@ -40,10 +30,9 @@ def test_register_then_get_and_event(service_client, tokens, settings):
     assert r.json()["family_name_kana"] == "ヤマダ"
     assert float(r.json()["weekly_hours"]) == 37.5
 
-    rows = outbox_events(settings, created["id"])
-    assert [s for s, _ in rows] == ["roumu.koyo_hoken.insured_person.registered"]
-    payload = rows[0][1]
-    payload = payload if isinstance(payload, dict) else __import__("json").loads(payload)
+    [payload] = outbox_payloads(settings, "koyo_hoken", created["id"])
+    assert payload["type"] == "roumu.koyo_hoken.insured_person.registered"
+    assert_matches_contract(payload)
     assert payload["subject"] == {"insured_person_id": created["id"], "tenant_id": tenant, "jigyosho_id": "js-1"}
     # Names and birth dates never leave the service in events.
     assert "山田" not in str(payload) and "1990-04-01" not in str(payload)

@@ -1,0 +1,38 @@
+"""Queries of the jimukumiai service. Every query is scoped by tenant_id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.jimukumiai.models import Member
+
+
+def member_in_tenant(session: Session, tenant_id: str, member_id: str) -> Member | None:
+    return session.execute(
+        select(Member).where(Member.tenant_id == tenant_id, Member.id == member_id)
+    ).scalar_one_or_none()
+
+
+def member_by_number(session: Session, tenant_id: str, labour_insurance_number: str) -> Member | None:
+    return session.execute(
+        select(Member).where(Member.tenant_id == tenant_id,
+                             Member.labour_insurance_number == labour_insurance_number)
+    ).scalar_one_or_none()
+
+
+def members_in_tenant(
+    session: Session, tenant_id: str, jigyosho_id: str | None, limit: int, offset: int
+) -> tuple[Sequence[Member], int]:
+    """One page, and the total the filter matches (for the client's pager)."""
+    where = [Member.tenant_id == tenant_id]
+    if jigyosho_id is not None:
+        where.append(Member.jigyosho_id == jigyosho_id)
+    total = session.execute(select(func.count()).select_from(Member).where(*where)).scalar_one()
+    # id breaks created_at ties, so pages never overlap or skip.
+    rows = session.execute(
+        select(Member).where(*where).order_by(Member.created_at, Member.id).limit(limit).offset(offset)
+    ).scalars().all()
+    return rows, total
