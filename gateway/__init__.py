@@ -1,0 +1,1 @@
+"""The gateway: the only public entry. Routes /api/v1/<service>/… to the services, streaming both ways."""

@@ -1,0 +1,127 @@
+"""Real servers for gateway tests: uvicorn in a background thread, and a small echo upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.support.nats_server import free_port
+
+
+class ServerThread:
+    """One uvicorn server (uvloop + httptools, as in production) on a free loopback port.
+
+    proxy_headers off, as the gateway must run: uvicorn's own X-Forwarded-For handling trusts
+    127.0.0.1 by default and would rewrite the peer address before the gateway's checks see it."""
+
+    def __init__(self, app: ASGIApp, port: int | None = None, lifespan: str = "on") -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, loop="uvloop", http="httptools",
+                                lifespan=lifespan, log_level="warning", access_log=False, log_config=None,
+                                proxy_headers=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            self.thread.join(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+class Echo:
+    """An upstream that tells what it received, and can stall on demand.
+
+    Paths (after /api/v1/<route>): /echo → method, raw path, query, headers as JSON;
+    /upload → counts the body, noting progress; /download → one chunk, then waits for `release`;
+    /slow → waits for `release` before answering; /hop → answers with hop-by-hop headers."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.progress = threading.Event()  # set once /upload has received `progress_at` bytes
+        self.progress_at = 1 << 20
+        self.release = threading.Event()
+        self.stalled_out = False  # /download or /slow waited out its guard: a deadlock was broken
+
+    async def _wait_release(self) -> None:
+        # A guard against a deadlock hanging the run, not a timing check.
+        if not await asyncio.to_thread(self.release.wait, 60):
+            self.stalled_out = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path: str = scope["path"]
+        if path == "/healthz":
+            await _json(send, 200, {"status": "ok"})
+        elif path.endswith("/upload"):
+            chunks = 0
+            while True:
+                message = await receive()
+                body = message.get("body", b"")
+                if body:
+                    chunks += 1
+                    self.received += len(body)
+                    if self.received >= self.progress_at:
+                        self.progress.set()
+                if not message.get("more_body", False):
+                    break
+            await _json(send, 200, {"received": self.received, "chunks": chunks})
+        elif path.endswith("/download"):
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/octet-stream")]})
+            await send({"type": "http.response.body", "body": b"a" * 65536, "more_body": True})
+            await self._wait_release()
+            await send({"type": "http.response.body", "body": b"b" * 65536, "more_body": False})
+        elif path.endswith("/slow"):
+            await self._wait_release()
+            await _json(send, 200, {"slow": True})
+        elif path.endswith("/hop"):
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/plain"), (b"connection", b"x-resp-hop"), (b"x-resp-hop", b"1"),
+                (b"proxy-authenticate", b"Basic"), (b"trailer", b"x-t"), (b"x-kept", b"yes"),
+            ]})
+            await send({"type": "http.response.body", "body": b"ok"})
+        else:
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    break
+            await _json(send, 200, {
+                "method": scope["method"],
+                "raw_path": scope["raw_path"].decode("latin-1"),
+                "query": scope["query_string"].decode("latin-1"),
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
+                "body_length": len(body),
+            })
+
+
+async def _json(send: Send, status: int, data: Any) -> None:
+    body = json.dumps(data).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def header_values(echoed: dict[str, Any], name: str) -> list[str]:
+    return [v for k, v in echoed["headers"] if k == name]
