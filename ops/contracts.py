@@ -1,0 +1,268 @@
+"""Write or check the generated contracts: `python -m ops.contracts [--check]` (`make contracts`).
+
+* contracts/openapi/<name>.json: the OpenAPI document of every service whose
+  services/<name>/app.py exists (and of the gateway when gateway/app.py exists and serves one),
+  built with `create_app(background=False)`: no database, no NATS, only `app.openapi()`.
+* docs/events.md: the table of event types between the GENERATED markers, from the titles and
+  descriptions of contracts/events/<type>.schema.json.
+
+`--check` writes nothing and exits 1 with a readable summary when a committed file differs from
+what the code produces now; tests/contracts/ runs the same comparisons."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import inspect
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.event_schemas import CONTRACTS_DIR as EVENTS_DIR
+from shared.event_schemas import load_schema, schema_files
+from shared.topology import SERVICES
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENAPI_DIR = ROOT / "contracts" / "openapi"
+EVENTS_DOC = ROOT / "docs" / "events.md"
+GATEWAY = "gateway"
+FIX = "run `make contracts` (python -m ops.contracts) and commit the result"
+
+BEGIN = "<!-- BEGIN GENERATED: event types (python -m ops.contracts) -->"
+END = "<!-- END GENERATED: event types -->"
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
+
+
+def app_names(root: Path = ROOT) -> list[str]:
+    """Services with an app.py, in topology order, then the gateway when it has one."""
+    names = [s.name for s in SERVICES if (root / "services" / s.name / "app.py").is_file()]
+    if (root / GATEWAY / "app.py").is_file():
+        names.append(GATEWAY)
+    return names
+
+
+def module_name(name: str) -> str:
+    return f"{GATEWAY}.app" if name == GATEWAY else f"services.{name}.app"
+
+
+def contract_path(name: str) -> Path:
+    return OPENAPI_DIR / f"{name}.json"
+
+
+def build_openapi(name: str) -> dict[str, Any] | None:
+    """The OpenAPI document the app serves now; None when the app serves none (openapi_url=None)."""
+    module = importlib.import_module(module_name(name))
+    factory = module.create_app
+    kwargs: dict[str, Any] = {}
+    if "background" in inspect.signature(factory).parameters:
+        kwargs["background"] = False
+    app = factory(**kwargs)
+    if getattr(app, "openapi_url", None) is None:
+        return None
+    doc = app.openapi()
+    if not isinstance(doc, dict):
+        raise TypeError(f"{name}: app.openapi() returned {type(doc).__name__}, not a dict")
+    # A JSON round trip: what is compared is exactly what a file can hold.
+    stable: dict[str, Any] = json.loads(json.dumps(doc, default=str))
+    return stable
+
+
+def render_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _operations(doc: dict[str, Any]) -> dict[str, Any]:
+    ops: dict[str, Any] = {}
+    for path, item in (doc.get("paths") or {}).items():
+        if isinstance(item, dict):
+            for method, op in item.items():
+                if method in _METHODS:
+                    ops[f"{method.upper()} {path}"] = op
+    return ops
+
+
+def _keyed_changes(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    out = [f"{kind} added: {k}" for k in sorted(new.keys() - old.keys())]
+    out += [f"{kind} removed: {k}" for k in sorted(old.keys() - new.keys())]
+    out += [f"{kind} changed: {k}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+    return out
+
+
+def openapi_diff(committed: dict[str, Any], current: dict[str, Any], *, context_lines: int = 60) -> list[str]:
+    """What changed, operation by operation and schema by schema, then the first lines of a
+    unified diff of the two files; [] when they are the same."""
+    if committed == current:
+        return []
+    lines = _keyed_changes("operation", _operations(committed), _operations(current))
+    lines += _keyed_changes(
+        "schema",
+        (committed.get("components") or {}).get("schemas") or {},
+        (current.get("components") or {}).get("schemas") or {},
+    )
+    for key in ("info", "openapi", "tags", "security", "servers"):
+        if committed.get(key) != current.get(key):
+            lines.append(f"top-level changed: {key}")
+    diff = list(difflib.unified_diff(
+        render_json(committed).splitlines(), render_json(current).splitlines(),
+        "committed", "running app", lineterm="", n=2,
+    ))
+    if diff:
+        lines.append("")
+        lines += diff[:context_lines]
+        if len(diff) > context_lines:
+            lines.append(f"... {len(diff) - context_lines} more diff lines")
+    return lines
+
+
+# --- events table in docs/events.md ------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def events_table(events_dir: Path = EVENTS_DIR) -> str:
+    """The markdown table of event types: type (linked to its schema), version, subject ids,
+    description; sorted by type."""
+    rows = [
+        "| event type (= NATS subject) | version | subject ids | description |",
+        "| --- | --- | --- | --- |",
+    ]
+    for event_type, path in schema_files(events_dir).items():
+        schema = load_schema(path)
+        props = schema.get("properties") or {}
+        version = (props.get("version") or {}).get("const", "")
+        subject_ids = ", ".join(f"`{k}`" for k in (props.get("subject") or {}).get("required", []))
+        title = str(schema.get("title", event_type))
+        rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+        description = _cell(str(schema.get("description", "")))
+        if title != event_type:
+            description = _cell(f"**title {title!r} differs from the file name** {description}")
+        rows.append(f"| [`{event_type}`](../{rel}) | {version} | {subject_ids} | {description} |")
+    return "\n".join(rows) + "\n"
+
+
+def render_events_doc(text: str, table: str) -> str:
+    """docs/events.md with the section between the markers replaced by `table`."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"docs/events.md lacks the markers {BEGIN!r} … {END!r}")
+    return text[: start + len(BEGIN)] + "\n\n" + table + "\n" + text[end:]
+
+
+# --- the whole set ----------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    written: list[str]
+    problems: list[str]
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def openapi_problem(name: str) -> str | None:
+    """Why contracts/openapi/<name>.json is not what the app serves now (None when it is)."""
+    path = contract_path(name)
+    try:
+        current = build_openapi(name)
+    except Exception as exc:
+        return f"{name}: building the app failed: {type(exc).__name__}: {exc}"
+    if current is None:
+        return f"{_rel(path)} is committed but {name} serves no OpenAPI: delete it" if path.exists() else None
+    if not path.exists():
+        return f"{_rel(path)} is missing: {name} has an app but no committed contract; {FIX}"
+    text = path.read_text(encoding="utf-8")
+    committed = json.loads(text)
+    diff = openapi_diff(committed, current)
+    if diff:
+        return f"{_rel(path)} differs from the running {name} app ({FIX}):\n  " + "\n  ".join(diff)
+    if text != render_json(current):
+        return f"{_rel(path)} is not in the generated layout (sorted keys, indent 2); {FIX}"
+    return None
+
+
+def stale_contracts(root: Path = ROOT) -> list[Path]:
+    """Committed OpenAPI files whose app no longer exists."""
+    present = set(app_names(root))
+    return [p for p in sorted(OPENAPI_DIR.glob("*.json")) if p.stem not in present]
+
+
+def events_doc_problem() -> str | None:
+    if not EVENTS_DOC.exists():
+        return f"{_rel(EVENTS_DOC)} is missing"
+    text = EVENTS_DOC.read_text(encoding="utf-8")
+    try:
+        expected = render_events_doc(text, events_table())
+    except ValueError as exc:
+        return str(exc)
+    if text != expected:
+        diff = difflib.unified_diff(text.splitlines(), expected.splitlines(), "committed", "generated",
+                                    lineterm="", n=0)
+        return f"{_rel(EVENTS_DOC)}: the event types table is out of date ({FIX}):\n  " + "\n  ".join(diff)
+    return None
+
+
+def check() -> Outcome:
+    problems = [p for p in (openapi_problem(n) for n in app_names()) if p]
+    problems += [f"{_rel(p)}: no app serves it any more; delete it" for p in stale_contracts()]
+    doc = events_doc_problem()
+    if doc:
+        problems.append(doc)
+    return Outcome([], problems)
+
+
+def _write_if_changed(path: Path, text: str, written: list[str]) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(_rel(path))
+
+
+def write() -> Outcome:
+    written: list[str] = []
+    problems: list[str] = []
+    for name in app_names():
+        try:
+            doc = build_openapi(name)
+        except Exception as exc:
+            problems.append(f"{name}: building the app failed: {type(exc).__name__}: {exc}")
+            continue
+        if doc is not None:
+            _write_if_changed(contract_path(name), render_json(doc), written)
+    problems += [f"{_rel(p)}: no app serves it any more (not deleted: check and remove it)"
+                 for p in stale_contracts()]
+    try:
+        text = EVENTS_DOC.read_text(encoding="utf-8")
+        _write_if_changed(EVENTS_DOC, render_events_doc(text, events_table()), written)
+    except (OSError, ValueError) as exc:
+        problems.append(f"{_rel(EVENTS_DOC)}: {exc}")
+    return Outcome(written, problems)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops.contracts", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 when anything drifted")
+    args = parser.parse_args(argv)
+    outcome = check() if args.check else write()
+    for path in outcome.written:
+        print(f"wrote {path}")
+    for problem in outcome.problems:
+        print(problem, file=sys.stderr)
+    if not outcome.problems:
+        print("contracts up to date" if args.check else "contracts written")
+    return 1 if outcome.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
