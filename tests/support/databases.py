@@ -13,6 +13,7 @@ from shared.topology import SERVICES
 
 
 class TestDatabases:
+    __test__ = False  # a helper, not a test class
     def __init__(self, tmp: Path) -> None:
         self.admin_url = os.environ.get("ROUMU_TEST_POSTGRES_URL")
         self.prefix = f"roumu_t_{uuid.uuid4().hex[:8]}"
