@@ -86,9 +86,9 @@ async def stream_messages(url: str, stream: str, subject: str = "roumu.test.>") 
         await nc.close()
 
 
-async def run_until(predicate, tasks_stop: asyncio.Event, timeout: float = 30.0) -> None:
+async def run_until(predicate, tasks_stop: asyncio.Event, limit_s: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + limit_s
     while loop.time() < deadline:
         if await asyncio.to_thread(predicate):
             return

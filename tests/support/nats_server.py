@@ -39,7 +39,7 @@ class NatsServer:
 
     def start(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.store_dir / "server.log", "ab")  # noqa: SIM115 - kept open for the process
+        log = open(self.store_dir / "server.log", "ab")  # kept open for the process
         self.proc = subprocess.Popen(
             [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
             stdout=log, stderr=log,
