@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 from collections.abc import Callable, Iterator
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from nats.js.errors import NotFoundError
 
 from ops.migrate import migrate
 from shared.keys import ensure_keys
+from shared.nats_client import connect
 from shared.settings import CommonSettings
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner, service_token
 from tests.support.databases import TestDatabases
@@ -58,11 +61,26 @@ def settings(session_tmp: Path, nats: NatsServer | ExternalNats, test_dbs: TestD
     ensure_keys(keys)
     s = CommonSettings(
         var_dir=session_tmp, keys_dir=keys, nats_url=nats.url, database_url_template=test_dbs.template(),
-        # A stream per session, so a reused external server never mixes runs.
-        nats_stream=f"ROUMU_{test_dbs.prefix.upper()}", relay_interval_seconds=0.05, log_level="WARNING",
+        nats_stream=TEST_STREAM, relay_interval_seconds=0.05, log_level="WARNING",
     )
+    if isinstance(nats, ExternalNats):
+        # One stream may claim roumu.> on a server: start from a clean test stream.
+        asyncio.run(_delete_stream(nats.url, TEST_STREAM))
     migrate(settings=s)
     return s
+
+
+TEST_STREAM = "ROUMU_TEST"
+
+
+async def _delete_stream(url: str, name: str) -> None:
+    nc = await connect(url, "tests-cleanup", max_reconnect_attempts=0)
+    try:
+        await nc.jetstream().delete_stream(name)
+    except NotFoundError:
+        pass
+    finally:
+        await nc.close()
 
 
 class Tokens:
