@@ -26,7 +26,7 @@ def down_url() -> str:
 @pytest.fixture
 def echo() -> Iterator[tuple[Echo, str]]:
     app = Echo()
-    server = ServerThread(app).start()
+    server = ServerThread(app, http="httptools").start()
     yield app, server.url
     app.release.set()  # let any stalled handler finish so the server can stop
     server.stop()
@@ -37,7 +37,7 @@ def accounts_url(settings: CommonSettings) -> Iterator[str]:
     """The real accounts service (its relay on the test NATS, its test database)."""
     from services.accounts.app import create_app as create_accounts
 
-    server = ServerThread(create_accounts(settings=settings)).start()
+    server = ServerThread(create_accounts(settings=settings), http="httptools").start()
     yield server.url
     server.stop()
 

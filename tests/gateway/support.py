@@ -10,20 +10,17 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.server import uvicorn_config
 from tests.support.nats_server import free_port
 
 
 class ServerThread:
-    """One uvicorn server (uvloop + httptools, as in production) on a free loopback port.
+    """One uvicorn server on a free loopback port, configured as the gateway is served in production
+    (gateway.server); an upstream passes http="httptools" to get uvicorn's plain protocol."""
 
-    proxy_headers off, as the gateway must run: uvicorn's own X-Forwarded-For handling trusts
-    127.0.0.1 by default and would rewrite the peer address before the gateway's checks see it."""
-
-    def __init__(self, app: ASGIApp, port: int | None = None, lifespan: str = "on") -> None:
+    def __init__(self, app: ASGIApp, port: int | None = None, **overrides: Any) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, loop="uvloop", http="httptools",
-                                lifespan=lifespan, log_level="warning", access_log=False, log_config=None,
-                                proxy_headers=False)
+        config = uvicorn_config(app, "127.0.0.1", self.port, log_level="warning", **overrides)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
