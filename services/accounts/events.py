@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from shared.events import Actor, EventEnvelope
-
 from services.accounts.models import Tenant, User
+from shared.events import Actor, EventEnvelope
 
 TENANT_CREATED = "roumu.accounts.tenant.created"
 USER_CREATED = "roumu.accounts.user.created"
