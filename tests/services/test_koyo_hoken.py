@@ -17,7 +17,7 @@ def person(jigyosho_id: str = "js-1", **over):
 
 def test_register_then_get_and_event(service_client, tokens, settings):
     c = service_client("koyo_hoken")
-    tenant = f"t-{uuid.uuid4()}"
+    tenant = str(uuid.uuid4())
     r = c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(tenant)), json=person())
     assert r.status_code == 201, r.text
     created = r.json()
@@ -40,9 +40,9 @@ def test_register_then_get_and_event(service_client, tokens, settings):
 
 def test_other_tenant_gets_404(service_client, tokens):
     c = service_client("koyo_hoken")
-    r = c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(f"t-{uuid.uuid4()}")), json=person())
+    r = c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(str(uuid.uuid4()))), json=person())
     assert r.status_code == 201
-    r = c.get(f"{BASE}/insured-persons/{r.json()['id']}", headers=bearer(tokens.user(f"t-{uuid.uuid4()}")))
+    r = c.get(f"{BASE}/insured-persons/{r.json()['id']}", headers=bearer(tokens.user(str(uuid.uuid4()))))
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["title"] == "指定されたリソースが見つかりません"
@@ -50,7 +50,7 @@ def test_other_tenant_gets_404(service_client, tokens):
 
 def test_list_is_tenant_scoped_filtered_and_paged(service_client, tokens):
     c = service_client("koyo_hoken")
-    mine, other = f"t-{uuid.uuid4()}", f"t-{uuid.uuid4()}"
+    mine, other = str(uuid.uuid4()), str(uuid.uuid4())
     for js in ("js-a", "js-a", "js-a", "js-b"):
         assert c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(mine)), json=person(js)).status_code == 201
     assert c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(other)), json=person("js-a")).status_code == 201
@@ -76,7 +76,7 @@ def test_list_is_tenant_scoped_filtered_and_paged(service_client, tokens):
 
 def test_validation_error_is_problem_json_with_fields(service_client, tokens):
     c = service_client("koyo_hoken")
-    headers = bearer(tokens.user(f"t-{uuid.uuid4()}"))
+    headers = bearer(tokens.user(str(uuid.uuid4())))
     r = c.post(f"{BASE}/insured-persons", headers=headers,
                json=person(family_name_kana="やまだ", given_name_kana="ﾀﾛｳ", weekly_hours="169"))
     assert r.status_code == 422
