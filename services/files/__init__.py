@@ -1,0 +1,1 @@
+"""Files: uploads and downloads, type and size rules, scanning, encryption at rest."""

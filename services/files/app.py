@@ -1,0 +1,17 @@
+"""App factory of the files service: `uvicorn --factory services.files.app:create_app`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.files.api import router
+from services.files.models import messaging
+from shared.service_app import create_service_app
+from shared.settings import CommonSettings
+
+NAME = "files"
+
+
+def create_app(settings: CommonSettings | None = None, background: bool = True) -> FastAPI:
+    return create_service_app(NAME, messaging, [router], settings=settings, background=background,
+                              title="Roumu files")

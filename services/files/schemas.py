@@ -1,0 +1,58 @@
+"""Request and response bodies of the files API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from services.files.rules.names import sanitise_file_name
+
+# The upload rule of the service spec: at most 100 MB per file.
+MAX_SIZE_BYTES = 100 * 1024 * 1024
+# type/subtype (RFC 6838 restricted names), lower-cased; parameters are not kept.
+MEDIA_TYPE = r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$"
+
+
+def _as_utc(v: datetime) -> datetime:
+    # SQLite hands back timestamps without their zone; they were written in UTC.
+    return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class FileMetadataCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    original_name: str = Field(min_length=1, max_length=1024, description="元のファイル名 (保存時に無害化)",
+                               examples=["資格取得届_2026年4月.pdf"])
+    content_type: str = Field(pattern=MEDIA_TYPE, examples=["application/pdf"])
+    size_bytes: int = Field(ge=0, le=MAX_SIZE_BYTES, examples=[48213])
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="内容の SHA-256 (16進)",
+                        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])
+
+    @field_validator("original_name")
+    @classmethod
+    def _sanitise(cls, v: str) -> str:
+        return sanitise_file_name(v)
+
+    @field_validator("content_type", "sha256", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+
+class FileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: str
+    original_name: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    status: str
+    created_at: UtcDatetime
+    version: int
