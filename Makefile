@@ -1,0 +1,62 @@
+# Roumu — the two commands that matter: `make run` and `make test`.
+# Only Python 3.11+ and make are assumed; everything else is installed into .venv.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The venv is (re)installed only when pyproject.toml changed since the last install.
+STAMP  := $(VENV)/.installed-stamp
+# The machine's PostgreSQL, as CI has it; override for another server.
+ROUMU_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-pg lint typecheck bench contracts clean distclean
+
+help:
+	@echo "make run        install, start NATS, migrate, seed a demo tenant, start every service and the gateway"
+	@echo "make test       the whole test suite (real nats-server, SQLite databases)"
+	@echo "make test-pg    the whole suite against PostgreSQL (ROUMU_TEST_POSTGRES_URL)"
+	@echo "make lint       ruff and the import-boundary contracts (lint-imports)"
+	@echo "make typecheck  mypy (strict)"
+	@echo "make bench      the benchmarks"
+	@echo "make contracts  check the OpenAPI and event contracts"
+	@echo "make clean      remove var/ (local data: databases, NATS store, keys, logs) and caches"
+	@echo "make distclean  clean, and remove .venv"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Roumu needs Python 3.11 or newer: rm -rf $(VENV) and run make PYTHON=python3.11 ..."; exit 1; }
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m ops.devrun
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+test-pg: $(STAMP)
+	ROUMU_TEST_POSTGRES_URL='$(ROUMU_TEST_POSTGRES_URL)' $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared gateway services ops
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+contracts: $(STAMP)
+	$(BIN)/python -m ops.contracts
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
