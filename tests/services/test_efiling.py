@@ -6,7 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import create_engine, func, select, text
 
+from services.efiling import repository, service
 from services.efiling.models import Filing
+from services.efiling.schemas import FilingCreate
+from shared.db import Database
+from shared.events import SYSTEM
 from tests.conftest import bearer
 from tests.services.support import assert_matches_contract, outbox_payloads
 
@@ -124,3 +128,29 @@ def test_concurrent_retries_create_one_filing(service_client, tokens, settings):
     assert len({r.json()["id"] for r in responses}) == 1
     assert count_filings(settings, tenant) == 1
     assert count_events(settings, tenant) == 1
+
+
+def test_losing_the_insert_race_returns_the_winner(service_client, tokens, settings, monkeypatch):
+    """The path a concurrent retry takes: its lookup saw nothing, then its insert hit the unique key."""
+    c = service_client("efiling")
+    tenant = str(uuid.uuid4())
+    headers = {**bearer(tokens.user(tenant)), "Idempotency-Key": "race-2"}
+    winner = c.post(f"{BASE}/filings", headers=headers, json=filing()).json()
+
+    real_lookup = repository.filing_by_idempotency_key
+    calls = []
+
+    def late_lookup(session, tenant_id, key):
+        calls.append(key)
+        return None if len(calls) == 1 else real_lookup(session, tenant_id, key)
+
+    monkeypatch.setattr(repository, "filing_by_idempotency_key", late_lookup)
+    db = Database(settings.database_url("efiling"))
+    try:
+        with db.transaction() as session:
+            got, created = service.draft_filing(session, tenant, FilingCreate(**filing()), SYSTEM, "race-2")
+            assert (got.id, created) == (winner["id"], False)
+    finally:
+        db.dispose()
+    assert len(calls) == 2
+    assert count_filings(settings, tenant) == 1 and count_events(settings, tenant) == 1
