@@ -296,6 +296,8 @@ def resolve_settings() -> CommonSettings:
     settings = CommonSettings()
     var_dir = settings.var_dir if settings.var_dir.is_absolute() else ROOT / settings.var_dir
     keys_dir = settings.keys_dir if settings.keys_dir.is_absolute() else ROOT / settings.keys_dir
+    if "ROUMU_KEYS_DIR" not in os.environ:
+        keys_dir = var_dir / "keys"  # another ROUMU_VAR_DIR is another installation, keys included
     return settings.model_copy(update={"var_dir": var_dir, "keys_dir": keys_dir})
 
 
@@ -352,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         migrate(with_migrations, settings=settings)
         say(f"migrated: {', '.join(with_migrations)}")
         demo = seed(settings)
+        if demo is not None:
+            # Now, not only in the banner: a generated password must not be lost if a start fails.
+            say(f"demo login: tenant {demo.tenant_code}, login id {demo.login_id}, password {demo.password_line}")
 
         env = run.child_env(nats_url)
         run.start_and_wait(services, env)
