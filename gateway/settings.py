@@ -27,7 +27,9 @@ class GatewaySettings(BaseSettings):
     pool_timeout: float = 5.0
     max_connections: int = 200
     max_keepalive_connections: int = 100
-    keepalive_expiry: float = 30.0
+    # Below the services' own keep-alive timeout (uvicorn's default is 5 s): a pooled connection the
+    # service has just closed would otherwise fail the next request with a 502.
+    keepalive_expiry: float = 4.0
     health_timeout: float = 1.0
     # Sum of header names and values; beyond it the request is refused before any upstream sees it.
     max_header_bytes: int = 32 * 1024
