@@ -1,43 +1,162 @@
-"""Routes of the auth service."""
+"""Routes of the login flow, tokens and the JWKS (public: no bearer token needed)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Form, Request
 
-from services.auth import service
-from services.auth.schemas import LoginRequest, LoginResponse, PreviousLogin
-from shared.errors import problem_responses
-from shared.service_app import Runtime, runtime
-from shared.tokens import TokenSigner
+from services.auth import certificates, login, partners, sessions, totp_service
+from services.auth.deps import Ctx, Rt, client_ip, user_agent
+from services.auth.login import Outcome
+from services.auth.schemas import (
+    ChallengeCodeRequest,
+    ChallengeRequest,
+    LoginRequest,
+    LoginResponse,
+    OAuthToken,
+    PasswordStepRequest,
+    PreviousLogin,
+    RefreshRequest,
+    TokenResponse,
+    TotpEnrolment,
+    TotpStepRequest,
+)
+from shared.errors import ProblemError, problem_responses
 from shared.topology import api_prefix
 
 router = APIRouter(prefix=api_prefix("auth"), tags=["auth"])
-Rt = Annotated[Runtime, Depends(runtime)]
+
+STATUS = {"totp": "totp_required", "password_change": "password_change_required",
+          "totp_enrolment": "totp_enrolment_required"}
 
 
-def client_ip(request: Request) -> str | None:
-    # Set by the gateway, which strips any copy sent from outside.
-    return request.headers.get("x-roumu-client-ip") or (request.client.host if request.client else None)
+def _client(request: Request) -> login.Client:
+    return login.Client(client_ip(request), user_agent(request),
+                        request.headers.get(certificates.CERT_HEADER),
+                        request.headers.get(certificates.GATEWAY_TOKEN_HEADER))
 
 
-@router.post("/login", response_model=LoginResponse, responses=problem_responses(401, 422))
-def login(body: LoginRequest, request: Request, rt: Rt) -> LoginResponse:
-    """Log in with tenant code, login id and password; answers an access token and the previous login."""
-    signer: TokenSigner = rt.extras["signer"]
+def _answer(outcome: Outcome) -> LoginResponse:
+    """Called after the transaction committed: a refusal's records and events are kept."""
+    if not outcome.ok:
+        if outcome.retry_after is not None:
+            raise login.throttled(outcome.retry_after)
+        raise login.REFUSED
+    if outcome.stage is not None:
+        return LoginResponse(status=STATUS[outcome.stage], challenge=outcome.challenge)
+    t = outcome.tokens
+    assert t is not None
+    prev = outcome.previous
+    return LoginResponse(access_token=t.access_token, refresh_token=t.refresh_token, expires_in=t.expires_in,
+                         session_id=t.session_id, recovery_codes=outcome.extra.get("recovery_codes"),
+                         previous_login=PreviousLogin(at=prev.at, ip=prev.ip, user_agent=prev.user_agent)
+                         if prev else None)
+
+
+@router.post("/login", response_model=LoginResponse,
+             responses=problem_responses(401, 422, 429))
+def post_login(body: LoginRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+    """Log in with tenant code, login id and password. Answers the tokens, or the next step
+    (`totp_required`, `password_change_required`, `totp_enrolment_required`) with a challenge."""
     with rt.transaction() as session:
-        result = service.login(session, signer, body.tenant_code, body.login_id, body.password,
-                               client_ip(request))
-    if result is None:
-        raise service.LOGIN_REFUSED
-    previous = PreviousLogin(at=result.previous_at, ip=result.previous_ip) if result.previous_at else None
-    return LoginResponse(access_token=result.token, expires_in=result.expires_in, previous_login=previous)
+        outcome = login.password_step(session, ctx, body.tenant_code, body.login_id, body.password,
+                                      _client(request))
+    return _answer(outcome)
+
+
+@router.post("/login/totp", response_model=LoginResponse,
+             responses=problem_responses(401, 422, 429))
+def post_login_totp(body: TotpStepRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+    """Second step: the authenticator app's code, or one of the recovery codes (each works once)."""
+    with rt.transaction() as session:
+        outcome = login.totp_step(session, ctx, body.challenge, body.code, body.recovery_code, _client(request))
+    return _answer(outcome)
+
+
+@router.post("/login/password", response_model=LoginResponse,
+             responses=problem_responses(401, 422, 429))
+def post_login_password(body: PasswordStepRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+    """The change a reset (or a password no longer allowed) requires before going on."""
+    with rt.transaction() as session:
+        outcome = login.password_change_step(session, ctx, body.challenge, body.new_password, _client(request))
+    return _answer(outcome)
+
+
+@router.post("/login/totp-enrolment", response_model=TotpEnrolment, responses=problem_responses(401, 409, 429))
+def post_login_totp_enrolment(body: ChallengeRequest, request: Request, rt: Rt, ctx: Ctx) -> TotpEnrolment:
+    """The tenant requires TOTP and the user has none: start enrolment (URI and QR code)."""
+    with rt.transaction() as session:
+        got = login.totp_enrolment_start(session, ctx, body.challenge, _client(request))
+        enrolment = totp_service.start(session, ctx, got.cred) if isinstance(got, login.Challenged) else None
+    if enrolment is None:
+        assert isinstance(got, Outcome)
+        _answer(got)
+        raise login.REFUSED
+    return TotpEnrolment(otpauth_uri=enrolment.otpauth_uri, qr_png=enrolment.qr_png_data_uri,
+                         secret=enrolment.secret)
+
+
+@router.post("/login/totp-enrolment/confirm", response_model=LoginResponse,
+             responses=problem_responses(401, 409, 422, 429))
+def post_login_totp_confirm(body: ChallengeCodeRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+    """Confirm enrolment with a first code: logged in, and the recovery codes shown once."""
+    with rt.transaction() as session:
+        outcome = login.totp_enrolment_confirm(session, ctx, body.challenge, body.code, _client(request))
+    return _answer(outcome)
+
+
+@router.post("/token/refresh", response_model=TokenResponse, responses=problem_responses(401, 422))
+def post_refresh(body: RefreshRequest, rt: Rt, ctx: Ctx) -> TokenResponse:
+    """A new access token and a new refresh token; the old refresh token is spent. Presenting a
+    spent one ends the session (all its tokens)."""
+    with rt.transaction() as session:
+        outcome = sessions.refresh(session, ctx, body.refresh_token)
+    if outcome.tokens is None:
+        raise sessions.SESSION_ENDED
+    t = outcome.tokens
+    return TokenResponse(access_token=t.access_token, refresh_token=t.refresh_token, expires_in=t.expires_in,
+                         session_id=t.session_id)
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, pw = base64.b64decode(value).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise partners.INVALID_CLIENT from exc
+    return user, pw
+
+
+@router.post("/oauth/token", response_model=OAuthToken, responses=problem_responses(400, 401))
+def post_oauth_token(
+    request: Request, rt: Rt, ctx: Ctx,
+    grant_type: Annotated[str, Form()],
+    scope: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+) -> OAuthToken:
+    """OAuth2 client credentials for partner systems (HTTP Basic or form fields)."""
+    if grant_type != "client_credentials":
+        raise ProblemError(400, "unsupported-grant-type", "対応していない grant_type です",
+                                    extra={"error": "unsupported_grant_type"})
+    creds = _basic(request) or (client_id, client_secret)
+    if not creds[0] or not creds[1]:
+        raise partners.INVALID_CLIENT
+    with rt.transaction() as session:
+        tok = partners.token(session, ctx, creds[0], creds[1], scope)
+    return OAuthToken(access_token=tok.access_token, expires_in=tok.expires_in, scope=tok.scope)
 
 
 @router.get("/.well-known/jwks.json")
 def jwks(rt: Rt) -> dict[str, Any]:
-    """Public keys that verify access tokens (rotation: old and new are listed)."""
+    """Public keys that verify access tokens. Rotation: the new key is listed before it signs
+    (it signs once it is in the folder), old keys stay listed until their tokens have expired."""
     data = json.loads((rt.settings.keys_dir / "jwks.json").read_text())
-    return {"keys": [k for k in data["keys"] if k.get("roumu_use") == "access"]}
+    return {"keys": [{k: v for k, v in key.items() if k != "roumu_use"}
+                     for key in data["keys"] if key.get("roumu_use") == "access"]}

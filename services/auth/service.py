@@ -1,55 +1,21 @@
-"""Use cases of the auth service."""
+"""Replicas of accounts' tenants, users and tenant settings; the seed path; administrators'
+unlock. The login flow is in login.py, passwords in passwords_service.py, sessions in
+sessions.py, TOTP in totp_service.py, device certificates in certificates.py, partners in
+partners.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from services.auth import events, passwords, repository
-from services.auth.models import Credential, TenantRef, messaging
+from services.auth import records, sessions
+from services.auth.models import Credential, PasswordHistory, TenantPolicy, TenantRef
+from services.auth.passwords import DEFAULT, Passwords
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.errors import ProblemError
-from shared.events import EventEnvelope
-from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner
-
-ACCESS_TTL_S = 15 * 60
-
-# One answer for unknown tenant, unknown user, wrong password and disabled account: no enumeration.
-LOGIN_REFUSED = ProblemError(401, "login-failed", "ログインできませんでした",
-                             "テナントコード、ログインID、パスワードを確認してください")
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    token: str
-    expires_in: int
-    previous_at: datetime | None
-    previous_ip: str | None
-
-
-def login(session: Session, signer: TokenSigner, tenant_code: str, login_id: str, password: str,
-          ip: str | None) -> LoginResult | None:
-    """None when refused; the refusal is recorded (event) in the same transaction, which the
-    caller commits before answering LOGIN_REFUSED."""
-    tenant = repository.tenant_by_code(session, tenant_code)
-    cred = repository.credential(session, tenant.tenant_id, login_id) if tenant else None
-    ok = passwords.verify(cred.password_hash if cred else None, password)
-    if not (ok and cred and tenant and tenant.status == "active" and cred.status == "active"):
-        reason = "unknown_tenant" if tenant is None else "unknown_user" if cred is None else \
-            "bad_password" if not ok else "disabled"
-        messaging.record(session, events.login_failed(tenant.tenant_id if tenant else None,
-                                                      cred.user_id if cred else None, ip, reason))
-        return None
-    assert cred.password_hash
-    if passwords.needs_rehash(cred.password_hash):
-        cred.password_hash = passwords.hash_password(password)
-    previous_at, previous_ip = cred.last_login_at, cred.last_login_ip
-    cred.last_login_at, cred.last_login_ip = datetime.now(UTC), ip
-    token = signer.sign({"sub": cred.user_id, "tid": cred.tenant_id, "typ": "access", "kind": "user",
-                         "roles": cred.roles, "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}, ACCESS_TTL_S)
-    messaging.record(session, events.login_succeeded(cred.tenant_id, cred.user_id, ip))
-    return LoginResult(token, ACCESS_TTL_S, previous_at, previous_ip)
+from shared.events import SYSTEM, Actor, EventEnvelope
 
 
 def on_tenant_created(session: Session, event: EventEnvelope) -> None:
@@ -61,27 +27,75 @@ def on_tenant_created(session: Session, event: EventEnvelope) -> None:
         ref.code, ref.status = event.data["code"], event.data["status"]
 
 
+def on_tenant_settings_changed(session: Session, event: EventEnvelope) -> None:
+    """The whole settings object each time (not a patch), so a redelivery or a late older event
+    cannot leave a mix; occurred_at decides which one is newest."""
+    tenant_id = event.subject["tenant_id"]
+    d = event.data
+    row = session.get(TenantPolicy, tenant_id)
+    if row is not None and row.updated_at > event.occurred_at:
+        return
+    if row is None:
+        row = TenantPolicy(tenant_id=tenant_id)
+        session.add(row)
+    row.totp_required = bool(d.get("totp_required", False))
+    row.device_cert_required = bool(d.get("device_cert_required", False))
+    row.ip_allowlist = list(d.get("ip_allowlist") or [])
+    row.password_policy = dict(d.get("password_policy") or {})
+    row.lockout_policy = dict(d.get("lockout_policy") or {})
+    row.updated_at = event.occurred_at
+
+
 def on_user_created(session: Session, event: EventEnvelope) -> None:
     upsert_credential(session, event.subject["user_id"], event.subject["tenant_id"], event.data["login_id"],
                       list(event.data["roles"]), event.data["status"])
+
+
+on_user_updated = on_user_created
+
+
+def _end_sessions(session: Session, event: EventEnvelope, status: str) -> None:
+    """A disabled or deleted user is logged out everywhere (session.revoked for each session)."""
+    cred = session.get(Credential, event.subject["user_id"])
+    if cred is None:
+        return
+    cred.status = status
+    sessions.revoke_all(session, event.occurred_at, cred.user_id, event.actor, f"user_{status}")
+
+
+def on_user_disabled(session: Session, event: EventEnvelope) -> None:
+    _end_sessions(session, event, "disabled")
+
+
+def on_user_deleted(session: Session, event: EventEnvelope) -> None:
+    _end_sessions(session, event, "deleted")
 
 
 def upsert_credential(session: Session, user_id: str, tenant_id: str, login_id: str, roles: list[str],
                       status: str) -> Credential:
     cred = session.get(Credential, user_id)
     if cred is None:
-        cred = Credential(user_id=user_id, tenant_id=tenant_id, login_id=login_id, roles=roles, status=status)
+        cred = Credential(user_id=user_id, tenant_id=tenant_id, login_id=login_id, roles=roles, status=status,
+                          failed_count=0, must_change_password=False)
         session.add(cred)
     else:
-        cred.login_id, cred.roles, cred.status = login_id, roles, status
+        cred.login_id, cred.roles = login_id, roles
+        # A deleted user stays deleted even if an older update arrives late.
+        if cred.status != "deleted":
+            cred.status = status
     session.flush()
     return cred
 
 
-def set_password(session: Session, cred: Credential, password: str) -> None:
-    """Password rules (length, history, once a day) come with the Identity issue."""
-    cred.password_hash = passwords.hash_password(password)
-    cred.password_changed_at = datetime.now(UTC)
+def set_password(session: Session, cred: Credential, password: str, passwords: Passwords = DEFAULT,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+    """The seed path's password: set as given (the operator chose it), recorded in the history.
+    Users' own changes go through passwords_service with every rule."""
+    now = clock.now()
+    cred.password_hash = passwords.hash(password)
+    cred.password_changed_at = now
+    session.add(PasswordHistory(id=str(uuid.uuid4()), user_id=cred.user_id, password_hash=cred.password_hash,
+                                created_at=now))
 
 
 def provision(session: Session, tenant_id: str, tenant_code: str, user_id: str, login_id: str,
@@ -92,3 +106,16 @@ def provision(session: Session, tenant_id: str, tenant_code: str, user_id: str, 
         session.add(TenantRef(tenant_id=tenant_id, code=tenant_code, status="active"))
     cred = upsert_credential(session, user_id, tenant_id, login_id, roles, "active")
     set_password(session, cred, password)
+
+
+NOT_LOCKED = ProblemError(409, "not-locked", "このアカウントはロックされていません")
+
+
+def unlock(session: Session, cred: Credential, actor: Actor, now: datetime | None = None) -> None:
+    """An administrator's unlock (recorded with who did it)."""
+    if cred.locked_at is None:
+        raise NOT_LOCKED
+    records.unlocked(session, now or datetime.now(UTC), cred, actor, "admin")
+
+
+__all__ = ["SYSTEM", "provision", "unlock", "upsert_credential"]

@@ -1,0 +1,104 @@
+"""Partner systems: OAuth2 client credentials (RFC 6749 §4.4), per tenant.
+
+The secret is 256 random bits, shown once at creation and at each rotation, stored as SHA-256
+(rules/sessions.hash_token): with that much entropy a slow hash adds nothing but latency on the
+token endpoint. Tokens are `typ` "partner" with the tenant (`tid`) and `scope`; every service
+verifies them offline like user tokens (shared.tokens.TokenVerifier)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from services.auth import events
+from services.auth.context import AuthContext
+from services.auth.models import PartnerClient, TenantRef, messaging
+from services.auth.rules import scopes as scope_rules
+from services.auth.rules.sessions import hash_token
+from shared.errors import ProblemError, not_found
+from shared.events import Actor
+from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER
+
+INVALID_CLIENT = ProblemError(401, "invalid-client", "クライアント認証に失敗しました",
+                              headers={"WWW-Authenticate": 'Basic realm="roumu"'}, extra={"error": "invalid_client"})
+
+
+def invalid_scope(names: list[str] | None = None) -> ProblemError:
+    detail = f"使用できないスコープ: {', '.join(names)}" if names else "クライアントに許可されていないスコープです"
+    return ProblemError(400, "invalid-scope", "スコープが正しくありません", detail, extra={"error": "invalid_scope"})
+
+
+@dataclass(frozen=True)
+class WithSecret:
+    client: PartnerClient
+    secret: str
+
+
+def create(session: Session, ctx: AuthContext, tenant_id: str, name: str, scopes: list[str],
+           actor: Actor) -> WithSecret:
+    bad = scope_rules.unknown(scopes)
+    if bad:
+        raise invalid_scope(bad)
+    secret = secrets.token_urlsafe(32)
+    now = ctx.clock.now()
+    client = PartnerClient(client_id=f"pc_{secrets.token_hex(12)}", tenant_id=tenant_id, name=name,
+                           secret_hash=hash_token(secret), scopes=sorted(set(scopes)), created_at=now,
+                           secret_rotated_at=now)
+    session.add(client)
+    messaging.record(session, events.partner_client(events.PARTNER_CLIENT_CREATED, tenant_id, client.client_id,
+                                                    actor, name, client.scopes))
+    return WithSecret(client, secret)
+
+
+def _own(session: Session, tenant_id: str, client_id: str) -> PartnerClient:
+    client = session.get(PartnerClient, client_id)
+    if client is None or client.tenant_id != tenant_id:
+        raise not_found()
+    return client
+
+
+def rotate(session: Session, ctx: AuthContext, tenant_id: str, client_id: str, actor: Actor) -> WithSecret:
+    """A new secret; the old one stops working at once (tokens already issued run out)."""
+    client = _own(session, tenant_id, client_id)
+    if client.disabled_at is not None:
+        raise not_found()
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash, client.secret_rotated_at = hash_token(secret), ctx.clock.now()
+    messaging.record(session, events.partner_client(events.PARTNER_CLIENT_ROTATED, tenant_id, client_id, actor,
+                                                    client.name, client.scopes))
+    return WithSecret(client, secret)
+
+
+def disable(session: Session, ctx: AuthContext, tenant_id: str, client_id: str, actor: Actor) -> None:
+    client = _own(session, tenant_id, client_id)
+    if client.disabled_at is None:
+        client.disabled_at = ctx.clock.now()
+        messaging.record(session, events.partner_client(events.PARTNER_CLIENT_DISABLED, tenant_id, client_id,
+                                                        actor, client.name, client.scopes))
+
+
+@dataclass(frozen=True)
+class PartnerToken:
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+def token(session: Session, ctx: AuthContext, client_id: str, secret: str, requested: str | None) -> PartnerToken:
+    client = session.get(PartnerClient, client_id)
+    presented = hash_token(secret)
+    expected = client.secret_hash if client else hash_token(secrets.token_urlsafe(32))
+    if client is None or not secrets.compare_digest(presented, expected) or client.disabled_at is not None:
+        raise INVALID_CLIENT
+    tenant = session.get(TenantRef, client.tenant_id)
+    if tenant is None or tenant.status != "active":
+        raise INVALID_CLIENT
+    granted = scope_rules.granted(client.scopes, requested)
+    if granted is None:
+        raise invalid_scope()
+    ttl = ctx.settings.partner_token_ttl_seconds
+    jwt = ctx.keys.signer.sign({"sub": client.client_id, "tid": client.tenant_id, "typ": "partner",
+                                "scope": " ".join(granted), "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}, ttl)
+    return PartnerToken(jwt, ttl, " ".join(granted))

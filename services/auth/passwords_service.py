@@ -1,0 +1,74 @@
+"""Setting and changing passwords under the tenant's policy (rules/password_policy.py)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from services.auth import events, repository
+from services.auth.context import AuthContext
+from services.auth.models import Credential, PasswordHistory, messaging
+from services.auth.policies import tenant_settings
+from services.auth.rules import blocklist
+from services.auth.rules import password_policy as rules
+from shared.errors import ProblemError
+from shared.events import Actor
+
+
+def policy_error(violations: list[rules.Violation]) -> ProblemError:
+    """422 naming every rule broken; the password itself is never echoed."""
+    extra = {}
+    next_at = next((v.next_allowed_at for v in violations if v.next_allowed_at), None)
+    if next_at is not None:
+        extra["next_allowed_at"] = next_at.isoformat()
+    return ProblemError(422, "password-policy", "パスワードが条件を満たしていません",
+                        " / ".join(v.message for v in violations),
+                        errors=[v.as_error() for v in violations], extra=extra)
+
+
+def violations_of_current(session: Session, cred: Credential, password: str) -> list[rules.Violation]:
+    """Does the password a user just logged in with still satisfy the policy? (The tenant may
+    have tightened it, or it joined the blocklist: NIST asks for a change on such evidence.)"""
+    policy = tenant_settings(session, cred.tenant_id).password
+    return rules.check_content(policy, password, cred.login_id, blocklist.weakness)
+
+
+def set_password(session: Session, ctx: AuthContext, cred: Credential, new_password: str, *,
+                 exempt_min_age: bool, check_history: bool = True) -> None:
+    """Check every rule, then hash, record in the history and keep only what the policy needs."""
+    policy = tenant_settings(session, cred.tenant_id).password
+    now = ctx.clock.now()
+    found = rules.check_content(policy, new_password, cred.login_id, blocklist.weakness)
+    age = rules.check_min_age(policy, cred.password_changed_at, now, exempt_min_age)
+    if age is not None:
+        found.insert(0, age)
+    history = repository.password_history(session, cred.user_id)
+    if not found and check_history:
+        reused = rules.check_history(policy, new_password, [h.password_hash for h in history],
+                                     ctx.passwords.matches)
+        if reused is not None:
+            found.append(reused)
+    if found:
+        raise policy_error(found)
+    cred.password_hash = ctx.passwords.hash(new_password)
+    cred.password_changed_at = now
+    session.add(PasswordHistory(id=str(uuid.uuid4()), user_id=cred.user_id, password_hash=cred.password_hash,
+                                created_at=now))
+    # Keep the newest `history` (the one just added counts); older ones are no longer needed.
+    for old in history[max(policy.history - 1, 0):]:
+        session.delete(old)
+
+
+def change(session: Session, ctx: AuthContext, cred: Credential, new_password: str, actor: Actor, *,
+           via: str, forced: bool) -> None:
+    set_password(session, ctx, cred, new_password, exempt_min_age=forced)
+    cred.must_change_password = False
+    messaging.record(session, events.password_changed(cred.tenant_id, cred.user_id, actor, via, forced))
+
+
+def admin_reset(session: Session, ctx: AuthContext, cred: Credential, temporary_password: str, actor: Actor) -> None:
+    """The administrator's reset: exempt from the daily limit, forces a change at next login."""
+    set_password(session, ctx, cred, temporary_password, exempt_min_age=True)
+    cred.must_change_password = True
+    messaging.record(session, events.password_reset(cred.tenant_id, cred.user_id, actor))

@@ -1,0 +1,21 @@
+"""Settings of the auth service only (ROUMU_AUTH_*); documented in docs/configuration.md."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUMU_AUTH_", extra="ignore")
+
+    # ASVS L2 wants access tokens short: 10 to 15 minutes.
+    access_ttl_seconds: int = Field(default=900, ge=600, le=900)
+    idle_timeout_minutes: int = Field(default=30, ge=1)
+    absolute_timeout_hours: int = Field(default=12, ge=1)
+    source_failure_limit: int = Field(default=30, ge=1)
+    source_window_minutes: int = Field(default=15, ge=1)
+    retention_days: int = Field(default=365, ge=1)
+    device_cert_days: int = Field(default=365, ge=1, le=825)
+    partner_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    totp_issuer: str = "Roumu"
