@@ -20,11 +20,11 @@ from services.egov_sandbox.schemas import (
     SelfLink,
 )
 from shared.db import Database
+from shared.service_app import runtime
 
 
 def database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+    return runtime(request).db
 
 
 def bearer_present(request: Request) -> None:

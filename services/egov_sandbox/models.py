@@ -16,7 +16,7 @@ class Base(DeclarativeBase):
 
 
 # Every service database has the same outbox/inbox tables, so ops and the migration check treat
-# them alike; the sandbox is "outside" and never writes to them (nothing relays them either).
+# them alike; the sandbox is "outside" and never writes to them, so its relay never publishes.
 messaging = Messaging(Base.metadata)
 
 
