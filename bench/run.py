@@ -33,9 +33,9 @@ def machine() -> str:
     try:
         wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout.split("[")[0]
     except FileNotFoundError:
-        wrk = "not installed (async httpx client used)"
+        wrk = "async httpx client (wrk not installed)"
     return (f"{os.cpu_count()} cores ({cpu}){mem}; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}; wrk {wrk.strip()}")
+            f"Python {platform.python_version()}; load generator: {wrk.strip()}")
 
 
 def main() -> None:
@@ -43,7 +43,9 @@ def main() -> None:
     connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"machine: {machine()}")
+    load_before = os.getloadavg()[0]
     pairs = bench_gateway.run(seconds, connections)
+    load_after = os.getloadavg()[0]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join([
         "# Benchmarks",
@@ -51,7 +53,8 @@ def main() -> None:
         "Written by `python -m bench.run` (`make bench`); every figure is compared with a baseline",
         "measured in the same run on the same machine, so the ratios travel better than the figures.",
         "",
-        f"Run: {when}. Machine: {machine()}.",
+        f"Run: {when}. Machine: {machine()}. Load average (1 min) before / after the run: "
+        f"{load_before:.1f} / {load_after:.1f} — anything above 0 before it means other work shared the CPU.",
         "",
         bench_gateway.markdown(pairs, seconds, connections),
         "",
