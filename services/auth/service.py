@@ -99,13 +99,13 @@ def set_password(session: Session, cred: Credential, password: str, passwords: P
 
 
 def provision(session: Session, tenant_id: str, tenant_code: str, user_id: str, login_id: str,
-              roles: list[str], password: str) -> None:
+              roles: list[str], password: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
     """Seed path (ops.seed): tenant and credential without waiting for accounts' events, which
     arrive later and are applied as idempotent upserts."""
     if session.get(TenantRef, tenant_id) is None:
         session.add(TenantRef(tenant_id=tenant_id, code=tenant_code, status="active"))
     cred = upsert_credential(session, user_id, tenant_id, login_id, roles, "active")
-    set_password(session, cred, password)
+    set_password(session, cred, password, clock=clock)
 
 
 NOT_LOCKED = ProblemError(409, "not-locked", "このアカウントはロックされていません")
