@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from prometheus_client import Counter
@@ -117,7 +116,7 @@ class EventConsumer:
                 while not stop.is_set():
                     try:
                         msgs = await sub.fetch(self.batch, timeout=1.0)
-                    except NatsTimeout:
+                    except TimeoutError:  # nats' own TimeoutError subclasses it; both mean "nothing yet"
                         continue
                     for msg in msgs:
                         await self.process(msg)

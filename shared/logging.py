@@ -19,7 +19,8 @@ SECRET_KEYS = re.compile(
     r"cookie|private_?key|recovery_?code)",
     re.IGNORECASE,
 )
-_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{4}[- ]?\d{4}[- ]?\d{4}(?!\d)")
+# Bounded by non-alphanumerics, so ids that merely contain 12 digits (手続ID, 労働保険番号) survive.
+_TWELVE_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{4}[- ]?\d{4}[- ]?\d{4}(?![0-9A-Za-z])")
 REDACTED = "[REDACTED]"
 
 _STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}

@@ -7,6 +7,7 @@ Every service verifies what it receives itself: a header from outside is never t
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import jwt
 
 from shared.keys import Use, load_public_keys, load_signing_keys
 
+_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 ACCESS_AUDIENCE = "roumu"
 ACCESS_ISSUER = "roumu-auth"
 LEEWAY_S = 5
@@ -93,6 +95,10 @@ class TokenVerifier:
         typ = claims.get("typ")
         if typ not in ("access", "partner"):
             raise TokenError("not an access token")
+        tid = claims.get("tid")
+        if tid is not None and not (isinstance(tid, str) and _ID.match(tid)):
+            # Ids go into 36-character columns and SQL filters: refuse odd shapes up front.
+            raise TokenError("malformed tenant id")
         return Principal(
             kind="partner" if typ == "partner" else str(claims.get("kind", "user")),
             subject=str(claims["sub"]),
