@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from gateway.app import create_app
-from gateway.server import uvicorn_config
+from gateway.server import serve
 from gateway.settings import get_gateway_settings
 from shared.settings import get_settings
 
 if __name__ == "__main__":
-    uvicorn.Server(uvicorn_config(create_app(), get_settings().bind_host, get_gateway_settings().port)).run()
+    serve(get_settings().bind_host, get_gateway_settings())

@@ -1,31 +1,64 @@
-"""The gateway app: `uvicorn --factory gateway.app:create_app` (or `python -m gateway`).
+"""The gateway app: `python -m gateway` (or `uvicorn --factory gateway.app:create_app --no-proxy-headers`).
 
 A plain ASGI app rather than FastAPI: every request passes through here, so it carries no routing
-framework, only the proxy, three local endpoints and pure-ASGI middlewares. Later middlewares
-(token check, rate limits, IP allowlists) go into `_middlewares`, outside the proxy and inside the
-request id, so their refusals carry the id too."""
+framework. One request, in order (cheap refusals first, the body last):
+
+1. path, method and header checks, routing (400/404/405/431);
+2. CORS preflight for the configured SPA origin, answered here;
+3. rate limit per client address (and the stricter login limit on login/password routes);
+4. the bearer token, when there is one, verified against auth's keys (401 if it does not hold);
+5. rate limits per user, partner client and tenant;
+6. IP allowlists: the global one for operators and administrative paths, the tenant's own;
+7. the body: media type (415) and size per route (413), read whole when small, else streamed;
+8. on login: the tenant code from the body → that tenant's allowlist, and its device certificate;
+9. the proxy (gateway/proxy.py).
+
+Every refusal of 3–8 is problem+json with a Japanese title and an audit event
+(gateway/refusals.py). Every response gets the security headers (gateway/security.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.headers import TrustedProxies
+from gateway import tls
+from gateway.auth import AccessVerifier, FileKeys, HttpKeys, KeySource, bearer_token, invalid_token
+from gateway.body import BodyPolicy, ClientDisconnected
+from gateway.headers import (
+    Downstream,
+    Header,
+    IPAddress,
+    TrustedProxies,
+    client_ip,
+    parse_ip,
+    upstream_headers,
+)
 from gateway.health import services_health
-from gateway.proxy import Proxy
+from gateway.proxy import Proxy, host_port
+from gateway.ratelimit import Limiter
+from gateway.refusals import RefusalEvents, Refused, ip_not_allowed
 from gateway.routing import RouteLabel
+from gateway.security import ResponseHeaders
 from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.tenants import ServiceTokens, TenantAccess, TenantDirectory, networks
+from gateway.upstream import Pool, Timeouts
 from shared.errors import ProblemError, problem_response
+from shared.events import Actor
 from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
-from shared.request_context import RequestIdMiddleware
+from shared.request_context import RequestIdMiddleware, current_request_id, new_request_id
 from shared.settings import CommonSettings, get_settings
+from shared.tokens import Principal, TokenError, TokenSigner
 from shared.topology import ROUTED
 
 NAME = "gateway"
@@ -35,16 +68,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def new_client(gw: GatewaySettings) -> httpx.AsyncClient:
-    """The one pooled client every request and health check shares."""
+    """The control-plane client: health checks, tenant settings, keys, device CAs."""
     return httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=gw.max_connections,
-            max_keepalive_connections=gw.max_keepalive_connections,
-            keepalive_expiry=gw.keepalive_expiry,
-        ),
-        timeout=httpx.Timeout(
-            connect=gw.connect_timeout, read=gw.read_timeout, write=gw.write_timeout, pool=gw.pool_timeout
-        ),
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10,
+                            keepalive_expiry=gw.keepalive_expiry),
+        timeout=httpx.Timeout(connect=gw.connect_timeout, read=gw.read_timeout, write=gw.write_timeout,
+                              pool=gw.pool_timeout),
         follow_redirects=False,  # a redirect is the client's to follow, not ours
         trust_env=False,  # no HTTP(S)_PROXY or .netrc from the environment on internal calls
         # The default jar would collect every user's Set-Cookie and replay them on health checks.
@@ -52,59 +81,236 @@ def new_client(gw: GatewaySettings) -> httpx.AsyncClient:
     )
 
 
+class Runtime:
+    """What exists only while the app runs (created at startup, closed at shutdown)."""
+
+    def __init__(self, client: httpx.AsyncClient, proxy: Proxy, verifier: AccessVerifier, limiter: Limiter,
+                 tenants: TenantDirectory, events: RefusalEvents, devices: tls.DeviceCertificates) -> None:
+        self.client = client
+        self.proxy = proxy
+        self.verifier = verifier
+        self.limiter = limiter
+        self.tenants = tenants
+        self.events = events
+        self.devices = devices
+
+
 class Gateway:
-    """Local endpoints by exact path; everything else to the proxy. Owns the client's lifetime."""
+    """Local endpoints by exact path; everything else through the checks to the proxy."""
 
     def __init__(self, settings: CommonSettings, gw: GatewaySettings, upstreams: Mapping[str, str]) -> None:
         self.settings = settings
         self.gw = gw
         self.upstreams = dict(upstreams)
         self.proxies = TrustedProxies(gw.trusted_proxies)
-        self.proxy: Proxy | None = None
+        self.admin_allowlist = networks(gw.admin_allowlist)
+        self.admin_paths = tuple(gw.admin_paths)
+        self.login_paths = frozenset(p.rstrip("/") for p in gw.login_paths)
+        self.tenant_code_paths = frozenset(p.rstrip("/") for p in gw.tenant_code_paths)
+        self.body_policy = BodyPolicy(gw)
+        self.response_headers = ResponseHeaders(gw.cors_origin, gw.hsts_seconds)
+        self.cert_trusted = TrustedProxies(gw.tls_client_cert_trusted)
+        self.cert_header = gw.tls_client_cert_header.lower().encode("latin-1")
+        self.ssl_context: ssl.SSLContext | None = tls.server_context(gw)
+        self.rt: Runtime | None = None
         self.local: dict[str, Endpoint] = {
             "/healthz": self.healthz,
             "/readyz": self.readyz,
             "/metrics": metrics_endpoint,
         }
 
+    # -- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
             return
         if scope["type"] != "http":
             return  # no websockets: the server answers 403 to a handshake nobody accepted
-        endpoint = self.local.get(scope["path"])
+        origin: bytes | None = None
+        https = scope.get("scheme") == "https"
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value
+            elif name == b"x-forwarded-proto" and value.strip().lower() == b"https" and self.proxies.networks:
+                peer = scope.get("client")
+                ip = parse_ip(peer[0]) if peer else None
+                https = https or (ip is not None and self.proxies.trusts(ip))
+        extra = self.response_headers
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = extra.apply(list(message.get("headers", [])), origin, https)
+            await send(message)
+
+        state = _State(scope)
         try:
+            endpoint = self.local.get(scope["path"])
             if endpoint is not None:
                 scope["route"] = RouteLabel(scope["path"])
+                if scope["path"].startswith(self.admin_paths):
+                    self._admin_allowlist(state)
                 response = await endpoint(Request(scope, receive))
-                await response(scope, receive, send)
+                await response(scope, receive, send_secured)
                 return
-            if self.proxy is None:
+            if self.rt is None:
                 raise ProblemError(503, "unavailable", "サービスが一時的に利用できません", "起動中です")
-            await self.proxy(scope, receive, send)
+            await self.handle(scope, receive, send_secured, state, origin)
         except ProblemError as exc:
-            await problem(exc, scope["path"])(scope, receive, send)
+            if isinstance(exc, Refused) and self.rt is not None:
+                self.rt.events.publish(exc, getattr(scope.get("route"), "path", None) or scope["path"],
+                                       state.tenant_id, state.actor(), current_request_id())
+            await problem(exc, scope["path"])(scope, receive, send_secured)
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send, state: _State, origin: bytes | None) -> None:
+        rt = self.rt
+        assert rt is not None
+        target = rt.proxy.target(scope)
+        scope["route"] = target.label
+        peer = scope.get("client")
+        state.ip = client_ip(scope["headers"], peer[0] if peer else None, self.proxies)
+        path = scope["path"].rstrip("/")
+
+        if scope["method"] == "OPTIONS" and origin is not None:
+            await self._preflight(scope, send, origin)
+            return
+
+        ip_key = state.ip or "unknown"
+        await rt.limiter.hit("ip", ip_key)
+        is_login = path in self.login_paths
+        if is_login:
+            await rt.limiter.hit("login", ip_key)
+
+        token = bearer_token(scope["headers"])
+        if token is not None:
+            try:
+                state.principal = await rt.verifier.verify(token)
+            except TokenError:
+                raise invalid_token() from None
+            p = state.principal
+            state.tenant_id = p.tenant_id
+            if p.kind == "partner":
+                await rt.limiter.hit("partner", p.subject)
+            elif p.kind != "service":
+                await rt.limiter.hit("user", p.subject)
+            if p.tenant_id:
+                await rt.limiter.hit("tenant", p.tenant_id)
+            if p.kind == "operator":
+                self._admin_allowlist(state)
+            if p.tenant_id:
+                access = await rt.tenants.by_id(p.tenant_id)
+                if access is not None:
+                    self._tenant_allowlist(access, state)
+        if path.startswith(self.admin_paths):
+            self._admin_allowlist(state)
+
+        body = await self.body_policy.read(scope, receive)
+        extra_headers: list[Header] = []
+        if path in self.tenant_code_paths and body.data:
+            code = _tenant_code(body.data)
+            if code:
+                await rt.limiter.hit("login", "tenant:" + code)
+                access = await rt.tenants.by_code(code)
+                if access is not None:
+                    state.tenant_id = access.tenant_id
+                    self._tenant_allowlist(access, state)
+                    extra_headers = await self._device_certificate(scope, access, state)
+
+        down = Downstream(peer=peer[0] if peer else None, scheme=scope.get("scheme", "http"))
+        headers = upstream_headers(scope["headers"], down, self.proxies, current_request_id() or new_request_id())
+        headers += extra_headers
+        try:
+            await rt.proxy.forward(scope, send, target, body, headers)
+        except ClientDisconnected:
+            return
+
+    # -- the checks ------------------------------------------------------------------------------
+    def _admin_allowlist(self, state: _State) -> None:
+        if not self.admin_allowlist:
+            return
+        ip = parse_ip(state.ip)
+        if ip is None or not any(ip in net for net in self.admin_allowlist):
+            log.warning("refused: operator or administrative route from outside the global allowlist",
+                        extra={"client_ip": state.ip})
+            raise ip_not_allowed("管理用の経路はこの接続元から利用できません")
+
+    def _tenant_allowlist(self, access: TenantAccess, state: _State) -> None:
+        if not access.allows(parse_ip(state.ip)):
+            log.warning("refused: outside the tenant's allowlist",
+                        extra={"tenant_id": access.tenant_id, "client_ip": state.ip})
+            raise ip_not_allowed("この事務所の設定で許可された接続元ではありません")
+
+    async def _device_certificate(self, scope: Scope, access: TenantAccess, state: _State) -> list[Header]:
+        rt = self.rt
+        assert rt is not None
+        cert = tls.presented_certificate(scope, self.cert_header, self.cert_trusted)
+        return await rt.devices.check(cert, access)
+
+    async def _preflight(self, scope: Scope, send: Send, origin: bytes) -> None:
+        if not self.response_headers.origin_allowed(origin):
+            raise ProblemError(403, "cors-origin-not-allowed", "このオリジンからは利用できません")
+        await send({"type": "http.response.start", "status": 204, "headers": self.response_headers.preflight()})
+        await send({"type": "http.response.body", "body": b""})
+
+    # -- lifespan ----------------------------------------------------------------------------------
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 configure_logging(NAME, self.settings.log_level)
-                client = new_client(self.gw)
-                self.proxy = Proxy(client, self.upstreams, self.proxies, self.gw.max_header_bytes)
+                self.rt = await self.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.proxy is not None:
-                    await self.proxy.client.aclose()
-                    self.proxy = None
+                if self.rt is not None:
+                    await self.stop(self.rt)
+                    self.rt = None
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    async def start(self) -> Runtime:
+        gw = self.gw
+        client = new_client(gw)
+        limit = asyncio.Semaphore(gw.max_connections)
+        timeouts = Timeouts(gw.connect_timeout, gw.read_timeout, gw.write_timeout, gw.pool_timeout)
+        pools: dict[str, Pool] = {}
+        by_address: dict[tuple[str, int], Pool] = {}
+        for name, url in self.upstreams.items():
+            address = host_port(url)
+            if address not in by_address:
+                by_address[address] = Pool(address[0], address[1], limit, gw.max_keepalive_connections,
+                                           gw.keepalive_expiry, timeouts)
+            pools[name] = by_address[address]
+        proxy = Proxy(pools, self.proxies, gw.max_header_bytes, gw.read_timeout)
+        source: KeySource
+        if gw.jwks_source == "http":
+            url = gw.jwks_url or self.upstreams["auth"].rstrip("/") + "/api/v1/auth/.well-known/jwks.json"
+            source = HttpKeys(client, url)
+        else:
+            source = FileKeys(self.settings.keys_dir)
+        verifier = AccessVerifier(source, gw.jwks_cache_seconds, gw.jwks_min_refresh_seconds)
+        await verifier.refresh(force=True)
+        tokens = ServiceTokens(TokenSigner(self.settings.keys_dir, "internal"))
+        tenants = TenantDirectory(client, self.upstreams["accounts"], tokens, gw.tenant_cache_seconds,
+                                  gw.tenant_stale_seconds)
+        events = RefusalEvents(self.settings.nats_url, self.settings.nats_stream, gw.events_queue_size,
+                               gw.events_enabled)
+        events.on_connect.append(tenants.subscribe)
+        events.start()
+        devices = tls.DeviceCertificates(client, self.upstreams["auth"], tokens, self.ssl_context, gw)
+        devices.start()
+        return Runtime(client, proxy, verifier, Limiter(gw), tenants, events, devices)
+
+    async def stop(self, rt: Runtime) -> None:
+        await rt.devices.stop()
+        await rt.events.stop()
+        for pool in set(rt.proxy.pools.values()):
+            pool.close()
+        await rt.client.aclose()
+
+    # -- local endpoints ---------------------------------------------------------------------------
     async def healthz(self, _request: Request) -> Response:
-        if self.proxy is None:
+        if self.rt is None:
             return problem_response(503, detail="起動中です")
-        states = await services_health(self.proxy.client, self.upstreams, self.gw.health_timeout)
+        states = await services_health(self.rt.client, self.upstreams, self.gw.health_timeout)
         if all(s == "up" for s in states.values()):
             return JSONResponse({"status": "ok", "services": states})
         down = ", ".join(n for n, s in states.items() if s == "down")
@@ -114,9 +320,37 @@ class Gateway:
     async def readyz(self, _request: Request) -> Response:
         # Ready means able to take traffic, not that every service is up: a load balancer that
         # pulled the gateway for one down service would take all the others down with it.
-        if self.proxy is None:
+        if self.rt is None:
             return problem_response(503, detail="起動中です")
         return JSONResponse({"status": "ready", "service": NAME})
+
+
+class _State:
+    """What the checks learnt about one request, for the refusal event."""
+
+    __slots__ = ("ip", "principal", "tenant_id")
+
+    def __init__(self, scope: Scope) -> None:
+        peer = scope.get("client")
+        self.ip: str | None = peer[0] if peer else None
+        self.principal: Principal | None = None
+        self.tenant_id: str | None = None
+
+    def actor(self) -> Actor:
+        p = self.principal
+        if p is None:
+            return Actor(kind="system", id="anonymous", ip=self.ip)
+        kind: Any = p.kind if p.kind in ("user", "partner", "service", "operator") else "user"
+        return Actor(kind=kind, id=p.subject, ip=self.ip)
+
+
+def _tenant_code(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    code = data.get("tenant_code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) and 0 < len(code) <= 64 else None
 
 
 def problem(exc: ProblemError, path: str) -> Response:
@@ -150,21 +384,31 @@ class CatchAll:
             await problem_response(500, instance=scope.get("path"))(scope, receive, send)
 
 
-def _middlewares(app: ASGIApp) -> ASGIApp:
-    """Innermost first. Auth, rate limits and allowlists belong between CatchAll and the metrics."""
-    app = CatchAll(app)
-    app = MetricsMiddleware(app, service=NAME)
-    return RequestIdMiddleware(app)
+class GatewayApp:
+    """The outermost ASGI callable; keeps a handle on the gateway (its TLS context, for the server)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.ssl_context = gateway.ssl_context
+        app: ASGIApp = CatchAll(gateway)
+        app = MetricsMiddleware(app, service=NAME)
+        self.app: ASGIApp = RequestIdMiddleware(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def create_app(
     settings: CommonSettings | None = None,
     gateway_settings: GatewaySettings | None = None,
     upstreams: Mapping[str, str] | None = None,
-) -> ASGIApp:
+) -> GatewayApp:
     """`upstreams` (service name → base URL) overrides the settings' service URLs, for tests."""
     settings = settings or get_settings()
     gw = gateway_settings or get_gateway_settings()
     urls = {info.name: settings.service_url(info.name) for info in ROUTED.values()}
     urls.update({k: v for k, v in (upstreams or {}).items() if k in urls})
-    return _middlewares(Gateway(settings, gw, urls))
+    return GatewayApp(Gateway(settings, gw, urls))
+
+
+__all__ = ["IPAddress", "create_app"]

@@ -15,10 +15,11 @@ HOP_BY_HOP = frozenset({
     b"te", b"trailer", b"transfer-encoding", b"upgrade",
 })
 # Set by the gateway itself; a client's copy is never passed on. `expect` is answered per hop by the
-# ASGI server; `host` becomes the upstream's; X-Roumu-* are ours to set, so any from outside is a spoof.
+# ASGI server; `host` becomes the upstream's; `content-length` is set again for the body actually sent;
+# X-Roumu-* are ours to set, so any from outside is a spoof.
 _REPLACED = frozenset({
-    b"host", b"expect", b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
-    b"forwarded", b"x-real-ip",
+    b"host", b"expect", b"content-length", b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto",
+    b"x-forwarded-host", b"forwarded", b"x-real-ip",
 })
 INTERNAL_PREFIX = b"x-roumu-"
 CLIENT_IP = b"x-roumu-client-ip"
@@ -73,6 +74,23 @@ class TrustedProxies:
             if not self.trusts(ip):
                 break
         return client
+
+
+def client_ip(scope_headers: Sequence[Header], peer: str | None, proxies: TrustedProxies) -> str | None:
+    """The client's address as the gateway believes it (see TrustedProxies.client_address)."""
+    if not peer:
+        return None
+    if not proxies.networks:
+        return peer
+    forwarded_for: list[str] = []
+    for name, value in scope_headers:
+        if name == b"x-forwarded-for":
+            forwarded_for += [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
+    return proxies.client_address(peer, forwarded_for)
+
+
+def parse_ip(text: str | None) -> IPAddress | None:
+    return _parse_ip(text) if text else None
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.topology import GATEWAY_PORT
 
+_CIDR_LISTS = ("trusted_proxies", "admin_allowlist", "tls_client_cert_trusted")
+_LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "tenant_code_paths", "upload_paths",
+          "json_content_types", "upload_content_types", "form_content_paths")
+
+CidrList = Annotated[list[str], NoDecode]
+StrList = Annotated[list[str], NoDecode]
+
 
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUMU_GATEWAY_", extra="ignore")
 
     port: int = GATEWAY_PORT
+    # Worker processes of `python -m gateway` (uvicorn's supervisor). More than one: in-memory rate
+    # counters are per process, so set REDIS_URL for exact limits.
+    workers: int = 1
     # Peers whose X-Forwarded-For / -Proto / -Host are believed (a load balancer in front).
     # Empty: nobody's, so the TCP peer is the client. Comma-separated CIDRs in the environment.
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: CidrList = Field(default_factory=list)
     connect_timeout: float = 2.0
     # Per read from the upstream, not for the whole response: a long download keeps flowing.
     read_timeout: float = 30.0
@@ -34,14 +45,87 @@ class GatewaySettings(BaseSettings):
     # Sum of header names and values; beyond it the request is refused before any upstream sees it.
     max_header_bytes: int = 32 * 1024
 
-    @field_validator("trusted_proxies", mode="before")
+    # --- token check ---------------------------------------------------------------------------
+    # "file": keys_dir/jwks.json; "http": auth's /.well-known/jwks.json (JWKS_URL or auth's URL).
+    jwks_source: Literal["file", "http"] = "file"
+    jwks_url: str = ""
+    jwks_cache_seconds: float = 300.0
+    # An unknown kid refreshes the keys at most this often (a stream of made-up kids costs nothing).
+    jwks_min_refresh_seconds: float = 10.0
+
+    # --- rate limits (the `limits` library's notation: "600/minute", "10/minute;100/hour") ---------
+    # Empty: in-memory counters, per process. "redis://host:6379/0": shared by every replica and worker.
+    redis_url: str = ""
+    redis_key_prefix: str = "roumu-gw"
+    rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "fixed-window"
+    rate_limit_ip: str = "1200/minute"
+    rate_limit_user: str = "600/minute"
+    rate_limit_partner: str = "1200/minute"
+    rate_limit_tenant: str = "6000/minute"
+    # Login and password routes, per client address (and per tenant code where known).
+    rate_limit_login: str = "10/minute;50/hour"
+    login_paths: StrList = Field(default_factory=lambda: [
+        "/api/v1/auth/login", "/api/v1/auth/oauth/token", "/api/v1/auth/password",
+    ])
+
+    # --- IP allowlists ---------------------------------------------------------------------------
+    # Operator tokens and the paths below (prefixes) only from these CIDRs; empty: no restriction.
+    admin_allowlist: CidrList = Field(default_factory=list)
+    admin_paths: StrList = Field(default_factory=lambda: ["/metrics"])
+    # Requests that carry the tenant code in their JSON body (`tenant_code`) before any token exists.
+    tenant_code_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/login"])
+    tenant_cache_seconds: float = 10.0
+    # When accounts cannot be asked, a cached answer this old is still used; none at all: 503.
+    tenant_stale_seconds: float = 300.0
+
+    # --- request limits ---------------------------------------------------------------------------
+    max_body_bytes: int = 1024 * 1024
+    upload_paths: StrList = Field(default_factory=lambda: ["/api/v1/files/"])
+    max_upload_bytes: int = 100 * 1024 * 1024
+    multipart_overhead_bytes: int = 64 * 1024
+    json_content_types: StrList = Field(default_factory=lambda: ["application/json"])
+    upload_content_types: StrList = Field(default_factory=lambda: ["multipart/form-data",
+                                                                   "application/octet-stream"])
+    # Paths (prefixes) where application/x-www-form-urlencoded is accepted (OAuth2 token endpoint).
+    form_content_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/oauth/token"])
+    # Bodies up to this size are read whole and sent upstream in one write; larger ones stream.
+    buffer_body_bytes: int = 64 * 1024
+    # Slow clients: the whole header block, and each body read, must arrive within these.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: float = 5.0
+
+    # --- browser --------------------------------------------------------------------------------
+    # The SPA's origin (e.g. https://app.roumu.example); empty: no CORS at all.
+    cors_origin: str = ""
+    # HSTS is sent on HTTPS responses (TLS here, or X-Forwarded-Proto https from a trusted proxy).
+    hsts_seconds: int = 31536000
+
+    # --- TLS and client certificates --------------------------------------------------------------
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    # Ask for a client certificate (optional) and check it against the tenants' device CAs.
+    tls_client_certs: bool = False
+    # Extra CA bundle trusted for client certificates besides the device CAs fetched from auth.
+    tls_client_ca_file: Path | None = None
+    device_ca_refresh_seconds: float = 60.0
+    # A TLS terminator in front (nginx) forwards the verified certificate in this header, believed
+    # only from these CIDRs.
+    tls_client_cert_header: str = "x-ssl-client-cert"
+    tls_client_cert_trusted: CidrList = Field(default_factory=list)
+
+    # --- refusal events ---------------------------------------------------------------------------
+    events_enabled: bool = True
+    events_queue_size: int = 1000
+
+    @field_validator(*_LISTS, mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator(*_CIDR_LISTS)
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:

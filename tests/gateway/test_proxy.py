@@ -119,7 +119,8 @@ def test_large_upload_streams_through_while_the_client_is_still_sending(echo, st
             yield chunk
 
     r = httpx.post(f"{gw}/api/v1/files/upload", content=body(),
-                   headers={"Content-Length": str(total_mb << 20)}, timeout=120)
+                   headers={"Content-Length": str(total_mb << 20), "Content-Type": "application/octet-stream"},
+                   timeout=120)
     assert r.status_code == 200, r.text
     assert r.json()["received"] == total_mb << 20
     assert upstream_saw_bytes_early.is_set()
@@ -129,7 +130,8 @@ def test_large_upload_streams_through_while_the_client_is_still_sending(echo, st
 def test_chunked_upload_without_length_is_forwarded(echo, start_gateway):
     _, echo_url = echo
     gw = start_gateway({"files": echo_url})
-    r = httpx.post(f"{gw}/api/v1/files/upload", content=iter([b"a" * 1000, b"b" * 2000]))
+    r = httpx.post(f"{gw}/api/v1/files/upload", content=iter([b"a" * 1000, b"b" * 2000]),
+                   headers={"Content-Type": "application/octet-stream"})
     assert r.json()["received"] == 3000
 
 
