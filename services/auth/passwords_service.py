@@ -29,9 +29,10 @@ def policy_error(violations: list[rules.Violation]) -> ProblemError:
 
 def violations_of_current(session: Session, cred: Credential, password: str) -> list[rules.Violation]:
     """Does the password a user just logged in with still satisfy the policy? (The tenant may
-    have tightened it, or it joined the blocklist: NIST asks for a change on such evidence.)"""
+    have tightened it, or it joined the blocklist: NIST asks for a change on such evidence.)
+    The cheap checks only: this runs on every login."""
     policy = tenant_settings(session, cred.tenant_id).password
-    return rules.check_content(policy, password, cred.login_id, blocklist.weakness)
+    return rules.check_content(policy, password, cred.login_id, blocklist.listed)
 
 
 def set_password(session: Session, ctx: AuthContext, cred: Credential, new_password: str, *,

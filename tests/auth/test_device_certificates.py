@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -71,10 +72,10 @@ class Relay:
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {"Content-Type": "application/json", "X-Roumu-Client-IP": "192.0.2.80"}
-                der = self.connection.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+                der = self.connection.getpeercert(binary_form=True)
                 relay.handshakes.append(der is not None)
                 if der:
                     pem = ssl.DER_cert_to_PEM_cert(der)
@@ -133,7 +134,7 @@ def relay_factory(tokens):
         r.close()
 
 
-def issue(tenant: Tenant, admin: str, label: str, days: int | None = None) -> tuple[dict, bytes]:
+def issue(tenant: Tenant, admin: str, label: str, days: int | None = None) -> tuple[dict[str, Any], bytes]:
     csr, key = csr_for(label)
     r = tenant.client.post(f"{API}/device-certificates", json={"csr_pem": csr, "label": label, "days": days},
                            headers=bearer(admin))

@@ -25,10 +25,17 @@ def _common() -> frozenset[str]:
     return frozenset(p.casefold() for p in FREQUENCY_LISTS["passwords"]) | CONTEXT_WORDS
 
 
+def listed(password: str) -> str | None:
+    """"blocklisted" or None: the exact-match half alone, a set lookup. Used at every login to
+    notice a password that joined the list since it was set (zxcvbn's estimate can take longer
+    than the argon2 hash itself, so it runs only when a password is set)."""
+    folded = password.casefold()
+    return "blocklisted" if folded in _common() or folded.strip() in _common() else None
+
+
 def weakness(password: str) -> str | None:
     """"blocklisted", "guessable" or None for an NFKC-normalised password."""
-    folded = password.casefold()
-    if folded in _common() or folded.strip() in _common():
+    if listed(password):
         return "blocklisted"
     with _LOCK:
         score = int(zxcvbn(password, max_length=max(72, len(password)))["score"])
