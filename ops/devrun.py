@@ -44,12 +44,16 @@ STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
 
 
-def say(msg: str) -> None:
-    print(f"[roumu] {msg}", flush=True)
+def say(msg: str, stream: IO[str] | None = None) -> None:
+    # A closed terminal or pipe must not stop the shutdown half-way: messages are best effort.
+    try:
+        print(f"[roumu] {msg}", file=stream or sys.stdout, flush=True)
+    except OSError:
+        pass
 
 
 def warn(msg: str) -> None:
-    print(f"[roumu] WARNING: {msg}", file=sys.stderr, flush=True)
+    say(f"WARNING: {msg}", sys.stderr)
 
 
 class StartupError(RuntimeError):
@@ -324,7 +328,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def on_signal(signum: int) -> None:
         if not run.stopping:
-            print(flush=True)
             say(f"{signal.Signals(signum).name}: stopping everything")
         run.stopping = True
 
