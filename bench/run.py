@@ -4,13 +4,13 @@ BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 32) shorten or widen a
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-
-from bench import bench_gateway
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "BENCHMARKS.md"
@@ -38,27 +38,44 @@ def machine() -> str:
             f"Python {platform.python_version()}; load generator: {wrk.strip()}")
 
 
+def benches() -> list[Any]:
+    """Every bench/bench_*.py; each has `main()`, which runs it and writes its own marked section
+    (<!-- BEGIN bench_x --> … <!-- END bench_x -->) of docs/BENCHMARKS.md. BENCH_ONLY=gateway,login
+    picks some."""
+    only = {n.strip() for n in os.environ.get("BENCH_ONLY", "").split(",") if n.strip()}
+    names = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
+    return [importlib.import_module(f"bench.{n}") for n in names if not only or n.removeprefix("bench_") in only]
+
+
+HEADER_END = "<!-- END header -->"
+
+
+def write_header(text: str) -> None:
+    """Replace the run header (everything before the first section); the sections stay."""
+    old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+    rest = old.split(HEADER_END, 1)[1] if HEADER_END in old else (old[old.find("<!-- BEGIN"):]
+                                                                  if "<!-- BEGIN" in old else "")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text.rstrip("\n") + "\n" + HEADER_END + "\n\n" + rest.lstrip("\n"), encoding="utf-8")
+
+
 def main() -> None:
-    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
-    connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"machine: {machine()}")
     load_before = os.getloadavg()[0]
-    pairs = bench_gateway.run(seconds, connections)
+    for module in benches():
+        module.main()
     load_after = os.getloadavg()[0]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join([
+    write_header("\n".join([
         "# Benchmarks",
         "",
         "Written by `python -m bench.run` (`make bench`); every figure is compared with a baseline",
         "measured in the same run on the same machine, so the ratios travel better than the figures.",
+        "Each benchmark writes its own section; `BENCH_ONLY=gateway` runs one and leaves the others.",
         "",
         f"Run: {when}. Machine: {machine()}. Load average (1 min) before / after the run: "
         f"{load_before:.1f} / {load_after:.1f} — anything above 0 before it means other work shared the CPU.",
-        "",
-        bench_gateway.markdown(pairs, seconds, connections),
-        "",
-    ]), encoding="utf-8")
+    ]))
     print(f"written: {OUT.relative_to(ROOT)}")
 
 
