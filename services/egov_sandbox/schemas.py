@@ -1,4 +1,5 @@
-"""Bodies of the sandbox's e-Gov-shaped API (電子申請API v2): `metadata` / `results` / `_links`."""
+"""Request bodies of the sandbox's e-Gov-shaped API (電子申請API v2). Responses are e-Gov's
+envelopes (`metadata` / `results` / `resultset` / `_links`), built in api.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class SendFile(BaseModel):
 
 
 class ApplyRequest(BaseModel):
-    """申請データ送信 (POST /apply)."""
+    """申請データ送信 (POST /apply) and 形式チェック (POST /apply/check)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -26,51 +27,31 @@ class ApplyRequest(BaseModel):
     send_file: SendFile
 
 
-class Metadata(BaseModel):
-    title: str
-    detail: str = ""
-    type: str
-    instance: str
+class BulkApplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    send_file: SendFile
 
 
-class ApplyResults(BaseModel):
-    arrive_id: str
-    # e-Gov's format: "YYYY-MM-DD HH:MM:SS", Japan time.
-    arrive_date: str
-    apply_type: str
+class AmendRequest(BaseModel):
+    """補正データ送信 (POST /apply/amend) and 取下げ依頼 (POST /apply/withdraw)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arrive_id: str = Field(pattern=ARRIVE_ID)
+    send_file: SendFile
 
 
-class ApplyLinks(BaseModel):
-    self: str
-    status: str
+class CompleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    arrive_id: str = Field(pattern=ARRIVE_ID)
+    notice_sub_id: int = Field(ge=1, le=999)
 
 
-class ApplyResponse(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    metadata: Metadata
-    results: ApplyResults
-    links: ApplyLinks = Field(alias="_links")
-
-
-class CaseResults(BaseModel):
-    arrive_id: str
-    arrive_date: str
-    status: str
-    withdraw_flag: bool
-    notice_count: int
-    doc_count: int
-    notice_list: list[dict[str, object]]
-    official_list: list[dict[str, object]]
-
-
-class SelfLink(BaseModel):
-    self: str
-
-
-class CaseResponse(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    metadata: Metadata
-    results: CaseResults
-    links: SelfLink = Field(alias="_links")
+    file_name: str = Field(min_length=1, max_length=256)
+    file_data: str = Field(min_length=1)
+    sig_verification_xml_file_name: str = Field(min_length=1, max_length=256)

@@ -12,14 +12,39 @@ from sqlalchemy import create_engine, func, select
 from services.egov_sandbox.models import messaging
 
 PROC_ID = "950A010002012000"
-AUTH = {"Authorization": "Bearer sandbox-token"}
+
+
+def auth(c) -> dict[str, str]:
+    """A real sandbox access token (code + PKCE through the sandbox's own /auth endpoints)."""
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlsplit
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    r = c.get("/auth/auth", params={"response_type": "code", "client_id": "roumu-sandbox",
+                                    "redirect_uri": "http://127.0.0.1/cb", "state": "s", "code_challenge": challenge,
+                                    "code_challenge_method": "S256"}, follow_redirects=False)
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    r = c.post("/auth/token", auth=("roumu-sandbox", "sandbox-api-key"), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/cb",
+        "code_verifier": verifier})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+KOUSEI = (
+    '<DataRoot><構成情報 ID="構成情報"><管理情報><手続番号><手続ID>950A010002012000</手続ID></手続番号>'
+    "<申請種別>新規申請</申請種別></管理情報><申請書属性情報><申請書様式ID>950A01000200800001</申請書様式ID>"
+    "<申請書様式バージョン>0001</申請書様式バージョン><申請書ファイル名称>form_01.xml</申請書ファイル名称>"
+    "</申請書属性情報></構成情報></DataRoot>"
+)
 
 
 def package(root: str = PROC_ID) -> str:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(f"{root}/kousei.xml", "<構成管理情報/>")
-        zf.writestr(f"{root}/{PROC_ID}01_01.xml", "<申請書/>")
+        zf.writestr(f"{root}/kousei.xml", KOUSEI)
+        zf.writestr(f"{root}/form_01.xml", "<DataRoot><様式ID>950A01000200800001</様式ID></DataRoot>")
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -37,7 +62,7 @@ def test_health_ready_and_metrics(service_client):
 
 def test_apply_issues_an_arrive_id_and_the_case_reads_back(service_client, settings):
     c = service_client("egov_sandbox")
-    r = c.post("/shinsei/v2/apply", headers=AUTH, json=apply_body())
+    r = c.post("/shinsei/v2/apply", headers=auth(c), json=apply_body())
     assert r.status_code == 200, r.text
     body = r.json()
     arrive_id = body["results"]["arrive_id"]
@@ -48,7 +73,7 @@ def test_apply_issues_an_arrive_id_and_the_case_reads_back(service_client, setti
     assert body["metadata"]["instance"] == "/shinsei/v2/apply"
     assert body["_links"]["status"] == f"/shinsei/v2/apply/{arrive_id}"
 
-    r = c.get(f"/shinsei/v2/apply/{arrive_id}", headers=AUTH)
+    r = c.get(f"/shinsei/v2/apply/{arrive_id}", headers=auth(c))
     assert r.status_code == 200
     results = r.json()["results"]
     assert results["status"] == "到達" and results["arrive_id"] == arrive_id
@@ -63,7 +88,7 @@ def test_apply_issues_an_arrive_id_and_the_case_reads_back(service_client, setti
 
 def test_unknown_case_is_a_bare_404(service_client):
     c = service_client("egov_sandbox")
-    r = c.get("/shinsei/v2/apply/1234567890123456", headers=AUTH)
+    r = c.get("/shinsei/v2/apply/1234567890123456", headers=auth(c))
     assert r.status_code == 404 and r.content == b""
 
 
@@ -76,13 +101,14 @@ def test_bad_packages_are_400_in_egov_shape(service_client):
         apply_body(proc_id="short"),
         apply_body(send_file={"file_name": "a.pdf", "file_data": package()}),
     ]
+    headers = auth(c)
     for body in bad:
-        r = c.post("/shinsei/v2/apply", headers=AUTH, json=body)
+        r = c.post("/shinsei/v2/apply", headers=headers, json=body)
         assert r.status_code == 400, r.text
         problem = r.json()
         assert problem["title"] == "Bad Request" and problem["instance"] == "/shinsei/v2/apply"
-        assert set(problem) == {"title", "detail", "type", "instance"}
-    r = c.get("/shinsei/v2/apply/12AB", headers=AUTH)
+        assert set(problem) - {"report_list"} == {"title", "detail", "type", "instance"}
+    r = c.get("/shinsei/v2/apply/12AB", headers=headers)
     assert r.status_code == 400
 
 
@@ -96,4 +122,4 @@ def test_missing_bearer_is_401_with_www_authenticate(service_client):
 
 def test_not_under_the_gateway_prefix(service_client):
     c = service_client("egov_sandbox")
-    assert c.post("/api/v1/shinsei/v2/apply", headers=AUTH, json=apply_body()).status_code == 404
+    assert c.post("/api/v1/shinsei/v2/apply", headers=auth(c), json=apply_body()).status_code == 404
