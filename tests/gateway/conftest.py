@@ -10,8 +10,9 @@ import pytest
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.settings import CommonSettings
+from shared.tokens import TokenVerifier
 from shared.topology import ROUTED
-from tests.gateway.support import Echo, ServerThread
+from tests.gateway.support import Contract, Echo, ServerThread
 from tests.support.nats_server import free_port
 
 SERVICE_NAMES = sorted(info.name for info in ROUTED.values())
@@ -55,6 +56,35 @@ def start_gateway(settings: CommonSettings, down_url: str) -> Iterator[Callable[
         server = ServerThread(app).start()
         servers.append(server)
         return server.url
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def contract(settings: CommonSettings) -> Iterator[tuple[Contract, str]]:
+    """Echo plus the accounts/auth endpoints the gateway asks (tenant settings, device CAs, JWKS)."""
+    app = Contract(TokenVerifier(settings.keys_dir))
+    server = ServerThread(app, http="httptools").start()
+    yield app, server.url
+    app.release.set()
+    server.stop()
+
+
+@pytest.fixture
+def start_gateway_app(settings: CommonSettings, down_url: str) -> Iterator[Callable[..., tuple[str, Any]]]:
+    """Like start_gateway, but also answers the app (to read its state) and takes `ssl=True` for an
+    https:// base URL (the gateway's TLS context comes from its settings)."""
+    servers: list[ServerThread] = []
+
+    def start(upstreams: dict[str, str] | None = None, **gw: Any) -> tuple[str, Any]:
+        urls = dict.fromkeys(SERVICE_NAMES, down_url) | (upstreams or {})
+        app = create_app(settings, GatewaySettings(**gw), urls)
+        server = ServerThread(app).start()
+        servers.append(server)
+        scheme = "https" if app.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{server.port}", app
 
     yield start
     for s in servers:

@@ -122,3 +122,60 @@ async def _json(send: Send, status: int, data: Any) -> None:
 
 def header_values(echoed: dict[str, Any], name: str) -> list[str]:
     return [v for k, v in echoed["headers"] if k == name]
+
+
+class Contract(Echo):
+    """Echo, plus what accounts and auth serve the gateway (their real endpoints come from the
+    Accounts and Identity issues): tenant access settings, per-tenant device CAs, every device CA,
+    and a JWKS. Each internal call must carry a service token, checked with `verifier`."""
+
+    def __init__(self, verifier: Any = None) -> None:
+        super().__init__()
+        self.verifier = verifier
+        self.tenants: dict[str, dict[str, Any]] = {}  # tenant_id → access settings
+        self.device_cas: dict[str, dict[str, Any]] = {}  # tenant_id → {"ca_pem", "revoked_serials"}
+        self.jwks: dict[str, Any] = {"keys": []}
+        self.calls: list[str] = []
+
+    def add_tenant(self, tenant_id: str, code: str, allowlist: list[str] | None = None,
+                   device_cert_required: bool = False) -> None:
+        self.tenants[tenant_id] = {"tenant_id": tenant_id, "code": code, "status": "active",
+                                   "ip_allowlist": allowlist or [], "device_cert_required": device_cert_required}
+
+    def _authorised(self, scope: Scope, callee: str) -> bool:
+        if self.verifier is None:
+            return True
+        auth = dict(scope["headers"]).get(b"authorization", b"").decode()
+        try:
+            return self.verifier.verify_service(auth.removeprefix("Bearer "), audience=callee).subject == "gateway"
+        except Exception:
+            return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http":
+            self.calls.append(path)
+        if path.startswith("/api/v1/accounts/internal/tenants/"):
+            if not self._authorised(scope, "accounts"):
+                await _json(send, 401, {"status": 401})
+                return
+            rest = path.removeprefix("/api/v1/accounts/internal/tenants/")
+            if rest.startswith("by-code/"):
+                code = rest.removeprefix("by-code/")
+                found = next((t for t in self.tenants.values() if t["code"] == code), None)
+            else:
+                found = self.tenants.get(rest)
+            await _json(send, 200 if found else 404, found or {"status": 404})
+        elif path.startswith("/api/v1/auth/internal/device-ca/"):
+            if not self._authorised(scope, "auth"):
+                await _json(send, 401, {"status": 401})
+                return
+            ca = self.device_cas.get(path.rsplit("/", 1)[1])
+            await _json(send, 200 if ca else 404, ca or {"status": 404})
+        elif path == "/api/v1/auth/device-cas":
+            await _json(send, 200, {"certificates": [{"certificate_pem": c["ca_pem"]}
+                                                     for c in self.device_cas.values()]})
+        elif path == "/api/v1/auth/.well-known/jwks.json":
+            await _json(send, 200, self.jwks)
+        else:
+            await super().__call__(scope, receive, send)
