@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from shared.errors import ProblemError
 from shared.events import Actor
+from shared.permissions import MENUS, Access, Level, decide, menu_forbidden
 from shared.service_app import Runtime, runtime
 from shared.tokens import Principal, TokenError
 
@@ -67,3 +69,30 @@ def actor_of(p: Principal, request: Request) -> Actor:
     if ip is None and request.client:
         ip = request.client.host
     return Actor(kind=kind, id=p.subject, ip=ip)
+
+
+def require_menu(menu: str, level: Level) -> Callable[..., Access]:
+    """A dependency answering the caller's Access to one menu, decided from this service's
+    permission read model (shared.permissions): 403 when the menu is not held.
+
+        access: Annotated[Access, Depends(require_menu("koyo_hoken", "write"))]
+
+    The service must be created with `create_service_app(..., permissions=...)`."""
+    if menu not in MENUS:
+        raise ValueError(f"unknown menu {menu!r}")
+
+    def dependency(p: TenantPrincipal, rt: Annotated[Runtime, Depends(runtime)]) -> Access:
+        assert p.tenant_id
+        if rt.permissions is None:
+            raise RuntimeError(f"{rt.name} was created without a permission read model")
+        grants = None
+        if p.kind == "user":
+            with rt.db.sessions() as session:
+                grants = rt.permissions.load(session, p.tenant_id, p.subject)
+        decision = decide(p.kind, p.roles, p.scopes, grants, menu, level)
+        if decision is None:
+            raise menu_forbidden(menu, level)
+        return Access(tenant_id=p.tenant_id, user_id=p.subject, kind=p.kind, menu=menu, level=level,
+                      jigyosho_ids=decision.jigyosho_ids)
+
+    return dependency

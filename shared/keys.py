@@ -17,7 +17,9 @@ from typing import Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-Use = Literal["access", "internal"]
+Use = Literal["access", "internal", "certificate"]
+# Token keys, listed in jwks.json. `certificate` keys (accounts' deletion certificates) are kept
+# out of it, so no token can ever be verified with one; `certificate_jwks` publishes them.
 USES: tuple[Use, ...] = ("access", "internal")
 
 
@@ -86,3 +88,19 @@ def load_public_keys(keys_dir: Path) -> dict[str, tuple[Use, Ed25519PublicKey]]:
     for jwk in data["keys"]:
         out[jwk["kid"]] = (jwk["roumu_use"], Ed25519PublicKey.from_public_bytes(_b64d(jwk["x"])))
     return out
+
+
+def ensure_key(keys_dir: Path, use: Use) -> SigningKey:
+    """The newest signing key of one use, created when there is none."""
+    keys = load_signing_keys(keys_dir, use)
+    return keys[-1] if keys else generate_key(keys_dir, use)
+
+
+def certificate_jwks(keys_dir: Path) -> dict[str, list[dict[str, str]]]:
+    """The public half of every `certificate` key (old ones too, so old certificates verify)."""
+    keys = []
+    for k in load_signing_keys(keys_dir, "certificate"):
+        raw = k.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": k.kid, "use": "sig",
+                     "alg": "EdDSA", "roumu_use": "certificate"})
+    return {"keys": keys}

@@ -75,3 +75,25 @@ def drop_messaging_tables() -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_published_at", table_name="outbox")
     op.drop_table("outbox")
+
+
+def create_permission_tables() -> None:
+    """The permission read model of shared.permissions (permission_grants), for a service's
+    migration that adopts `require_menu`."""
+    op.create_table(
+        "permission_grants",
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("user_id", sa.String(36), nullable=False),
+        sa.Column("permissions_version", sa.Integer(), nullable=False),
+        sa.Column("roles", sa.JSON(), nullable=False),
+        sa.Column("menus", sa.JSON(), nullable=False),
+        sa.Column("jigyosho_all", sa.Boolean(), nullable=False),
+        sa.Column("jigyosho_ids", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "user_id", name="pk_permission_grants"),
+    )
+
+
+def drop_permission_tables() -> None:
+    op.drop_table("permission_grants")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +19,14 @@ from starlette.responses import JSONResponse
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
 from shared.errors import PROBLEM_SCHEMA, install_error_handlers, problem_response
+from shared.events import EventEnvelope
 from shared.keys import ensure_keys
 from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.nats_client import connect
 from shared.outbox import Messaging
+from shared.permissions import Permissions
+from shared.purge import TenantPurge, holds_tenant_data
 from shared.relay import OutboxRelay
 from shared.request_context import RequestIdMiddleware
 from shared.settings import CommonSettings, get_settings
@@ -55,6 +58,7 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     nats: NATS | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    permissions: Permissions | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -75,8 +79,25 @@ def create_service_app(
     background: bool = True,
     title: str | None = None,
     on_startup: Callable[[Runtime], None] | None = None,
+    permissions: Permissions | None = None,
+    purge: bool = True,
+    purge_keep: Sequence[str] = (),
+    accounts_feed: bool = True,
+    background_tasks: Sequence[Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
+    """`permissions`: the service's permission read model (shared.permissions), for
+    `shared.auth_deps.require_menu`. `purge`: delete a tenant's rows on
+    roumu.accounts.tenant.purge_requested (shared.purge) when the service holds tenant data;
+    `purge_keep` names tables the generic purge leaves alone. Both are fed by one durable consumer
+    of roumu.accounts.> ("accounts-feed"), so they apply in the order accounts published them;
+    `accounts_feed=False` leaves that consumer out for a service that routes those events through
+    a consumer of its own (`accounts_feed_handler`). `background_tasks`: coroutines run beside the
+    relay (e.g. a scheduler), given the runtime and the stop event."""
     settings = settings or get_settings()
+    feed = accounts_feed_handler(permissions, TenantPurge(name, messaging, purge_keep)
+                                 if purge and holds_tenant_data(messaging.outbox.metadata) else None)
+    if accounts_feed and feed is not None:
+        subscriptions = [*subscriptions, Subscription("accounts-feed", "roumu.accounts.>", feed)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,7 +106,8 @@ def create_service_app(
         db = Database(settings.database_url(name))
         relay = OutboxRelay(name, db, messaging, settings.nats_url, settings.nats_stream,
                             interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
-        rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay)
+        rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay,
+                     permissions=permissions)
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
                           settings.nats_url, settings.nats_stream, ack_wait=s.ack_wait)
@@ -100,6 +122,8 @@ def create_service_app(
             tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
             tasks += [asyncio.create_task(c.run(stop), name=c.durable) for c in rt.consumers]
             tasks.append(asyncio.create_task(_health_connection(rt, stop), name=f"{name}-nats-health"))
+            tasks += [asyncio.create_task(job(rt, stop), name=f"{name}-task-{i}")
+                      for i, job in enumerate(background_tasks)]
         try:
             yield
         finally:
@@ -164,6 +188,20 @@ async def _health_connection(rt: Runtime, stop: asyncio.Event) -> None:
         except Exception:
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def accounts_feed_handler(permissions: Permissions | None, purge: TenantPurge | None) -> Handler | None:
+    """One handler for what every service learns from accounts: grants and purge requests."""
+    if permissions is None and purge is None:
+        return None
+
+    def handle(session: Session, event: EventEnvelope) -> None:
+        if permissions is not None:
+            permissions.handle(session, event)
+        if purge is not None:
+            purge.handle(session, event)
+
+    return handle
 
 
 def runtime(request: Request) -> Runtime:

@@ -2,17 +2,84 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.accounts.rules.numbers import (
+    NumberFormatError,
+    normalise_digits,
+    normalise_office_number,
+    parse_labour_insurance_number,
+)
+from shared.permissions import MENUS
 
 TenantKind = Literal["sharoushi", "jimukumiai", "both"]
 Role = Literal["tenant_admin", "staff"]
+MenuLevel = Literal["read", "write"]
+KoyoJigyoKubun = Literal["general", "agriculture_forestry_fisheries_sake", "construction"]
+NoticeKind = Literal["maintenance", "end_of_service", "information"]
 
 # Login ids end up in URLs, logs and CSVs: keep them plain.
 LOGIN_ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$"
 TENANT_CODE = r"^[a-z0-9][a-z0-9-]{2,31}$"
+ID = r"^[A-Za-z0-9-]{1,36}$"
+KATAKANA = r"^[ァ-ヺー・　 （）()0-9０-９A-Za-zＡ-Ｚａ-ｚ&＆.,．，-]+$"
+
+
+class PasswordPolicy(BaseModel):
+    """Overrides of auth's password rules; null = the default (auth clamps to ASVS L2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_length: int | None = Field(default=None, ge=8, le=128)
+    max_length: int | None = Field(default=None, ge=64, le=1024)
+    history: int | None = Field(default=None, ge=0, le=100)
+    min_age_hours: int | None = Field(default=None, ge=0, le=720)
+
+
+class LockoutPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: int | None = Field(default=None, ge=1, le=100)
+    duration_minutes: int | None = Field(default=None, ge=1, le=10_080)
+    admin_unlock_only: bool | None = None
+
+
+class TenantSettings(BaseModel):
+    """A tenant's security settings, whole (PUT replaces them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    totp_required: bool = False
+    device_cert_required: bool = False
+    ip_allowlist: list[str] = Field(default_factory=list, max_length=200,
+                                    description="CIDR (IPv4 / IPv6). Empty: no restriction for the tenant",
+                                    examples=[["203.0.113.0/24", "2001:db8::/32"]])
+    password_policy: PasswordPolicy = Field(default_factory=PasswordPolicy)
+    lockout_policy: LockoutPolicy = Field(default_factory=LockoutPolicy)
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        out = []
+        for item in v:
+            try:
+                # strict: 192.0.2.1/24 (host bits set) is a typo more often than not.
+                out.append(str(ipaddress.ip_network(item.strip(), strict=True)))
+            except ValueError as exc:
+                raise ValueError(f"CIDR として解釈できません: {item[:50]}") from exc
+        return sorted(set(out), key=lambda s: (":" in s, s))
+
+
+class AdminCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    login_id: str = Field(pattern=LOGIN_ID, examples=["admin"])
+    display_name: str = Field(min_length=1, max_length=100, examples=["佐藤 一郎"])
 
 
 class TenantCreate(BaseModel):
@@ -20,6 +87,24 @@ class TenantCreate(BaseModel):
 
     code: str = Field(pattern=TENANT_CODE, examples=["sato-sr"])
     name: str = Field(min_length=1, max_length=200, examples=["佐藤社会保険労務士事務所"])
+    kind: TenantKind
+    contract_start: date
+    contract_end: date | None = None
+
+
+class TenantOpen(TenantCreate):
+    """Open a tenant with its one first administrator (no self sign-up, no invitations)."""
+
+    admin: AdminCreate
+    settings: TenantSettings = Field(default_factory=TenantSettings)
+
+
+class TenantUpdate(BaseModel):
+    """The contract's fields, whole (PUT). Setting `contract_end` schedules the end of contract."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
     kind: TenantKind
     contract_start: date
     contract_end: date | None = None
@@ -39,22 +124,283 @@ class TenantOut(BaseModel):
     version: int
 
 
+class TenantSettingsOut(TenantSettings):
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: str
+    version: int
+
+
+class TenantGatewayView(BaseModel):
+    """What the gateway needs of a tenant (internal, service tokens only)."""
+
+    tenant_id: str
+    code: str
+    status: str
+    ip_allowlist: list[str]
+    device_cert_required: bool
+
+
+class JigyoshoGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    all: bool = False
+    ids: list[str] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        if any(not re.fullmatch(ID, i) for i in v):
+            raise ValueError("事業所IDの形式が正しくありません")
+        return sorted(set(v))
+
+
+class Grants(BaseModel):
+    """Menu grants (read or write) and 事業所 grants (all, or a list)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    menus: dict[str, MenuLevel] = Field(default_factory=dict, examples=[{"koyo_hoken": "write", "files": "read"}])
+    jigyosho: JigyoshoGrant = Field(default_factory=JigyoshoGrant)
+
+    @field_validator("menus")
+    @classmethod
+    def _known_menus(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(MENUS))
+        if unknown:
+            raise ValueError(f"不明なメニューです: {', '.join(unknown)[:200]}")
+        return dict(sorted(v.items()))
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     login_id: str = Field(pattern=LOGIN_ID, examples=["tanaka"])
     display_name: str = Field(min_length=1, max_length=100, examples=["田中 花子"])
     roles: list[Role] = Field(default_factory=lambda: list[Role](["staff"]), min_length=1)
+    grants: Grants = Field(default_factory=Grants)
+
+
+class UserUpdate(BaseModel):
+    """A user's editable fields, whole (PUT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login_id: str = Field(pattern=LOGIN_ID)
+    display_name: str = Field(min_length=1, max_length=100)
+    roles: list[Role] = Field(min_length=1)
+    grants: Grants
 
 
 class UserOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: str
     tenant_id: str
     login_id: str
     display_name: str
     roles: list[str]
     status: str
+    grants: Grants
+    permissions_version: int
     created_at: datetime
     version: int
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100, examples=["山田 花子"])
+    role: str | None = Field(default=None, max_length=100, examples=["総務部 担当"])
+    phone: str | None = Field(default=None, pattern=r"^[0-9+()\- ]{6,20}$", examples=["03-1234-5678"])
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class JigyoshoIn(BaseModel):
+    """A 事業所 (client employer), whole (POST creates, PUT replaces)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200, examples=["株式会社山田製作所"])
+    name_kana: str = Field(min_length=1, max_length=200, pattern=KATAKANA,
+                           examples=["カブシキガイシャヤマダセイサクショ"])
+    postal_code: str | None = Field(default=None, pattern=r"^[0-9]{3}-?[0-9]{4}$", examples=["100-0001"])
+    address: str = Field(min_length=1, max_length=300, examples=["東京都千代田区千代田1-1"])
+    labour_insurance_number: str | None = Field(
+        default=None, description="労働保険番号 14桁 (府県2 所掌1 管轄2 基幹番号6 枝番号3; 区切りは除去)",
+        examples=["13101912340001"])
+    employment_insurance_office_number: str | None = Field(
+        default=None, description="雇用保険適用事業所番号 4-6-1 (チェックディジットは検証しません: 算式が非公開)",
+        examples=["1301-123456-7"])
+    rousai_gyoshu_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$",
+                                           description="労災保険率表の事業の種類の番号 (2桁)", examples=["54"])
+    koyo_jigyo_kubun: KoyoJigyoKubun = Field(
+        default="general", description="雇用保険の事業区分: 一般 / 農林水産・清酒製造 / 建設")
+    headcount: int | None = Field(default=None, ge=0, le=1_000_000)
+    contacts: list[Contact] = Field(default_factory=list, max_length=20)
+
+    @field_validator("labour_insurance_number")
+    @classmethod
+    def _lin(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            return parse_labour_insurance_number(v).number
+        except NumberFormatError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("employment_insurance_office_number")
+    @classmethod
+    def _office(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            return normalise_office_number(v)
+        except NumberFormatError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        d = normalise_digits(v)
+        return f"{d[:3]}-{d[3:]}"
+
+
+class LabourInsuranceNumberOut(BaseModel):
+    number: str
+    formatted: str
+    prefecture_code: str
+    prefecture: str
+    shokan: str
+    shokan_meaning: str | None
+    kankatsu: str
+    kikan: str
+    kikan_kind: str | None
+    kikan_application: str | None
+    edaban: str
+    notes: list[str]
+
+
+class JigyoshoOut(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    name_kana: str
+    postal_code: str | None
+    address: str
+    labour_insurance_number: str | None
+    labour_insurance_number_parts: LabourInsuranceNumberOut | None
+    employment_insurance_office_number: str | None
+    rousai_gyoshu_code: str | None
+    koyo_jigyo_kubun: KoyoJigyoKubun
+    headcount: int | None
+    contacts: list[Contact]
+    status: str
+    closed_on: date | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class JigyoshoPage(BaseModel):
+    items: list[JigyoshoOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class JigyoshoClose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    closed_on: date = Field(description="廃止日")
+
+
+class NoticeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: NoticeKind
+    title: str = Field(min_length=1, max_length=200, examples=["定期メンテナンスのお知らせ"])
+    body: str = Field(min_length=1, max_length=10_000)
+    starts_at: datetime | None = Field(default=None, description="メンテナンス開始 / サービス終了の日時")
+    ends_at: datetime | None = Field(default=None, description="メンテナンス終了の日時")
+    visible_until: datetime | None = Field(default=None, description="掲載終了 (省略時: 終了日時)")
+    emergency: bool = Field(default=False, description="緊急: 事前告知期間の対象外 (理由が必要)")
+    emergency_reason: str | None = Field(default=None, max_length=500)
+    tenant_id: str | None = Field(default=None, pattern=ID, description="特定のテナントだけに掲載する場合")
+
+    @model_validator(mode="after")
+    def _shape(self) -> NoticeCreate:
+        for name in ("starts_at", "ends_at", "visible_until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name}: タイムゾーン付きの日時を指定してください")
+        if self.kind in ("maintenance", "end_of_service") and self.starts_at is None:
+            raise ValueError("メンテナンス・サービス終了のお知らせには starts_at が必要です")
+        if self.kind == "maintenance" and self.ends_at is None:
+            raise ValueError("メンテナンスのお知らせには ends_at が必要です")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at は starts_at より後にしてください")
+        if self.kind == "information" and self.visible_until is None:
+            raise ValueError("一般のお知らせには visible_until が必要です")
+        if self.emergency and not self.emergency_reason:
+            raise ValueError("緊急のお知らせには emergency_reason が必要です")
+        return self
+
+
+class NoticeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: str | None
+    kind: NoticeKind
+    title: str
+    body: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    emergency: bool
+    emergency_reason: str | None
+    published_at: datetime
+    visible_until: datetime
+    version: int
+
+
+class NoticePage(BaseModel):
+    items: list[NoticeOut]
+
+
+class TerminationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: str
+    tenant_code: str
+    contract_end: date
+    accounts_disabled_on: date
+    data_deleted_on: date
+    accounts_deleted_on: date
+    status: str
+    disabled_at: datetime | None
+    purge_requested_at: datetime | None
+    accounts_deleted_at: datetime | None
+    confirmed_services: list[str] = Field(default_factory=list)
+    pending_services: list[str] = Field(default_factory=list)
+
+
+class JobRun(BaseModel):
+    ran: list[dict[str, Any]]
+
+
+class SignedCertificate(BaseModel):
+    """The deletion certificate: `certificate` is the exact UTF-8 JSON text that was signed
+    (Ed25519 over its bytes); verify with the key `key_id` of GET /certificate-keys."""
+
+    certificate: str
+    signature: str = Field(description="base64url (no padding) Ed25519 signature of certificate's UTF-8 bytes")
+    key_id: str
+    algorithm: Literal["Ed25519"] = "Ed25519"

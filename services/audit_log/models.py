@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
 from shared.outbox import Messaging, SeqType
+from shared.permissions import Permissions
 
 
 class Base(DeclarativeBase):
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 
 messaging = Messaging(Base.metadata)
+permissions = Permissions(Base.metadata)
 
 
 class AuditEntry(Base):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import new_metadata
+from shared.db import UtcDateTime, new_metadata
 from shared.outbox import Messaging
+from shared.permissions import Permissions
 
 
 class Base(DeclarativeBase):
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 
 messaging = Messaging(Base.metadata)
+permissions = Permissions(Base.metadata)
 
 
 class Filing(Base):
@@ -40,7 +42,7 @@ class Filing(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # sha256 of the request that used the key: the same key with another body is refused.
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict

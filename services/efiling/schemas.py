@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # Ids of other services' records (the 事業所 of accounts) are opaque strings to this service.
 REF_ID = r"^[A-Za-z0-9-]{1,36}$"
@@ -14,13 +13,6 @@ PROC_ID = r"^[0-9A-Za-z]{16}$"
 # Idempotency-Key: visible ASCII only, since it is stored, compared and may be logged.
 IDEMPOTENCY_KEY = r"^[\x21-\x7E]{1,100}$"
 
-
-def _as_utc(v: datetime) -> datetime:
-    # SQLite hands back timestamps without their zone; they were written in UTC.
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class FilingCreate(BaseModel):
@@ -41,5 +33,5 @@ class FilingOut(BaseModel):
     procedure_code: str
     title: str
     status: str
-    created_at: UtcDatetime
+    created_at: datetime
     version: int

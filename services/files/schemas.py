@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.files.rules.names import sanitise_file_name
 
@@ -14,13 +13,6 @@ MAX_SIZE_BYTES = 100 * 1024 * 1024
 # type/subtype (RFC 6838 restricted names), lower-cased; parameters are not kept.
 MEDIA_TYPE = r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$"
 
-
-def _as_utc(v: datetime) -> datetime:
-    # SQLite hands back timestamps without their zone; they were written in UTC.
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class FileMetadataCreate(BaseModel):
@@ -54,5 +46,5 @@ class FileOut(BaseModel):
     size_bytes: int
     sha256: str
     status: str
-    created_at: UtcDatetime
+    created_at: datetime
     version: int

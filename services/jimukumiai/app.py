@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.jimukumiai.api import router
-from services.jimukumiai.models import messaging
+from services.jimukumiai.models import messaging, permissions
 from shared.service_app import create_service_app
 from shared.settings import CommonSettings
 
@@ -14,4 +14,4 @@ NAME = "jimukumiai"
 
 def create_app(settings: CommonSettings | None = None, background: bool = True) -> FastAPI:
     return create_service_app(NAME, messaging, [router], settings=settings, background=background,
-                              title="Roumu jimukumiai")
+                              permissions=permissions, title="Roumu jimukumiai")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import new_metadata
+from shared.db import UtcDateTime, new_metadata
 from shared.outbox import Messaging
+from shared.permissions import Permissions
 
 
 class Base(DeclarativeBase):
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 
 messaging = Messaging(Base.metadata)
+permissions = Permissions(Base.metadata)
 
 
 class Member(Base):
@@ -37,7 +39,7 @@ class Member(Base):
     labour_insurance_number: Mapped[str] = mapped_column(String(14))
     entrusted_from: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,12 +24,16 @@ def member_by_number(session: Session, tenant_id: str, labour_insurance_number: 
 
 
 def members_in_tenant(
-    session: Session, tenant_id: str, jigyosho_id: str | None, limit: int, offset: int
+    session: Session, tenant_id: str, jigyosho_id: str | None, granted: Collection[str] | None, limit: int,
+    offset: int,
 ) -> tuple[Sequence[Member], int]:
-    """One page, and the total the filter matches (for the client's pager)."""
+    """One page, and the total the filter matches (for the client's pager). `granted`: the
+    事業所 the caller may see (None = all)."""
     where = [Member.tenant_id == tenant_id]
     if jigyosho_id is not None:
         where.append(Member.jigyosho_id == jigyosho_id)
+    if granted is not None:
+        where.append(Member.jigyosho_id.in_(sorted(granted)))
     total = session.execute(select(func.count()).select_from(Member).where(*where)).scalar_one()
     # id breaks created_at ties, so pages never overlap or skip.
     rows = session.execute(

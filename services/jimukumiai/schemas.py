@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
-from typing import Annotated
+from datetime import date, datetime
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Ids of other services' records (the 事業所 of accounts) are opaque strings to this service.
 REF_ID = r"^[A-Za-z0-9-]{1,36}$"
@@ -14,13 +13,6 @@ REF_ID = r"^[A-Za-z0-9-]{1,36}$"
 # Forms print the number as 13-1-01-123456-000; people paste it that way, so separators go.
 _SEPARATORS = re.compile(r"[-‐－―ー\s]")
 
-
-def _as_utc(v: datetime) -> datetime:
-    # SQLite hands back timestamps without their zone; they were written in UTC.
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class MemberCreate(BaseModel):
@@ -54,7 +46,7 @@ class MemberOut(BaseModel):
     labour_insurance_number: str
     entrusted_from: date
     status: str
-    created_at: UtcDatetime
+    created_at: datetime
     version: int
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, Index, Integer, Numeric, String
+from sqlalchemy import Date, Index, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import new_metadata
+from shared.db import UtcDateTime, new_metadata
 from shared.outbox import Messaging
+from shared.permissions import Permissions
 
 
 class Base(DeclarativeBase):
@@ -17,6 +18,7 @@ class Base(DeclarativeBase):
 
 
 messaging = Messaging(Base.metadata)
+permissions = Permissions(Base.metadata)
 
 
 class InsuredPerson(Base):
@@ -41,7 +43,7 @@ class InsuredPerson(Base):
     # 所定労働時間 per week; 20 hours or more is the usual eligibility line, decided in rules/.
     weekly_hours: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     status: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Full-width katakana, the long-vowel mark and the middle dot (foreign names). Half-width kana
 # is refused: e-Gov rejects it, so it is caught here rather than at filing time.
@@ -17,13 +17,6 @@ REF_ID = r"^[A-Za-z0-9-]{1,36}$"
 Kana = Annotated[str, Field(min_length=1, max_length=50, pattern=KATAKANA)]
 Name = Annotated[str, Field(min_length=1, max_length=50)]
 
-
-def _as_utc(v: datetime) -> datetime:
-    # SQLite hands back timestamps without their zone; they were written in UTC.
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class InsuredPersonCreate(BaseModel):
@@ -60,7 +53,7 @@ class InsuredPersonOut(BaseModel):
     hire_date: date
     weekly_hours: Decimal
     status: str
-    created_at: UtcDatetime
+    created_at: datetime
     version: int
 
 

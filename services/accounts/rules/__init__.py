@@ -1,0 +1,1 @@
+"""Pure rules of the accounts service (no I/O): business days, number formats, notice lead times."""
