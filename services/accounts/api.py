@@ -15,6 +15,7 @@ from services.accounts.rules.grants import Caller
 from services.accounts.rules.numbers import parse_labour_insurance_number
 from services.accounts.schemas import (
     Contact,
+    EffectivePermissions,
     Grants,
     JigyoshoClose,
     JigyoshoGrant,
@@ -45,7 +46,7 @@ from shared.auth_deps import CurrentPrincipal, OperatorPrincipal, TenantPrincipa
 from shared.clock import Clock
 from shared.errors import ProblemError, forbidden, not_found, problem_responses
 from shared.keys import certificate_jwks
-from shared.permissions import JIGYOSHO_ADMIN, TENANT_ADMIN, USER_ADMIN, Access
+from shared.permissions import JIGYOSHO_ADMIN, MENUS, TENANT_ADMIN, USER_ADMIN, Access, decide
 from shared.service_app import Runtime, runtime
 from shared.tokens import Principal
 from shared.topology import api_prefix
@@ -266,6 +267,29 @@ def delete_user(user_id: str, p: TenantPrincipal, access: UsersWrite, request: R
     with rt.transaction() as session:
         service.delete_user(session, access.tenant_id, user_id, if_match, actor_of(p, request), caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/permissions", response_model=EffectivePermissions, responses=problem_responses(401, 403))
+def my_permissions(p: TenantPrincipal, rt: Rt) -> EffectivePermissions:
+    """What the caller may use now (for showing menus): each menu at its highest level, and the
+    事業所 (all, or a list). Every service decides the same way from the same grants."""
+    assert p.tenant_id
+    grants = None
+    if p.kind == "user":
+        with rt.db.sessions() as session:
+            grants = permissions.load(session, p.tenant_id, p.subject)
+    menus: dict[str, str] = {}
+    scope: frozenset[str] | None = frozenset()
+    for menu in MENUS:
+        for level in ("write", "read"):
+            d = decide(p.kind, p.roles, p.scopes, grants, menu, level)
+            if d is not None:
+                menus[menu] = level
+                scope = None if d.jigyosho_ids is None or scope is None else scope | d.jigyosho_ids
+                break
+    return EffectivePermissions(roles=sorted(grants.roles if grants else p.roles),
+                                status=grants.status if grants else "active", menus=menus,
+                                jigyosho=JigyoshoGrant(all=scope is None, ids=sorted(scope or [])))
 
 
 NOT_OFFERED = {

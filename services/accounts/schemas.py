@@ -172,6 +172,13 @@ class Grants(BaseModel):
         return dict(sorted(v.items()))
 
 
+class EffectivePermissions(BaseModel):
+    roles: list[str]
+    status: str
+    menus: dict[str, MenuLevel]
+    jigyosho: JigyoshoGrant
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
