@@ -1,13 +1,20 @@
 """Durable JetStream pull consumers with explicit acks and an inbox.
 
 Delivery is at-least-once; the inbox row is written in the same transaction as the effect, so a
-consumer that dies after its commit but before its ack skips the redelivered event."""
+consumer that dies after its commit but before its ack skips the redelivered event.
+
+Batch mode (optional, `batch_handler`): a fetched batch is applied in one transaction — the inbox
+claims of every event in it, then the handler given the events not handled before, in stream
+order — and then each message is double-acked. If that transaction fails, the batch is applied
+again one message at a time through the single-message path, so one bad event is retried (nak)
+alone and the others go through."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -15,6 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from prometheus_client import Counter
 from pydantic import ValidationError
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from shared.db import Database
@@ -25,6 +33,8 @@ from shared.outbox import Messaging
 log = logging.getLogger("roumu.consumer")
 
 Handler = Callable[[Session, EventEnvelope], None]
+# Given the events of one batch not handled before, in stream order, inside its transaction.
+BatchHandler = Callable[[Session, Sequence[EventEnvelope]], None]
 
 HANDLED = Counter("roumu_events_handled_total", "Events applied by a consumer", ["consumer"])
 DUPLICATES = Counter("roumu_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"])
@@ -45,6 +55,7 @@ class EventConsumer:
         ack_wait: float = 30.0,
         max_deliver: int = -1,
         batch: int = 50,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.durable = durable
         self.filter_subject = filter_subject
@@ -56,6 +67,7 @@ class EventConsumer:
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
         self.batch = batch
+        self.batch_handler = batch_handler
         self._nc: NATS | None = None
 
     def apply(self, event: EventEnvelope) -> bool:
@@ -65,6 +77,55 @@ class EventConsumer:
                 return False
             self.handler(session, event)
             return True
+
+    def apply_batch(self, events: Sequence[EventEnvelope]) -> int:
+        """Batch mode: claim every event in the inbox and run the batch handler on those not
+        handled before, all in one transaction. Answers how many were applied."""
+        assert self.batch_handler is not None
+        inbox = self.messaging.inbox
+        with self.db.transaction() as session:
+            ids = list(dict.fromkeys(e.id for e in events))
+            seen = set(session.execute(select(inbox.c.event_id).where(
+                inbox.c.consumer == self.durable, inbox.c.event_id.in_(ids))).scalars())
+            fresh: list[EventEnvelope] = []
+            claimed: set[str] = set()
+            for e in events:
+                if e.id not in seen and e.id not in claimed:
+                    claimed.add(e.id)
+                    fresh.append(e)
+            if fresh:
+                now = datetime.now(UTC)
+                # A concurrent claim of the same id fails this insert and so the whole batch, which
+                # is then retried message by message (process_batch).
+                session.execute(insert(inbox), [{"consumer": self.durable, "event_id": e.id, "handled_at": now}
+                                                for e in fresh])
+                self.batch_handler(session, fresh)
+            return len(fresh)
+
+    async def process_batch(self, msgs: Sequence[Msg]) -> None:
+        """Batch mode: one transaction for the fetched batch, then a double ack of each message."""
+        valid: list[tuple[Msg, EventEnvelope]] = []
+        for msg in msgs:
+            try:
+                valid.append((msg, EventEnvelope.from_json(msg.data)))
+            except ValidationError:
+                log.error("malformed event terminated", extra={"consumer": self.durable, "subject": msg.subject})
+                await msg.term()
+        if not valid:
+            return
+        try:
+            applied = await asyncio.to_thread(self.apply_batch, [e for _, e in valid])
+        except Exception as exc:
+            log.warning("event batch failed; applying it one by one",
+                        extra={"consumer": self.durable, "error": type(exc).__name__, "size": len(valid)})
+            for msg, _ in valid:
+                await self.process(msg)
+            return
+        HANDLED.labels(self.durable).inc(applied)
+        if len(valid) > applied:
+            DUPLICATES.labels(self.durable).inc(len(valid) - applied)
+        # The double ack of each message, in flight together.
+        await asyncio.gather(*(msg.ack_sync(timeout=5.0) for msg, _ in valid))
 
     async def process(self, msg: Msg) -> None:
         try:
@@ -117,6 +178,9 @@ class EventConsumer:
                     try:
                         msgs = await sub.fetch(self.batch, timeout=1.0)
                     except TimeoutError:  # nats' own TimeoutError subclasses it; both mean "nothing yet"
+                        continue
+                    if self.batch_handler is not None:
+                        await self.process_batch(msgs)
                         continue
                     for msg in msgs:
                         await self.process(msg)
