@@ -17,9 +17,10 @@ from typing import Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-Use = Literal["access", "internal", "certificate"]
-# Token keys, listed in jwks.json. `certificate` keys (accounts' deletion certificates) are kept
-# out of it, so no token can ever be verified with one; `certificate_jwks` publishes them.
+Use = Literal["access", "internal", "certificate", "audit"]
+# Token keys, listed in jwks.json. `certificate` keys (accounts' deletion certificates) and `audit`
+# keys (audit_log's signed checkpoints) are kept out of it, so no token can ever be verified with
+# one; `certificate_jwks` and audit_log's /checkpoint-keys publish them.
 USES: tuple[Use, ...] = ("access", "internal")
 
 
