@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.jimukumiai.api import router
+from services.jimukumiai.calculator_api import router as calculator_router
 from services.jimukumiai.models import messaging, permissions
 from shared.service_app import create_service_app
 from shared.settings import CommonSettings
@@ -13,5 +14,5 @@ NAME = "jimukumiai"
 
 
 def create_app(settings: CommonSettings | None = None, background: bool = True) -> FastAPI:
-    return create_service_app(NAME, messaging, [router], settings=settings, background=background,
+    return create_service_app(NAME, messaging, [router, calculator_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu jimukumiai")
