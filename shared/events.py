@@ -77,7 +77,10 @@ def _secret_keys(obj: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if SECRET_KEYS.search(str(k)) and not str(k).endswith(("_id", "_masked", "_registered", "_set")):
+            # Names of facts about a secret, not the secret: ids, masks, flags, rules
+            # (totp_required, password_policy: tenant settings, whose values are checked too).
+            if SECRET_KEYS.search(str(k)) and not str(k).endswith(
+                    ("_id", "_masked", "_registered", "_set", "_required", "_policy")):
                 found.add(str(k))
             found |= _secret_keys(v)
     elif isinstance(obj, list):
