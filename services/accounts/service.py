@@ -477,7 +477,8 @@ def on_tenant_purged(session: Session, event: EventEnvelope) -> None:
     purged_at = datetime.fromisoformat(str(event.data["purged_at"]))
     row = session.get(PurgeConfirmation, (tenant_id, service))
     if row is None:
-        session.add(PurgeConfirmation(tenant_id=tenant_id, service=service, counts=dict(event.data["counts"]),
+        counts = {str(c["table"]): int(c["rows"]) for c in event.data["counts"]}
+        session.add(PurgeConfirmation(tenant_id=tenant_id, service=service, counts=counts,
                                       purged_at=purged_at, received_at=datetime.now(UTC)))
     session.flush()
     term = session.get(ContractTermination, tenant_id)
