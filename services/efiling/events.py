@@ -16,3 +16,20 @@ def filing_drafted(f: Filing, actor: Actor) -> EventEnvelope:
         subject={"filing_id": f.id, "tenant_id": f.tenant_id, "jigyosho_id": f.jigyosho_id},
         data={"procedure_code": f.procedure_code, "status": f.status},
     )
+
+
+# ---- e-Gov submission and tracking (issue 8): ids and facts; no names, no notice text.
+FILING_SUBMITTED = "roumu.efiling.filing.submitted"
+FILING_ARRIVED = "roumu.efiling.filing.arrived"
+FILING_STATUS_CHANGED = "roumu.efiling.filing.status_changed"
+FILING_CORRECTION_REQUESTED = "roumu.efiling.filing.correction_requested"
+FILING_OFFICIAL_DOCUMENT_RECEIVED = "roumu.efiling.filing.official_document_received"
+FILING_WITHDRAWN = "roumu.efiling.filing.withdrawn"
+
+
+def filing_event(type_: str, f: Filing, actor: Actor, **data: object) -> EventEnvelope:
+    return EventEnvelope(
+        type=type_, tenant_id=f.tenant_id, actor=actor,
+        subject={"filing_id": f.id, "tenant_id": f.tenant_id, "jigyosho_id": f.jigyosho_id},
+        data={"procedure_code": f.procedure_code, "status": f.status, **data},
+    )

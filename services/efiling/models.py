@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
-from shared.outbox import Messaging
+from shared.outbox import Messaging, SeqType
 from shared.permissions import Permissions
 
 
@@ -46,3 +47,185 @@ class Filing(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict
+
+
+# ---------------------------------------------------------------- e-Gov accounts and submissions
+# (issue 8). Tokens, the PKCE verifier and form data (which may hold a My Number) are sealed at
+# rest with shared.crypto (AES-256-GCM), bound to their row by the AAD.
+
+
+class EgovAccount(Base):
+    """An e-Gov account a tenant linked (the office's, the association's 理事長's, …)."""
+
+    __tablename__ = "egov_accounts"
+    __table_args__ = (Index("ix_egov_accounts_tenant", "tenant_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    label: Mapped[str] = mapped_column(String(100))
+    # pending (authorisation started) → linked → logged_out
+    state: Mapped[str] = mapped_column(String(20))
+    # The e-Gov account the tokens belong to (introspection's `sub`), once linked.
+    egov_subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    oauth_state_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    code_verifier_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    access_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    refresh_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # One unconfirmed /apply per account at a time: the filing holding the claim (see submission.py).
+    inflight_filing_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Submission(Base):
+    """The e-Gov side of one filing: what is sent, what came back, where the case stands."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        # An arrival belongs to one filing: the database refuses a second claim on the same 到達番号.
+        UniqueConstraint("arrive_id", name="uq_submissions_arrive_id"),
+        Index("ix_submissions_state_next_poll", "state", "next_poll_at"),
+        Index("ix_submissions_account", "egov_account_id"),
+        Index("ix_submissions_send_number", "send_number"),
+    )
+
+    filing_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    egov_account_id: Mapped[str] = mapped_column(String(36))
+    proc_id: Mapped[str] = mapped_column(String(16))
+    # Our state (rules.status.State), and e-Gov's raw status string, verbatim (unknown ones too).
+    state: Mapped[str] = mapped_column(String(20))
+    egov_status: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    form_data_sealed: Mapped[str] = mapped_column(Text)
+    applicant: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attachments: Mapped[list[Any]] = mapped_column(JSON)
+    sign: Mapped[bool] = mapped_column(Boolean)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Written before each send: reconciliation looks for arrivals from this moment on.
+    send_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    arrive_id: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    arrive_date: Mapped[str | None] = mapped_column(String(19), nullable=True)
+    bulk_send_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    send_number: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    bulk_folder: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    poll_failures: Mapped[int] = mapped_column(Integer)
+    correction_deadline: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class FilingEvent(Base):
+    """One line of a filing's history: state changes, e-Gov statuses, sends, notices, documents."""
+
+    __tablename__ = "filing_history"
+    __table_args__ = (Index("ix_filing_history_filing", "filing_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    filing_id: Mapped[str] = mapped_column(String(36))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    egov_status: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class FilingPackage(Base):
+    """Every package built for a filing (apply, amend, withdraw), exactly as sent."""
+
+    __tablename__ = "filing_packages"
+    __table_args__ = (Index("ix_filing_packages_filing", "filing_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    filing_id: Mapped[str] = mapped_column(String(36))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(256))
+    zip_data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FilingNotice(Base):
+    """A notice e-Gov issued on the case (補正 with its deadline, お知らせ, 取下げ)."""
+
+    __tablename__ = "filing_notices"
+    __table_args__ = (UniqueConstraint("filing_id", "notice_sub_id", name="uq_filing_notices_filing_sub"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    filing_id: Mapped[str] = mapped_column(String(36))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    notice_sub_id: Mapped[int] = mapped_column(Integer)
+    notice_type: Mapped[str] = mapped_column(String(20))
+    correct_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    title: Mapped[str] = mapped_column(String(256))
+    sentence: Mapped[str] = mapped_column(Text)
+    correct_expired_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    issued: Mapped[str | None] = mapped_column(String(19), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OfficialDocument(Base):
+    """A 公文書: downloaded, its signature checked, stored, and its download completed at e-Gov."""
+
+    __tablename__ = "official_documents"
+    __table_args__ = (UniqueConstraint("filing_id", "notice_sub_id", name="uq_official_documents_filing_sub"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    filing_id: Mapped[str] = mapped_column(String(36))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    notice_sub_id: Mapped[int] = mapped_column(Integer)
+    doc_title: Mapped[str] = mapped_column(String(256))
+    file_names: Mapped[list[Any]] = mapped_column(JSON)
+    # Where the bytes are (DocumentStore): efiling's own blob table until the files service has uploads.
+    blob_id: Mapped[str] = mapped_column(String(36))
+    sha256: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[bool] = mapped_column(Boolean)
+    signature_valid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    signer: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    egov_verify_result: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    downloaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class DocumentBlob(Base):
+    """Bytes of 公文書 kept by efiling for now (a stand-in for the files service's upload API)."""
+
+    __tablename__ = "document_blobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    media_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BulkSend(Base):
+    """One /bulk-apply send of many filings; written before the call like every submission."""
+
+    __tablename__ = "bulk_sends"
+    __table_args__ = (Index("ix_bulk_sends_account", "egov_account_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    egov_account_id: Mapped[str] = mapped_column(String(36))
+    # sending (written before the call) → unknown (no answer) → sent (send_number known) → mapped
+    state: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(256))
+    send_number: Mapped[str | None] = mapped_column(String(18), nullable=True, unique=True)
+    count: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

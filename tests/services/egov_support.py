@@ -22,7 +22,7 @@ from shared.settings import CommonSettings
 from tests.support.nats_server import free_port
 
 CLIENT_ID = "roumu-sandbox"
-CLIENT_SECRET = "sandbox-api-key"  # noqa: S105
+CLIENT_SECRET = "sandbox-api-key"
 REDIRECT = "http://127.0.0.1/efiling/callback"
 
 

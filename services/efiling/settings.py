@@ -1,0 +1,39 @@
+"""Settings of the efiling service only (ROUMU_EFILING_*); documented in docs/configuration.md.
+
+The e-Gov target is configuration: the defaults point at the sandbox `make run` starts; production
+sets e-Gov's hosts (https://account.e-gov.go.jp/auth, https://api.e-gov.go.jp/shinsei/v2) and the
+ソフトウェアID / APIキー issued to the vendor."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EfilingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUMU_EFILING_", extra="ignore")
+
+    egov_auth_url: str = "http://127.0.0.1:8108/auth"
+    egov_api_url: str = "http://127.0.0.1:8108/shinsei/v2"
+    egov_client_id: str = "roumu-sandbox"
+    egov_client_secret: str = "sandbox-api-key"  # noqa: S105 - the sandbox's well-known test key
+    egov_redirect_uri: str = "http://127.0.0.1:8000/efiling/egov-callback"
+    # Send X-eGovAPI-Trial: true (試行: e-Gov runs the call without filing for real).
+    egov_trial: bool = False
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=0.5, ge=0)
+    retry_cap_seconds: float = Field(default=30.0, ge=0)
+    maintenance_base_seconds: float = Field(default=5.0, ge=0)
+    maintenance_cap_seconds: float = Field(default=300.0, ge=0)
+    # Refresh an access token this long before it expires.
+    token_refresh_margin_seconds: int = Field(default=300, ge=0)
+    # Reconciliation accepts arrivals from this long before the send started (clock skew).
+    reconcile_skew_seconds: int = Field(default=300, ge=0)
+    poll_interval_seconds: float = Field(default=60.0, ge=0)
+    poll_max_interval_seconds: float = Field(default=3600.0, ge=0)
+    worker_enabled: bool = True
+    worker_interval_seconds: float = Field(default=5.0, gt=0)
+    bulk_chunk_size: int = Field(default=500, ge=1, le=9999)
+    # Also ask e-Gov's /official_document/verify (the GPKI trust decision) after the local check.
+    verify_remotely: bool = True
