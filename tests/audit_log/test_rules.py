@@ -47,7 +47,7 @@ def test_canonical_json_is_stable_and_utf8():
     assert b" " not in chain.canonical(fields(1, data={"a": 1}, actor_ip=None, trace_id=None))
     assert chain.format_time(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02T03:04:05.000006Z"
     with pytest.raises(ValueError):
-        chain.format_time(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+        chain.format_time(datetime(2026, 1, 1))
 
 
 def test_hash_covers_previous_hash_and_every_field():
