@@ -54,15 +54,16 @@ class Tenant:
         return user_id
 
     def settings(self, **data: Any) -> None:
-        """roumu.accounts.tenant.settings_changed, applied by auth's own handler. Built with
-        model_construct: shared.events refuses data keys such as `totp_required` and
-        `password_policy` as secret-looking (reported; see docs/identity.md)."""
+        """roumu.accounts.tenant.settings_changed as accounts publishes it (checked against its
+        schema here), applied by auth's own handler."""
+        from shared.event_schemas import EventSchemas
+
         body = {"totp_required": False, "device_cert_required": False, "ip_allowlist": [],
                 "password_policy": {}, "lockout_policy": {}, **data}
-        event = EventEnvelope.model_construct(
-            id=str(uuid.uuid4()), type="roumu.accounts.tenant.settings_changed", version=1,
-            occurred_at=datetime.now(UTC), tenant_id=self.tenant_id, actor=Actor(kind="system", id="tests"),
-            subject={"tenant_id": self.tenant_id}, trace_id=None, data=body)
+        event = EventEnvelope(type="roumu.accounts.tenant.settings_changed", tenant_id=self.tenant_id,
+                              actor=Actor(kind="system", id="tests"), subject={"tenant_id": self.tenant_id},
+                              data=body)
+        assert EventSchemas().errors(event.model_dump(mode="json")) == []
         with self.rt.transaction() as s:
             service.on_tenant_settings_changed(s, event)
 
