@@ -66,12 +66,12 @@ class TenantSettings(BaseModel):
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
         out = []
-        for item in v:
+        for i, item in enumerate(v, start=1):
             try:
                 # strict: 192.0.2.1/24 (host bits set) is a typo more often than not.
                 out.append(str(ipaddress.ip_network(item.strip(), strict=True)))
-            except ValueError as exc:
-                raise ValueError(f"CIDR として解釈できません: {item[:50]}") from exc
+            except ValueError as exc:  # the value itself is never echoed back
+                raise ValueError(f"{i}番目の値を CIDR として解釈できません（ホスト部は0にしてください）") from exc
         return sorted(set(out), key=lambda s: (":" in s, s))
 
 
