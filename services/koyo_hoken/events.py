@@ -1,20 +1,82 @@
-"""Events the koyo_hoken service publishes (schemas in contracts/events/).
+"""Events the koyo_hoken service publishes (schemas in contracts/events/), and the e-filing
+status events it consumes.
 
-Ids and facts only: names and birth dates stay in this service's database, since every event
-is also kept by audit_log for years."""
+Ids and facts only: names, birth dates and My Number stay in this service's database, since every
+event is also kept by audit_log for years."""
 
 from __future__ import annotations
 
-from services.koyo_hoken.models import InsuredPerson
+from typing import Any
+
+from services.koyo_hoken.models import InsuredPerson, Procedure
 from shared.events import Actor, EventEnvelope
 
 INSURED_PERSON_REGISTERED = "roumu.koyo_hoken.insured_person.registered"
+INSURED_PERSON_UPDATED = "roumu.koyo_hoken.insured_person.updated"
+MY_NUMBER_VIEWED = "roumu.koyo_hoken.my_number.viewed"
+PROCEDURE_CREATED = "roumu.koyo_hoken.procedure.created"
+PROCEDURE_READY = "roumu.koyo_hoken.procedure.ready"
+PROCEDURE_SUBMITTED = "roumu.koyo_hoken.procedure.submitted"
+PROCEDURE_COMPLETED = "roumu.koyo_hoken.procedure.completed"
+PROCEDURE_STATUS_CHANGED = "roumu.koyo_hoken.procedure.status_changed"
+
+# Consumed: what services/efiling publishes about a filing (subject: filing_id, and the
+# Idempotency-Key = our procedure id as procedure_id / idempotency_key).
+EFILING_PREFIX = "roumu.efiling."
+
+
+def _person_subject(p: InsuredPerson) -> dict[str, str]:
+    return {"insured_person_id": p.id, "tenant_id": p.tenant_id, "jigyosho_id": p.jigyosho_id}
 
 
 def insured_person_registered(p: InsuredPerson, actor: Actor) -> EventEnvelope:
     return EventEnvelope(
-        type=INSURED_PERSON_REGISTERED, tenant_id=p.tenant_id, actor=actor,
-        subject={"insured_person_id": p.id, "tenant_id": p.tenant_id, "jigyosho_id": p.jigyosho_id},
+        type=INSURED_PERSON_REGISTERED, tenant_id=p.tenant_id, actor=actor, subject=_person_subject(p),
         # Decimal as a string: JSON numbers would round 37.5 hours on the way through some clients.
         data={"hire_date": p.hire_date.isoformat(), "weekly_hours": str(p.weekly_hours), "status": p.status},
     )
+
+
+def insured_person_updated(p: InsuredPerson, actor: Actor, changed: list[str]) -> EventEnvelope:
+    """`changed`: the names of the fields that changed (never their values)."""
+    return EventEnvelope(type=INSURED_PERSON_UPDATED, tenant_id=p.tenant_id, actor=actor, subject=_person_subject(p),
+                         data={"changed_fields": sorted(changed), "status": p.status, "version": p.version})
+
+
+def my_number_viewed(p: InsuredPerson, actor: Actor, purpose: str, procedure_id: str | None) -> EventEnvelope:
+    """Every unmasked read of a My Number: who, whose (ids), why. Never the number."""
+    return EventEnvelope(type=MY_NUMBER_VIEWED, tenant_id=p.tenant_id, actor=actor, subject=_person_subject(p),
+                         data={"purpose": purpose, "procedure_id": procedure_id})
+
+
+def _proc_subject(pr: Procedure) -> dict[str, str]:
+    return {"procedure_id": pr.id, "tenant_id": pr.tenant_id, "jigyosho_id": pr.jigyosho_id,
+            "insured_person_id": pr.insured_person_id}
+
+
+def procedure_created(pr: Procedure, actor: Actor) -> EventEnvelope:
+    return EventEnvelope(type=PROCEDURE_CREATED, tenant_id=pr.tenant_id, actor=actor, subject=_proc_subject(pr),
+                         data={"kind": pr.kind, "state": pr.state, "event_date": pr.event_date.isoformat(),
+                               "due_date": pr.due_date.isoformat()})
+
+
+def procedure_ready(pr: Procedure, actor: Actor, forms: list[dict[str, str]], form_data_path: str) -> EventEnvelope:
+    """The hand-off to e-filing: ids, the form ids/versions and where to fetch the form data
+    (with a service token); the form data itself (names, My Number) is never in the event."""
+    return EventEnvelope(type=PROCEDURE_READY, tenant_id=pr.tenant_id, actor=actor, subject=_proc_subject(pr),
+                         data={"kind": pr.kind, "proc_id": pr.proc_id, "forms": forms,
+                               "form_data_path": form_data_path, "idempotency_key": pr.id,
+                               "due_date": pr.due_date.isoformat()})
+
+
+def procedure_transition(pr: Procedure, actor: Actor, previous: str, reason: str | None = None) -> EventEnvelope:
+    """submitted / completed have their own types; every other state change is status_changed."""
+    data: dict[str, Any] = {"kind": pr.kind, "from_state": previous, "state": pr.state, "filing_id": pr.filing_id}
+    if pr.state == "submitted":
+        return EventEnvelope(type=PROCEDURE_SUBMITTED, tenant_id=pr.tenant_id, actor=actor,
+                             subject=_proc_subject(pr), data=data)
+    if pr.state == "completed":
+        return EventEnvelope(type=PROCEDURE_COMPLETED, tenant_id=pr.tenant_id, actor=actor,
+                             subject=_proc_subject(pr), data=data)
+    return EventEnvelope(type=PROCEDURE_STATUS_CHANGED, tenant_id=pr.tenant_id, actor=actor,
+                         subject=_proc_subject(pr), data={**data, "reason": reason})

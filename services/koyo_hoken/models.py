@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, Index, Integer, Numeric, String
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, Numeric, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
@@ -24,7 +25,8 @@ permissions = Permissions(Base.metadata)
 class InsuredPerson(Base):
     """A worker of a client 事業所 who is (to be) insured under 雇用保険 (被保険者).
 
-    No My Number here: it is collected and kept encrypted by a later, separate slice."""
+    My Number is kept only sealed (shared.crypto, AES-GCM under the rotatable data keys, bound to
+    this row's tenant and id as AAD) in `my_number_sealed`; nothing else holds it."""
 
     __tablename__ = "insured_persons"
     # Lists are per tenant and 事業所, newest last: one index serves the filter and the order.
@@ -44,6 +46,62 @@ class InsuredPerson(Base):
     weekly_hours: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Issue 6 (migration 0003): the fields of the 資格取得届 and of foreign workers.
+    gender: Mapped[str | None] = mapped_column(String(10), nullable=True)  # male | female
+    nationality: Mapped[str | None] = mapped_column(String(50), nullable=True)  # 国籍・地域 (JP = 日本)
+    romaji_name: Mapped[str | None] = mapped_column(String(100), nullable=True)  # 被保険者氏名ローマ字
+    residence_status: Mapped[str | None] = mapped_column(String(50), nullable=True)  # 在留資格
+    residence_card_number: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    residence_period_end: Mapped[date | None] = mapped_column(Date, nullable=True)  # 在留期間
+    outside_status_permission: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # 資格外活動許可
+    dispatch_or_contract_work: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # 派遣・請負就労
+    hihokensha_bango: Mapped[str | None] = mapped_column(String(13), nullable=True)  # 4-6-1 or legacy 4-6
+    contract_end: Mapped[date | None] = mapped_column(Date, nullable=True)  # None = 期間の定めなし
+    renewal_clause: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    employment_type: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    wage_payment: Mapped[str | None] = mapped_column(String(20), nullable=True)  # 支払の態様
+    monthly_wage: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 賃金月額, yen
+    job_type: Mapped[str | None] = mapped_column(String(50), nullable=True)  # 職種
+    student: Mapped[str] = mapped_column(String(40), default="none", server_default="none")
+    leave_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # 離職日
+    my_number_sealed: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict
+
+
+class Procedure(Base):
+    """One 届出 of one insured person, through its lifecycle (rules/procedures.py):
+    draft → checked → ready → submitted → accepted / returned → completed, or withdrawn.
+
+    `details` holds the fields of the kind (喪失原因, 離職理由, wage history, 転勤元...); the form data
+    is built from it and the person when asked (never stored, so My Number is never copied)."""
+
+    __tablename__ = "procedures"
+    __table_args__ = (
+        Index("ix_procedures_tenant_jigyosho_due", "tenant_id", "jigyosho_id", "due_date"),
+        Index("ix_procedures_person", "tenant_id", "insured_person_id"),
+        Index("ix_procedures_filing", "filing_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    jigyosho_id: Mapped[str] = mapped_column(String(36))
+    insured_person_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    event_date: Mapped[date] = mapped_column(Date)  # 取得日 / 離職日 / 転勤日
+    raw_due_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    deadline_rule: Mapped[str] = mapped_column(String(60))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    proc_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    filing_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    filing_status: Mapped[str | None] = mapped_column(String(100), nullable=True)  # e-Gov's raw string
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.koyo_hoken.models import InsuredPerson
+from services.koyo_hoken.models import InsuredPerson, Procedure
 
 
 def insured_person_in_tenant(session: Session, tenant_id: str, person_id: str) -> InsuredPerson | None:
@@ -34,3 +34,114 @@ def insured_persons_in_tenant(
         .limit(limit).offset(offset)
     ).scalars().all()
     return rows, total
+
+
+def person_by_number(session: Session, tenant_id: str, number: str) -> InsuredPerson | None:
+    return session.execute(
+        select(InsuredPerson).where(InsuredPerson.tenant_id == tenant_id, InsuredPerson.hihokensha_bango == number)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def procedure_in_tenant(session: Session, tenant_id: str, procedure_id: str) -> Procedure | None:
+    return session.execute(
+        select(Procedure).where(Procedure.tenant_id == tenant_id, Procedure.id == procedure_id)
+    ).scalar_one_or_none()
+
+
+def open_procedure(session: Session, tenant_id: str, person_id: str, kind: str) -> Procedure | None:
+    """A procedure of this kind for this person that is not withdrawn (one at a time)."""
+    kinds = [kind]
+    if kind.startswith("shikaku_soshitsu"):
+        kinds = ["shikaku_soshitsu", "shikaku_soshitsu_rishoku"]
+    if kind == "tenkin":
+        return None  # a person may be transferred more than once
+    return session.execute(
+        select(Procedure).where(Procedure.tenant_id == tenant_id, Procedure.insured_person_id == person_id,
+                                Procedure.kind.in_(kinds), Procedure.state != "withdrawn").limit(1)
+    ).scalar_one_or_none()
+
+
+def procedure_for_filing(session: Session, tenant_id: str, procedure_id: str | None,
+                         filing_id: str | None) -> Procedure | None:
+    if procedure_id:
+        found = procedure_in_tenant(session, tenant_id, procedure_id)
+        if found is not None:
+            return found
+    if filing_id:
+        return session.execute(
+            select(Procedure).where(Procedure.tenant_id == tenant_id, Procedure.filing_id == filing_id).limit(1)
+        ).scalar_one_or_none()
+    return None
+
+
+def procedures_in_tenant(
+    session: Session, tenant_id: str, granted: Collection[str] | None, *, jigyosho_id: str | None = None,
+    person_id: str | None = None, kind: str | None = None, state: str | None = None, limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Procedure], int]:
+    where = [Procedure.tenant_id == tenant_id]
+    if granted is not None:
+        where.append(Procedure.jigyosho_id.in_(sorted(granted)))
+    if jigyosho_id is not None:
+        where.append(Procedure.jigyosho_id == jigyosho_id)
+    if person_id is not None:
+        where.append(Procedure.insured_person_id == person_id)
+    if kind is not None:
+        where.append(Procedure.kind == kind)
+    if state is not None:
+        where.append(Procedure.state == state)
+    total = session.execute(select(func.count()).select_from(Procedure).where(*where)).scalar_one()
+    rows = session.execute(
+        select(Procedure).where(*where).order_by(Procedure.created_at, Procedure.id).limit(limit).offset(offset)
+    ).scalars().all()
+    return rows, total
+
+
+def pending_procedures(session: Session, tenant_id: str, granted: Collection[str] | None,
+                       jigyosho_id: str | None, states: Collection[str]) -> Sequence[Procedure]:
+    """Procedures not yet filed (their deadline still matters), for the deadline view."""
+    where = [Procedure.tenant_id == tenant_id, Procedure.state.in_(sorted(states))]
+    if granted is not None:
+        where.append(Procedure.jigyosho_id.in_(sorted(granted)))
+    if jigyosho_id is not None:
+        where.append(Procedure.jigyosho_id == jigyosho_id)
+    return session.execute(select(Procedure).where(*where)).scalars().all()
+
+
+def persons_missing_shutoku(session: Session, tenant_id: str, granted: Collection[str] | None,
+                            jigyosho_id: str | None) -> Sequence[InsuredPerson]:
+    """Active persons without a 被保険者番号 and without a (non-withdrawn) 資格取得届: their
+    取得届 deadline runs although nobody has started it."""
+    has_shutoku = (select(Procedure.id).where(Procedure.tenant_id == tenant_id,
+                                              Procedure.insured_person_id == InsuredPerson.id,
+                                              Procedure.kind == "shikaku_shutoku", Procedure.state != "withdrawn")
+                   .exists())
+    where = [InsuredPerson.tenant_id == tenant_id, InsuredPerson.status == "active",
+             InsuredPerson.hihokensha_bango.is_(None), ~has_shutoku]
+    if granted is not None:
+        where.append(InsuredPerson.jigyosho_id.in_(sorted(granted)))
+    if jigyosho_id is not None:
+        where.append(InsuredPerson.jigyosho_id == jigyosho_id)
+    return session.execute(select(InsuredPerson).where(*where)).scalars().all()
+
+
+def all_persons(session: Session, tenant_id: str, granted: Collection[str] | None,
+                jigyosho_id: str | None) -> Sequence[InsuredPerson]:
+    where = [InsuredPerson.tenant_id == tenant_id]
+    if granted is not None:
+        where.append(InsuredPerson.jigyosho_id.in_(sorted(granted)))
+    if jigyosho_id is not None:
+        where.append(InsuredPerson.jigyosho_id == jigyosho_id)
+    return session.execute(select(InsuredPerson).where(*where)
+                           .order_by(InsuredPerson.created_at, InsuredPerson.id)).scalars().all()
+
+
+def numbers_in_tenant(session: Session, tenant_id: str, numbers: Collection[str]) -> dict[str, InsuredPerson]:
+    out: dict[str, InsuredPerson] = {}
+    items = sorted(numbers)
+    for i in range(0, len(items), 500):
+        for p in session.execute(select(InsuredPerson).where(
+                InsuredPerson.tenant_id == tenant_id, InsuredPerson.hihokensha_bango.in_(items[i:i + 500]))).scalars():
+            out[p.hihokensha_bango or ""] = p
+    return out

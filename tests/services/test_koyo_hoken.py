@@ -78,7 +78,7 @@ def test_validation_error_is_problem_json_with_fields(service_client, tokens):
     c = service_client("koyo_hoken")
     headers = bearer(tokens.user(str(uuid.uuid4())))
     r = c.post(f"{BASE}/insured-persons", headers=headers,
-               json=person(family_name_kana="やまだ", given_name_kana="ﾀﾛｳ", weekly_hours="169"))
+               json=person(family_name_kana="Yamada", given_name_kana="太郎", weekly_hours="169"))
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
@@ -86,10 +86,18 @@ def test_validation_error_is_problem_json_with_fields(service_client, tokens):
     fields = {e["field"] for e in body["errors"]}
     assert {"body.family_name_kana", "body.given_name_kana", "body.weekly_hours"} <= fields
 
-    # No My Number field in this slice: an unknown field is refused, not silently stored.
+    # A My Number with a wrong check digit is refused, and never echoed back.
     r = c.post(f"{BASE}/insured-persons", headers=headers, json=person(my_number="123456789012"))
     assert r.status_code == 422
     assert "123456789012" not in r.text
+    # An unknown field is refused, not silently stored.
+    assert c.post(f"{BASE}/insured-persons", headers=headers, json=person(nickname="x")).status_code == 422
+
+    # Hiragana and half-width kana are normalised to full-width katakana, not refused.
+    r = c.post(f"{BASE}/insured-persons", headers=headers, json=person(family_name_kana="やまだ",
+                                                                        given_name_kana="ﾀﾛｳ"))
+    assert r.status_code == 201, r.text
+    assert (r.json()["family_name_kana"], r.json()["given_name_kana"]) == ("ヤマダ", "タロウ")
 
     r = c.post(f"{BASE}/insured-persons", headers=headers, json=person(hire_date="1980-01-01"))
     assert r.status_code == 422

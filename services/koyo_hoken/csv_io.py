@@ -1,0 +1,224 @@
+"""CSV import of hires and leavers, and CSV export of insured persons.
+
+Import columns (header row required, UTF-8 with or without BOM): ``IMPORT_COLUMNS``.
+`action` is `hire` or `leave`; `jigyosho_id` always. A hire needs the person's required fields
+(names, kana, birth_date, hire_date, weekly_hours) and may carry every optional one and
+`my_number`; a leave needs `hihokensha_bango` (who is leaving), `leave_date` and `soshitsu_cause`,
+optionally `with_rishoku_shomeisho` (1/0) and `rishoku_reason_code` (docs/koyo_hoken.md).
+
+A hire registers an insured person; a leave creates a draft 資格喪失届 (with 離職証明書 when asked,
+and refused for a leaver of 59 or more without it). Modes: `all_or_nothing` (default: any row error →
+nothing imported, every error reported) and `partial` (valid rows imported, the others reported).
+Errors name the row and the column, never the value (it may be a My Number)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from services.koyo_hoken import events, repository, service
+from services.koyo_hoken.context import KoyoContext
+from services.koyo_hoken.models import InsuredPerson, messaging
+from services.koyo_hoken.rules import rishoku
+from services.koyo_hoken.rules.numbers import NumberFormatError, parse_hihokensha_bango
+from services.koyo_hoken.schemas import ImportRowError, InsuredPersonCreate, ProcedureCreate, ProcedureDetails
+from shared.errors import ProblemError
+from shared.events import Actor
+from shared.permissions import Access
+
+Mode = Literal["all_or_nothing", "partial"]
+BOOLS = {"1": True, "true": True, "yes": True, "有": True, "0": False, "false": False, "no": False, "無": False,
+         "": None}
+PERSON_COLUMNS = ("jigyosho_id", "family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date",
+                  "hire_date", "weekly_hours", "gender", "nationality", "romaji_name", "residence_status",
+                  "residence_card_number", "residence_period_end", "outside_status_permission",
+                  "dispatch_or_contract_work", "hihokensha_bango", "contract_end", "renewal_clause",
+                  "employment_type", "wage_payment", "monthly_wage", "job_type", "student")
+BOOL_COLUMNS = {"outside_status_permission", "dispatch_or_contract_work", "renewal_clause"}
+LEAVE_COLUMNS = ("leave_date", "soshitsu_cause", "with_rishoku_shomeisho", "rishoku_reason_code")
+IMPORT_COLUMNS = ("action", *PERSON_COLUMNS, "my_number", *LEAVE_COLUMNS)
+EXPORT_COLUMNS = ("id", *PERSON_COLUMNS, "status", "leave_date", "my_number_registered", "my_number_masked",
+                  "version")
+
+
+def _err(line: int, field: str, message: str) -> ImportRowError:
+    return ImportRowError(row=line, field=field, message=message)
+
+
+def _header_problem(detail: str, fields: list[str], message: str, code: str) -> ProblemError:
+    return ProblemError(422, "validation", "CSVの見出し行が不正です", detail,
+                        errors=[{"field": f"header.{f}", "message": message, "code": code} for f in fields])
+
+
+@dataclass
+class Parsed:
+    hires: list[tuple[int, InsuredPersonCreate]] = field(default_factory=list)
+    leaves: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    errors: list[ImportRowError] = field(default_factory=list)
+    rows: int = 0
+
+
+def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    missing = {"action", "jigyosho_id"} - set(reader.fieldnames or ())
+    if missing:
+        raise _header_problem(f"必須の列がありません: {', '.join(sorted(missing))}", sorted(missing),
+                              "必須の列がありません", "missing")
+    unknown = set(reader.fieldnames or ()) - set(IMPORT_COLUMNS)
+    if unknown:
+        raise _header_problem(f"不明な列があります: {', '.join(sorted(unknown))}", sorted(unknown),
+                              "不明な列です", "unknown")
+    for row in reader:
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def _pyd_errors(line: int, exc: ValidationError) -> list[ImportRowError]:
+    return [ImportRowError(row=line, field=".".join(str(x) for x in e["loc"]) or "row",
+                           message=str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()]
+
+
+def parse(text: str, max_rows: int) -> Parsed:
+    out = Parsed()
+    seen_numbers: dict[str, int] = {}
+    for line, row in _rows(text):
+        out.rows += 1
+        if out.rows > max_rows:
+            raise ProblemError(413, "payload-too-large", "CSVの行数が多すぎます", f"{max_rows}行まで取り込めます")
+        action = row.get("action", "")
+        if action == "hire":
+            data: dict[str, Any] = {}
+            for col in (*PERSON_COLUMNS, "my_number"):
+                value = row.get(col, "")
+                if value == "":
+                    continue
+                data[col] = BOOLS.get(value.lower(), value) if col in BOOL_COLUMNS else value
+            try:
+                person = InsuredPersonCreate.model_validate(data)
+            except ValidationError as exc:
+                out.errors += _pyd_errors(line, exc)
+                continue
+            if person.hihokensha_bango:
+                if person.hihokensha_bango in seen_numbers:
+                    out.errors.append(ImportRowError(row=line, field="hihokensha_bango",
+                                                     message=f"{seen_numbers[person.hihokensha_bango]}行目と同じ"
+                                                             "被保険者番号です"))
+                    continue
+                seen_numbers[person.hihokensha_bango] = line
+            out.hires.append((line, person))
+        elif action == "leave":
+            errs = [_err(line, c, "必須項目です")
+                    for c in ("jigyosho_id", "hihokensha_bango", "leave_date", "soshitsu_cause") if not row.get(c)]
+            try:
+                leave_date = date.fromisoformat(row["leave_date"]) if row.get("leave_date") else None
+            except ValueError:
+                errs.append(_err(line, "leave_date", "日付は YYYY-MM-DD で入力してください"))
+                leave_date = None
+            with_cert = BOOLS.get(row.get("with_rishoku_shomeisho", "").lower(), "bad")
+            if with_cert == "bad":
+                errs.append(_err(line, "with_rishoku_shomeisho", "1 または 0 で入力してください"))
+            try:
+                details = ProcedureDetails(cause=row.get("soshitsu_cause") or None,
+                                           rishoku_reason_code=row.get("rishoku_reason_code") or None)
+            except ValidationError as exc:
+                errs += _pyd_errors(line, exc)
+                details = ProcedureDetails()
+            if errs:
+                out.errors += errs
+                continue
+            out.leaves.append((line, {"jigyosho_id": row["jigyosho_id"], "number": row["hihokensha_bango"],
+                                      "leave_date": leave_date, "with_cert": bool(with_cert), "details": details}))
+        else:
+            out.errors.append(_err(line, "action", "hire または leave を指定してください"))
+    return out
+
+
+def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mode: Mode,
+               actor: Actor) -> tuple[int, int, list[ImportRowError], int]:
+    """Validate everything first; in all_or_nothing mode write nothing when any row fails."""
+    parsed = parse(text, ctx.settings.import_max_rows)
+    errors = list(parsed.errors)
+    hires = []
+    for line, person in parsed.hires:
+        if not access.allows_jigyosho(person.jigyosho_id):
+            # Indistinguishable from a 事業所 that does not exist, as over HTTP.
+            errors.append(_err(line, "jigyosho_id", "事業所が見つかりません"))
+        else:
+            hires.append((line, person))
+    existing = repository.numbers_in_tenant(session, access.tenant_id, {p.hihokensha_bango for _, p in hires
+                                                                         if p.hihokensha_bango})
+    ok_hires = []
+    for line, person in hires:
+        if person.hihokensha_bango and person.hihokensha_bango in existing:
+            errors.append(_err(line, "hihokensha_bango", "同じ被保険者番号の方が登録されています"))
+        else:
+            ok_hires.append(person)
+    leavers = repository.numbers_in_tenant(session, access.tenant_id,
+                                           {str(service_number(leave["number"])) for _, leave in parsed.leaves})
+    ok_leaves: list[tuple[InsuredPerson, dict[str, Any]]] = []
+    for line, leave in parsed.leaves:
+        p = leavers.get(str(service_number(leave["number"])))
+        if p is None or p.jigyosho_id != leave["jigyosho_id"] or not access.allows_jigyosho(p.jigyosho_id):
+            errors.append(_err(line, "hihokensha_bango", "該当する被保険者が見つかりません"))
+            continue
+        if not leave["with_cert"] and rishoku.required(p.birth_date, leave["leave_date"]):
+            errors.append(ImportRowError(row=line, field="with_rishoku_shomeisho",
+                                         message="離職日に59歳以上の方には離職証明書が必要です"))
+            continue
+        if leave["leave_date"] < p.hire_date:
+            errors.append(_err(line, "leave_date", "離職日が雇用開始日より前です"))
+            continue
+        ok_leaves.append((p, leave))
+    errors.sort(key=lambda e: e.row)
+    if errors and mode == "all_or_nothing":
+        return parsed.rows, 0, errors, 0
+    persons = [service.new_person(ctx, access.tenant_id, body) for body in ok_hires]
+    session.add_all(persons)
+    session.flush()
+    for new in persons:
+        messaging.record(session, events.insured_person_registered(new, actor))
+    created = 0
+    for p, leave in ok_leaves:
+        body = ProcedureCreate(insured_person_id=p.id, kind="shikaku_soshitsu", event_date=leave["leave_date"],
+                               with_rishoku_shomeisho=leave["with_cert"], details=leave["details"])
+        try:
+            with session.begin_nested():
+                service.create_procedure(session, ctx, access, body, actor)
+            created += 1
+        except ProblemError as exc:
+            if mode == "all_or_nothing":
+                raise
+            errors.append(ImportRowError(row=0, field="hihokensha_bango", message=exc.title))
+    return parsed.rows, len(persons), errors, created
+
+
+def service_number(text: str) -> str:
+    try:
+        return parse_hihokensha_bango(text).formatted
+    except NumberFormatError:
+        return text
+
+
+def export(ctx: KoyoContext, persons: list[InsuredPerson]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(EXPORT_COLUMNS)
+    for p in persons:
+        out = service.person_out(ctx, p)
+        values = out.model_dump(mode="json")
+        w.writerow(["" if values.get(c) is None else _cell(values[c]) for c in EXPORT_COLUMNS])
+    return "\ufeff" + buf.getvalue()
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    s = str(v)
+    # CSV injection: a cell starting with =, +, - or @ is read as a formula by spreadsheets.
+    return "'" + s if s[:1] in ("=", "+", "-", "@") and not s[1:2].isdigit() else s
