@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
@@ -41,5 +41,86 @@ class Member(Base):
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Added with issue 7 (migration 0003): nullable for members registered before; the API
+    # requires the size fields of every new member.
+    entrusted_until: Mapped[date | None] = mapped_column(Date, nullable=True)  # 委託解除日
+    entrusted_scope: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # 委託された事務の範囲
+    regular_workers: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 常時使用労働者数
+    insured_workers: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 雇用保険被保険者数
+    main_business: Mapped[str | None] = mapped_column(String(20), nullable=True)  # size-limit category
+    rousai_code: Mapped[str | None] = mapped_column(String(2), nullable=True)  # 労災 事業の種類 (None: 雇用のみ)
+    koyo_kubun: Mapped[str | None] = mapped_column(String(20), nullable=True)  # 雇用 事業区分 (None: 労災のみ)
+    branch_number: Mapped[str | None] = mapped_column(String(3), nullable=True)  # 事務組合の枝番号
+    established_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # 保険関係成立日
+    owner_address: Mapped[str | None] = mapped_column(String(300), nullable=True)  # 事業主の住所
+    business_name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # 事業の名称
+    business_address: Mapped[str | None] = mapped_column(String(300), nullable=True)  # 事業の所在地
+    business_kind: Mapped[str | None] = mapped_column(String(100), nullable=True)  # 事業の種類 (text)
+    # 口座 for later collection (口座振替) files. Never in events.
+    bank_code: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    bank_branch_code: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    account_type: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    account_number: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    account_holder_kana: Mapped[str | None] = mapped_column(String(60), nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict
+
+
+class Association(Base):
+    """The 労働保険事務組合 itself (one per tenant): its own 労働保険番号."""
+
+    __tablename__ = "associations"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    labour_insurance_number: Mapped[str] = mapped_column(String(14))
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class SpecialEnrolment(Base):
+    """A 第1種特別加入者 of a member (中小事業主, 役員 or 家族従事者) for one span at one 給付基礎日額.
+    A change of 日額 ends the span and starts another (the premium of each year follows the spans)."""
+
+    __tablename__ = "special_enrolments"
+    __table_args__ = (Index("ix_special_enrolments_member", "tenant_id", "member_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str] = mapped_column(String(36))
+    person_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    daily_amount: Mapped[int] = mapped_column(Integer)
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class WageReport(Base):
+    """A member's 賃金総額 for one fiscal year (the 確定 year) and the figures the next 年度更新 needs."""
+
+    __tablename__ = "wage_reports"
+    __table_args__ = (UniqueConstraint("tenant_id", "member_id", "fiscal_year", name="uq_wage_reports_member_year"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str] = mapped_column(String(36))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    rousai_wages: Mapped[int] = mapped_column(BigInteger)
+    koyo_wages: Mapped[int] = mapped_column(BigInteger)
+    paid_estimate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: from the last run
+    estimated_rousai_wages: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # next year
+    estimated_koyo_wages: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    excess_use: Mapped[str] = mapped_column(String(30))
+    installments_requested: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(20))  # entered | csv | koyo_hoken
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from services.jimukumiai.models import Member
+from services.jimukumiai.models import Member, SpecialEnrolment, WageReport
 
 
 def member_in_tenant(session: Session, tenant_id: str, member_id: str) -> Member | None:
@@ -40,3 +41,26 @@ def members_in_tenant(
         select(Member).where(*where).order_by(Member.created_at, Member.id).limit(limit).offset(offset)
     ).scalars().all()
     return rows, total
+
+
+def wage_report(session: Session, tenant_id: str, member_id: str, fiscal_year: int) -> WageReport | None:
+    return session.execute(select(WageReport).where(
+        WageReport.tenant_id == tenant_id, WageReport.member_id == member_id, WageReport.fiscal_year == fiscal_year)
+    ).scalar_one_or_none()
+
+
+def special_enrolments(session: Session, tenant_id: str, member_id: str) -> Sequence[SpecialEnrolment]:
+    return session.execute(select(SpecialEnrolment).where(
+        SpecialEnrolment.tenant_id == tenant_id, SpecialEnrolment.member_id == member_id
+    ).order_by(SpecialEnrolment.joined_on, SpecialEnrolment.id)).scalars().all()
+
+
+def special_enrolled(session: Session, tenant_id: str, member_ids: Collection[str], on: date) -> set[str]:
+    """Members with a 特別加入 span covering `on`."""
+    if not member_ids:
+        return set()
+    rows = session.execute(select(SpecialEnrolment.member_id).where(
+        SpecialEnrolment.tenant_id == tenant_id, SpecialEnrolment.member_id.in_(sorted(member_ids)),
+        SpecialEnrolment.joined_on <= on,
+        or_(SpecialEnrolment.left_on.is_(None), SpecialEnrolment.left_on > on))).scalars().all()
+    return set(rows)

@@ -4,36 +4,130 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.jimukumiai.rules.nendo_koshin import ExcessUse
+from services.jimukumiai.rules.rates import KoyoKubun
+from services.jimukumiai.rules.size_limits import MainBusiness
 
 # Ids of other services' records (the 事業所 of accounts) are opaque strings to this service.
 REF_ID = r"^[A-Za-z0-9-]{1,36}$"
 
 # Forms print the number as 13-1-01-123456-000; people paste it that way, so separators go.
 _SEPARATORS = re.compile(r"[-‐－―ー\s]")
+ROUSAI_CODE = r"^[0-9]{2}$"
+LIN_DESCRIPTION = "労働保険番号: 府県2+所掌1+管轄2+基幹番号6+枝番号3 (14 digits; hyphens are removed)"
 
 
+def normalise_number(v: object) -> object:
+    # Only separators and full-width digits are normalised; the pattern then checks the rest.
+    if isinstance(v, str):
+        return _SEPARATORS.sub("", v).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    return v
 
-class MemberCreate(BaseModel):
+
+class Scope(StrEnum):
+    """委託された事務の範囲 (徴収法33条, 則62条; DOMAIN.md B9)."""
+
+    PREMIUMS = "premiums"  # 概算・確定・増加概算保険料, 一般拠出金の申告・納付
+    INSURANCE_RELATION = "insurance_relation"  # 保険関係成立届, 任意加入申請, 雇用保険 事業所設置届
+    KOYO_NOTIFICATIONS = "koyo_notifications"  # 雇用保険被保険者に関する届出
+    SPECIAL_ENROLMENT = "special_enrolment"  # 労災 特別加入の申請・変更・脱退
+    OTHER = "other"  # その他の労働保険の申請・届出・報告
+
+
+class AccountType(StrEnum):
+    ORDINARY = "ordinary"  # 普通
+    CURRENT = "current"  # 当座
+    SAVINGS = "savings"  # 貯蓄
+
+
+class BankAccount(BaseModel):
+    """The member's account for later collection (口座振替) files."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, from_attributes=True)
+
+    bank_code: str = Field(pattern=r"^[0-9]{4}$", description="金融機関コード")
+    bank_branch_code: str = Field(pattern=r"^[0-9]{3}$", description="支店コード")
+    account_type: AccountType
+    account_number: str = Field(pattern=r"^[0-9]{7}$", description="口座番号 (7 digits)")
+    account_holder_kana: str = Field(min_length=1, max_length=60, description="口座名義 (カナ)")
+
+
+class MemberFields(BaseModel):
+    """What a 委託事業主 record holds besides its identity (shared by create and update)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    entrusted_until: date | None = Field(default=None, description="委託解除日 (the last day entrusted)")
+    entrusted_scope: list[Scope] = Field(default_factory=lambda: [Scope.PREMIUMS, Scope.INSURANCE_RELATION,
+                                                                  Scope.KOYO_NOTIFICATIONS],
+                                         max_length=5, description="委託された事務の範囲")
+    insured_workers: int | None = Field(default=None, ge=0, le=1_000_000, description="雇用保険被保険者数")
+    rousai_code: str | None = Field(default=None, pattern=ROUSAI_CODE,
+                                    description="労災 事業の種類 (2 digits); null: 雇用保険のみ", examples=["94"])
+    koyo_kubun: KoyoKubun | None = Field(default=None, description="雇用保険 事業区分; null: 労災保険のみ")
+    branch_number: str | None = Field(default=None, pattern=r"^[0-9]{3}$", description="事務組合の枝番号")
+    established_on: date | None = Field(default=None, description="保険関係成立日")
+    owner_address: str | None = Field(default=None, max_length=300, description="事業主の住所")
+    business_name: str | None = Field(default=None, max_length=200, description="事業の名称")
+    business_address: str | None = Field(default=None, max_length=300, description="事業の所在地")
+    business_kind: str | None = Field(default=None, max_length=100, description="事業の種類")
+    bank_account: BankAccount | None = None
+
+
+class MemberCreate(MemberFields):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     jigyosho_id: str = Field(pattern=REF_ID, examples=["5f0c9d7e-3b7a-4f53-9a51-0d9a6f1c2b11"])
     name: str = Field(min_length=1, max_length=200, description="事業主の名称", examples=["株式会社山田製作所"])
-    labour_insurance_number: str = Field(
-        pattern=r"^[0-9]{14}$",
-        description="労働保険番号: 府県2+所掌1+管轄2+基幹番号6+枝番号3 (14 digits; hyphens are removed)",
-        examples=["13101123456000"],
-    )
+    labour_insurance_number: str = Field(pattern=r"^[0-9]{14}$", description=LIN_DESCRIPTION,
+                                         examples=["13101123456000"])
     entrusted_from: date = Field(description="委託開始日", examples=["2026-04-01"])
+    regular_workers: int = Field(ge=0, le=1_000_000, description="常時使用労働者数 (whole enterprise)")
+    main_business: MainBusiness = Field(description="主たる事業: the size limit's category (50 / 100 / 300)")
 
     @field_validator("labour_insurance_number", mode="before")
     @classmethod
     def _strip_separators(cls, v: object) -> object:
-        # Only separators and full-width digits are normalised; the pattern then checks the rest.
-        if isinstance(v, str):
-            return _SEPARATORS.sub("", v).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-        return v
+        return normalise_number(v)
+
+    @model_validator(mode="after")
+    def _an_insurance(self) -> MemberCreate:
+        if self.rousai_code is None and self.koyo_kubun is None:
+            raise ValueError("rousai_code or koyo_kubun (or both) must be given")
+        return self
+
+
+class MemberUpdate(BaseModel):
+    """Fields to change (If-Match); absent fields stay. `over_limit_temporarily` lets a worker count
+    above the size limit stand (a temporary excess does not matter, 則62条2項)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    regular_workers: int | None = Field(default=None, ge=0, le=1_000_000)
+    main_business: MainBusiness | None = None
+    insured_workers: int | None = Field(default=None, ge=0, le=1_000_000)
+    entrusted_scope: list[Scope] | None = Field(default=None, max_length=5)
+    rousai_code: str | None = Field(default=None, pattern=ROUSAI_CODE)
+    koyo_kubun: KoyoKubun | None = None
+    branch_number: str | None = Field(default=None, pattern=r"^[0-9]{3}$")
+    established_on: date | None = None
+    owner_address: str | None = Field(default=None, max_length=300)
+    business_name: str | None = Field(default=None, max_length=200)
+    business_address: str | None = Field(default=None, max_length=300)
+    business_kind: str | None = Field(default=None, max_length=100)
+    bank_account: BankAccount | None = None
+    over_limit_temporarily: bool = False
+
+
+class MemberLeave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entrusted_until: date = Field(description="委託解除日 (the last day entrusted)")
 
 
 class MemberOut(BaseModel):
@@ -48,6 +142,31 @@ class MemberOut(BaseModel):
     status: str
     created_at: datetime
     version: int
+    entrusted_until: date | None
+    entrusted_scope: list[str] | None
+    regular_workers: int | None
+    insured_workers: int | None
+    main_business: str | None
+    rousai_code: str | None
+    koyo_kubun: str | None
+    branch_number: str | None
+    established_on: date | None
+    owner_address: str | None
+    business_name: str | None
+    business_address: str | None
+    business_kind: str | None
+    bank_account: BankAccount | None = None
+    special_enrolment: bool = Field(default=False, description="特別加入者 enrolled today")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bank(cls, v: object) -> object:
+        if not isinstance(v, dict) and getattr(v, "bank_code", None):
+            # An ORM row: the account is five columns, answered as one object.
+            data = {k: getattr(v, k) for k in cls.model_fields if k not in ("bank_account", "special_enrolment")}
+            data["bank_account"] = BankAccount.model_validate(v)
+            return data
+        return v
 
 
 class MemberPage(BaseModel):
@@ -55,3 +174,107 @@ class MemberPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class AssociationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200, description="事務組合の名称")
+    labour_insurance_number: str = Field(pattern=r"^[0-9]{14}$", description="事務組合の" + LIN_DESCRIPTION)
+    address: str | None = Field(default=None, max_length=300)
+
+    @field_validator("labour_insurance_number", mode="before")
+    @classmethod
+    def _strip_separators(cls, v: object) -> object:
+        return normalise_number(v)
+
+
+class AssociationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: str
+    name: str
+    labour_insurance_number: str
+    address: str | None
+    updated_at: datetime
+    version: int
+
+
+class SpecialRole(StrEnum):
+    OWNER = "owner"  # 中小事業主
+    OFFICER = "officer"  # 役員
+    FAMILY = "family"  # 家族従事者
+
+
+class SpecialEnrolmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    person_name: str = Field(min_length=1, max_length=100, description="特別加入者の氏名")
+    role: SpecialRole
+    daily_amount: int = Field(description="給付基礎日額 (one of the 16 levels)", examples=[10000])
+    joined_on: date = Field(description="承認日 (coverage starts)")
+
+
+class SpecialEnrolmentLeave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    left_on: date = Field(description="脱退日 (first day no longer covered)")
+
+
+class SpecialEnrolmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    member_id: str
+    person_name: str
+    role: str
+    daily_amount: int
+    joined_on: date
+    left_on: date | None
+    version: int
+
+
+class WageSource(StrEnum):
+    ENTERED = "entered"
+    CSV = "csv"
+    KOYO_HOKEN = "koyo_hoken"
+
+
+class WageReportIn(BaseModel):
+    """A member's wages of one fiscal year (the 確定 year) and the choices for the next renewal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rousai_wages: int = Field(ge=0, le=10**13, description="賃金総額, all workers (円, as paid)")
+    koyo_wages: int = Field(ge=0, le=10**13, description="賃金総額, 雇用保険被保険者 only (円)")
+    paid_estimate: int | None = Field(default=None, ge=0, le=10**13,
+                                      description="申告済概算保険料 of that year; null: the 概算 of the last run")
+    estimated_rousai_wages: int | None = Field(default=None, ge=0, le=10**13,
+                                               description="estimate for the next year")
+    estimated_koyo_wages: int | None = Field(default=None, ge=0, le=10**13)
+    excess_use: ExcessUse = ExcessUse.PREMIUM
+    installments_requested: bool = True
+    source: WageSource = WageSource.ENTERED
+
+
+class WageReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    member_id: str
+    fiscal_year: int
+    rousai_wages: int
+    koyo_wages: int
+    paid_estimate: int | None
+    estimated_rousai_wages: int | None
+    estimated_koyo_wages: int | None
+    excess_use: str
+    installments_requested: bool
+    source: str
+    updated_at: datetime
+    version: int
+
+
+class WageImportOut(BaseModel):
+    imported: int
+    errors: list[dict[str, object]]

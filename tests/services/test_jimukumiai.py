@@ -13,7 +13,8 @@ _numbers = itertools.count(1)
 def member(jigyosho_id: str = "js-1", **over):
     # A fresh 基幹番号 each time: the number is unique per tenant.
     body = {"jigyosho_id": jigyosho_id, "name": "株式会社山田製作所",
-            "labour_insurance_number": f"13101{next(_numbers):06d}000", "entrusted_from": "2026-04-01"}
+            "labour_insurance_number": f"13101{next(_numbers):06d}000", "entrusted_from": "2026-04-01",
+            "regular_workers": 12, "main_business": "other", "rousai_code": "94", "koyo_kubun": "ippan"}
     return {**body, **over}
 
 
