@@ -15,7 +15,6 @@ from services.audit_log.signer import CheckpointSigner
 from shared.db import Database
 from shared.events import Actor, EventEnvelope
 from shared.settings import CommonSettings
-from tests.services.grants import GrantSeeder
 
 
 @pytest.fixture(scope="session")
@@ -28,13 +27,6 @@ def audit_db(settings: CommonSettings) -> Iterator[Database]:
 @pytest.fixture(scope="session")
 def signer(settings: CommonSettings) -> CheckpointSigner:
     return CheckpointSigner(settings.keys_dir)
-
-
-@pytest.fixture(scope="session")
-def grants(settings: CommonSettings) -> Iterator[GrantSeeder]:
-    seeder = GrantSeeder(settings)
-    yield seeder
-    seeder.close()
 
 
 @pytest.fixture
