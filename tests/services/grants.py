@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import time
 from collections.abc import Iterable, Mapping
 
 from shared.db import Database
@@ -21,8 +20,8 @@ _counter = itertools.count()
 
 
 def _version() -> int:
-    # Newer than anything seeded before in this session (and than accounts' small counters).
-    return int(time.time()) * 1000 + next(_counter) % 1000 + 1_000_000_000_000
+    # Newer than anything seeded before in this session; fits the INTEGER column.
+    return 1_000_000 + next(_counter)
 
 
 class GrantSeeder:
