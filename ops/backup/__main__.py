@@ -1,0 +1,5 @@
+import sys
+
+from ops.backup.cli import main
+
+sys.exit(main())
