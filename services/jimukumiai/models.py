@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -124,3 +125,79 @@ class WageReport(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class RenewalRun(Base):
+    """One 年度更新 run over the members of a fiscal year."""
+
+    __tablename__ = "renewal_runs"
+    __table_args__ = (Index("ix_renewal_runs_tenant_year", "tenant_id", "fiscal_year"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    computed: Mapped[int] = mapped_column(Integer)
+    already_renewed: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    actor_id: Mapped[str] = mapped_column(String(64))
+
+
+class Renewal(Base):
+    """The 年度更新 result of one member for one fiscal year (the calculator's RenewalOut as JSON)."""
+
+    __tablename__ = "renewals"
+    __table_args__ = (UniqueConstraint("tenant_id", "member_id", "fiscal_year", name="uq_renewals_member_year"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str] = mapped_column(String(36))
+    run_id: Mapped[str] = mapped_column(String(36))
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    estimate_total: Mapped[int] = mapped_column(BigInteger)  # the 概算: next year's 申告済概算
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LedgerEntry(Base):
+    """A line of the 労働保険料等徴収及び納付簿. Append-only: never updated (a trigger refuses it);
+    a correction is a new entry of the same kind with the opposite amount naming the one it
+    reverses, and then, if needed, a new entry. Rows leave only by retention or tenant purge.
+
+    Kinds: owed by the member — `estimate` (a period's share of the 概算, net of 充当),
+    `shortage` (不足額 of the past year), `general_contribution` (一般拠出金, net of 充当);
+    facts — `confirmed` (確定保険料), `appropriated` (充当 of an 超過額), `refund_claimed` (還付請求);
+    money — `collected` (from the member), `paid_to_state`, `refund_received`, `refund_paid`."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_member_year", "tenant_id", "member_id", "fiscal_year"),
+        Index("ix_ledger_entries_tenant_due", "tenant_id", "due_on"),
+        UniqueConstraint("reverses_id", name="uq_ledger_entries_reverses_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str] = mapped_column(String(36))
+    fiscal_year: Mapped[int] = mapped_column(Integer)  # the premium year the amount belongs to
+    kind: Mapped[str] = mapped_column(String(30))
+    period: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 期 (1..3)
+    amount: Mapped[int] = mapped_column(BigInteger)  # 円; negative only in a reversal
+    due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    reverses_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    renewal_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str] = mapped_column(String(64))
+
+
+class DueNotice(Base):
+    """An owed ledger entry whose installment.due event was published (once per entry)."""
+
+    __tablename__ = "due_notices"
+
+    entry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    notified_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -278,3 +278,127 @@ class WageReportOut(BaseModel):
 class WageImportOut(BaseModel):
     imported: int
     errors: list[dict[str, object]]
+
+
+class RenewalRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fiscal_year: int = Field(ge=2000, le=2100, description="the new 年度 (概算); 確定 for the year before",
+                             examples=[2025])
+
+
+class SkippedMember(BaseModel):
+    member_id: str
+    reason: str
+
+
+class RenewalRunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    fiscal_year: int
+    started_at: datetime
+    finished_at: datetime | None
+    computed: int = Field(description="members renewed by this run")
+    already_renewed: int = Field(description="members renewed by an earlier run, left alone")
+    skipped: list[SkippedMember] = Field(description="members that could not be renewed, and why")
+
+
+class LedgerKind(StrEnum):
+    COLLECTED = "collected"  # 事業主から徴収
+    PAID_TO_STATE = "paid_to_state"  # 国へ納付
+    REFUND_RECEIVED = "refund_received"  # 還付金の受領
+    REFUND_PAID = "refund_paid"  # 事業主への還付
+
+
+class LedgerEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: LedgerKind
+    fiscal_year: int = Field(ge=2000, le=2100, description="the premium year the money belongs to")
+    period: int | None = Field(default=None, ge=1, le=3, description="期, when the money is for one")
+    amount: int = Field(gt=0, le=10**13, description="円")
+    occurred_on: date = Field(description="the day the money moved")
+    note: str | None = Field(default=None, max_length=300)
+
+
+class ReversalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    occurred_on: date | None = Field(default=None, description="the day of the correction (default: today)")
+    note: str | None = Field(default=None, max_length=300, description="why")
+
+
+class LedgerEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    member_id: str
+    fiscal_year: int
+    kind: str
+    period: int | None
+    amount: int
+    due_on: date | None
+    occurred_on: date
+    reverses_id: str | None
+    renewal_id: str | None
+    note: str | None
+    created_at: datetime
+
+
+class OutstandingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    entry_id: str
+    fiscal_year: int
+    kind: str
+    period: int | None
+    due_on: date
+    amount: int
+
+
+class LedgerOut(BaseModel):
+    entries: list[LedgerEntryOut]
+    outstanding: list[OutstandingOut] = Field(description="owed and not yet collected (oldest due paid first)")
+
+
+class ArrearsRow(BaseModel):
+    member_id: str
+    name: str
+    labour_insurance_number: str
+    amount: int = Field(description="滞納額: due by `as_of` and not collected")
+    oldest_due_on: date
+    items: list[OutstandingOut]
+
+
+class ArrearsOut(BaseModel):
+    as_of: date
+    total: int
+    items: list[ArrearsRow]
+
+
+class DueNoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = Field(default=None, description="default: today")
+    horizon_days: int = Field(default=14, ge=0, le=120)
+
+
+class DueNoticeOut(BaseModel):
+    published: int
+
+
+class RewardEstimateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    fiscal_year: int
+    counted_members: int = Field(description="委託事業主 with 常時15人以下 and a 確定 of the year before")
+    confirmed_due: int
+    paid: int
+    collection_rate: str
+    qualifies: bool = Field(description="≥ 95 % paid by 7/10")
+    premium_part: int
+    per_business_part: int
+    amount: int
+    capped: bool
+    application_deadline: date

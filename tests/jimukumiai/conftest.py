@@ -41,7 +41,8 @@ class Api:
         return self.call("GET", path, expect, **kw).json()
 
     def member(self, **over: Any) -> dict[str, Any]:
-        return self.post("/members", member_body(**over), 201)
+        created: dict[str, Any] = self.post("/members", member_body(**over), 201)
+        return created
 
 
 @pytest.fixture
