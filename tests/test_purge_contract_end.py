@@ -107,7 +107,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
             "/api/v1/koyo-hoken/insured-persons", headers=bearer(s), json=p).status_code == 201)
         assert clients["jimukumiai"].post("/api/v1/jimukumiai/members", headers=bearer(tenant.admin_token), json={
             "jigyosho_id": js, "name": "株式会社山田製作所", "labour_insurance_number": "13101912340001",
-            "entrusted_from": "2026-04-01"}).status_code == 201
+            "entrusted_from": "2026-04-01", "regular_workers": 12, "main_business": "other"}).status_code == 201
         assert clients["efiling"].post("/api/v1/efiling/filings", headers=bearer(tenant.admin_token), json={
             "jigyosho_id": js, "procedure_code": "950A010002012000", "title": "資格取得届"}).status_code == 201
         assert clients["files"].post("/api/v1/files/files/metadata", headers=bearer(tenant.admin_token), json={
