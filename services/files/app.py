@@ -2,16 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from contextlib import suppress
+
 from fastapi import FastAPI
 
+from services.files import service
 from services.files.api import router
+from services.files.context import FilesContext, build_scanner, build_store
 from services.files.models import messaging, permissions
-from shared.service_app import create_service_app
+from services.files.scanner import Scanner
+from services.files.settings import FilesSettings
+from shared.clock import SYSTEM_CLOCK, Clock
+from shared.crypto import DataKeys, load_data_keys
+from shared.purge import TenantPurge
+from shared.service_app import Runtime, Subscription, accounts_feed_handler, create_service_app
 from shared.settings import CommonSettings
 
 NAME = "files"
+log = logging.getLogger("roumu.files")
 
 
-def create_app(settings: CommonSettings | None = None, background: bool = True) -> FastAPI:
+def create_app(settings: CommonSettings | None = None, background: bool = True, *,
+               files_settings: FilesSettings | None = None, clock: Clock | None = None,
+               data_keys: DataKeys | None = None, scanner: Scanner | None = None) -> FastAPI:
+    """`clock`, `data_keys` and `scanner` are for tests (a FrozenClock; keys to rotate; a scanner)."""
+    holder: dict[str, FilesContext] = {}
+
+    def startup(rt: Runtime) -> None:
+        fs = files_settings or FilesSettings()
+        store, tmp = build_store(rt.settings, fs)
+        holder["ctx"] = rt.extras["files"] = FilesContext(
+            settings=fs, store=store, tmp_dir=tmp, scanner=scanner or build_scanner(fs),
+            data_keys=data_keys or load_data_keys(rt.settings.keys_dir), clock=clock or SYSTEM_CLOCK)
+
+    # The accounts feed (grants; the generic purge of the tenant's rows, its tenant key included),
+    # plus the tenant's stored objects on a purge request.
+    feed = accounts_feed_handler(permissions, TenantPurge(NAME, messaging))
+    subscriptions = [Subscription("accounts-feed", "roumu.accounts.>",
+                                  service.purge_handler(feed, lambda: holder.get("ctx")))]
     return create_service_app(NAME, messaging, [router], settings=settings, background=background,
-                              permissions=permissions, title="Roumu files")
+                              permissions=permissions, title="Roumu files", on_startup=startup,
+                              subscriptions=subscriptions, accounts_feed=False,
+                              background_tasks=[_rescan_loop, _retention_loop])
+
+
+async def _every(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds` or until stop; True when it is time to work."""
+    with suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return not stop.is_set()
+
+
+async def _rescan_loop(rt: Runtime, stop: asyncio.Event) -> None:
+    """Quarantined files (clamd was unreachable at upload) are scanned again."""
+    ctx: FilesContext = rt.extras["files"]
+    while await _every(stop, ctx.settings.rescan_interval_seconds):
+        try:
+            if await asyncio.to_thread(service.rescan_quarantined, rt.db, ctx):
+                rt.relay.notify()
+        except Exception:
+            log.exception("rescan failed")
+
+
+async def _retention_loop(rt: Runtime, stop: asyncio.Event) -> None:
+    ctx: FilesContext = rt.extras["files"]
+    while await _every(stop, ctx.settings.retention_interval_seconds):
+        try:
+            if await asyncio.to_thread(service.expire_retention, rt.db, ctx):
+                rt.relay.notify()
+        except Exception:
+            log.exception("retention sweep failed")

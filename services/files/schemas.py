@@ -14,7 +14,6 @@ MAX_SIZE_BYTES = 100 * 1024 * 1024
 MEDIA_TYPE = r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$"
 
 
-
 class FileMetadataCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +44,31 @@ class FileOut(BaseModel):
     content_type: str
     size_bytes: int
     sha256: str
-    status: str
+    status: str = Field(description="registered / quarantined (検査待ち) / available / infected / deleted")
     created_at: datetime
     version: int
+    jigyosho_id: str | None = None
+    procedure_id: str | None = None
+    filing_id: str | None = None
+    scan_status: str | None = Field(default=None, description="clean / infected / pending / skipped (検査なし)")
+    scanned_at: datetime | None = None
+    retention_until: datetime | None = None
+    deleted_at: datetime | None = None
+    deleted_reason: str | None = None
+
+
+class FileList(BaseModel):
+    items: list[FileOut]
+    next_after: str | None = Field(default=None, description="次のページの after")
+
+
+class DownloadLinkOut(BaseModel):
+    url: str = Field(description="署名付きダウンロードURL (ゲートウェイからの相対パス)")
+    expires_at: datetime
+
+
+class UsageOut(BaseModel):
+    bytes_used: int
+    files_count: int
+    quota_bytes: int
+    quota_files: int
