@@ -75,6 +75,15 @@ class Messaging:
             )
         )
 
+    def record_many(self, session: Session, events: list[EventEnvelope]) -> None:
+        """`record` for many events in one executemany (bulk imports), in list order."""
+        if not events:
+            return
+        now = datetime.now(UTC)
+        session.execute(insert(self.outbox), [
+            {"event_id": e.id, "subject": e.type, "aggregate_id": e.aggregate_id[:64],
+             "payload": e.model_dump(mode="json"), "created_at": now, "attempts": 0} for e in events])
+
     def claim(self, session: Session, consumer: str, event_id: str) -> bool:
         """Record `event_id` as handled by `consumer`; False when it already was.
 

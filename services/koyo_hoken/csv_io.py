@@ -181,8 +181,7 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
     persons = [service.new_person(ctx, access.tenant_id, body) for body in ok_hires]
     session.add_all(persons)
     session.flush()
-    for new in persons:
-        messaging.record(session, events.insured_person_registered(new, actor))
+    messaging.record_many(session, [events.insured_person_registered(new, actor) for new in persons])
     created = 0
     for p, leave in ok_leaves:
         body = ProcedureCreate(insured_person_id=p.id, kind="shikaku_soshitsu", event_date=leave["leave_date"],
