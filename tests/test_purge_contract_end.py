@@ -98,7 +98,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     keep = open_tenant(accounts, tokens)  # another tenant: its data stays
     for tenant in (t, keep):
         js = add_jigyosho(accounts, tenant)
-        user, staff = add_user(accounts, tenant, tokens, "staff-1", {"koyo_hoken": "write", "jimukumiai": "write",
+        _, staff = add_user(accounts, tenant, tokens, "staff-1", {"koyo_hoken": "write", "jimukumiai": "write",
                                                                      "efiling": "write", "files": "write"})
         person = {"jigyosho_id": js, "family_name": "山田", "given_name": "太郎", "family_name_kana": "ヤマダ",
                   "given_name_kana": "タロウ", "birth_date": "1990-04-01", "hire_date": "2026-04-01",
@@ -107,7 +107,8 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
             "/api/v1/koyo-hoken/insured-persons", headers=bearer(s), json=p).status_code == 201)
         assert clients["jimukumiai"].post("/api/v1/jimukumiai/members", headers=bearer(tenant.admin_token), json={
             "jigyosho_id": js, "name": "株式会社山田製作所", "labour_insurance_number": "13101912340001",
-            "entrusted_from": "2026-04-01", "regular_workers": 12, "main_business": "other"}).status_code == 201
+            "entrusted_from": "2026-04-01", "regular_workers": 12, "main_business": "other",
+            "koyo_kubun": "ippan"}).status_code == 201
         assert clients["efiling"].post("/api/v1/efiling/filings", headers=bearer(tenant.admin_token), json={
             "jigyosho_id": js, "procedure_code": "950A010002012000", "title": "資格取得届"}).status_code == 201
         assert clients["files"].post("/api/v1/files/files/metadata", headers=bearer(tenant.admin_token), json={

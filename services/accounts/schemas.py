@@ -20,7 +20,7 @@ from shared.permissions import MENUS
 TenantKind = Literal["sharoushi", "jimukumiai", "both"]
 Role = Literal["tenant_admin", "staff"]
 MenuLevel = Literal["read", "write"]
-KoyoJigyoKubun = Literal["general", "agriculture_forestry_fisheries_sake", "construction"]
+KoyoJigyoKubun = Literal["ippan", "norin_shuzo", "kensetsu"]  # jimukumiai's codes
 NoticeKind = Literal["maintenance", "end_of_service", "information"]
 
 # Login ids end up in URLs, logs and CSVs: keep them plain.
@@ -247,7 +247,8 @@ class JigyoshoIn(BaseModel):
     rousai_gyoshu_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$",
                                            description="労災保険率表の事業の種類の番号 (2桁)", examples=["54"])
     koyo_jigyo_kubun: KoyoJigyoKubun = Field(
-        default="general", description="雇用保険の事業区分: 一般 / 農林水産・清酒製造 / 建設")
+        default="ippan",
+        description="雇用保険の事業区分: ippan 一般 / norin_shuzo 農林水産・清酒製造 / kensetsu 建設")
     headcount: int | None = Field(default=None, ge=0, le=1_000_000)
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
 

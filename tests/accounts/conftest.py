@@ -62,7 +62,7 @@ def jigyosho_body(name: str = "株式会社山田製作所", **over: Any) -> dic
     return {"name": name, "name_kana": "カブシキガイシャヤマダセイサクショ", "address": "東京都千代田区千代田1-1",
             "postal_code": "100-0001", "labour_insurance_number": "13-1-01-912340-001",
             "employment_insurance_office_number": "1301-123456-7", "rousai_gyoshu_code": "94",
-            "koyo_jigyo_kubun": "general", "headcount": 12,
+            "koyo_jigyo_kubun": "ippan", "headcount": 12,
             "contacts": [{"name": "山田 花子", "role": "総務", "phone": "03-1234-5678"}], **over}
 
 

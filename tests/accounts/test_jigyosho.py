@@ -8,8 +8,9 @@ from tests.services.support import assert_matches_contract, outbox_payloads
 def test_create_read_update_close_with_events(accounts, tokens, settings):
     t = open_tenant(accounts, tokens)
     h = bearer(t.admin_token)
-    r = accounts.post(f"{BASE}/jigyosho", headers=h, json=jigyosho_body(labour_insurance_number="１３１０１９１２３４５００１",
-                                                                       employment_insurance_office_number="13011234567"))
+    body = jigyosho_body(labour_insurance_number="１３１０１９１２３４５００１",
+                         employment_insurance_office_number="13011234567")
+    r = accounts.post(f"{BASE}/jigyosho", headers=h, json=body)
     assert r.status_code == 201, r.text
     j = r.json()
     assert j["labour_insurance_number"] == "13101912345001"
@@ -18,7 +19,8 @@ def test_create_read_update_close_with_events(accounts, tokens, settings):
         "東京", "事務組合委託", "二元適用（労災・建設現場）", "001")
     assert j["employment_insurance_office_number"] == "1301-123456-7"
     url = f"{BASE}/jigyosho/{j['id']}"
-    upd = accounts.put(url, headers={**h, "If-Match": '"1"'}, json=jigyosho_body(headcount=30, koyo_jigyo_kubun="construction"))
+    upd = accounts.put(url, headers={**h, "If-Match": '"1"'},
+                       json=jigyosho_body(headcount=30, koyo_jigyo_kubun="kensetsu"))
     assert upd.status_code == 200 and upd.json()["headcount"] == 30
     assert accounts.put(url, headers={**h, "If-Match": '"1"'}, json=jigyosho_body()).status_code == 412
     closed = accounts.post(f"{url}/close", headers={**h, "If-Match": '"2"'}, json={"closed_on": "2026-09-30"})

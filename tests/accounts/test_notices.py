@@ -49,7 +49,8 @@ def test_users_see_current_notices_only_and_only_operators_publish(service_clien
     only_t = c.post(f"{BASE}/notices", headers=op, json={
         "kind": "information", "title": "貴社向け", "body": "…", "tenant_id": t.id,
         "visible_until": (NOW + timedelta(days=3)).isoformat()}).json()["id"]
-    assert c.post(f"{BASE}/notices", headers=bearer(t.admin_token), json=notice("maintenance", start)).status_code == 403
+    by_user = c.post(f"{BASE}/notices", headers=bearer(t.admin_token), json=notice("maintenance", start))
+    assert by_user.status_code == 403
 
     def current(token):
         r = c.get(f"{BASE}/notices/current", headers=bearer(token))

@@ -59,7 +59,8 @@ def test_revoked_menu_is_refused_in_another_service_within_5_seconds(service_cli
     user, staff = add_user(accounts, t, tokens, "staff-r", {"koyo_hoken": "read"}, {"all": False, "ids": [a]})
     wait_for(lambda: koyo.get(KOYO, headers=bearer(staff)).status_code == 200)
 
-    r = accounts.put(f"{BASE}/users/{user['id']}", headers={**bearer(t.admin_token), "If-Match": f'"{user["version"]}"'},
+    r = accounts.put(f"{BASE}/users/{user['id']}",
+                     headers={**bearer(t.admin_token), "If-Match": f'"{user["version"]}"'},
                      json={"login_id": "staff-r", "display_name": "担当者", "roles": ["staff"],
                            "grants": {"menus": {"files": "read"}, "jigyosho": {"all": False, "ids": [a]}}})
     assert r.status_code == 200, r.text

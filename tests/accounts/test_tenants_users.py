@@ -8,7 +8,8 @@ from tests.services.support import assert_matches_contract, outbox_payloads
 
 
 def test_operator_opens_tenant_with_one_admin_and_settings(accounts, tokens, settings):
-    t = open_tenant(accounts, tokens, settings={"totp_required": True, "ip_allowlist": ["192.0.2.0/24", "2001:db8::/32"],
+    t = open_tenant(accounts, tokens, settings={"totp_required": True,
+                                                "ip_allowlist": ["192.0.2.0/24", "2001:db8::/32"],
                                                 "password_policy": {"min_length": 12},
                                                 "lockout_policy": {"threshold": 5, "admin_unlock_only": True}})
     users = accounts.get(f"{BASE}/users", headers=bearer(t.admin_token)).json()["items"]
