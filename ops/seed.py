@@ -59,4 +59,55 @@ def seed_demo(settings: CommonSettings, password: str | None = None) -> DemoLogi
         auth_db.dispose()
 
 
-__all__ = ["DemoLogin", "seed_demo"]
+MONITOR_LOGIN = "monitor"
+
+
+def seed_monitor(settings: CommonSettings, password: str | None = None, tenant_code: str = DEMO_TENANT,
+                 login_id: str = MONITOR_LOGIN, reset: bool = False) -> DemoLogin:
+    """The monitoring account `ops.monitor` and the restore drill log in with: a `staff` user with
+    no menus and no 事業所 (it can reach every service, it can read nothing), in an existing tenant.
+    Its password is `password` or ROUMU_MONITOR_PASSWORD; an existing password is kept unless
+    `reset`, so a restored database keeps the credential it was backed up with."""
+    password = password or os.environ.get("ROUMU_MONITOR_PASSWORD") or None
+    if not password:
+        raise ValueError("the monitoring account needs a password: set ROUMU_MONITOR_PASSWORD")
+    accounts_db = Database(settings.database_url("accounts"))
+    auth_db = Database(settings.database_url("auth"))
+    try:
+        with accounts_db.transaction() as s:
+            tenant = accounts_repo.tenant_by_code(s, tenant_code)
+            if tenant is None:
+                raise ValueError(f"no tenant {tenant_code!r}: create it first (make run seeds `demo`)")
+            user = accounts_repo.user_by_login(s, tenant.id, login_id)
+            if user is None:
+                user = accounts.create_user(s, tenant.id, UserCreate(
+                    login_id=login_id, display_name="監視 (monitoring)", roles=["staff"]), SEEDER)
+            tenant_id, user_id = tenant.id, user.id
+        with auth_db.transaction() as s:
+            cred = auth_repo.credential(s, tenant_id, login_id)
+            if cred is not None and cred.password_hash and not reset:
+                return DemoLogin(tenant_code, login_id, None, generated=False)
+            auth.provision(s, tenant_id, tenant_code, user_id, login_id, ["staff"], password)
+        return DemoLogin(tenant_code, login_id, password, generated=False)
+    finally:
+        accounts_db.dispose()
+        auth_db.dispose()
+
+
+__all__ = ["DemoLogin", "seed_demo", "seed_monitor"]
+
+
+if __name__ == "__main__":
+    # `python -m ops.seed monitor [--reset]`: the monitoring account in the demo tenant (or
+    # ROUMU_MONITOR_TENANT), password from ROUMU_MONITOR_PASSWORD.
+    import sys
+
+    from ops.devrun import resolve_settings
+
+    if len(sys.argv) < 2 or sys.argv[1] != "monitor":
+        sys.exit("usage: python -m ops.seed monitor [--reset]")
+    done = seed_monitor(resolve_settings(), tenant_code=os.environ.get("ROUMU_MONITOR_TENANT") or DEMO_TENANT,
+                        login_id=os.environ.get("ROUMU_MONITOR_LOGIN") or MONITOR_LOGIN,
+                        reset="--reset" in sys.argv)
+    print(f"monitoring account: tenant {done.tenant_code}, login id {done.login_id}"
+          + ("" if done.password else " (kept its password; --reset sets it from ROUMU_MONITOR_PASSWORD)"))
