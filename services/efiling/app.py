@@ -1,17 +1,48 @@
-"""App factory of the efiling service: `uvicorn --factory services.efiling.app:create_app`."""
+"""App factory of the efiling service: `uvicorn --factory services.efiling.app:create_app`.
+
+The lifespan runs, beside the relay, the tracking / reconciliation worker (services/efiling/
+worker.py) unless ROUMU_EFILING_WORKER_ENABLED=false."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
+from services.efiling import context
 from services.efiling.api import router
+from services.efiling.documents import DocumentStore
 from services.efiling.models import messaging, permissions
-from shared.service_app import create_service_app
+from services.efiling.settings import EfilingSettings
+from services.efiling.worker import Worker
+from shared.clock import Clock
+from shared.service_app import Runtime, create_service_app
 from shared.settings import CommonSettings
 
 NAME = "efiling"
 
 
-def create_app(settings: CommonSettings | None = None, background: bool = True) -> FastAPI:
+async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
+    ctx = context.of(rt)
+    try:
+        if ctx.egov.settings.worker_enabled:
+            ctx.worker = Worker(rt.db, ctx.egov, ctx.store, ctx.halt)
+            await ctx.worker.run(stop)
+        else:
+            await stop.wait()
+    finally:
+        ctx.halt.set()
+        ctx.egov.http.close()
+
+
+def create_app(settings: CommonSettings | None = None, background: bool = True,
+               efiling_settings: EfilingSettings | None = None, clock: Clock | None = None,
+               store: DocumentStore | None = None) -> FastAPI:
+    """`efiling_settings`, `clock` and `store` are for tests (the sandbox's URLs, a FrozenClock)."""
+
+    def startup(rt: Runtime) -> None:
+        rt.extras["efiling"] = context.build(rt, efiling_settings, clock, store)
+
     return create_service_app(NAME, messaging, [router], settings=settings, background=background,
-                              permissions=permissions, title="Roumu efiling")
+                              permissions=permissions, title="Roumu efiling", on_startup=startup,
+                              background_tasks=[run_worker])

@@ -30,6 +30,7 @@ class Filing(Base):
         # retries cannot both insert. NULL keys (no header) never collide.
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_filings_tenant_idempotency_key"),
         Index("ix_filings_tenant_created", "tenant_id", "created_at"),
+        Index("ix_filings_tenant_status", "tenant_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -43,6 +44,9 @@ class Filing(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # sha256 of the request that used the key: the same key with another body is refused.
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The service that asked for the filing (koyo_hoken, jimukumiai), None for a staff user. With
+    # the idempotency key (the caller's procedure id) it goes into every event's subject.
+    source: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 

@@ -32,8 +32,14 @@ class EfilingSettings(BaseSettings):
     reconcile_skew_seconds: int = Field(default=300, ge=0)
     poll_interval_seconds: float = Field(default=60.0, ge=0)
     poll_max_interval_seconds: float = Field(default=3600.0, ge=0)
+    # The tracking / reconciliation worker the app runs in its lifespan (services/efiling/worker.py).
     worker_enabled: bool = True
     worker_interval_seconds: float = Field(default=5.0, gt=0)
+    # A `submitting` row older than this is a crashed send: the worker reconciles it (must exceed
+    # the HTTP timeout, so a send still in flight is never looked up as lost).
+    stale_send_seconds: float = Field(default=300.0, gt=0)
+    # 公文書 downloads / verifications / completions in flight at once per poll.
+    document_concurrency: int = Field(default=8, ge=1, le=64)
     bulk_chunk_size: int = Field(default=500, ge=1, le=9999)
     # Also ask e-Gov's /official_document/verify (the GPKI trust decision) after the local check.
     verify_remotely: bool = True

@@ -81,9 +81,10 @@ def create_submission(session: Session, egov: Egov, f: Filing, *, egov_account_i
     """Attach what is to be sent to a drafted filing. Characters e-Gov refuses are reported here,
     with their fields, before anything exists to send."""
     refuse_characters(form_data, applicant)
-    account = session.get(EgovAccount, egov_account_id)
-    if account is None or account.tenant_id != f.tenant_id:
-        raise not_found()
+    if egov_account_id:  # "" = chosen when the filing is submitted
+        account = session.get(EgovAccount, egov_account_id)
+        if account is None or account.tenant_id != f.tenant_id:
+            raise not_found()
     proc = procedures.find(f.procedure_code, egov.clock.now().astimezone(JST).date())
     if proc is None:
         raise ProblemError(422, "unknown-procedure", "この手続は電子申請に対応していません",
@@ -219,29 +220,41 @@ def submit(db: Database, egov: Egov, filing_id: str, actor: Actor = SYSTEM, max_
             found = reconcile(db, egov, client, filing_id, actor)
             if found is not None:
                 return found
+            state = State.DRAFT  # reconcile found nothing and put it back: send again
         elif state not in SUBMITTABLE:
             return _outcome(db, filing_id)
         # write before the call
         with db.transaction() as session:
             f, sub = _load(session, filing_id, lock=True)
-            if not _claim(session, sub):
+            if sub.state != state:
+                # Another request or the worker moved it since it was read: it sends, not this one.
+                raced = True
+            elif not _claim(session, sub):
                 raise ProblemError(409, "egov-send-in-progress", "同じ e-Gov アカウントで送信中の申請があります",
                                    "しばらくしてから再度送信してください")
-            now = egov.clock.now()
-            sub.attempts += 1
-            sub.send_started_at = now
-            built = build(egov, sub)
-            _keep_package(session, f, "apply", built, now)
-            _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts)
-            proc_id = sub.proc_id
+            else:
+                raced = False
+                now = egov.clock.now()
+                sub.attempts += 1
+                sub.send_started_at = now
+                built = build(egov, sub)
+                _keep_package(session, f, "apply", built, now)
+                _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts)
+                proc_id = sub.proc_id
+        if raced:
+            return _outcome(db, filing_id)
         try:
             results = client.apply(proc_id, built.file_name, built.file_data)
         except OutcomeUnknown as exc:
             with db.transaction() as session:
                 f, sub = _load(session, filing_id, lock=True)
                 sub.last_error = exc.reason
+                delay = egov.policy.delay(round_no, exc.maintenance, exc.retry_after)
+                # when the worker may look it up (and, if it did not arrive, send it again)
+                sub.next_poll_at = egov.clock.now() + timedelta(seconds=delay)
                 _set_state(session, f, sub, State.UNKNOWN, egov.clock.now(), "outcome_unknown", reason=exc.reason)
-            egov.sleep(egov.policy.delay(round_no, exc.maintenance, exc.retry_after))
+            if round_no + 1 < rounds:
+                egov.sleep(delay)
             continue
         except EgovError as exc:
             with db.transaction() as session:
@@ -292,7 +305,8 @@ def reconcile(db: Database, egov: Egov, client: EgovClient, filing_id: str, acto
         f, sub = _load(session, filing_id)
         proc = _procedure(egov, sub)
         assert sub.send_started_at is not None
-        since = sub.send_started_at - timedelta(seconds=egov.settings.reconcile_skew_seconds)
+        started = sub.send_started_at
+        since = started - timedelta(seconds=egov.settings.reconcile_skew_seconds)
         applicant = str(sub.applicant.get("氏名", ""))
         account_id = sub.egov_account_id
     date_from, date_to = _dates(since, egov.clock.now() + timedelta(seconds=egov.settings.reconcile_skew_seconds))
@@ -314,6 +328,9 @@ def reconcile(db: Database, egov: Egov, client: EgovClient, filing_id: str, acto
             Submission.arrive_id.in_([str(c.get("arrive_id")) for c in candidates]))).scalars())
         mine = [c for c in candidates if str(c.get("arrive_id")) not in held]
         f, sub = _load(session, filing_id, lock=True)
+        if sub.state not in (State.UNKNOWN, State.SUBMITTING) or sub.send_started_at != started:
+            # Someone else (the worker, another request) settled or resent it meanwhile.
+            return Outcome(sub.state, sub.arrive_id, sub.attempts, [])
         now = egov.clock.now()
         if len(mine) == 1:
             c = mine[0]
