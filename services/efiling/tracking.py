@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import threading
 import uuid
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +33,8 @@ from services.efiling.submission import _set_state, history
 from shared import xmldsig
 from shared.db import Database
 from shared.events import SYSTEM
+
+log = logging.getLogger("roumu.efiling.tracking")
 
 
 def _schedule(egov: Egov, sub: Submission, changed: bool) -> None:
@@ -77,8 +84,9 @@ def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: d
             messaging.record(session, events.filing_event(
                 events.FILING_CORRECTION_REQUESTED, f, SYSTEM, arrive_id=sub.arrive_id, notice_sub_id=sub_id,
                 correct_type=n.get("correct_type") or "部分補正", correction_deadline=notice.correct_expired_date))
-    have = set(session.execute(select(OfficialDocument.notice_sub_id)
-                               .where(OfficialDocument.filing_id == f.id)).scalars())
+    # recorded and completed: done; recorded but not completed (a lost completion): asked again
+    have = set(session.execute(select(OfficialDocument.notice_sub_id).where(
+        OfficialDocument.filing_id == f.id, OfficialDocument.completed_at.is_not(None))).scalars())
     pending = [(int(d["notice_sub_id"]), str(d.get("doc_title") or "")) for d in item.get("official_list") or []
                if d.get("notice_sub_id") and int(d["notice_sub_id"]) not in have]
     _schedule(egov, sub, changed or bool(pending))
@@ -95,58 +103,154 @@ def _signed_xml(zip_bytes: bytes) -> tuple[str | None, bytes | None]:
     return None, None
 
 
-def fetch_document(db: Database, egov: Egov, client: EgovClient, store: DocumentStore, filing_id: str,
-                   sub_id: int, title: str) -> str | None:
-    """Download → check the signature → store → record → complete at e-Gov. Idempotent: a document
-    already recorded is only completed again (a lost completion answer is repeated, harmlessly)."""
-    with db.sessions() as session:
-        sub = session.get(Submission, filing_id)
-        assert sub is not None and sub.arrive_id
-        arrive_id = sub.arrive_id
-    data, names = client.official_document(arrive_id, sub_id)
-    sig_name, signed = _signed_xml(data)
+@dataclass
+class _Fetched:
+    filing_id: str
+    sub_id: int
+    title: str
+    arrive_id: str
+    data: bytes = b""
+    names: list[str] = field(default_factory=list)
+    signed: bool = False
     valid: bool | None = None
     signer: str | None = None
+    remote: str | None = None
+    doc_id: str | None = None
+    completed: bool = False
+
+
+def _download(egov: Egov, client: EgovClient, item: _Fetched) -> _Fetched:
+    """Network and CPU only (no database): download, check the signature locally, ask e-Gov's
+    verify. The local check is integrity against the embedded certificate; whether that
+    certificate is a trusted GPKI official's is e-Gov's answer (EGOV-XML.md §5: no client checks
+    GPKI trust locally), so the remote verify stays on unless configured off."""
+    item.data, item.names = client.official_document(item.arrive_id, item.sub_id)
+    sig_name, signed = _signed_xml(item.data)
+    item.signed = signed is not None
     if signed is not None:
         try:
             v = xmldsig.verify_enveloped(signed)
-            valid, signer = True, v.subject
+            item.valid, item.signer = True, v.subject
         except xmldsig.SignatureError as exc:
-            valid, signer = False, str(exc)[:500]
-    remote: str | None = None
+            item.valid, item.signer = False, str(exc)[:500]
     if sig_name and egov.settings.verify_remotely:
         try:
-            res = client.verify_document(f"{arrive_id}_{sub_id}.zip", data, sig_name)
-            remote = str(((res.get("verify_result") or [{}])[0].get("official") or {}).get("validation_result"))[:256]
+            res = client.verify_document(f"{item.arrive_id}_{item.sub_id}.zip", item.data, sig_name)
+            item.remote = str(((res.get("verify_result") or [{}])[0].get("official") or {})
+                              .get("validation_result"))[:256]
         except (EgovError, Unavailable) as exc:
-            remote = f"verify failed: {exc}"[:256]
-    with db.transaction() as session:
-        f = session.get(Filing, filing_id)
-        assert f is not None
-        doc = session.execute(select(OfficialDocument).where(
-            OfficialDocument.filing_id == filing_id, OfficialDocument.notice_sub_id == sub_id)).scalar_one_or_none()
+            item.remote = f"verify failed: {exc}"[:256]
+    return item
+
+
+def _complete(client: EgovClient, item: _Fetched) -> _Fetched:
+    try:
+        client.complete_document(item.arrive_id, item.sub_id)
+        item.completed = True
+    except (EgovError, Unavailable) as exc:
+        log.warning("公文書 completion failed for %s/%s: %s (retried on the next poll)", item.arrive_id,
+                    item.sub_id, exc)
+    return item
+
+
+def _parallel(fn: Callable[[_Fetched], _Fetched], items: list[_Fetched], workers: int) -> list[_Fetched]:
+    """Run `fn` over the items with at most `workers` in flight; an item that fails is dropped
+    (logged) and picked up again by the next poll, since nothing was recorded for it."""
+    if workers <= 1 or len(items) <= 1:
+        out = []
+        for it in items:
+            try:
+                out.append(fn(it))
+            except (EgovError, Unavailable) as exc:
+                log.warning("公文書 %s/%s not fetched: %s", it.arrive_id, it.sub_id, exc)
+        return out
+    done: list[_Fetched] = []
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="efiling-docs") as pool:
+        futures = [pool.submit(fn, it) for it in items]
+        for it, fut in zip(items, futures, strict=True):
+            try:
+                done.append(fut.result())
+            except (EgovError, Unavailable) as exc:
+                log.warning("公文書 %s/%s not fetched: %s", it.arrive_id, it.sub_id, exc)
+    return done
+
+
+def fetch_documents(db: Database, egov: Egov, client: EgovClient, store: DocumentStore,
+                    todo: list[tuple[str, int, str]]) -> list[str]:
+    """Download → check the signatures → store → record → complete at e-Gov, for many 公文書 of
+    one account: the downloads and completions run `ROUMU_EFILING_DOCUMENT_CONCURRENCY` at a
+    time, the records are written in one transaction per step. Idempotent: a document already
+    recorded is only completed again (a lost completion answer is repeated, harmlessly); the
+    completion is asked only after the bytes are stored."""
+    if not todo:
+        return []
+    with db.sessions() as session:
+        fids = sorted({fid for fid, _, _ in todo})
+        arrive = {s.filing_id: s.arrive_id for s in session.execute(
+            select(Submission).where(Submission.filing_id.in_(fids))).scalars()}
+        recorded = {(d.filing_id, d.notice_sub_id): d for d in session.execute(
+            select(OfficialDocument).where(OfficialDocument.filing_id.in_(fids))).scalars()}
+    items: list[_Fetched] = []
+    again: list[_Fetched] = []
+    for fid, sub_id, title in todo:
+        if not arrive.get(fid):
+            continue
+        it = _Fetched(fid, sub_id, title, str(arrive[fid]))
+        doc = recorded.get((fid, sub_id))
         if doc is None:
+            items.append(it)
+        elif doc.completed_at is None:
+            it.doc_id = doc.id
+            again.append(it)
+    workers = egov.settings.document_concurrency
+    fetched = _parallel(lambda it: _download(egov, client, it), items, workers)
+    if fetched:
+        with db.transaction() as session:
             now = egov.clock.now()
-            blob_id = store.put(session, f.tenant_id, data, "application/zip")
-            doc = OfficialDocument(id=str(uuid.uuid4()), filing_id=filing_id, tenant_id=f.tenant_id,
-                                   notice_sub_id=sub_id, doc_title=title[:256], file_names=names, blob_id=blob_id,
-                                   sha256=hashlib.sha256(data).hexdigest(), signed=signed is not None,
-                                   signature_valid=valid, signer=signer, egov_verify_result=remote, downloaded_at=now)
-            session.add(doc)
-            history(session, f, "official_document", now, notice_sub_id=sub_id, document_id=doc.id,
-                    signature_valid=valid)
-        doc_id = doc.id
-    client.complete_document(arrive_id, sub_id)
-    with db.transaction() as session:
-        f = session.get(Filing, filing_id)
-        doc = session.get(OfficialDocument, doc_id)
-        assert f is not None and doc is not None
-        if doc.completed_at is None:
-            doc.completed_at = egov.clock.now()
-            messaging.record(session, events.filing_event(
-                events.FILING_OFFICIAL_DOCUMENT_RECEIVED, f, SYSTEM, arrive_id=arrive_id, notice_sub_id=sub_id,
-                document_id=doc.id, signature_valid=doc.signature_valid))
-    return doc_id
+            filings = {f.id: f for f in session.execute(
+                select(Filing).where(Filing.id.in_(sorted({it.filing_id for it in fetched})))).scalars()}
+            existing = {(d.filing_id, d.notice_sub_id): d.id for d in session.execute(
+                select(OfficialDocument).where(OfficialDocument.filing_id.in_(sorted(filings)))).scalars()}
+            for it in fetched:
+                f = filings[it.filing_id]
+                if (it.filing_id, it.sub_id) in existing:  # recorded by another poller meanwhile
+                    it.doc_id = existing[(it.filing_id, it.sub_id)]
+                    continue
+                blob_id = store.put(session, f.tenant_id, it.data, "application/zip")
+                doc = OfficialDocument(id=str(uuid.uuid4()), filing_id=it.filing_id, tenant_id=f.tenant_id,
+                                       notice_sub_id=it.sub_id, doc_title=it.title[:256], file_names=it.names,
+                                       blob_id=blob_id, sha256=hashlib.sha256(it.data).hexdigest(),
+                                       signed=it.signed, signature_valid=it.valid, signer=it.signer,
+                                       egov_verify_result=it.remote, downloaded_at=now)
+                session.add(doc)
+                history(session, f, "official_document", now, notice_sub_id=it.sub_id, document_id=doc.id,
+                        signature_valid=it.valid)
+                it.doc_id = doc.id
+    completed = [it for it in _parallel(lambda it: _complete(client, it), [*fetched, *again], workers)
+                 if it.completed and it.doc_id]
+    if completed:
+        with db.transaction() as session:
+            now = egov.clock.now()
+            docs = {d.id: d for d in session.execute(select(OfficialDocument).where(
+                OfficialDocument.id.in_([it.doc_id for it in completed]))).scalars()}
+            filings = {f.id: f for f in session.execute(
+                select(Filing).where(Filing.id.in_(sorted({d.filing_id for d in docs.values()})))).scalars()}
+            for d in docs.values():
+                if d.completed_at is not None:
+                    continue
+                d.completed_at = now
+                messaging.record(session, events.filing_event(
+                    events.FILING_OFFICIAL_DOCUMENT_RECEIVED, filings[d.filing_id], SYSTEM,
+                    arrive_id=arrive[d.filing_id], notice_sub_id=d.notice_sub_id, document_id=d.id,
+                    signature_valid=d.signature_valid))
+    return [it.doc_id for it in completed if it.doc_id]
+
+
+def fetch_document(db: Database, egov: Egov, client: EgovClient, store: DocumentStore, filing_id: str,
+                   sub_id: int, title: str) -> str | None:
+    """One 公文書 (see fetch_documents)."""
+    done = fetch_documents(db, egov, client, store, [(filing_id, sub_id, title)])
+    return done[0] if done else None
 
 
 def poll_filing(db: Database, egov: Egov, store: DocumentStore, filing_id: str) -> str:
@@ -167,8 +271,7 @@ def poll_filing(db: Database, egov: Egov, store: DocumentStore, filing_id: str) 
         assert f is not None and sub2 is not None
         pending = apply_case(session, egov, f, sub2, item)
         state = sub2.state
-    for sub_id, title in pending:
-        fetch_document(db, egov, client, store, filing_id, sub_id, title)
+    fetch_documents(db, egov, client, store, [(filing_id, sub_id, title) for sub_id, title in pending])
     return state
 
 
@@ -211,8 +314,7 @@ def poll_send(db: Database, egov: Egov, store: DocumentStore, send_number: str) 
                 continue
             todo += [(fid, i, t) for i, t in apply_case(session, egov, f, sub, item)]
             states[fid] = sub.state
-    for fid, sub_id, title in todo:
-        fetch_document(db, egov, client, store, fid, sub_id, title)
+    fetch_documents(db, egov, client, store, todo)
     return states
 
 
@@ -225,8 +327,9 @@ def due(db: Database, egov: Egov, limit: int = 500) -> list[Submission]:
             .order_by(Submission.next_poll_at).limit(limit)).scalars())
 
 
-def track_once(db: Database, egov: Egov, store: DocumentStore) -> int:
-    """One pass of the poller: bulk sends by 送信番号, single filings one by one. Returns cases read."""
+def track_once(db: Database, egov: Egov, store: DocumentStore, stop: threading.Event | None = None) -> int:
+    """One pass of the poller: bulk sends by 送信番号, single filings one by one. Returns cases read.
+    `stop` ends the pass early (between cases) when the app shuts down."""
     subs = due(db, egov)
     by_send: dict[str, list[str]] = {}
     singles = []
@@ -236,7 +339,11 @@ def track_once(db: Database, egov: Egov, store: DocumentStore) -> int:
         else:
             singles.append(s.filing_id)
     for send_number in by_send:
+        if stop is not None and stop.is_set():
+            return len(subs)
         poll_send(db, egov, store, send_number)
     for fid in singles:
+        if stop is not None and stop.is_set():
+            break
         poll_filing(db, egov, store, fid)
     return len(subs)
