@@ -1,0 +1,282 @@
+"""Audit-log ingest from JetStream into the hash-chained store, against a bare nats-py consume of
+the same messages in the same run.
+
+A nats-server (from the wheel, file storage, as in `make run`) holds BENCH_AUDIT_EVENTS (default
+100,000) realistic envelopes of 50 tenants (a fifth of them logins, the rest operations with two
+or three subject ids). Then, each from the start of the stream with a durable of its own:
+
+* baseline: a bare nats-py durable pull consumer with explicit acks (fetch 500, `ack()` each),
+  doing nothing with the messages;
+* audit_log: shared.consumer.EventConsumer in batch mode with audit_log's own handler, exactly as
+  the service runs it (batch 500: one transaction per fetch with the inbox claims, the entries,
+  the target index and the chain heads; then a double ack of each message), on a fresh SQLite
+  database migrated like the service's; and on PostgreSQL too when BENCH_POSTGRES_URL is set
+  (an admin URL such as postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+
+The baseline runs before and after the stores, so drift of the machine shows. Afterwards every
+chain is verified in full (replayed and checked against its head) and that rate is reported.
+
+Goal: audit_log ingest ≥ 0.3 × the bare consume. Run alone: `python -m bench.bench_audit_ingest`
+prints the figures and writes its section of docs/BENCHMARKS.md (between its own markers)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import create_engine, func, select, text
+
+from services.audit_log import service
+from services.audit_log.models import messaging
+from services.audit_log.service import ENTRIES, HEADS
+from services.audit_log.signer import CheckpointSigner
+from shared.clock import SYSTEM_CLOCK
+from shared.consumer import EventConsumer
+from shared.db import Database
+from shared.events import Actor, EventEnvelope
+from shared.migrations import upgrade
+from shared.nats_client import connect, ensure_stream
+from shared.purge import TenantPurge
+from tests.support.nats_server import NatsServer
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "BENCHMARKS.md"
+BEGIN = "<!-- BEGIN bench_audit_ingest -->"
+END = "<!-- END bench_audit_ingest -->"
+STREAM = "ROUMU_BENCH_AUDIT"
+GOAL = 0.30
+BATCH = 500
+TENANTS = 50
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    events: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.seconds
+
+
+@dataclass(frozen=True)
+class Figures:
+    events: int
+    publish_per_s: float
+    baseline_before: Run
+    baseline_after: Run
+    stores: list[Run]
+    verify: list[Run]
+
+    @property
+    def baseline_per_s(self) -> float:
+        return (self.baseline_before.per_s + self.baseline_after.per_s) / 2
+
+
+def make_events(n: int) -> list[EventEnvelope]:
+    rng = random.Random(7)
+    tenants = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(TENANTS)]
+    out = []
+    for i in range(n):
+        tenant = tenants[i % TENANTS]
+        user = f"user-{rng.randrange(20)}"
+        ip = f"192.0.2.{rng.randrange(1, 250)}"
+        if rng.random() < 0.2:
+            out.append(EventEnvelope(
+                type="roumu.auth.login.succeeded", tenant_id=tenant, actor=Actor(kind="user", id=user, ip=ip),
+                subject={"user_id": user, "session_id": str(uuid.UUID(int=rng.getrandbits(128)))},
+                data={"method": "password", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"},
+                trace_id=f"req-{i}"))
+        else:
+            out.append(EventEnvelope(
+                type="roumu.koyo_hoken.insured_person.registered", tenant_id=tenant,
+                actor=Actor(kind="user", id=user, ip=ip),
+                subject={"insured_person_id": str(uuid.UUID(int=rng.getrandbits(128))), "tenant_id": tenant,
+                         "jigyosho_id": f"jig-{rng.randrange(5)}"},
+                data={"hire_date": "2026-04-01", "weekly_hours": "40", "status": "active"}, trace_id=f"req-{i}"))
+    return out
+
+
+async def publish(url: str, events: list[EventEnvelope]) -> float:
+    nc = await connect(url, "bench-publisher", max_reconnect_attempts=0)
+    js = nc.jetstream()
+    await ensure_stream(js, STREAM)
+    start = time.perf_counter()
+    for i in range(0, len(events), 1000):
+        chunk = events[i:i + 1000]
+        await asyncio.gather(*(js.publish(e.type, e.to_json(), stream=STREAM, headers={"Nats-Msg-Id": e.id})
+                               for e in chunk))
+    seconds = time.perf_counter() - start
+    await nc.close()
+    return len(events) / seconds
+
+
+async def bare_consume(url: str, n: int, name: str) -> Run:
+    """The baseline: fetch and ack, nothing else."""
+    nc = await connect(url, f"bench-{name}", max_reconnect_attempts=0)
+    js = nc.jetstream()
+    durable = f"bench-bare-{uuid.uuid4().hex[:6]}"
+    sub = await js.pull_subscribe("roumu.>", durable=durable, stream=STREAM, config=ConsumerConfig(
+        durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=60))
+    done = 0
+    start = time.perf_counter()
+    while done < n:
+        try:
+            msgs = await sub.fetch(BATCH, timeout=5)
+        except TimeoutError:
+            continue
+        for m in msgs:
+            await m.ack()
+        done += len(msgs)
+    await nc.flush()
+    seconds = time.perf_counter() - start
+    await js.delete_consumer(STREAM, durable)
+    await nc.close()
+    return Run(name, done, seconds)
+
+
+async def store_consume(url: str, db: Database, n: int, name: str) -> Run:
+    """audit_log's consumer as the service runs it, until every event is committed."""
+    recorder = service.Recorder(SYSTEM_CLOCK, TenantPurge("audit_log", messaging))
+    consumer = EventConsumer(f"bench-audit-{uuid.uuid4().hex[:6]}", "roumu.>", recorder.record, db, messaging, url,
+                             STREAM, ack_wait=60, batch=BATCH, batch_handler=recorder.record_batch)
+    applied = 0
+    finished = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    original = consumer.apply_batch
+
+    def counting(events: object) -> int:
+        nonlocal applied
+        got = original(events)  # type: ignore[arg-type]
+        applied += got
+        if applied >= n:
+            loop.call_soon_threadsafe(finished.set)
+        return got
+
+    consumer.apply_batch = counting  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    start = time.perf_counter()
+    task = asyncio.create_task(consumer.run(stop))
+    await finished.wait()
+    seconds = time.perf_counter() - start
+    stop.set()
+    await task
+    return Run(name, applied, seconds)
+
+
+def verify_all(db: Database, signer: CheckpointSigner, name: str) -> Run:
+    with db.sessions() as s:
+        total = int(s.execute(select(func.count()).select_from(ENTRIES)).scalar_one())
+        start = time.perf_counter()
+        failed = service.verify_all(s, signer)
+        seconds = time.perf_counter() - start
+        chains = int(s.execute(select(func.count()).select_from(HEADS)).scalar_one())
+    assert failed == 0, f"{failed} chains failed verification"
+    assert chains == 2 * TENANTS
+    return Run(name, total, seconds)
+
+
+def run(n: int) -> Figures:
+    events = make_events(n)
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        work = Path(tmp)
+        nats = NatsServer(work / "nats")
+        nats.start()
+        signer = CheckpointSigner(work / "keys")
+        pg_admin = os.environ.get("BENCH_POSTGRES_URL")
+        pg_name = f"roumu_bench_audit_{uuid.uuid4().hex[:6]}"
+        try:
+            publish_per_s = asyncio.run(publish(nats.url, events))
+            before = asyncio.run(bare_consume(nats.url, n, "bare nats-py (before)"))
+            stores, verify = [], []
+            targets = [("SQLite", f"sqlite:///{work.as_posix()}/audit_log.db")]
+            if pg_admin:
+                admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+                with admin.connect() as c:
+                    c.execute(text(f'CREATE DATABASE "{pg_name}"'))
+                admin.dispose()
+                targets.append(("PostgreSQL", f"{pg_admin.rsplit('/', 1)[0]}/{pg_name}"))
+            for label, url in targets:
+                upgrade(ROOT / "services" / "audit_log" / "migrations", url)
+                db = Database(url)
+                try:
+                    stores.append(asyncio.run(store_consume(nats.url, db, n, f"audit_log, {label}")))
+                    verify.append(verify_all(db, signer, f"verify, {label}"))
+                finally:
+                    db.dispose()
+            after = asyncio.run(bare_consume(nats.url, n, "bare nats-py (after)"))
+        finally:
+            nats.stop()
+            if pg_admin:
+                admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+                admin.dispose()
+    return Figures(n, publish_per_s, before, after, stores, verify)
+
+
+def markdown(f: Figures) -> str:
+    rows = [f"| {r.name} | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | |"
+            for r in (f.baseline_before, f.baseline_after)]
+    rows += [f"| {r.name} | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | **{r.per_s / f.baseline_per_s:.2f}** |"
+             for r in f.stores]
+    rows += [f"| {r.name} (replay + hash of every entry) | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | |"
+             for r in f.verify]
+    verdicts = "; ".join(f"{r.name}: {r.per_s / f.baseline_per_s:.2f}× — "
+                         f"{'met' if r.per_s / f.baseline_per_s >= GOAL else 'NOT met'}" for r in f.stores)
+    table = "\n".join(rows)
+    return f"""{BEGIN}
+## Audit-log ingest against a bare consume (bench/bench_audit_ingest.py)
+
+Method: a nats-server from the wheel (file storage) holds {f.events:,} envelopes of {TENANTS} tenants
+(a fifth logins, the rest operations with two or three subject ids), published beforehand at
+{f.publish_per_s:,.0f} msgs/s. Each consumer reads them all from the start of the stream with a
+durable of its own, fetching {BATCH} at a time, in this process on 127.0.0.1. The baseline is a bare
+nats-py pull consumer that only acks (`ack()`), run before and after the stores; the ratio is
+against their mean. audit_log is `shared.consumer.EventConsumer` in batch mode with the service's
+own handler: per fetch, one transaction with the inbox claims, the entries (sequence numbers and
+SHA-256 chain hashes per tenant and category), the target index and the chain heads, then a double
+ack (`ack_sync`) of each message. The timer stops when the last entry is committed.
+
+| consumer | events | seconds | events/s | × bare |
+| --- | ---: | ---: | ---: | ---: |
+{table}
+
+* Goal ≥ {GOAL:.1f}× the bare consume: {verdicts}.
+* Verification reads every chain back, recomputes every hash and checks it against the chain
+  heads ({2 * TENANTS} chains); no chain failed.
+{END}"""
+
+
+def write_section(section: str) -> None:
+    """Replace this benchmark's section of docs/BENCHMARKS.md, or append it; the rest stays."""
+    text_ = OUT.read_text(encoding="utf-8") if OUT.exists() else "# Benchmarks\n"
+    if BEGIN in text_ and END in text_:
+        head, rest = text_.split(BEGIN, 1)
+        text_ = head + section + rest.split(END, 1)[1]
+    else:
+        text_ = text_.rstrip("\n") + "\n\n" + section + "\n"
+    OUT.write_text(text_, encoding="utf-8")
+
+
+def main() -> None:
+    f = run(int(os.environ.get("BENCH_AUDIT_EVENTS", "100000")))
+    print(f"published {f.events} events at {f.publish_per_s:,.0f}/s")
+    for r in (f.baseline_before, *f.stores, f.baseline_after, *f.verify):
+        print(f"{r.name}: {r.events} in {r.seconds:.2f} s = {r.per_s:,.0f}/s")
+    for r in f.stores:
+        print(f"{r.name}: {r.per_s / f.baseline_per_s:.2f}x the bare consume (goal >= {GOAL})")
+    write_section(markdown(f))
+    print(f"written: {OUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
