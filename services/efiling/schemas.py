@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.efiling.egov.package import APPLICANT_FIELDS
 
 # Ids of other services' records (the 事業所 of accounts) are opaque strings to this service.
 REF_ID = r"^[A-Za-z0-9-]{1,36}$"
 # e-Gov 手続ID: 16 half-width alphanumerics (電子申請API v2, proc_id).
 PROC_ID = r"^[0-9A-Za-z]{16}$"
+# e-Gov 様式ID: 18 characters.
+FORM_ID = r"^[0-9A-Za-z]{18}$"
 # Idempotency-Key: visible ASCII only, since it is stored, compared and may be logged.
 IDEMPOTENCY_KEY = r"^[\x21-\x7E]{1,100}$"
 
+
+class FormIn(BaseModel):
+    """One 申請書 of the procedure: e-Gov's element names as keys, nested objects for groups
+    (e.g. 生年月日: {年号, 年, 月, 日}). The shape koyo_hoken's form-data answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    form_id: str = Field(pattern=FORM_ID, examples=["495008680033800330"])
+    version: str | None = Field(default=None, pattern=r"^[0-9]{1,4}$", description="様式バージョン; checked when given")
+    fields: dict[str, Any] = Field(description="要素名 → 値 (文字列または入れ子のオブジェクト)")
 
 
 class FilingCreate(BaseModel):
@@ -20,18 +35,186 @@ class FilingCreate(BaseModel):
 
     jigyosho_id: str = Field(pattern=REF_ID, examples=["5f0c9d7e-3b7a-4f53-9a51-0d9a6f1c2b11"])
     procedure_code: str = Field(pattern=PROC_ID, description="e-Gov 手続ID (proc_id)",
-                                examples=["950A010002012000"])
-    title: str = Field(min_length=1, max_length=200, examples=["雇用保険被保険者資格取得届 2026年4月入社分"])
+                                examples=["4950008680033000"])
+    title: str | None = Field(default=None, min_length=1, max_length=200,
+                              description="一覧に表示する件名。省略時は手続名",
+                              examples=["雇用保険被保険者資格取得届 2026年4月入社分"])
+    forms: list[FormIn] | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="申請書の内容。指定すると送信できる申請になる（e-Gov で使えない文字・様式の項目を確認済み）")
+    applicant: dict[str, str] | None = Field(
+        default=None, description="申請者 (構成管理XMLの申請者情報): 氏名 は必須。キー: " + "・".join(APPLICANT_FIELDS))
+    egov_account_id: str | None = Field(default=None, pattern=REF_ID,
+                                        description="送信に使う e-Gov アカウント。省略時、連携済みが1つならそれ")
+
+    @field_validator("applicant")
+    @classmethod
+    def _applicant_keys(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is None:
+            return v
+        unknown = sorted(set(v) - set(APPLICANT_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown applicant fields: {', '.join(unknown)}")
+        if not v.get("氏名", "").strip():
+            raise ValueError("氏名 is required")
+        if any(len(x) > 200 for x in v.values()):
+            raise ValueError("values are at most 200 characters")
+        return v
 
 
 class FilingOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: str
     tenant_id: str
     jigyosho_id: str
     procedure_code: str
     title: str
     status: str
+    source: str | None = Field(default=None, description="申請を依頼したサービス (koyo_hoken, jimukumiai)")
+    egov_account_id: str | None = None
+    egov_status: str | None = Field(default=None, description="e-Gov のステータス文字列 (そのまま)")
+    arrive_id: str | None = Field(default=None, description="到達番号")
+    arrive_date: str | None = None
+    correction_deadline: str | None = Field(default=None, description="補正期限 (YYYY-MM-DD)")
+    attempts: int = 0
     created_at: datetime
     version: int
+
+
+class FilingList(BaseModel):
+    items: list[FilingOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    egov_status: str | None
+    detail: dict[str, Any]
+
+
+class NoticeOut(BaseModel):
+    notice_sub_id: int
+    notice_type: str
+    correct_type: str | None
+    title: str
+    sentence: str
+    correct_expired_date: str | None
+    issued: str | None
+    received_at: datetime
+
+
+class PackageOut(BaseModel):
+    id: str
+    kind: str = Field(description="apply / amend / withdraw")
+    file_name: str
+    sha256: str
+    signed: bool
+    created_at: datetime
+
+
+class DocumentOut(BaseModel):
+    id: str
+    notice_sub_id: int
+    doc_title: str
+    file_names: list[Any]
+    sha256: str
+    signed: bool
+    signature_valid: bool | None
+    signer: str | None
+    egov_verify_result: str | None
+    downloaded_at: datetime
+    completed_at: datetime | None
+
+
+class FilingDetail(BaseModel):
+    filing: FilingOut
+    history: list[HistoryEntry]
+    notices: list[NoticeOut]
+    packages: list[PackageOut]
+    documents: list[DocumentOut]
+
+
+class SubmitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    egov_account_id: str | None = Field(default=None, pattern=REF_ID,
+                                        description="申請作成時に決まっていない場合の送信アカウント")
+
+
+class SubmitOut(BaseModel):
+    filing: FilingOut
+    report_list: list[dict[str, Any]] = Field(default_factory=list,
+                                              description="e-Gov の形式チェック結果 (誤りがあれば送信していない)")
+
+
+class AmendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    forms: list[FormIn] = Field(min_length=1, max_length=20)
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500, examples=["誤って提出したため"])
+
+
+class BulkSubmitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filing_ids: list[str] = Field(min_length=1, max_length=2000)
+
+    @field_validator("filing_ids")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("filing ids must be distinct")
+        return v
+
+
+class BulkItemOut(BaseModel):
+    filing_id: str
+    status: str
+    arrive_id: str | None
+
+
+class BulkSubmitOut(BaseModel):
+    bulk_send_ids: list[str]
+    items: list[BulkItemOut]
+
+
+class EgovAccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: str = Field(min_length=1, max_length=100, examples=["事務所", "事務組合 理事長"])
+    login_hint: str | None = Field(default=None, max_length=200)
+
+
+class EgovAccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    label: str
+    state: str = Field(description="pending (認可待ち) / linked / expired / logged_out")
+    egov_subject: str | None
+    access_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    created_at: datetime
+    version: int
+
+
+class LinkStarted(BaseModel):
+    account: EgovAccountOut
+    authorization_url: str = Field(description="利用者のブラウザで開く e-Gov の認可画面 (PKCE S256, state 付き)")
+
+
+class LinkCallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=2000)
+    state: str = Field(min_length=1, max_length=200)
