@@ -40,6 +40,8 @@ COMPLETED = "roumu.ops.backup.completed"
 FAILED = "roumu.ops.backup.failed"
 ACTOR = Actor(kind="system", id="ops.backup")
 DATA_KEYS_MEMBER = "keys/data-keys.env"
+# Uploads in flight (the files service's default tmp folder) are not part of the store.
+SKIPPED_STORE_DIRS = frozenset({"tmp"})
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def _stage_files(store: Path, staging: Path) -> dict[str, str]:
         if path.is_symlink() or not path.is_file():
             continue
         rel = path.relative_to(store).as_posix()
+        if rel.split("/", 1)[0] in SKIPPED_STORE_DIRS:
+            continue
         member = f"files/{rel}"
         shutil.copyfile(path, archive.stage_member(staging, member))
         out[member] = rel
@@ -182,11 +186,11 @@ def run_backup(common: CommonSettings, backup: BackupSettings, *, clock: Clock =
             after_write(primary.archive(result.backup_id))
 
         stage.name = "verify"
-        if primary.checksum(result.backup_id) != written.sha256:
-            raise archive.ArchiveError("the archive on the primary target is not what was written")
         read_back = archive.open_archive(primary.archive(result.backup_id), keys)
         if read_back["members"] != members:
             raise archive.ArchiveError("the manifest read back differs from the one written")
+        if primary.checksum(result.backup_id) != written.sha256:
+            raise archive.ArchiveError("the archive on the primary target is not what was written")
         result.verified = True
         rec = Record(result.backup_id, now.isoformat(), "verified", written.sha256, written.size,
                      keys.current[0], None, clock.now().isoformat())
