@@ -148,6 +148,8 @@ class SealedUpload:
                 try:
                     report = inspect_zip(r, zip_limits, allowlist=ALLOWED if expected == "zip" else None)  # type: ignore[arg-type]
                 except ZipRefused as exc:
+                    if exc.reason == "ooxml":
+                        raise content_mismatch(self.ext) from exc
                     raise zip_refused(exc) from exc
             if report.kind != expected:
                 raise content_mismatch(self.ext)

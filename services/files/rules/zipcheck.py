@@ -118,6 +118,10 @@ def inspect_zip(f: BinaryIO, limits: ZipLimits = ZipLimits(), *, allowlist: Iter
         if len(infos) > limits.max_members:
             raise ZipRefused("too-many-members", f"ZIP内のファイル数が上限({limits.max_members})を超えています")
         names = [i.filename for i in infos]
+        kind = magic.ooxml_kind(names)
+        if allowed is not None and kind != "zip":
+            raise ZipRefused("ooxml", f"ZIPではなく{'Word' if kind == 'docx' else 'Excel'}のファイルです "
+                                      f"(拡張子を .{kind} にしてください)")
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
             raise ZipRefused("duplicate", "ZIP内に同じ名前のファイルが複数あります", dup)
@@ -141,7 +145,6 @@ def inspect_zip(f: BinaryIO, limits: ZipLimits = ZipLimits(), *, allowlist: Iter
                     and info.file_size > limits.max_ratio * max(info.compress_size, 1)):
                 raise ZipRefused("ratio", "圧縮率が異常に高いファイルがあります (ZIP爆弾の疑い)", info.filename)
         _check_no_overlap(infos)
-        kind = magic.ooxml_kind(names)
         if allowed is not None:
             for info in infos:
                 if not info.is_dir():
