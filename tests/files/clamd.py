@@ -33,8 +33,10 @@ class ClamdServer:
     def start(self, binary: str) -> ClamdServer:
         db = self.root / "db"
         db.mkdir(parents=True, exist_ok=True)
-        # Name:TargetType(0 = any file):Offset(0):hex body — matches a file that starts with EICAR.
-        (db / "roumu-test.ndb").write_text(f"{SIGNATURE}:0:0:{EICAR.hex()}\n")
+        # Name:TargetType(0 = any file):Offset(* = anywhere):hex body. Anywhere, unlike the EICAR
+        # convention (start of file), so the string can ride inside files that pass the type checks
+        # (a PDF, a ZIP member), which is how real malware arrives.
+        (db / "roumu-test.ndb").write_text(f"{SIGNATURE}:0:*:{EICAR.hex()}\n")
         conf = self.root / "clamd.conf"
         lines = [
             f"DatabaseDirectory {db}",

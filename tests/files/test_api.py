@@ -163,7 +163,8 @@ def test_wrong_media_types_and_malformed_multipart(files, tokens):
     c, _ = files()
     token = tokens.user(str(uuid.uuid4()))
     r = c.put(f"{BASE}/files/{uuid.uuid4()}", params={"jigyosho_id": JIG}, content=samples.PDF,
-              headers={**bearer(token), "Content-Type": "application/pdf", "Content-Disposition": "attachment; filename=a.pdf"})
+              headers={**bearer(token), "Content-Type": "application/pdf",
+                       "Content-Disposition": "attachment; filename=a.pdf"})
     assert_problem(r, 415, "unsupported-media-type")
     r = c.post(f"{BASE}/files", params={"jigyosho_id": JIG}, content=b"x",
                headers={**bearer(token), "Content-Type": "application/octet-stream"})

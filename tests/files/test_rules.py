@@ -82,7 +82,10 @@ def test_ole_directory_loop_ends():
 # --- ZIP -------------------------------------------------------------------------------------
 
 
-def refusal(data: bytes, limits: ZipLimits = ZipLimits()) -> ZipRefused:
+DEFAULT_LIMITS = ZipLimits()
+
+
+def refusal(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> ZipRefused:
     with pytest.raises(ZipRefused) as info:
         inspect_zip(io.BytesIO(data), limits)
     return info.value

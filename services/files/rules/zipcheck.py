@@ -100,7 +100,10 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
-def inspect_zip(f: BinaryIO, limits: ZipLimits = ZipLimits(), *, allowlist: Iterable[str] | None = ALLOWED,
+DEFAULT_LIMITS = ZipLimits()
+
+
+def inspect_zip(f: BinaryIO, limits: ZipLimits = DEFAULT_LIMITS, *, allowlist: Iterable[str] | None = ALLOWED,
                 depth: int = 0) -> ZipReport:
     """Inspect an archive (a plain ZIP, or an OOXML document when `allowlist` is None: its
     members are XML parts, so only the structural and size rules apply). Raises ZipRefused."""
