@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NATS
@@ -174,13 +175,13 @@ class EventConsumer:
             try:
                 sub = await self.subscribe()
                 backoff = 0.5
+                if self.batch_handler is not None:
+                    await self._run_batches(sub, stop)
+                    continue
                 while not stop.is_set():
                     try:
                         msgs = await sub.fetch(self.batch, timeout=1.0)
                     except TimeoutError:  # nats' own TimeoutError subclasses it; both mean "nothing yet"
-                        continue
-                    if self.batch_handler is not None:
-                        await self.process_batch(msgs)
                         continue
                     for msg in msgs:
                         await self.process(msg)
@@ -194,6 +195,26 @@ class EventConsumer:
                     pass
                 backoff = min(5.0, backoff * 2)
         await self.close()
+
+    async def _run_batches(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+        """Batch mode: the next batch is fetched while the current one is applied (its database
+        work runs in a thread), so the broker round trip overlaps it. Batches are still applied
+        one after the other, in stream order; a prefetched batch dropped at stop is redelivered."""
+        ahead: asyncio.Future[list[Msg]] = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await ahead
+                except TimeoutError:  # nothing yet
+                    msgs = []
+                ahead = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
+                if msgs:
+                    await self.process_batch(msgs)
+        finally:
+            if not ahead.done():
+                ahead.cancel()
+            with suppress(Exception, asyncio.CancelledError):
+                await ahead
 
     async def close(self) -> None:
         nc, self._nc = self._nc, None

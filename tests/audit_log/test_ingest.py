@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -94,7 +95,7 @@ def consumer_idle(url: str, stream: str, durable: str) -> bool:
         nc = await connect(url, "inspect", max_reconnect_attempts=0)
         try:
             info = await nc.jetstream().consumer_info(stream, durable)
-            return info.num_pending == 0 and info.num_ack_pending == 0
+            return bool(info.num_pending == 0 and info.num_ack_pending == 0)
         finally:
             await nc.close()
 
@@ -157,7 +158,7 @@ def test_batch_redelivered_after_a_consumer_died_before_its_ack_is_applied_once(
 
         survivor = consumer()
         sub2 = await survivor.subscribe()
-        again: list = []
+        again: list[Any] = []
         while len(again) < 5:
             again += await sub2.fetch(10, timeout=10)
         assert all(m.metadata.num_delivered == 2 for m in again)
