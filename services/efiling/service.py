@@ -166,13 +166,25 @@ def draft_filing(session: Session, tenant_id: str, body: FilingCreate, actor: Ac
             submission.create_submission(session, egov, filing, egov_account_id=account_id, form_data=form_data,
                                          applicant=body.applicant)
         except ProblemError as exc:
-            # the submission's own field names are relative to the request body
-            for e in exc.errors or []:
-                if not str(e.get("field", "")).startswith("body."):
-                    e["field"] = f"body.{e['field']}"
+            _fields_of_request(exc, [f.form_id for f in body.forms or []])
             raise
     messaging.record(session, events.filing_drafted(filing, actor))
     return filing, True
+
+
+def _fields_of_request(exc: ProblemError, form_ids: list[str]) -> None:
+    """The submission names fields by form id (`form_data.<form_id>.<field>`, `applicant.<field>`);
+    the request has them at `body.forms.<i>.fields.<field>` and `body.applicant.<field>`."""
+    for e in exc.errors or []:
+        field = str(e.get("field", ""))
+        if field.startswith("body.form_data.") and len(form_ids) == 1:
+            e["field"] = "body.forms.0.fields." + field.removeprefix("body.form_data.")
+        elif field.startswith("form_data."):
+            form_id, _, rest = field.removeprefix("form_data.").partition(".")
+            i = form_ids.index(form_id) if form_id in form_ids else 0
+            e["field"] = f"body.forms.{i}.fields.{rest}"
+        elif not field.startswith("body."):
+            e["field"] = f"body.{field}"
 
 
 # ---------------------------------------------------------------- reads

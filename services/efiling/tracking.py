@@ -8,6 +8,7 @@ Bulk sends are read 50 cases at a time through /apply/lists?send_number=…"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -32,6 +33,7 @@ from services.efiling.rules.status import TRACKED, State, map_status
 from services.efiling.submission import _set_state, history
 from shared import xmldsig
 from shared.db import Database
+from shared.errors import ProblemError
 from shared.events import SYSTEM
 
 log = logging.getLogger("roumu.efiling.tracking")
@@ -275,9 +277,10 @@ def poll_filing(db: Database, egov: Egov, store: DocumentStore, filing_id: str) 
     return state
 
 
-def _defer(db: Database, egov: Egov, filing_ids: list[str], maintenance: bool) -> None:
+def _defer(db: Database, egov: Egov, filing_ids: list[str], maintenance: bool, seconds: float | None = None) -> None:
     s = egov.settings
-    delay = s.maintenance_base_seconds if maintenance else s.poll_interval_seconds
+    delay = seconds if seconds is not None else (s.maintenance_base_seconds if maintenance
+                                                 else s.poll_interval_seconds)
     with db.transaction() as session:
         for fid in filing_ids:
             sub = session.get(Submission, fid)
@@ -338,12 +341,26 @@ def track_once(db: Database, egov: Egov, store: DocumentStore, stop: threading.E
             by_send.setdefault(s.send_number, []).append(s.filing_id)
         else:
             singles.append(s.filing_id)
-    for send_number in by_send:
+    for send_number, fids in by_send.items():
         if stop is not None and stop.is_set():
             return len(subs)
-        poll_send(db, egov, store, send_number)
+        _guarded(db, egov, fids, functools.partial(poll_send, db, egov, store, send_number))
     for fid in singles:
         if stop is not None and stop.is_set():
             break
-        poll_filing(db, egov, store, fid)
+        _guarded(db, egov, [fid], functools.partial(poll_filing, db, egov, store, fid))
     return len(subs)
+
+
+def _guarded(db: Database, egov: Egov, filing_ids: list[str], poll: Callable[[], object]) -> None:
+    """One send's or filing's poll; its failure never stops the pass. An account that needs
+    linking again is not asked for a while (the longest poll interval); anything else is tried
+    again at the next interval."""
+    try:
+        poll()
+    except ProblemError as exc:
+        log.warning("tracking of %d filing(s) deferred: %s", len(filing_ids), exc.title)
+        _defer(db, egov, filing_ids, False, egov.settings.poll_max_interval_seconds)
+    except Exception:
+        log.exception("tracking of %d filing(s) failed", len(filing_ids))
+        _defer(db, egov, filing_ids, False)

@@ -43,11 +43,17 @@ class Sleeps:
         self.delays.append(seconds)
 
 
+def efiling_settings(sandbox: SandboxServer, **over: Any) -> EfilingSettings:
+    """efiling pointed at the test sandbox (no polling delay, short retries)."""
+    base: dict[str, Any] = {"egov_auth_url": sandbox.auth, "egov_api_url": sandbox.api, "egov_client_id": CLIENT_ID,
+                            "egov_client_secret": CLIENT_SECRET, "egov_redirect_uri": REDIRECT,
+                            "retry_base_seconds": 0.5, "maintenance_base_seconds": 5, "poll_interval_seconds": 0,
+                            "verify_remotely": True, "http_timeout_seconds": 10}
+    return EfilingSettings(**{**base, **over})
+
+
 def make_egov(settings, sandbox: SandboxServer, clock: Clock = SYSTEM_CLOCK, **over: Any) -> tuple[Egov, Sleeps]:
-    cfg = EfilingSettings(egov_auth_url=sandbox.auth, egov_api_url=sandbox.api, egov_client_id=CLIENT_ID,
-                          egov_client_secret=CLIENT_SECRET, egov_redirect_uri=REDIRECT, retry_base_seconds=0.5,
-                          maintenance_base_seconds=5, poll_interval_seconds=0, verify_remotely=True,
-                          http_timeout_seconds=10, **over)
+    cfg = efiling_settings(sandbox, **over)
     sleeps = Sleeps()
     return Egov(cfg, load_data_keys(settings.keys_dir), httpx.Client(timeout=cfg.http_timeout_seconds), clock,
                 sleeps), sleeps
