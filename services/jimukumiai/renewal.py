@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from services.jimukumiai import events
 from services.jimukumiai.calculator_schemas import RenewalOut
 from services.jimukumiai.models import (
+    Base,
     DueNotice,
     LedgerEntry,
     Member,
@@ -193,9 +194,11 @@ def run(transaction: Callable[[], AbstractContextManager[Session]], tenant_id: s
             outbox.append(_outbox_row(events.renewal_computed(tenant_id, p.member.id, renewal_id, run_id,
                                                               fiscal_year, summary(result), actor), now))
         if renewals:
+            # Core inserts on the tables: one multi-row INSERT per batch (insertmanyvalues), where
+            # the ORM's bulk path would send a statement per row on PostgreSQL.
             with transaction() as session:
-                session.execute(insert(Renewal), renewals)
-                session.execute(insert(LedgerEntry), entries)
+                session.execute(insert(Base.metadata.tables["renewals"]), renewals)
+                session.execute(insert(Base.metadata.tables["ledger_entries"]), entries)
                 session.execute(insert(messaging.outbox), outbox)
             computed += len(renewals)
     with transaction() as session:
