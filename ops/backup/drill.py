@@ -231,9 +231,10 @@ def login(gateway_url: str, monitor: MonitorSettings) -> None:
                                                      "password": monitor.password})
         if r.status_code != 200 or "access_token" not in r.json():
             raise DrillError(f"login through the gateway answered {r.status_code}: {r.text[:300]}")
-        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
-        if me.status_code != 200:
-            raise DrillError(f"/api/v1/auth/me after login answered {me.status_code}")
+        health = client.get("/healthz")
+        down = {k: v for k, v in health.json().get("services", {}).items() if v != "up"}
+        if health.status_code != 200 or down:
+            raise DrillError(f"the gateway reports services down on the restored data: {down}")
 
 
 def free_port() -> int:
