@@ -269,8 +269,12 @@ def wait_for(c, headers: dict[str, str], fid: str, status: str, worker_passes: i
     worker = c.app.state.runtime.extras["efiling"].worker
     start = worker.passes
     while True:
-        got = c.get(f"{BASE}/filings/{fid}", headers=headers).json()
-        if got["status"] == status or worker.passes - start > worker_passes:
+        detail = c.get(f"{BASE}/filings/{fid}/history", headers=headers).json()
+        got = detail["filing"]
+        # 手続終了 is recorded first, its 公文書 right after: wait for both
+        settled = status != "completed" or (detail["documents"] and all(d["completed_at"]
+                                                                       for d in detail["documents"]))
+        if (got["status"] == status and settled) or worker.passes - start > worker_passes:
             return dict(got)
         time.sleep(0.02)
 
