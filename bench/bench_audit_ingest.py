@@ -75,6 +75,8 @@ class Figures:
     baseline_after: Run
     stores: list[Run]
     verify: list[Run]
+    load_before: float
+    load_after: float
 
     @property
     def baseline_per_s(self) -> float:
@@ -185,6 +187,7 @@ def verify_all(db: Database, signer: CheckpointSigner, name: str) -> Run:
 
 
 def run(n: int) -> Figures:
+    load_before = os.getloadavg()[0]
     events = make_events(n)
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         work = Path(tmp)
@@ -220,7 +223,7 @@ def run(n: int) -> Figures:
                 with admin.connect() as c:
                     c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
                 admin.dispose()
-    return Figures(n, publish_per_s, before, after, stores, verify)
+    return Figures(n, publish_per_s, before, after, stores, verify, load_before, os.getloadavg()[0])
 
 
 def markdown(f: Figures) -> str:
@@ -251,6 +254,8 @@ ack (`ack_sync`) of each message. The timer stops when the last entry is committ
 {table}
 
 * Goal ≥ {GOAL:.1f}× the bare consume: {verdicts}.
+* Load average (1 min) before / after: {f.load_before:.1f} / {f.load_after:.1f} on {os.cpu_count()} cores — other
+  work sharing the CPU slows both sides; the ratio is what travels.
 * Verification reads every chain back, recomputes every hash and checks it against the chain
   heads ({2 * TENANTS} chains); no chain failed.
 {END}"""
