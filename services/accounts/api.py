@@ -315,8 +315,15 @@ def signup() -> None:
     raise _not_offered("signup")
 
 
-@router.api_route("/saml/{rest:path}", methods=["GET", "POST"], responses=problem_responses(403), status_code=403)
-def saml(rest: str) -> None:
+# One route per method: a multi-method route's operationId depends on set order (drifts).
+@router.get("/saml/{rest:path}", responses=problem_responses(403), status_code=403)
+def saml_get(rest: str) -> None:
+    """Refused: no SAML; partner systems get OAuth2 client credentials."""
+    raise _not_offered("saml")
+
+
+@router.post("/saml/{rest:path}", responses=problem_responses(403), status_code=403)
+def saml_post(rest: str) -> None:
     """Refused: no SAML; partner systems get OAuth2 client credentials."""
     raise _not_offered("saml")
 
