@@ -1,0 +1,84 @@
+"""The monitor against the whole stack as processes (ops.devrun, as `make run`): everything up,
+then one service process stopped (SIGSTOP: alive, not answering) is reported down in one run."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops.seed import seed_monitor
+from shared.settings import CommonSettings
+from tests.e2e.test_make_run import ROOT, Stack
+
+pytestmark = pytest.mark.slow
+PASSWORD = "monitor-test-パスワード-3"
+
+
+def pid_of(service: str, port: str) -> int:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"services.{service}.app:create_app".encode() in argv and port.encode() in argv:
+            return int(entry.name)
+    raise AssertionError(f"no process for {service} on {port}")
+
+
+def run_monitor(stack: Stack, var: Path, nats_url: str) -> subprocess.CompletedProcess[str]:
+    env = dict(stack.env) | {"ROUMU_MONITOR_GATEWAY_URL": stack.url, "ROUMU_MONITOR_PASSWORD": PASSWORD,
+                             "ROUMU_MONITOR_TIMEOUT_SECONDS": "3", "NATS_URL": nats_url}
+    return subprocess.run([sys.executable, "-m", "ops.monitor", "--prometheus"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_monitor_reports_every_service_and_a_stopped_one_as_down(tmp_path):
+    var = tmp_path / "var"
+    stack = Stack(var)
+    stack.env["ROUMU_GATEWAY_HEALTH_TIMEOUT"] = "1"
+    stack.start()
+    stopped: int | None = None
+    try:
+        nats_url = re.search(r"NATS: (nats://\S+)", stack.log.read_text()).group(1)  # type: ignore[union-attr]
+        seed_monitor(CommonSettings(var_dir=var, keys_dir=var / "keys"), PASSWORD)
+
+        first = run_monitor(stack, var, nats_url)
+        assert first.returncode in (0, 1), first.stdout + first.stderr  # 1: no backup yet is a warning
+        assert 'roumu_monitor_login_up{name="gateway"} 1' in first.stdout
+        for name in ("auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "audit_log", "files"):
+            assert f'roumu_monitor_service_up{{name="{name}"}} 1' in first.stdout, first.stdout
+            assert f'roumu_monitor_database_up{{name="{name}"}} 1' in first.stdout
+        assert 'roumu_monitor_nats_up{name="ROUMU"} 1' in first.stdout
+        assert "roumu_monitor_disk_used_ratio{" in first.stdout
+        assert 'roumu_monitor_service_latency_seconds{name="files"}' in first.stdout
+
+        stopped = pid_of("files", stack.env["ROUMU_FILES_PORT"])
+        os.kill(stopped, signal.SIGSTOP)
+        second = run_monitor(stack, var, nats_url)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert 'roumu_monitor_service_up{name="files"} 0' in second.stdout
+        assert 'roumu_monitor_check_status{kind="service",name="files"} 2' in second.stdout
+        for name in ("auth", "accounts", "koyo_hoken", "audit_log"):
+            assert f'roumu_monitor_service_up{{name="{name}"}} 1' in second.stdout, second.stdout
+    finally:
+        if stopped is not None:
+            os.kill(stopped, signal.SIGCONT)
+        stack.stop()
+
+
+def test_the_table_says_down_in_words(tmp_path):
+    from ops.monitor import CRIT, OK, Check, render_table, status_of
+
+    checks = [Check("service", "auth", OK, 0.01, None, "HTTP 200"),
+              Check("service", "files", CRIT, 3.0, None, "no answer (ReadTimeout)")]
+    table = render_table(checks)
+    assert re.search(r"service\s+files\s+DOWN", table) and re.search(r"service\s+auth\s+up", table)
+    assert status_of(checks) == 2 and table.endswith("overall: critical")
