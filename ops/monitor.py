@@ -82,9 +82,12 @@ class Monitor:
         except httpx.HTTPError as exc:
             return Check("login", "gateway", CRIT, time.monotonic() - t, detail=type(exc).__name__), None
         latency = time.monotonic() - t
-        token = r.json().get("access_token") if r.status_code == 200 else None
+        body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+        token = body.get("access_token") if r.status_code == 200 else None
         if not token:
-            return Check("login", "gateway", CRIT, latency, detail=f"HTTP {r.status_code}"), None
+            # e.g. password_change_required: the password breaks the tenant's policy or has expired.
+            why = body.get("status") or body.get("title") or ""
+            return Check("login", "gateway", CRIT, latency, detail=f"HTTP {r.status_code} {why}".strip()), None
         self._token = (str(token), time.monotonic())
         return Check("login", "gateway", OK, latency, detail="HTTP 200"), str(token)
 

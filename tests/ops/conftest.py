@@ -34,7 +34,7 @@ from tests.conftest import TEST_STREAM
 
 MY_NUMBER = "123456789018"  # a well-formed 個人番号 (check digit 8), planted in plain text
 ADMIN_PASSWORD = "backup-tests-admin-パスワード-1"
-MONITOR_PASSWORD = "backup-tests-monitor-パスワード-2"
+MONITOR_PASSWORD = "backup-tests-kanshi-パスワード-2"  # never containing the login id (policy)
 
 
 @dataclass

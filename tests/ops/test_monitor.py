@@ -17,7 +17,7 @@ from shared.settings import CommonSettings
 from tests.e2e.test_make_run import ROOT, Stack
 
 pytestmark = pytest.mark.slow
-PASSWORD = "monitor-test-パスワード-3"
+PASSWORD = "kanshi-test-パスワード-3"  # never containing the login id (policy)
 
 
 def pid_of(service: str, port: str) -> int:
