@@ -58,7 +58,8 @@ def test_eight_daily_runs_leave_seven_generations_and_a_corrupt_one_rotates_noth
 
     # Run nine: the archive is damaged after writing. Verification catches it; nothing is deleted.
     alert_log = tmp_path / "alert.json"
-    inst.backup.alert_command = f"{sys.executable} -c \"import sys,pathlib; pathlib.Path(r'{alert_log}').write_text(sys.stdin.read())\""
+    script = f"import sys,pathlib; pathlib.Path(r'{alert_log}').write_text(sys.stdin.read())"
+    inst.backup.alert_command = f'{sys.executable} -c "{script}"'
 
     def corrupt(path: Path) -> None:
         data = bytearray(path.read_bytes())
