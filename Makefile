@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 ROUMU_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-pg lint typecheck bench contracts clean distclean
+.PHONY: help install run test test-pg lint typecheck bench contracts clean distclean backup restore-drill monitor
 
 help:
 	@echo "make run        install, start NATS, migrate, seed a demo tenant, start every service and the gateway"
@@ -20,6 +20,9 @@ help:
 	@echo "make typecheck  mypy (strict)"
 	@echo "make bench      the benchmarks"
 	@echo "make contracts  check the OpenAPI and event contracts"
+	@echo "make backup     one backup now: every database, the file store and the keys, encrypted, verified, copied"
+	@echo "make restore-drill  restore the newest backup into scratch, check it, start it, log in; prints RTO/RPO"
+	@echo "make monitor    log in through the gateway, touch every service, check databases, NATS, disk, backups"
 	@echo "make clean      remove var/ (local data: databases, NATS store, keys, logs) and caches"
 	@echo "make distclean  clean, and remove .venv"
 
@@ -53,6 +56,15 @@ bench: $(STAMP)
 
 contracts: $(STAMP)
 	$(BIN)/python -m ops.contracts
+
+backup: $(STAMP)
+	$(BIN)/python -m ops.backup run
+
+restore-drill: $(STAMP)
+	$(BIN)/python -m ops.backup drill
+
+monitor: $(STAMP)
+	$(BIN)/python -m ops.monitor
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
