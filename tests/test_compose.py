@@ -114,3 +114,15 @@ def test_no_secret_has_a_default(compose):
     assert "${ROUMU_POSTGRES_PASSWORD:?" in text
     assert "${ROUMU_POSTGRES_PASSWORD:-" not in text
     assert "POSTGRES_HOST_AUTH_METHOD" not in text
+
+
+def test_backup_job_and_monitor(services):
+    backup, monitor = services["backup"], services["monitor"]
+    assert backup["command"] == ["schedule"] and "backup" in networks_of(backup)
+    assert "service" not in networks_of(backup), "the backup job reaches PostgreSQL on the backup network"
+    assert "${ROUMU_BACKUP_KEY:?" in backup["environment"]["ROUMU_BACKUP_KEY"]
+    assert backup["environment"]["ROUMU_BACKUP_PRIMARY_DIR"] != backup["environment"]["ROUMU_BACKUP_SECONDARY_DIR"]
+    assert "files" in networks_of(services["files"]) or "backup" in networks_of(services["files"])
+    assert networks_of(monitor) == {"management"}
+    assert monitor["entrypoint"] == ["python", "-m", "ops.monitor"]
+    assert "${ROUMU_MONITOR_PASSWORD:?" in monitor["environment"]["ROUMU_MONITOR_PASSWORD"]
