@@ -41,6 +41,10 @@ class DrillError(RuntimeError):
     pass
 
 
+class _Skip(Exception):
+    """--no-stack: the restore and checks are done."""
+
+
 @dataclass
 class DrillReport:
     backup_id: str = ""
@@ -191,7 +195,7 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         if report.problems:
             raise DrillError("the restored data does not match the manifest")
         if not start_stack:
-            return report
+            raise _Skip
         if not monitor.password:
             raise DrillError("ROUMU_MONITOR_PASSWORD is not set: the drill cannot log in through the gateway")
         stack = _Stack(var, pg_template, data_keys)
@@ -202,6 +206,8 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         report.login_ok = True
         phase("login through the gateway", t)
         report.rto_seconds = time.monotonic() - t0
+    except _Skip:
+        say(out, "services not started (--no-stack): no login, no RTO")
     except (DrillError, archive.ArchiveError, sources.SourceError, OSError) as exc:
         report.problems.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -217,6 +223,10 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         shutil.rmtree(scratch / "restore", ignore_errors=True)
     for line in report.lines():
         say(out, line)
+    if keep:
+        say(out, f"kept: {scratch}")
+        for service, url in report.database_urls.items():
+            say(out, f"  {service}: {make_url(url).render_as_string(hide_password=True)}")
     write_drill_metrics(resolve_paths(common, backup).metrics.with_name("roumu_backup_drill.prom"), report)
     return report
 
