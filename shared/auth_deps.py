@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from shared.errors import ProblemError
 from shared.events import Actor
-from shared.permissions import MENUS, Access, Level, decide, menu_forbidden
+from shared.permissions import MENUS, Access, Level, decide, menu_forbidden, partner_jigyosho_claim
 from shared.service_app import Runtime, runtime
 from shared.tokens import Principal, TokenError
 
@@ -34,9 +34,13 @@ def principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Pri
         kid_use = rt.verifier.key_use(token)
         if kid_use == "internal":
             return rt.verifier.verify_service(token, audience=rt.name)
-        return rt.verifier.verify_access(token)
+        p = rt.verifier.verify_access(token)
     except TokenError as exc:
         raise UNAUTHENTICATED from exc
+    sid = p.claims.get("sid")
+    if sid and rt.revoked is not None and rt.revoked.is_revoked(str(sid)):
+        raise UNAUTHENTICATED  # logged out, ended or revoked: refused before the token expires
+    return p
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
@@ -71,13 +75,15 @@ def actor_of(p: Principal, request: Request) -> Actor:
     return Actor(kind=kind, id=p.subject, ip=ip)
 
 
-def require_menu(menu: str, level: Level) -> Callable[..., Access]:
+def require_menu(menu: str, level: Level, partner_scopes: tuple[str, ...] = ()) -> Callable[..., Access]:
     """A dependency answering the caller's Access to one menu, decided from this service's
     permission read model (shared.permissions): 403 when the menu is not held.
 
         access: Annotated[Access, Depends(require_menu("koyo_hoken", "write"))]
 
-    The service must be created with `create_service_app(..., permissions=...)`."""
+    The service must be created with `create_service_app(..., permissions=...)`. A partner token is
+    limited to the 事業所 in its `jigyosho_ids` claim; `partner_scopes` lets a partner holding one of
+    those scopes in (a write-only scope for one route, e.g. `mynumber:write`)."""
     if menu not in MENUS:
         raise ValueError(f"unknown menu {menu!r}")
 
@@ -89,7 +95,9 @@ def require_menu(menu: str, level: Level) -> Callable[..., Access]:
         if p.kind == "user":
             with rt.db.sessions() as session:
                 grants = rt.permissions.load(session, p.tenant_id, p.subject)
-        decision = decide(p.kind, p.roles, p.scopes, grants, menu, level)
+        decision = decide(p.kind, p.roles, p.scopes, grants, menu, level,
+                          partner_jigyosho=partner_jigyosho_claim(p.claims) if p.kind == "partner" else None,
+                          partner_scopes=partner_scopes)
         if decision is None:
             raise menu_forbidden(menu, level)
         return Access(tenant_id=p.tenant_id, user_id=p.subject, kind=p.kind, menu=menu, level=level,

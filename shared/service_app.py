@@ -29,6 +29,7 @@ from shared.permissions import Permissions
 from shared.purge import TenantPurge, holds_tenant_data
 from shared.relay import OutboxRelay
 from shared.request_context import RequestIdMiddleware
+from shared.revocation import RevokedSessions
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import TokenVerifier
 
@@ -59,6 +60,7 @@ class Runtime:
     nats: NATS | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     permissions: Permissions | None = None
+    revoked: RevokedSessions | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -107,7 +109,8 @@ def create_service_app(
         relay = OutboxRelay(name, db, messaging, settings.nats_url, settings.nats_stream,
                             interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
         rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay,
-                     permissions=permissions)
+                     permissions=permissions,
+                     revoked=RevokedSessions(settings.nats_url, settings.nats_stream))
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
                           settings.nats_url, settings.nats_stream, ack_wait=s.ack_wait)
@@ -122,6 +125,8 @@ def create_service_app(
             tasks.append(asyncio.create_task(relay.run(stop), name=f"{name}-relay"))
             tasks += [asyncio.create_task(c.run(stop), name=c.durable) for c in rt.consumers]
             tasks.append(asyncio.create_task(_health_connection(rt, stop), name=f"{name}-nats-health"))
+            assert rt.revoked is not None
+            tasks.append(asyncio.create_task(rt.revoked.run(stop), name=f"{name}-revocations"))
             tasks += [asyncio.create_task(job(rt, stop), name=f"{name}-task-{i}")
                       for i, job in enumerate(background_tasks)]
         try:
