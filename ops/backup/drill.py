@@ -77,7 +77,8 @@ class DrillReport:
         for p in self.problems:
             out.append(f"PROBLEM:     {p}")
         out.append(f"RPO (backup age): {format_duration(self.rpo_seconds)} ({self.rpo_seconds:.0f} s)")
-        rto = f"{self.rto_seconds:.1f} s" if self.rto_seconds is not None else "not measured (the drill failed)"
+        rto = (f"{self.rto_seconds:.1f} s" if self.rto_seconds is not None
+               else "not measured (no login through the gateway)")
         out.append(f"RTO (measured):   {rto}")
         out.append("drill: OK" if self.ok else "drill: FAILED")
         return out
