@@ -12,7 +12,9 @@ the outbox) and decides every request with the pure function `decide`:
 * a service token (kind "service") is a trusted internal caller acting for its tenant: every menu,
   every 事業所;
 * a partner token holds a menu through its OAuth2 scopes (`employees:*` → koyo_hoken,
-  `filings:*` → efiling, `documents:*` → files; `:write` implies read), every 事業所 of its tenant;
+  `filings:*` → efiling, `documents:*` → files; `:write` implies read), or a route's own scope
+  (`require_menu(..., partner_scopes=("mynumber:write",))`), and only the 事業所 the tenant granted
+  the client: the token's `jigyosho_ids` claim (absent = every 事業所 of its tenant);
 * no read-model row yet (the user was created a moment ago and the event is on its way): the
   token's roles decide, so a brand-new administrator is not refused; a staff token holds nothing.
   Every change after creation leaves a row (disabled and deleted users keep theirs, as tombstones),
@@ -89,14 +91,27 @@ class Decision:
     jigyosho_ids: frozenset[str] | None
 
 
+def partner_jigyosho_claim(claims: Mapping[str, Any]) -> frozenset[str] | None:
+    """The 事業所 a partner token is limited to (claim `jigyosho_ids`); None = every 事業所."""
+    ids = claims.get("jigyosho_ids")
+    if ids is None:
+        return None
+    if not isinstance(ids, list):
+        return frozenset()  # a malformed claim grants nothing
+    return frozenset(str(i) for i in ids)
+
+
 def level_at_least(held: str | None, wanted: Level) -> bool:
     return held == "write" or (held == "read" and wanted == "read")
 
 
 def decide(kind: str, token_roles: Iterable[str], scopes: Iterable[str], grants: Grants | None,
-           menu: str, level: Level) -> Decision | None:
+           menu: str, level: Level, *, partner_jigyosho: Iterable[str] | None = None,
+           partner_scopes: Iterable[str] = ()) -> Decision | None:
     """The permission rule (pure): may this caller use `menu` at `level`, and on which 事業所?
-    None = refused. See the module docstring for the rule."""
+    None = refused. See the module docstring for the rule. `partner_jigyosho`: the partner token's
+    granted 事業所 (None = all); `partner_scopes`: scopes that stand in for the menu on one route
+    (a write-only scope such as `mynumber:write`)."""
     if menu not in MENUS:
         raise ValueError(f"unknown menu {menu!r}")
     if kind == "service":
@@ -104,8 +119,9 @@ def decide(kind: str, token_roles: Iterable[str], scopes: Iterable[str], grants:
     if kind == "partner":
         prefix = PARTNER_SCOPES.get(menu)
         held = set(scopes)
-        if prefix and (f"{prefix}:write" in held or (level == "read" and f"{prefix}:read" in held)):
-            return Decision(None)
+        by_menu = bool(prefix) and (f"{prefix}:write" in held or (level == "read" and f"{prefix}:read" in held))
+        if by_menu or held & set(partner_scopes):
+            return Decision(None if partner_jigyosho is None else frozenset(partner_jigyosho))
         return None
     if kind != "user":
         return None

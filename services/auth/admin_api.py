@@ -23,6 +23,7 @@ from services.auth.schemas import (
     PartnerClientCreate,
     PartnerClientItem,
     PartnerClientWithSecret,
+    PartnerJigyoshoGrant,
     PasswordResetRequest,
     RotatedKey,
     ScopeItem,
@@ -139,8 +140,9 @@ def revoke_certificate(serial: str, admin: TenantAdmin, request: Request, rt: Rt
 
 
 def _client_item(c: PartnerClient) -> PartnerClientItem:
-    return PartnerClientItem(client_id=c.client_id, name=c.name, scopes=c.scopes, created_at=c.created_at,
-                             secret_rotated_at=c.secret_rotated_at, disabled_at=c.disabled_at)
+    return PartnerClientItem(client_id=c.client_id, name=c.name, scopes=c.scopes, jigyosho_ids=c.jigyosho_ids,
+                             created_at=c.created_at, secret_rotated_at=c.secret_rotated_at,
+                             disabled_at=c.disabled_at)
 
 
 @router.get("/scopes", response_model=list[ScopeItem])
@@ -155,7 +157,8 @@ def create_partner(body: PartnerClientCreate, admin: TenantAdmin, request: Reque
                    ctx: Ctx) -> PartnerClientWithSecret:
     """A client-credentials client for a partner system; the secret is shown only here."""
     with rt.transaction() as session:
-        made = partners.create(session, ctx, admin.tenant_id, body.name, body.scopes, _actor(admin, request))
+        made = partners.create(session, ctx, admin.tenant_id, body.name, body.scopes, _actor(admin, request),
+                               body.jigyosho_ids)
     return PartnerClientWithSecret(**_client_item(made.client).model_dump(), client_secret=made.secret)
 
 
@@ -174,6 +177,18 @@ def rotate_partner_secret(client_id: str, admin: TenantAdmin, request: Request, 
     with rt.transaction() as session:
         made = partners.rotate(session, ctx, admin.tenant_id, client_id, _actor(admin, request))
     return PartnerClientWithSecret(**_client_item(made.client).model_dump(), client_secret=made.secret)
+
+
+@router.put("/partner-clients/{client_id}/jigyosho", response_model=PartnerClientItem,
+            responses=problem_responses(401, 403, 404, 422))
+def grant_partner_jigyosho(client_id: str, body: PartnerJigyoshoGrant, admin: TenantAdmin, request: Request,
+                           rt: Rt) -> PartnerClientItem:
+    """The 事業所 the partner client may reach (null = every 事業所 of the tenant). Tokens issued from
+    now on carry the grant; data of any other 事業所 answers 404 to the client."""
+    with rt.transaction() as session:
+        client = partners.grant_jigyosho(session, admin.tenant_id, client_id, body.jigyosho_ids,
+                                         _actor(admin, request))
+        return _client_item(client)
 
 
 @router.delete("/partner-clients/{client_id}", status_code=204, responses=problem_responses(401, 403, 404))

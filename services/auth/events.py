@@ -25,6 +25,7 @@ SESSION_REVOKED = "roumu.auth.session.revoked"
 PARTNER_CLIENT_CREATED = "roumu.auth.partner_client.created"
 PARTNER_CLIENT_ROTATED = "roumu.auth.partner_client.rotated"
 PARTNER_CLIENT_DISABLED = "roumu.auth.partner_client.disabled"
+PARTNER_CLIENT_UPDATED = "roumu.auth.partner_client.updated"
 
 TENANT_CREATED = "roumu.accounts.tenant.created"
 TENANT_SETTINGS_CHANGED = "roumu.accounts.tenant.settings_changed"
@@ -96,10 +97,10 @@ def session_revoked(tenant_id: str, user_id: str, session_id: str, actor: Actor,
 
 
 def partner_client(type_: str, tenant_id: str, client_id: str, actor: Actor, name: str,
-                   scopes: list[str]) -> EventEnvelope:
+                   scopes: list[str], jigyosho_ids: list[str] | None = None) -> EventEnvelope:
     return EventEnvelope(type=type_, tenant_id=tenant_id, actor=actor,
                          subject={"client_id": client_id, "tenant_id": tenant_id},
-                         data={"name": name, "scopes": scopes})
+                         data={"name": name, "scopes": scopes, "jigyosho_ids": jigyosho_ids})
 
 
 SYSTEM_ACTOR = SYSTEM

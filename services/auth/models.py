@@ -206,3 +206,5 @@ class PartnerClient(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     secret_rotated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The 事業所 the tenant granted the client (ids of accounts' 事業所); None = every 事業所.
+    jigyosho_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -37,7 +38,7 @@ class WithSecret:
 
 
 def create(session: Session, ctx: AuthContext, tenant_id: str, name: str, scopes: list[str],
-           actor: Actor) -> WithSecret:
+           actor: Actor, jigyosho_ids: list[str] | None = None) -> WithSecret:
     bad = scope_rules.unknown(scopes)
     if bad:
         raise invalid_scope(bad)
@@ -45,11 +46,25 @@ def create(session: Session, ctx: AuthContext, tenant_id: str, name: str, scopes
     now = ctx.clock.now()
     client = PartnerClient(client_id=f"pc_{secrets.token_hex(12)}", tenant_id=tenant_id, name=name,
                            secret_hash=hash_token(secret), scopes=sorted(set(scopes)), created_at=now,
-                           secret_rotated_at=now)
+                           secret_rotated_at=now,
+                           jigyosho_ids=None if jigyosho_ids is None else sorted(set(jigyosho_ids)))
     session.add(client)
     messaging.record(session, events.partner_client(events.PARTNER_CLIENT_CREATED, tenant_id, client.client_id,
-                                                    actor, name, client.scopes))
+                                                    actor, name, client.scopes, client.jigyosho_ids))
     return WithSecret(client, secret)
+
+
+def grant_jigyosho(session: Session, tenant_id: str, client_id: str, jigyosho_ids: list[str] | None,
+                   actor: Actor) -> PartnerClient:
+    """The 事業所 the client may reach (None = all). Tokens issued from now on carry it; a token
+    already issued keeps its grant until it expires (partner tokens live 10 minutes)."""
+    client = _own(session, tenant_id, client_id)
+    if client.disabled_at is not None:
+        raise not_found()
+    client.jigyosho_ids = None if jigyosho_ids is None else sorted(set(jigyosho_ids))
+    messaging.record(session, events.partner_client(events.PARTNER_CLIENT_UPDATED, tenant_id, client_id, actor,
+                                                    client.name, client.scopes, client.jigyosho_ids))
+    return client
 
 
 def _own(session: Session, tenant_id: str, client_id: str) -> PartnerClient:
@@ -99,6 +114,10 @@ def token(session: Session, ctx: AuthContext, client_id: str, secret: str, reque
     if granted is None:
         raise invalid_scope()
     ttl = ctx.settings.partner_token_ttl_seconds
-    jwt = ctx.keys.signer.sign({"sub": client.client_id, "tid": client.tenant_id, "typ": "partner",
-                                "scope": " ".join(granted), "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}, ttl)
+    claims: dict[str, Any] = {"sub": client.client_id, "tid": client.tenant_id, "typ": "partner",
+                              "scope": " ".join(granted), "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}
+    if client.jigyosho_ids is not None:
+        # shared.permissions.partner_jigyosho_claim: every service limits the token to these.
+        claims["jigyosho_ids"] = list(client.jigyosho_ids)
+    jwt = ctx.keys.signer.sign(claims, ttl)
     return PartnerToken(jwt, ttl, " ".join(granted))

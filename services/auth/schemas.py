@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Long enough for any password the policy allows (128 after NFKC may be longer before it).
 PASSWORD_FIELD_MAX = 1024
@@ -178,15 +178,27 @@ class IssuedCertificate(DeviceCertificateItem):
     ca_certificate_pem: str
 
 
+JIGYOSHO_IDS_DESCRIPTION = ("このクライアントに許可する事業所の ID。null (省略) はテナントのすべての事業所。"
+                            "許可外の事業所のデータは存在しないものとして 404 になります")
+
+
 class PartnerClientCreate(Body):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=20)
+    jigyosho_ids: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,36}$")]] | None = Field(
+        default=None, max_length=500, description=JIGYOSHO_IDS_DESCRIPTION)
+
+
+class PartnerJigyoshoGrant(Body):
+    jigyosho_ids: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,36}$")]] | None = Field(
+        max_length=500, description=JIGYOSHO_IDS_DESCRIPTION)
 
 
 class PartnerClientItem(BaseModel):
     client_id: str
     name: str
     scopes: list[str]
+    jigyosho_ids: list[str] | None = Field(default=None, description="許可された事業所 (null = すべて)")
     created_at: datetime
     secret_rotated_at: datetime
     disabled_at: datetime | None

@@ -166,6 +166,13 @@ def test_service_and_partner_tokens():
     assert decide("partner", (), ("filings:write",), None, "efiling", "read") is not None
     assert decide("partner", (), ("employees:write",), None, "user_admin", "read") is None
     assert decide("operator", (), (), None, "koyo_hoken", "read") is None
+    # A partner is limited to the 事業所 its tenant granted it (the token's claim; None = all).
+    limited = decide("partner", (), ("employees:read",), None, "koyo_hoken", "read", partner_jigyosho=["A"])
+    assert limited is not None and limited.jigyosho_ids == frozenset({"A"})
+    # A route's own write-only scope stands in for the menu; it never grants a read elsewhere.
+    mn = decide("partner", (), ("mynumber:write",), None, "koyo_hoken", "write", partner_scopes=("mynumber:write",))
+    assert mn is not None and mn.jigyosho_ids is None
+    assert decide("partner", (), ("mynumber:write",), None, "koyo_hoken", "read") is None
     with pytest.raises(ValueError):
         decide("user", (), (), None, "no_such_menu", "read")
 

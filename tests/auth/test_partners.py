@@ -70,3 +70,31 @@ def test_service_tokens_between_services(tokens, auth):
     assert r.status_code == 200 and isinstance(r.json()["certificates"], list)
     assert auth.get(f"{API}/device-cas", headers=bearer(tokens.service("files", "auth"))).status_code == 403
     assert auth.get(f"{API}/device-cas", headers=bearer(tokens.service("gateway", "files"))).status_code == 401
+
+
+def test_jigyosho_granted_to_a_client_is_carried_by_its_tokens(tenant, auth, settings):
+    admin_pw = strong("admin")
+    tenant.add_user("boss2", admin_pw, roles=("tenant_admin",))
+    admin = tenant.token("boss2", admin_pw)["access_token"]
+    r = tenant.client.post(f"{API}/partner-clients", headers=bearer(admin),
+                           json={"name": "portal", "scopes": ["employees:write"], "jigyosho_ids": ["js-b", "js-a"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["jigyosho_ids"] == ["js-a", "js-b"]
+    client_id, secret = r.json()["client_id"], r.json()["client_secret"]
+    verifier = TokenVerifier(settings.keys_dir)
+
+    def claim() -> object:
+        tok = tenant.client.post(TOKEN, data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+        assert tok.status_code == 200, tok.text
+        return verifier.verify_access(tok.json()["access_token"]).claims.get("jigyosho_ids")
+
+    assert claim() == ["js-a", "js-b"]
+    changed = tenant.client.put(f"{API}/partner-clients/{client_id}/jigyosho", headers=bearer(admin),
+                                json={"jigyosho_ids": None})
+    assert changed.status_code == 200 and changed.json()["jigyosho_ids"] is None
+    assert claim() is None  # every 事業所
+    other = Tenant(auth, str(uuid.uuid4()), f"o{uuid.uuid4().hex[:8]}")
+    other.add_user("boss", admin_pw, roles=("tenant_admin",))
+    other_admin = other.token("boss", admin_pw)["access_token"]
+    assert other.client.put(f"{API}/partner-clients/{client_id}/jigyosho", headers=bearer(other_admin),
+                            json={"jigyosho_ids": ["x"]}).status_code == 404
