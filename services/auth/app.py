@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
-from services.auth import admin_api, events, me_api, service
+from services.auth import admin_api, me_api, service
 from services.auth.api import router
 from services.auth.context import AccessKeys, AuthContext
 from services.auth.models import messaging
@@ -12,19 +13,26 @@ from services.auth.passwords import Passwords
 from services.auth.settings import AuthSettings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import load_data_keys
+from shared.events import EventEnvelope
+from shared.purge import TenantPurge
 from shared.service_app import Runtime, Subscription, create_service_app
 from shared.settings import CommonSettings
 
 NAME = "auth"
 
-SUBSCRIPTIONS = (
-    Subscription("tenants", events.TENANT_CREATED, service.on_tenant_created),
-    Subscription("tenant-settings", events.TENANT_SETTINGS_CHANGED, service.on_tenant_settings_changed),
-    Subscription("users", events.USER_CREATED, service.on_user_created),
-    Subscription("users-updated", events.USER_UPDATED, service.on_user_updated),
-    Subscription("users-disabled", events.USER_DISABLED, service.on_user_disabled),
-    Subscription("users-deleted", events.USER_DELETED, service.on_user_deleted),
-)
+PURGE = TenantPurge(NAME, messaging)
+
+
+def on_accounts_event(session: Session, event: EventEnvelope) -> None:
+    """Every accounts event through one durable consumer, in the order accounts published them:
+    a user can never be applied before its tenant, nor after the tenant's purge."""
+    handler = service.ACCOUNTS_HANDLERS.get(event.type)
+    if handler is not None:
+        handler(session, event)
+    PURGE.handle(session, event)
+
+
+SUBSCRIPTIONS = (Subscription("accounts", "roumu.accounts.>", on_accounts_event),)
 
 
 def create_app(settings: CommonSettings | None = None, background: bool = True, *, clock: Clock | None = None,
@@ -43,4 +51,4 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
 
     return create_service_app(NAME, messaging, [router, me_api.router, admin_api.router],
                               subscriptions=SUBSCRIPTIONS, settings=settings, background=background,
-                              title="Roumu auth", on_startup=startup)
+                              title="Roumu auth", on_startup=startup, accounts_feed=False)

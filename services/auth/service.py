@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from services.auth import records, sessions
+from services.auth import events, records, sessions
 from services.auth.models import Credential, PasswordHistory, TenantPolicy, TenantRef
 from services.auth.passwords import DEFAULT, Passwords
 from shared.clock import SYSTEM_CLOCK, Clock
@@ -47,6 +47,9 @@ def on_tenant_settings_changed(session: Session, event: EventEnvelope) -> None:
 
 
 def on_user_created(session: Session, event: EventEnvelope) -> None:
+    # A tenant that is gone (purged at contract end) gets no credentials back from a late event.
+    if session.get(TenantRef, event.subject["tenant_id"]) is None:
+        return
     upsert_credential(session, event.subject["user_id"], event.subject["tenant_id"], event.data["login_id"],
                       list(event.data["roles"]), event.data["status"])
 
@@ -69,6 +72,16 @@ def on_user_disabled(session: Session, event: EventEnvelope) -> None:
 
 def on_user_deleted(session: Session, event: EventEnvelope) -> None:
     _end_sessions(session, event, "deleted")
+
+
+ACCOUNTS_HANDLERS = {
+    events.TENANT_CREATED: on_tenant_created,
+    events.TENANT_SETTINGS_CHANGED: on_tenant_settings_changed,
+    events.USER_CREATED: on_user_created,
+    events.USER_UPDATED: on_user_updated,
+    events.USER_DISABLED: on_user_disabled,
+    events.USER_DELETED: on_user_deleted,
+}
 
 
 def upsert_credential(session: Session, user_id: str, tenant_id: str, login_id: str, roles: list[str],
