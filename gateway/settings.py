@@ -80,12 +80,15 @@ class GatewaySettings(BaseSettings):
 
     # --- request limits ---------------------------------------------------------------------------
     max_body_bytes: int = 1024 * 1024
-    upload_paths: StrList = Field(default_factory=lambda: ["/api/v1/files/"])
+    # Files, and the CSV imports that staff send as files (text/csv, up to the upload size).
+    upload_paths: StrList = Field(default_factory=lambda: ["/api/v1/files/",
+                                                           "/api/v1/koyo-hoken/insured-persons/import",
+                                                           "/api/v1/jimukumiai/wages/import"])
     max_upload_bytes: int = 100 * 1024 * 1024
     multipart_overhead_bytes: int = 64 * 1024
     json_content_types: StrList = Field(default_factory=lambda: ["application/json"])
     upload_content_types: StrList = Field(default_factory=lambda: ["multipart/form-data",
-                                                                   "application/octet-stream"])
+                                                                   "application/octet-stream", "text/csv"])
     # Paths (prefixes) where application/x-www-form-urlencoded is accepted (OAuth2 token endpoint).
     form_content_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/oauth/token"])
     # Bodies up to this size are read whole and sent upstream in one write; larger ones stream.
