@@ -6,6 +6,8 @@ which need the `my_number_unmasked` grant and are recorded as roumu.koyo_hoken.m
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from services.koyo_hoken import csv_io, repository, service
 from services.koyo_hoken.context import KoyoContext
-from services.koyo_hoken.models import InsuredPerson, Procedure
+from services.koyo_hoken.models import InsuredPerson, Procedure, idempotency
 from services.koyo_hoken.rules import deadlines as dl
 from services.koyo_hoken.rules import eligibility, rishoku
 from services.koyo_hoken.rules.lifecycle import OPEN_BEFORE_FILING
@@ -36,6 +38,7 @@ from services.koyo_hoken.schemas import (
     InsuredPersonUpdate,
     MyNumberIn,
     MyNumberOut,
+    MyNumberReceived,
     ProcedureCreate,
     ProcedureOut,
     ProcedurePage,
@@ -45,6 +48,7 @@ from services.koyo_hoken.schemas import (
 )
 from shared.auth_deps import TenantPrincipal, actor_of, require_menu
 from shared.errors import ProblemError, not_found, problem_responses
+from shared.idempotency import Answer, IdempotencyKey
 from shared.permissions import KOYO_HOKEN, MY_NUMBER_UNMASKED, Access
 from shared.service_app import Runtime, runtime
 from shared.topology import api_prefix
@@ -54,6 +58,11 @@ Rt = Annotated[Runtime, Depends(runtime)]
 CanRead = Annotated[Access, Depends(require_menu(KOYO_HOKEN, "read"))]
 CanWrite = Annotated[Access, Depends(require_menu(KOYO_HOKEN, "write"))]
 CanUnmask = Annotated[Access, Depends(require_menu(MY_NUMBER_UNMASKED, "read"))]
+# The collection partner's write-only scope, or the menu for staff.
+CanTakeMyNumber = Annotated[Access, Depends(require_menu(KOYO_HOKEN, "write", partner_scopes=("mynumber:write",)))]
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "登録しました。同じ Idempotency-Key・同じ内容の再送には最初の応答をそのまま返します "
+                         "(ヘッダー Idempotent-Replayed: true)"}}
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='取得時の ETag (例: "3")')]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
@@ -66,6 +75,16 @@ CSV = "text/csv; charset=utf-8"
 def ctx_of(rt: Runtime) -> KoyoContext:
     ctx: KoyoContext = rt.extras["koyo"]
     return ctx
+
+
+def partner_operation(*scopes: str) -> dict[str, Any]:
+    """Marks an operation for the public Partner API (ops.contracts collects these)."""
+    return {"x-roumu-partner": {"scopes": list(scopes)}}
+
+
+def _fingerprint_key(ctx: KoyoContext) -> bytes:
+    """Idempotency fingerprints of bodies holding a My Number are keyed (shared.idempotency)."""
+    return hmac.new(ctx.data_keys.keys[0][1], b"roumu.koyo_hoken.idempotency", hashlib.sha256).digest()
 
 
 def _person(session: Session, access: Access, person_id: str) -> InsuredPerson:
@@ -92,23 +111,29 @@ def _etag(response: Response, version: int) -> None:
 # --- insured persons ---------------------------------------------------------------------------
 
 @router.post("/insured-persons", status_code=status.HTTP_201_CREATED, response_model=InsuredPersonOut,
-             responses=problem_responses(401, 403, 404, 409, 422))
+             responses={**problem_responses(401, 403, 404, 409, 422), **REPLAYED},
+             openapi_extra=partner_operation("employees:write"))
 def register_insured_person(body: InsuredPersonCreate, p: TenantPrincipal, access: CanWrite, request: Request,
-                            rt: Rt, response: Response) -> InsuredPersonOut:
-    """Register an insured person (被保険者) of one of the 事業所 granted to the caller. Furigana is
-    normalised to full-width katakana; characters e-Gov rejects are answered in `egov_char_warnings`.
-    `my_number` is sealed at rest and never answered."""
+                            rt: Rt, idempotency_key: IdempotencyKey = None) -> Response:
+    """Register an insured person (被保険者) of one of the 事業所 granted to the caller — a partner's
+    hire. Furigana is normalised to full-width katakana; characters e-Gov rejects are answered in
+    `egov_char_warnings`. `my_number` is sealed at rest and never answered. With `Idempotency-Key`
+    a resend answers the first result (`Idempotent-Replayed: true`)."""
     access.check_jigyosho(body.jigyosho_id)
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
+
+    def work(session: Session) -> Answer:
         person = service.register_insured_person(session, ctx, access.tenant_id, body, actor_of(p, request))
         out = service.person_out(ctx, person)
-    response.headers["Location"] = f"{router.prefix}/insured-persons/{out.id}"
-    _etag(response, out.version)
-    return out
+        return Answer(201, out, {"Location": f"{router.prefix}/insured-persons/{out.id}",
+                                 "ETag": f'"{out.version}"'})
+
+    return idempotency.run(rt.transaction, request, access.tenant_id, p.subject, idempotency_key,
+                           body.model_dump(mode="json"), work, secret=_fingerprint_key(ctx))
 
 
-@router.get("/insured-persons", response_model=InsuredPersonPage, responses=PROBLEMS)
+@router.get("/insured-persons", response_model=InsuredPersonPage, responses=PROBLEMS,
+            openapi_extra=partner_operation("employees:read"))
 def list_insured_persons(
     access: CanRead, rt: Rt,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
@@ -174,7 +199,8 @@ async def import_insured_persons(
     return await anyio.to_thread.run_sync(work)
 
 
-@router.get("/insured-persons/{person_id}", response_model=InsuredPersonOut, responses=PROBLEMS)
+@router.get("/insured-persons/{person_id}", response_model=InsuredPersonOut, responses=PROBLEMS,
+            openapi_extra=partner_operation("employees:read"))
 def get_insured_person(person_id: str, access: CanRead, rt: Rt, response: Response) -> InsuredPersonOut:
     with rt.db.sessions() as session:
         # Scoped by tenant and 事業所 grant: an id outside them is indistinguishable from a missing one.
@@ -194,6 +220,26 @@ def update_insured_person(person_id: str, body: InsuredPersonUpdate, p: TenantPr
         out = service.person_out(ctx, person)
     _etag(response, out.version)
     return out
+
+
+@router.post("/insured-persons/{person_id}/my-number-intake", status_code=status.HTTP_202_ACCEPTED,
+             response_model=MyNumberReceived, responses=problem_responses(401, 403, 404, 422),
+             openapi_extra=partner_operation("mynumber:write"))
+def take_my_number(person_id: str, body: MyNumberIn, p: TenantPrincipal, access: CanTakeMyNumber,
+                   request: Request, rt: Rt, idempotency_key: IdempotencyKey = None) -> Response:
+    """My Number from a collection partner (scope `mynumber:write`, write-only: it reads nothing
+    else). Check digit verified, sealed on arrival with the data keys (AES-256-GCM), recorded as
+    roumu.koyo_hoken.insured_person.updated (`my_number`); the answer never holds the number, not
+    even masked. Replaces a number registered before."""
+    ctx = ctx_of(rt)
+
+    def work(session: Session) -> Answer:
+        person = _person(session, access, person_id)
+        service.set_my_number(session, ctx, person, body.my_number, f'"{person.version}"', actor_of(p, request))
+        return Answer(202, MyNumberReceived(insured_person_id=person.id, received_at=ctx.clock.now()), {})
+
+    return idempotency.run(rt.transaction, request, access.tenant_id, p.subject, idempotency_key,
+                           body.model_dump(mode="json"), work, secret=_fingerprint_key(ctx))
 
 
 @router.put("/insured-persons/{person_id}/my-number", response_model=InsuredPersonOut, responses=EDIT_PROBLEMS)
@@ -273,7 +319,8 @@ def create_procedure(body: ProcedureCreate, p: TenantPrincipal, access: CanWrite
     return out
 
 
-@router.get("/procedures", response_model=ProcedurePage, responses=PROBLEMS)
+@router.get("/procedures", response_model=ProcedurePage, responses=PROBLEMS,
+            openapi_extra=partner_operation("employees:read"))
 def list_procedures(
     access: CanRead, rt: Rt,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
@@ -292,7 +339,8 @@ def list_procedures(
                              offset=offset)
 
 
-@router.get("/procedures/{procedure_id}", response_model=ProcedureOut, responses=PROBLEMS)
+@router.get("/procedures/{procedure_id}", response_model=ProcedureOut, responses=PROBLEMS,
+            openapi_extra=partner_operation("employees:read"))
 def get_procedure(procedure_id: str, access: CanRead, rt: Rt, response: Response) -> ProcedureOut:
     with rt.db.sessions() as session:
         pr, _ = _procedure(session, access, procedure_id)

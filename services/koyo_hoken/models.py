@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, Date, Index, Integer, Numeric, String, fal
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
+from shared.idempotency import Idempotency
 from shared.outbox import Messaging
 from shared.permissions import Permissions
 
@@ -20,6 +21,7 @@ class Base(DeclarativeBase):
 
 messaging = Messaging(Base.metadata)
 permissions = Permissions(Base.metadata)
+idempotency = Idempotency(Base.metadata)
 
 
 class InsuredPerson(Base):

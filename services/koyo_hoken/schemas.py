@@ -154,6 +154,14 @@ class InsuredPersonUpdate(BaseModel):
         return _bango(v)
 
 
+class MyNumberReceived(BaseModel):
+    """The answer to a My Number intake: that it was taken, never the number."""
+
+    insured_person_id: str
+    my_number_registered: bool = True
+    received_at: datetime
+
+
 class MyNumberIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
