@@ -81,3 +81,21 @@ def test_100_mb_plus_one_byte_is_refused(stack, tokens, client, via):
     assert body["type"].endswith("/file-too-large") and body["limit_bytes"] == MAX_FILE_BYTES
     listed = client.get(f"{stack.gateway_url}/api/v1/files/files", headers={"Authorization": f"Bearer {token}"})
     assert listed.json()["items"] == []
+
+
+def test_signed_link_and_download_headers_through_the_gateway(stack, tokens, client):
+    token = tokens.user(str(uuid.uuid4()))
+    r = put_file(client, stack.gateway_url, token, 5000, name="資格取得届.pdf")
+    assert r.status_code == 201, r.text
+    link = client.post(f"{stack.gateway_url}/api/v1/files/files/{r.json()['id']}/download-link",
+                       headers={"Authorization": f"Bearer {token}"})
+    assert link.status_code == 200, link.text
+    d = client.get(stack.gateway_url + link.json()["url"])  # no token: the link is the permission
+    assert d.status_code == 200 and len(d.content) == 5000
+    assert d.headers["content-type"] == "application/pdf"
+    assert d.headers["x-content-type-options"] == "nosniff"
+    assert d.headers["content-disposition"].endswith(
+        "filename*=UTF-8''%E8%B3%87%E6%A0%BC%E5%8F%96%E5%BE%97%E5%B1%8A.pdf")
+    url = link.json()["url"]
+    bad = client.get(stack.gateway_url + url[:-2] + ("xx" if not url.endswith("xx") else "yy"))
+    assert bad.status_code == 403 and bad.headers["content-type"].startswith("application/problem+json")
