@@ -1,7 +1,8 @@
 """e-Filing against the e-Gov sandbox: 1,000 filings bulk-submitted and tracked to 手続終了.
 
-`python -m bench.bench_efiling` (BENCH_FILINGS, default 1000; BENCH_BASELINE, default 50) appends
-its section to docs/BENCHMARKS.md. The sandbox runs as a real HTTP server (uvicorn, one thread);
+`python -m bench.bench_efiling` (BENCH_FILINGS, default 1000; BENCH_BASELINE, default 50) writes
+its marked section of docs/BENCHMARKS.md (`--no-write`: print only; `bench.run` discovers it). The
+sandbox runs as a real HTTP server in its own process (uvicorn, SQLite), as e-Gov would be remote;
 efiling's code runs in this process against its own SQLite database; everything on 127.0.0.1.
 
 Baseline, same run: the single-filing path (/apply/check + /apply per filing, then reading each
@@ -10,23 +11,77 @@ case), measured on BENCH_BASELINE filings and scaled per filing."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from ops.migrate import migrate
 from services.efiling import submission, tracking
 from services.efiling.documents import LocalBlobStore
+from services.efiling.settings import EfilingSettings
 from shared.db import Database
 from shared.keys import ensure_keys
 from shared.settings import CommonSettings
 from tests.services.efiling.support import link_account, make_egov, new_filing, tenant
-from tests.services.egov_support import SandboxServer, new_account
+from tests.services.egov_support import CLIENT_ID, CLIENT_SECRET, new_account
+from tests.support.nats_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "BENCHMARKS.md"
+BEGIN, END = "<!-- BEGIN bench_efiling -->", "<!-- END bench_efiling -->"
+TITLE = "## e-Filing: bulk submission and tracking against the sandbox (bench/bench_efiling.py)"
+
+SERVE = """
+import sys, uvicorn
+from services.egov_sandbox.app import create_app
+from services.egov_sandbox.settings import SandboxSettings
+from shared.settings import CommonSettings
+app = create_app(settings=CommonSettings(), background=False,
+                 sandbox_settings=SandboxSettings(client_id=sys.argv[2], client_secret=sys.argv[3]))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="critical", http="httptools")
+"""
+
+
+class SandboxProcess:
+    """The e-Gov sandbox in its own process (the interface tests' SandboxServer offers)."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self.port = free_port()
+        env = {**os.environ, "ROUMU_VAR_DIR": str(settings.var_dir), "ROUMU_KEYS_DIR": str(settings.keys_dir),
+               "ROUMU_DATABASE_URL_TEMPLATE": settings.database_url_template, "ROUMU_LOG_LEVEL": "WARNING"}
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, str(self.port), CLIENT_ID, CLIENT_SECRET],
+                                     env=env, cwd=ROOT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api, self.auth = f"{self.url}/shinsei/v2", f"{self.url}/auth"
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+
+    def start(self) -> SandboxProcess:
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                raise RuntimeError("sandbox process exited")
+            try:
+                if self.http.get("/healthz").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("sandbox did not start")
+
+    def cases(self, account: str) -> list[dict[str, Any]]:
+        r = self.http.get("/_sandbox/cases", params={"account": account})
+        r.raise_for_status()
+        return list(r.json())
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        self.proc.wait(30)
 
 
 def _track_all(db, egov, store, ids: list[str]) -> tuple[int, int]:
@@ -51,7 +106,7 @@ def run(n: int, baseline_n: int) -> dict[str, float]:
                               log_level="WARNING")
     ensure_keys(settings.keys_dir)
     migrate(["efiling", "egov_sandbox"], settings)
-    sandbox = SandboxServer(settings).start()
+    sandbox = SandboxProcess(settings).start()
     db = Database(settings.database_url("efiling"))
     egov, _ = make_egov(settings, sandbox, bulk_chunk_size=500)
     store = LocalBlobStore()
@@ -90,17 +145,22 @@ def run(n: int, baseline_n: int) -> dict[str, float]:
         sandbox.stop()
 
 
-def markdown(r: dict[str, float]) -> str:
+def markdown(r: dict[str, float], concurrency: int) -> str:
     scaled = r["baseline_per_filing_s"] * r["n"]
+    goal = "within" if r["total_s"] <= 60 else "over"
     return "\n".join([
-        "## e-Filing: bulk submission and tracking against the sandbox (bench/bench_efiling.py)",
+        BEGIN,
+        TITLE,
         "",
-        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, load average before: {os.getloadavg()[0]:.1f}. Method: the "
-        "e-Gov sandbox as a real HTTP server (uvicorn, one thread, SQLite); efiling's code in the bench process on "
-        "SQLite; packages built from 資格取得届 form data; `/bulk-apply` in sends of 500, mapped back through "
-        "`/apply/report`; tracked with `/apply/lists?send_number=` (50 a page; the sandbox moves each listed case "
-        "one scripted step: 到達 → 審査中 → 手続終了 with a signed 公文書); each 公文書 downloaded, its XMLDSig "
-        "checked locally and by `/official_document/verify`, stored, completed. Goal: ≤ 60 s and 0 duplicates.",
+        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {os.cpu_count()} cores, load average before: "
+        f"{r['load']:.1f}. Method: the e-Gov sandbox as a real HTTP server in its own process (uvicorn, SQLite, "
+        "as e-Gov is remote); efiling's code in the bench process on SQLite; packages built from 資格取得届 form "
+        "data; `/bulk-apply` in sends of 500, mapped back through `/apply/report`; tracked with "
+        "`/apply/lists?send_number=` (50 a page; the sandbox moves each listed case one scripted step: 到達 → "
+        "審査中 → 手続終了 with a signed 公文書); each 公文書 downloaded, its XMLDSig checked locally and by "
+        f"`/official_document/verify`, stored, completed — {concurrency} at a time "
+        "(`ROUMU_EFILING_DOCUMENT_CONCURRENCY`), recorded in one transaction per step of a page. "
+        "Goal: ≤ 60 s and 0 duplicates.",
         "",
         "| measure | value |",
         "| --- | ---: |",
@@ -108,25 +168,48 @@ def markdown(r: dict[str, float]) -> str:
         f"| drafting (form data sealed, package built once for validation) | {r['drafted_s']:.1f} s |",
         f"| bulk submission (build, write-before-call, /bulk-apply, report mapping) | {r['submitted_s']:.1f} s |",
         f"| tracking to 手続終了 incl. 公文書 ({int(r['passes'])} poller passes) | {r['tracked_s']:.1f} s |",
-        f"| **submission + tracking** | **{r['total_s']:.1f} s** |",
+        f"| **submission + tracking** | **{r['total_s']:.1f} s** ({goal} the 60 s goal) |",
         f"| arrivals at the sandbox / finished (手続終了) | {int(r['arrivals'])} / {int(r['finished'])} |",
         f"| duplicate arrivals | {int(r['duplicates'])} |",
-        f"| baseline: one by one (/apply/check + /apply, then per-case reads), {int(r['baseline_n'])} filings | "
-        f"{r['baseline_s']:.1f} s ({r['baseline_per_filing_s'] * 1000:.0f} ms per filing; ≈ {scaled:.0f} s "
+        f"| baseline, same run: one by one (/apply/check + /apply, then per-case reads), {int(r['baseline_n'])} "
+        f"filings | {r['baseline_s']:.1f} s ({r['baseline_per_filing_s'] * 1000:.0f} ms per filing; ≈ {scaled:.0f} s "
         f"for {int(r['n'])}) |",
         "",
+        "Previous run (2026-11-26, sandbox in a thread of the bench process, 公文書 fetched one at a time with "
+        "two transactions each, load average 7.8): submission 11.5 s + tracking 113.7 s = 125.2 s. "
+        "`/official_document/verify` stays on: the local check proves integrity against the certificate "
+        "embedded in the document, not that the certificate is a GPKI official's; EGOV-XML.md §5 says no "
+        "public client checks that trust locally, so e-Gov's verify is kept "
+        "(`ROUMU_EFILING_VERIFY_REMOTELY`).",
+        END,
     ])
+
+
+def write_section(section: str) -> None:
+    text = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    elif TITLE in text:
+        # the unmarked section of earlier runs: replace it up to the next section
+        head, rest = text.split(TITLE, 1)
+        nxt = rest.find("<!-- BEGIN")
+        text = head + section + "\n\n" + (rest[nxt:] if nxt >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    OUT.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
     n = int(os.environ.get("BENCH_FILINGS", "1000"))
     baseline_n = int(os.environ.get("BENCH_BASELINE", "50"))
+    load = os.getloadavg()[0]
     r = run(n, baseline_n)
-    text = markdown(r)
+    r["load"] = load
+    text = markdown(r, EfilingSettings().document_concurrency)
     print(text)
     if "--no-write" not in sys.argv:
-        with OUT.open("a", encoding="utf-8") as f:
-            f.write("\n" + text)
+        write_section(text)
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ def _schedule(egov: Egov, sub: Submission, changed: bool) -> None:
     sub.next_poll_at = egov.clock.now() + timedelta(seconds=delay)
 
 
-def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: dict[str, Any]) -> list[
-        tuple[int, str]]:
+def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: dict[str, Any],
+               seen: tuple[set[int], set[int]] | None = None) -> list[tuple[int, str]]:
     """Bring one filing up to date with e-Gov's view of its case. Returns the 公文書 still to fetch."""
     now = egov.clock.now()
     raw = str(item.get("status") or "")
@@ -67,7 +67,8 @@ def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: d
         if mapped == State.WITHDRAWN:
             messaging.record(session, events.filing_event(events.FILING_WITHDRAWN, f, SYSTEM,
                                                           arrive_id=sub.arrive_id, egov_status=raw))
-    known = set(session.execute(select(FilingNotice.notice_sub_id).where(FilingNotice.filing_id == f.id)).scalars())
+    # `seen`: the filing's known notices and completed 公文書, read for a whole page by the caller
+    known, have = seen if seen is not None else _seen(session, [f.id]).get(f.id, (set(), set()))
     for n in item.get("notice_list") or []:
         sub_id = int(n.get("notice_sub_id") or 0)
         if not sub_id or sub_id in known:
@@ -86,13 +87,23 @@ def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: d
             messaging.record(session, events.filing_event(
                 events.FILING_CORRECTION_REQUESTED, f, SYSTEM, arrive_id=sub.arrive_id, notice_sub_id=sub_id,
                 correct_type=n.get("correct_type") or "部分補正", correction_deadline=notice.correct_expired_date))
-    # recorded and completed: done; recorded but not completed (a lost completion): asked again
-    have = set(session.execute(select(OfficialDocument.notice_sub_id).where(
-        OfficialDocument.filing_id == f.id, OfficialDocument.completed_at.is_not(None))).scalars())
     pending = [(int(d["notice_sub_id"]), str(d.get("doc_title") or "")) for d in item.get("official_list") or []
                if d.get("notice_sub_id") and int(d["notice_sub_id"]) not in have]
     _schedule(egov, sub, changed or bool(pending))
     return pending
+
+
+def _seen(session: Session, filing_ids: list[str]) -> dict[str, tuple[set[int], set[int]]]:
+    """Per filing: notice sub ids already stored, and 公文書 recorded *and* completed (one recorded
+    but not completed — a lost completion — is asked again)."""
+    out: dict[str, tuple[set[int], set[int]]] = {fid: (set(), set()) for fid in filing_ids}
+    for fid, sub_id in session.execute(select(FilingNotice.filing_id, FilingNotice.notice_sub_id)
+                                       .where(FilingNotice.filing_id.in_(filing_ids))):
+        out[fid][0].add(sub_id)
+    for fid, sub_id in session.execute(select(OfficialDocument.filing_id, OfficialDocument.notice_sub_id).where(
+            OfficialDocument.filing_id.in_(filing_ids), OfficialDocument.completed_at.is_not(None))):
+        out[fid][1].add(sub_id)
+    return out
 
 
 def _signed_xml(zip_bytes: bytes) -> tuple[str | None, bytes | None]:
@@ -306,16 +317,20 @@ def poll_send(db: Database, egov: Egov, store: DocumentStore, send_number: str) 
     todo: list[tuple[str, int, str]] = []
     states: dict[str, str] = {}
     with db.transaction() as session:
-        for item in items:
-            fid = subs.get(str(item.get("arrive_id")))
-            if fid is None:
-                continue
-            f, sub = session.get(Filing, fid), session.get(Submission, fid)
-            assert f is not None and sub is not None
+        page = {str(item.get("arrive_id")): item for item in items if str(item.get("arrive_id")) in subs}
+        fids = [subs[a] for a in page]
+        # one read per table for the whole send, not per case
+        filings = {f.id: f for f in session.execute(select(Filing).where(Filing.id.in_(fids))).scalars()}
+        rows = {s.filing_id: s for s in session.execute(
+            select(Submission).where(Submission.filing_id.in_(fids))).scalars()}
+        seen = _seen(session, fids)
+        for arrive_id, item in page.items():
+            fid = subs[arrive_id]
+            f, sub = filings[fid], rows[fid]
             if State(sub.state) not in TRACKED and not item.get("official_list"):
                 states[fid] = sub.state
                 continue
-            todo += [(fid, i, t) for i, t in apply_case(session, egov, f, sub, item)]
+            todo += [(fid, i, t) for i, t in apply_case(session, egov, f, sub, item, seen[fid])]
             states[fid] = sub.state
     fetch_documents(db, egov, client, store, todo)
     return states
