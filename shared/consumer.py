@@ -5,7 +5,8 @@ consumer that dies after its commit but before its ack skips the redelivered eve
 
 Batch mode (optional, `batch_handler`): a fetched batch is applied in one transaction — the inbox
 claims of every event in it, then the handler given the events not handled before, in stream
-order — and then each message is double-acked. If that transaction fails, the batch is applied
+order — and then each message is acked, with one flush (a round trip) for the batch instead of a
+double ack per message. If that transaction fails, the batch is applied
 again one message at a time through the single-message path, so one bad event is retried (nak)
 alone and the others go through."""
 
@@ -104,7 +105,7 @@ class EventConsumer:
             return len(fresh)
 
     async def process_batch(self, msgs: Sequence[Msg]) -> None:
-        """Batch mode: one transaction for the fetched batch, then a double ack of each message."""
+        """Batch mode: one transaction for the fetched batch, then an ack of each message and a flush."""
         valid: list[tuple[Msg, EventEnvelope]] = []
         for msg in msgs:
             try:
@@ -125,8 +126,13 @@ class EventConsumer:
         HANDLED.labels(self.durable).inc(applied)
         if len(valid) > applied:
             DUPLICATES.labels(self.durable).inc(len(valid) - applied)
-        # The double ack of each message, in flight together.
-        await asyncio.gather(*(msg.ack_sync(timeout=5.0) for msg, _ in valid))
+        # Each message acked, then one round trip (flush) so the server holds every ack before the
+        # next batch: one wait per batch instead of one per message (ack_sync for each cost more
+        # than half the throughput). A lost ack only means a redelivery, which the inbox skips.
+        for msg, _ in valid:
+            await msg.ack()
+        if self._nc is not None and self._nc.is_connected:
+            await self._nc.flush(timeout=5)
 
     async def process(self, msg: Msg) -> None:
         try:
