@@ -38,6 +38,8 @@ def types_in_code() -> dict[str, list[str]]:
     The gateway has no outbox and publishes its refusals itself, so all its modules are scanned."""
     found: dict[str, list[str]] = {}
     paths = sorted((ROOT / "services").glob("**/events.py")) + sorted((ROOT / "gateway").glob("**/*.py"))
+    # ops/ too: the backup job publishes its outcome straight to JetStream (no outbox).
+    paths += sorted((ROOT / "ops").glob("**/*.py"))
     for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
