@@ -107,6 +107,8 @@ def test_make_run_brings_up_everything_behind_the_gateway(tmp_path):
             r = login(client)
             assert r.status_code == 200, r.text
             token = r.json()["access_token"]
+            me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200, me.text
 
             # Malformed requests to every service through the gateway: problem+json, request id, no 500.
             for route, info in ROUTED.items():
