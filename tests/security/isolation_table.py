@@ -42,8 +42,8 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
 # Required headers the sweep must send for a call to reach the id check.
 REQUEST_HEADERS: dict[str, str] = {"Content-Disposition": 'attachment; filename="a.pdf"'}
 
-# Body fields (and required query parameters) that name a resource: field -> (world key, scope). Fields ending in _id/_ids that are
-# not references are listed in BODY_NOT_REFERENCES.
+# Body fields (and required query parameters) that name a resource: field -> (world key, scope).
+# Fields ending in _id/_ids that are not references are listed in BODY_NOT_REFERENCES.
 BODY_REFERENCES: dict[str, tuple[str, str]] = {
     "jigyosho_id": ("jigyosho_id", "jigyosho"),
     "to_jigyosho_id": ("jigyosho_id", "jigyosho"),
