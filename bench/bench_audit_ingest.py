@@ -9,7 +9,7 @@ or three subject ids). Then, each from the start of the stream with a durable of
   doing nothing with the messages;
 * audit_log: shared.consumer.EventConsumer in batch mode with audit_log's own handler, exactly as
   the service runs it (batch 500: one transaction per fetch with the inbox claims, the entries,
-  the target index and the chain heads; then a double ack of each message), on a fresh SQLite
+  the target index and the chain heads; then an ack of each message and one flush), on a fresh SQLite
   database migrated like the service's; and on PostgreSQL too when BENCH_POSTGRES_URL is set
   (an admin URL such as postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 
@@ -246,8 +246,9 @@ durable of its own, fetching {BATCH} at a time, in this process on 127.0.0.1. Th
 nats-py pull consumer that only acks (`ack()`), run before and after the stores; the ratio is
 against their mean. audit_log is `shared.consumer.EventConsumer` in batch mode with the service's
 own handler: per fetch, one transaction with the inbox claims, the entries (sequence numbers and
-SHA-256 chain hashes per tenant and category), the target index and the chain heads, then a double
-ack (`ack_sync`) of each message. The timer stops when the last entry is committed.
+SHA-256 chain hashes per tenant and category), the target index and the chain heads, then an
+`ack()` of each message and one flush; the next batch is fetched while one is applied. The timer
+stops when the last entry is committed.
 
 | consumer | events | seconds | events/s | × bare |
 | --- | ---: | ---: | ---: | ---: |
