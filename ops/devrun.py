@@ -198,6 +198,8 @@ class DevRun:
             port = self.settings.service_port(s.name)
             env.setdefault(f"ROUMU_{s.name.upper()}_URL", f"http://127.0.0.1:{port}")
         env["ROUMU_GATEWAY_PORT"] = str(self.gateway_port)
+        # Local webhook receivers (docs/partner-example.py) listen on http://127.0.0.1.
+        env.setdefault("ROUMU_WEBHOOKS_ALLOW_HTTP", "true")
         return env
 
     def uvicorn_child(self, name: str, factory: str, port: int, health_path: str = "/healthz") -> Child:

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
+from shared.crypto import DataKeys
 from shared.db import UtcDateTime
 from shared.errors import ProblemError
 
@@ -43,6 +44,11 @@ RETENTION = timedelta(hours=24)
 KEY_PATTERN = r"^[\x21-\x7E]{1,100}$"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_HEADERS = ("Location", "ETag")
+SEALED = "sealed"
+
+
+def _aad(tenant_id: str, key: str) -> bytes:
+    return f"idempotency:{tenant_id}:{key}".encode()
 
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", pattern=KEY_PATTERN,
@@ -106,7 +112,7 @@ class Idempotency:
         self.retention = retention
 
     def _claim(self, session: Session, tenant_id: str, caller: str, key: str, fp: str,
-               now: datetime) -> Answer | None:
+               now: datetime, seal: DataKeys | None) -> Answer | None:
         """None: this request holds the key now. An Answer: the key's stored result (same request)."""
         t = self.table
         where = (t.c.tenant_id == tenant_id, t.c.caller == caller[:64], t.c.key == key)
@@ -124,20 +130,28 @@ class Idempotency:
             raise key_reused()
         if row["status_code"] is None:  # cannot happen after the first commits; be explicit anyway
             raise ProblemError(409, "conflict", "同じ Idempotency-Key の要求を処理中です")
-        return Answer(int(row["status_code"]), row["body"], dict(row["headers"] or {}))
+        body = row["body"]
+        if isinstance(body, dict) and set(body) == {SEALED} and seal is not None:
+            body = json.loads(seal.open(str(body[SEALED]), _aad(tenant_id, key)))
+        return Answer(int(row["status_code"]), body, dict(row["headers"] or {}))
 
-    def _store(self, session: Session, tenant_id: str, caller: str, key: str, answer: Answer) -> None:
+    def _store(self, session: Session, tenant_id: str, caller: str, key: str, answer: Answer,
+               seal: DataKeys | None) -> None:
         t = self.table
+        body: Any = jsonable_encoder(answer.body)
+        if seal is not None:
+            body = {SEALED: seal.seal(json.dumps(body, ensure_ascii=False).encode(), _aad(tenant_id, key))}
         session.execute(update(t).where(t.c.tenant_id == tenant_id, t.c.caller == caller[:64], t.c.key == key)
-                        .values(status_code=answer.status_code, body=jsonable_encoder(answer.body),
+                        .values(status_code=answer.status_code, body=body,
                                 headers={k: v for k, v in answer.headers.items() if k in KEPT_HEADERS}))
 
     def run(self, transaction: Callable[[], AbstractContextManager[Session]], request: Request, tenant_id: str,
             caller: str, key: str | None, body: Any, work: Callable[[Session], Answer],
-            secret: bytes | None = None) -> JSONResponse:
+            secret: bytes | None = None, seal: DataKeys | None = None) -> JSONResponse:
         """Run `work` in one transaction (`transaction()`, e.g. `rt.transaction`) under the key; without
         a key simply run it. The answer is stored with the key in that same transaction. `secret`:
-        see `fingerprint`."""
+        see `fingerprint`; `seal`: store the answer sealed (AES-256-GCM), for answers holding a
+        secret shown once (a webhook signing secret)."""
         if key is None:
             with transaction() as session:
                 answer = work(session)
@@ -147,11 +161,11 @@ class Idempotency:
             try:
                 with transaction() as session:
                     now = datetime.now(UTC)
-                    stored = self._claim(session, tenant_id, caller, key, fp, now)
+                    stored = self._claim(session, tenant_id, caller, key, fp, now, seal)
                     if stored is not None:
                         return stored.response(replayed=True)
                     answer = work(session)
-                    self._store(session, tenant_id, caller, key, answer)
+                    self._store(session, tenant_id, caller, key, answer, seal)
                 return answer.response()
             except IntegrityError:
                 # A concurrent request with this key committed first: answer its result.

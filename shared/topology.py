@@ -20,6 +20,7 @@ SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("efiling", "efiling", 8105),
     ServiceInfo("audit_log", "audit-log", 8106),
     ServiceInfo("files", "files", 8107),
+    ServiceInfo("webhooks", "webhooks", 8109),
     # The e-Gov sandbox stands in for an outside system: never routed by the gateway.
     ServiceInfo("egov_sandbox", "", 8108),
 )

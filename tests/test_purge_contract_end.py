@@ -92,7 +92,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     accounts = service_client("accounts", clock=clock,
                               accounts_settings=AccountsSettings(scheduler_interval_seconds=3600))
     clients = {name: service_client(name) for name in
-               ("auth", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log")}
+               ("auth", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks")}
 
     t = open_tenant(accounts, tokens, contract_end="2026-05-01")  # a Friday before Golden Week
     keep = open_tenant(accounts, tokens)  # another tenant: its data stays
@@ -114,6 +114,8 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
         assert clients["files"].post("/api/v1/files/files/metadata", headers=bearer(tenant.admin_token), json={
             "original_name": "a.pdf", "content_type": "application/pdf", "size_bytes": 1,
             "sha256": "0" * 64}).status_code == 201
+        assert clients["webhooks"].post("/api/v1/webhooks/endpoints", headers=bearer(tenant.admin_token), json={
+            "url": "https://partner.example/hook", "event_types": ["procedure.completed"]}).status_code == 201
         etag = accounts.get(f"{BASE}/tenants/{tenant.id}/settings", headers=bearer(tenant.admin_token)).headers["etag"]
         assert accounts.put(f"{BASE}/tenants/{tenant.id}/settings", headers={**bearer(tenant.admin_token),
                             "If-Match": etag}, json={"totp_required": True,
@@ -130,7 +132,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     wait_for(lambda: audit_count(t.id) >= 12)
     wait_for(lambda: any(s == "auth" for s, _, _ in rows_mentioning(settings, t.id)))
     assert {s for s, _, _ in rows_mentioning(settings, t.id)} >= {
-        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log"}
+        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks"}
 
     # The schedule: Golden Week 2026 (5/2–5/6) pushes both first steps to 5/7; June 1 is a Monday.
     term = termination(accounts, tokens, t.id)
@@ -153,7 +155,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     clock.advance(timedelta(hours=1))
     assert run_jobs(accounts, tokens) == ["purge_requested"]
     done = wait_for(lambda: (x := termination(accounts, tokens, t.id))["status"] == "purged" and x, timeout=30)
-    assert done["pending_services"] == [] and len(done["confirmed_services"]) == 7
+    assert done["pending_services"] == [] and len(done["confirmed_services"]) == 8
 
     # Operational data is gone; account information (accounts' users and tenant) waits for June.
     left = {(s, tbl) for s, tbl, _ in rows_mentioning(settings, t.id)}
@@ -167,7 +169,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     assert rows_mentioning(settings, t.id) == []
     # ...while the other tenant's rows are all there.
     assert {s for s, _, _ in rows_mentioning(settings, keep.id)} >= {
-        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log"}
+        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks"}
 
     # The deletion certificate.
     r = accounts.get(f"{BASE}/tenants/{t.id}/deletion-certificate", headers=bearer(tokens.operator()))
@@ -176,7 +178,9 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     doc = json.loads(signed["certificate"])
     assert doc["tenant"] == {"id": t.id, "code": t.code, "name": "テスト社会保険労務士事務所"}
     services = {s["service"]: s for s in doc["services"]}
-    assert set(services) == {"auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "audit_log", "files"}
+    assert set(services) == {"auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "audit_log", "files",
+                             "webhooks"}
+    assert services["webhooks"]["deleted"]["webhook_endpoints"] == 1
     assert services["koyo_hoken"]["deleted"]["insured_persons"] == 1
     assert services["jimukumiai"]["deleted"]["members"] == 1
     assert services["efiling"]["deleted"]["filings"] == 1

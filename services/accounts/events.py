@@ -37,6 +37,7 @@ TENANT_PURGED: dict[str, str] = {
     "efiling": "roumu.efiling.tenant.purged",
     "audit_log": "roumu.audit_log.tenant.purged",
     "files": "roumu.files.tenant.purged",
+    "webhooks": "roumu.webhooks.tenant.purged",
 }
 PURGING_SERVICES: tuple[str, ...] = tuple(TENANT_PURGED)
 
