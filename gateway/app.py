@@ -24,6 +24,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,6 +63,9 @@ from shared.tokens import Principal, TokenError, TokenSigner
 from shared.topology import ROUTED
 
 NAME = "gateway"
+# The public Partner API contract (ops/partner_contract.py writes it; `make contracts`).
+PARTNER_CONTRACT_PATH = "/api/v1/partner/openapi.json"
+PARTNER_CONTRACT_FILE = Path(__file__).resolve().parents[1] / "contracts" / "public" / "partner-api.v1.json"
 log = logging.getLogger("roumu.gateway")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -117,6 +121,7 @@ class Gateway:
             "/healthz": self.healthz,
             "/readyz": self.readyz,
             "/metrics": metrics_endpoint,
+            PARTNER_CONTRACT_PATH: self.partner_contract,
         }
 
     # -- ASGI ----------------------------------------------------------------------------------
@@ -190,6 +195,7 @@ class Gateway:
             state.tenant_id = p.tenant_id
             if p.kind == "partner":
                 await rt.limiter.hit("partner", p.subject)
+                send = _with_headers(send, await rt.limiter.headers("partner", p.subject))
             elif p.kind != "service":
                 await rt.limiter.hit("user", p.subject)
             if p.tenant_id:
@@ -317,12 +323,34 @@ class Gateway:
         return problem_response(503, detail=f"応答しないサービス: {down}",
                                 extra={"status": "degraded", "services": states})
 
+    async def partner_contract(self, _request: Request) -> Response:
+        """The public Partner API contract (contracts/public/partner-api.v1.json), no token needed."""
+        try:
+            body = await asyncio.to_thread(PARTNER_CONTRACT_FILE.read_bytes)
+        except OSError:
+            return problem_response(404, detail="公開 API の定義がありません")
+        return Response(body, media_type="application/json",
+                        headers={"Cache-Control": "public, max-age=300"})
+
     async def readyz(self, _request: Request) -> Response:
         # Ready means able to take traffic, not that every service is up: a load balancer that
         # pulled the gateway for one down service would take all the others down with it.
         if self.rt is None:
             return problem_response(503, detail="起動中です")
         return JSONResponse({"status": "ready", "service": NAME})
+
+
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    """`send` adding `headers` to the response head (the partner's rate-limit state)."""
+    if not headers:
+        return send
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
+        await send(message)
+
+    return sending
 
 
 class _State:

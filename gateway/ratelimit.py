@@ -73,6 +73,24 @@ class Limiter:
             if not allowed:
                 raise await self._refusal(item, policy, key)
 
+    async def headers(self, policy: str, key: str) -> list[tuple[bytes, bytes]]:
+        """`RateLimit-Policy` and `RateLimit` for `key` after its hit (the Partner API sends them on
+        every answer, so a client can pace itself); [] when there is no limit or the store failed."""
+        items = self.policies[policy]
+        if not items:
+            return []
+        policies, states = [], []
+        for i, item in enumerate(items):
+            name = policy if len(items) == 1 else f"{policy}-{i + 1}"
+            try:
+                stats = await self.strategy.get_window_stats(item, policy, key)
+            except StorageError:
+                return []
+            reset = max(0, math.ceil(stats.reset_time - time.time()))
+            policies.append(f'"{name}";q={item.amount};w={item.get_expiry()}')
+            states.append(f'"{name}";r={max(0, stats.remaining)};t={reset}')
+        return [(b"ratelimit-policy", ", ".join(policies).encode()), (b"ratelimit", ", ".join(states).encode())]
+
     async def _refusal(self, item: RateLimitItem, policy: str, key: str) -> Refused:
         window = item.get_expiry()
         try:

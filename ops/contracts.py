@@ -5,6 +5,8 @@
   built with `create_app(background=False)`: no database, no NATS, only `app.openapi()`.
 * docs/events.md: the table of event types between the GENERATED markers, from the titles and
   descriptions of contracts/events/<type>.schema.json.
+* contracts/public/partner-api.v1.json: the public Partner API, merged from the operations the
+  services mark `x-roumu-partner` (ops/partner_contract.py).
 
 `--check` writes nothing and exits 1 with a readable summary when a committed file differs from
 what the code produces now; tests/contracts/ runs the same comparisons."""
@@ -213,8 +215,36 @@ def events_doc_problem() -> str | None:
     return None
 
 
+def partner_contract_text() -> str:
+    """contracts/public/partner-api.v1.json as the services' documents make it now."""
+    from ops import partner_contract
+
+    docs = {n: d for n in app_names() if n != GATEWAY and (d := build_openapi(n)) is not None}
+    return render_json(partner_contract.build(docs))
+
+
+def partner_contract_problem() -> str | None:
+    from ops.partner_contract import PARTNER_CONTRACT
+
+    try:
+        expected = partner_contract_text()
+    except Exception as exc:
+        return f"{_rel(PARTNER_CONTRACT)}: building it failed: {type(exc).__name__}: {exc}"
+    if not PARTNER_CONTRACT.exists():
+        return f"{_rel(PARTNER_CONTRACT)} is missing; {FIX}"
+    committed = json.loads(PARTNER_CONTRACT.read_text(encoding="utf-8"))
+    diff = openapi_diff(committed, json.loads(expected))
+    if diff:
+        return f"{_rel(PARTNER_CONTRACT)} differs from the services' partner operations ({FIX}):\n  " + \
+            "\n  ".join(diff)
+    return None
+
+
 def check() -> Outcome:
     problems = [p for p in (openapi_problem(n) for n in app_names()) if p]
+    partner = partner_contract_problem()
+    if partner:
+        problems.append(partner)
     problems += [f"{_rel(p)}: no app serves it any more; delete it" for p in stale_contracts()]
     doc = events_doc_problem()
     if doc:
@@ -242,6 +272,12 @@ def write() -> Outcome:
             _write_if_changed(contract_path(name), render_json(doc), written)
     problems += [f"{_rel(p)}: no app serves it any more (not deleted: check and remove it)"
                  for p in stale_contracts()]
+    from ops.partner_contract import PARTNER_CONTRACT
+
+    try:
+        _write_if_changed(PARTNER_CONTRACT, partner_contract_text(), written)
+    except Exception as exc:
+        problems.append(f"{_rel(PARTNER_CONTRACT)}: building it failed: {type(exc).__name__}: {exc}")
     try:
         text = EVENTS_DOC.read_text(encoding="utf-8")
         _write_if_changed(EVENTS_DOC, render_events_doc(text, events_table()), written)

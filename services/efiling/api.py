@@ -55,6 +55,8 @@ ZIP: dict[int | str, dict[str, Any]] = {200: {"content": {"application/zip": {}}
 REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"description": "同じ Idempotency-Key の再送: 最初に作成された申請", "model": FilingOut},
 }
+# Operations of the public Partner API (ops/partner_contract.py collects them): scope filings:read.
+PARTNER_READ: dict[str, Any] = {"x-roumu-partner": {"scopes": ["filings:read"]}}
 KEY_REQUIRED = ProblemError(428, "idempotency-key-required", "Idempotency-Key ヘッダーが必要です",
                             "再送しても二重に送信しないよう、要求ごとに一意のキーを指定してください")
 
@@ -101,7 +103,7 @@ def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, reque
     return out
 
 
-@router.get("/filings", response_model=FilingList, responses=PROBLEMS)
+@router.get("/filings", response_model=FilingList, responses=PROBLEMS, openapi_extra=PARTNER_READ)
 def list_filings(
     access: CanRead, rt: Rt,
     status_: Annotated[list[str] | None, Query(alias="status", description="状態 (複数可)")] = None,
@@ -124,7 +126,7 @@ def list_filings(
     return FilingList(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/filings/{filing_id}", response_model=FilingOut, responses=PROBLEMS)
+@router.get("/filings/{filing_id}", response_model=FilingOut, responses=PROBLEMS, openapi_extra=PARTNER_READ)
 def get_filing(filing_id: str, access: CanRead, rt: Rt, response: Response) -> FilingOut:
     with rt.db.sessions() as session:
         # Scoped by tenant and 事業所 grant: an id outside them is indistinguishable from a missing one.
@@ -163,7 +165,7 @@ def download_package(filing_id: str, package_id: str, access: CanRead, rt: Rt) -
 
 
 @router.get("/filings/{filing_id}/documents/{document_id}", response_class=Response,
-            responses={**ZIP, **PROBLEMS})
+            responses={**ZIP, **PROBLEMS}, openapi_extra=PARTNER_READ)
 def download_document(filing_id: str, document_id: str, access: CanRead, rt: Rt) -> Response:
     """A 公文書 as e-Gov issued it (the ZIP: signed XML, XSL, attachments)."""
     store = context.of(rt).store
