@@ -15,7 +15,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from services.koyo_hoken import csv_io, repository, service
+from services.koyo_hoken import csv_io, handoff, repository, service
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.models import InsuredPerson, Procedure, idempotency
 from services.koyo_hoken.rules import deadlines as dl
@@ -28,6 +28,7 @@ from services.koyo_hoken.schemas import (
     DeadlinePage,
     DeadlineSummary,
     DeadlineSummaryRow,
+    EfilingRequest,
     EligibilityOut,
     EligibilityRequest,
     FormDataOut,
@@ -392,6 +393,32 @@ def ready_procedure(procedure_id: str, p: TenantPrincipal, access: CanWrite, req
     """checked → ready: the hand-off to e-filing (roumu.koyo_hoken.procedure.ready with the form
     ids and the form-data path; see docs/koyo_hoken.md)."""
     return _step(procedure_id, p, access, request, rt, response, "ready")
+
+
+@router.post("/procedures/{procedure_id}/efiling", response_model=ProcedureOut,
+             responses=problem_responses(401, 403, 404, 409, 422, 502))
+def file_procedure(procedure_id: str, body: EfilingRequest, p: TenantPrincipal, access: CanWrite,
+                   request: Request, rt: Rt, response: Response) -> ProcedureOut:
+    """Hand a `ready` procedure to e-filing: koyo_hoken creates the filing with its form data
+    (POST /api/v1/efiling/filings with a service token, `Idempotency-Key` = the procedure id, so a
+    retry never makes a second filing) and answers the procedure with its `filing_id`. Staff then
+    send it in e-filing; its status events move the procedure (docs/koyo_hoken.md)."""
+    ctx = ctx_of(rt)
+    with rt.transaction() as session:
+        pr, person = _procedure(session, access, procedure_id)
+        if pr.state != "ready":
+            raise ProblemError(409, "conflict", "提出準備済みの届出だけを電子申請に回せます", f"現在の状態: {pr.state}")
+        data = service.build_form_data(session, ctx, pr, person, actor_of(p, request), True)
+        jigyosho_id = pr.jigyosho_id
+    filing_id = handoff.create_filing(rt, access.tenant_id, procedure_id, jigyosho_id, data, body.applicant,
+                                      body.egov_account_id)
+    with rt.transaction() as session:
+        pr, _ = _procedure(session, access, procedure_id)
+        if pr.filing_id is None:
+            pr.filing_id = filing_id
+        session.flush()
+        _etag(response, pr.version)
+        return ProcedureOut.model_validate(pr)
 
 
 @router.post("/procedures/{procedure_id}/transitions", response_model=ProcedureOut, responses=EDIT_PROBLEMS)

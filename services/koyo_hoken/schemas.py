@@ -154,6 +154,17 @@ class InsuredPersonUpdate(BaseModel):
         return _bango(v)
 
 
+class EfilingRequest(BaseModel):
+    """Hand a ready procedure to e-filing: who files (申請者, 氏名 required) and, when the office
+    has several linked e-Gov accounts, which one sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    applicant: dict[str, str] = Field(description="申請者 (構成管理XMLの申請者情報): 氏名 は必須",
+                                      examples=[{"氏名": "社労士 花子", "法人団体名": "花子社会保険労務士事務所"}])
+    egov_account_id: str | None = Field(default=None, pattern=REF_ID)
+
+
 class MyNumberReceived(BaseModel):
     """The answer to a My Number intake: that it was taken, never the number."""
 
