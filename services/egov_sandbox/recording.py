@@ -86,16 +86,17 @@ class SandboxMiddleware:
         held: list[Message] = []
 
         async def send_wrapper(message: Message) -> None:
+            # Held until the request is recorded: a client that got its answer finds the request in
+            # /_sandbox/requests (recording after the answer let tests read the recording too early).
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
-            if swallow:
-                held.append(message)
-            else:
-                await send(message)
+            held.append(message)
 
         await self.app(scope, replay, send_wrapper)
         await record(status["code"], fault.kind if fault else None)
         if fault is None or not swallow:
+            for m in held:
+                await send(m)
             return
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay_seconds)
