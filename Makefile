@@ -10,12 +10,15 @@ STAMP  := $(VENV)/.installed-stamp
 ROUMU_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-pg lint typecheck bench contracts clean distclean backup restore-drill monitor
+.PHONY: help install run test test-pg lint typecheck bench contracts clean distclean backup restore-drill monitor \
+	test-security audit
 
 help:
 	@echo "make run        install, start NATS, migrate, seed a demo tenant, start every service and the gateway"
 	@echo "make test       the whole test suite (real nats-server, SQLite databases)"
 	@echo "make test-pg    the whole suite against PostgreSQL (ROUMU_TEST_POSTGRES_URL)"
+	@echo "make test-security  the security suite (isolation sweep, fuzzing, injection, secrets); MODE=long for nightly"
+	@echo "make audit      the weekly dependency check: pip-audit of the pinned dependencies (says so when offline)"
 	@echo "make lint       ruff and the import-boundary contracts (lint-imports)"
 	@echo "make typecheck  mypy (strict)"
 	@echo "make bench      the benchmarks"
@@ -43,6 +46,14 @@ test: $(STAMP)
 
 test-pg: $(STAMP)
 	ROUMU_TEST_POSTGRES_URL='$(ROUMU_TEST_POSTGRES_URL)' $(BIN)/pytest -q
+
+# MODE=bounded (default; what make test and CI run) or MODE=long (nightly: many more fuzz cases and payloads).
+MODE ?= bounded
+test-security: $(STAMP)
+	ROUMU_SECURITY_MODE=$(MODE) $(BIN)/pytest -q tests/security
+
+audit: $(STAMP)
+	$(BIN)/python -m tests.security.audit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

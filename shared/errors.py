@@ -143,6 +143,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _nul_in_text(exc):
+            # PostgreSQL text cannot hold U+0000 (psycopg refuses to send it): bad input, not a crash.
+            return problem_response(422, instance=request.url.path,
+                                    detail="文字列に NUL 文字 (U+0000) は使用できません")
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(500, instance=request.url.path)
 
@@ -150,6 +154,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _nul_in_text(exc: BaseException) -> bool:
+    """psycopg's "PostgreSQL text fields cannot contain NUL (0x00) bytes", however SQLAlchemy wrapped it."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if "cannot contain NUL (0x00)" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _default_details() -> set[str]:

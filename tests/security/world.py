@@ -228,6 +228,14 @@ def _seed_resources(w: World) -> None:
         if f:
             w.made("files", "post", f"/files/{f['id']}/download-link", "token",
                    pick=lambda b: str(b["url"]).rstrip("/").rsplit("/", 1)[-1])
+    if "webhooks" in w.clients:
+        types = w.call("webhooks", "get", "/api/v1/webhooks/event-types", "a_admin")
+        listed = types.json() if types.status_code == 200 else []
+        listed = listed.get("items", listed) if isinstance(listed, dict) else listed
+        first = listed[0] if listed else "roumu.koyo_hoken.procedure.created"
+        first = first.get("type", first.get("name")) if isinstance(first, dict) else first
+        w.made("webhooks", "post", "/endpoints", "endpoint_id", json={
+            "url": "https://partner.example.com/hooks", "event_types": [first], "description": "security"})
     if "auth" in w.clients:
         w.made("auth", "post", "/partner-clients", "client_id", field_name="client_id",
                json={"name": "partner", "scopes": ["employees:read"]})
