@@ -163,7 +163,8 @@ class Renewal(Base):
 class LedgerEntry(Base):
     """A line of the 労働保険料等徴収及び納付簿. Append-only: never updated (a trigger refuses it);
     a correction is a new entry of the same kind with the opposite amount naming the one it
-    reverses, and then, if needed, a new entry. Rows leave only by retention or tenant purge.
+    reverses, and then, if needed, a new entry. Rows leave only by retention or the tenant purge:
+    a second trigger refuses a DELETE that no LedgerPurgePermit of the same transaction covers.
 
     Kinds: owed by the member — `estimate` (a period's share of the 概算, net of 充当),
     `shortage` (不足額 of the past year), `general_contribution` (一般拠出金, net of 充当);
@@ -201,3 +202,51 @@ class DueNotice(Base):
     entry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(36))
     notified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FilingBookEntry(Base):
+    """A line of the 雇用保険被保険者関係届出事務等処理簿: one 雇用保険 届出 (a koyo_hoken procedure)
+    of a member's 事業所, built from roumu.koyo_hoken.procedure.* and roumu.efiling.filing.* events.
+    Ids, kinds, dates and states only: the 被保険者 is the koyo_hoken id (its name and number stay
+    in koyo_hoken; never My Number). Lines leave by retention (4 years) or the tenant purge."""
+
+    __tablename__ = "filing_book_entries"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "procedure_id", name="uq_filing_book_entries_procedure"),
+        Index("ix_filing_book_entries_tenant_received", "tenant_id", "received_on"),
+        Index("ix_filing_book_entries_member", "tenant_id", "member_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str] = mapped_column(String(36))
+    jigyosho_id: Mapped[str] = mapped_column(String(36))
+    procedure_id: Mapped[str] = mapped_column(String(100))  # koyo_hoken's id (efiling's idempotency_key)
+    insured_person_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(40), nullable=True)  # 届出の種類 (koyo_hoken kind)
+    received_on: Mapped[date] = mapped_column(Date)  # 受付日: the procedure was started
+    submitted_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # 提出日 (e-Gov 到達日 when known)
+    processed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # 処理日: completed / 公文書 received
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # ended (completed or withdrawn)
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)  # koyo_hoken state
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    filing_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    filing_status: Mapped[str | None] = mapped_column(String(30), nullable=True)  # efiling status
+    filing_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    arrive_id: Mapped[str | None] = mapped_column(String(18), nullable=True)  # e-Gov 到達番号
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LedgerPurgePermit(Base):
+    """Leave to delete ledger_entries, inside one transaction only. The ledger's DELETE trigger
+    refuses a row no permit covers; the retention job and the tenant purge insert a permit, delete,
+    and remove the permit before they commit, so no permit is ever visible outside its transaction.
+    `member_id` / `fiscal_year` None = every member / year of the tenant (the tenant purge)."""
+
+    __tablename__ = "ledger_purge_permits"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    fiscal_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(String(20))  # retention | tenant_purge

@@ -14,6 +14,9 @@ class JimukumiaiSettings(BaseSettings):
     # (10/31, 1/31, 11/14, 2/14, 9/6) and the 報奨金 application date (10/15) by practice only
     # (DOMAIN.md appendix §6). Off: those dates stay as the rule writes them.
     shift_fixed_deadlines: bool = True
+    # How often the retention job deletes the lines of the statutory books whose period is over
+    # (rules/retention.py); the first run is one interval after start. 0 = never (run elsewhere).
+    retention_interval_seconds: float = 86_400.0
 
 
 @lru_cache(maxsize=1)
