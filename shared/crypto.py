@@ -12,6 +12,8 @@ to open instead of decrypting as someone else's secret."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -79,6 +81,12 @@ class DataKeys:
             return AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], aad)
         except (InvalidTag, ValueError) as exc:
             raise CryptoError("sealed value does not open") from exc
+
+    def fingerprint_key(self, purpose: str) -> bytes:
+        """An HMAC key for fingerprints of values with few possibilities (a body holding a My
+        Number): a plain hash of those can be reversed by trying them all. Derived from the oldest
+        key, so rotating in a new data key does not change fingerprints already stored."""
+        return hmac.new(self.keys[-1][1], f"roumu.fingerprint.{purpose}".encode(), hashlib.sha256).digest()
 
     def needs_reseal(self, sealed: str) -> bool:
         """True when sealed under an older key (re-seal it on the next write)."""

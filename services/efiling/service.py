@@ -4,6 +4,7 @@ e-Gov go through services/efiling/submission.py, which commits around each call 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -38,6 +39,7 @@ from services.efiling.schemas import (
     PackageOut,
 )
 from shared.clock import JST
+from shared.crypto import DataKeys
 from shared.db import Database
 from shared.errors import ProblemError, not_found
 from shared.events import Actor
@@ -68,9 +70,13 @@ def expected_version(header: str | None) -> int:
     return int(value)
 
 
-def _fingerprint(body: FilingCreate) -> str:
-    # Field order is the schema's, so the same request always hashes the same.
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+def _fingerprint(body: FilingCreate, keys: DataKeys | None) -> str:
+    # Field order is the schema's, so the same request always hashes the same. Form data may hold
+    # a My Number: keyed (HMAC), so the stored fingerprint cannot be reversed by trying numbers.
+    data = body.model_dump_json().encode()
+    if keys is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(keys.fingerprint_key("efiling.filing"), data, hashlib.sha256).hexdigest()
 
 
 def _replay(existing: Filing, fingerprint: str) -> Filing:
@@ -114,13 +120,14 @@ def linked_account(session: Session, tenant_id: str, account_id: str, field: str
 
 def draft_filing(session: Session, tenant_id: str, body: FilingCreate, actor: Actor,
                  idempotency_key: str | None = None, *, egov: Egov | None = None,
-                 source: str | None = None) -> tuple[Filing, bool]:
+                 source: str | None = None, fingerprint_keys: DataKeys | None = None) -> tuple[Filing, bool]:
     """Create a filing; with a retry key already used by this tenant, return that filing.
 
     With `forms` (and `applicant`) the filing holds what is to be sent: characters e-Gov refuses
     and form data the package builder cannot take are refused here, with their fields.
     Returns (filing, created). A retry never drafts — and so never files — twice."""
-    fingerprint = _fingerprint(body)
+    keys = fingerprint_keys or (egov.keys if egov is not None else None)
+    fingerprint = _fingerprint(body, keys)
     if idempotency_key is not None:
         existing = repository.filing_by_idempotency_key(session, tenant_id, idempotency_key)
         if existing is not None:

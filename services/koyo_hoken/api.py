@@ -6,8 +6,6 @@ which need the `my_number_unmasked` grant and are recorded as roumu.koyo_hoken.m
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -85,7 +83,7 @@ def partner_operation(*scopes: str) -> dict[str, Any]:
 
 def _fingerprint_key(ctx: KoyoContext) -> bytes:
     """Idempotency fingerprints of bodies holding a My Number are keyed (shared.idempotency)."""
-    return hmac.new(ctx.data_keys.keys[0][1], b"roumu.koyo_hoken.idempotency", hashlib.sha256).digest()
+    return ctx.data_keys.fingerprint_key("koyo_hoken.idempotency")
 
 
 def _person(session: Session, access: Access, person_id: str) -> InsuredPerson:

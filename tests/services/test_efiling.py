@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, func, select, text
 from services.efiling import repository, service
 from services.efiling.models import Filing
 from services.efiling.schemas import FilingCreate
+from shared.crypto import load_data_keys
 from shared.db import Database
 from shared.events import SYSTEM
 from tests.conftest import bearer
@@ -148,7 +149,9 @@ def test_losing_the_insert_race_returns_the_winner(service_client, tokens, setti
     db = Database(settings.database_url("efiling"))
     try:
         with db.transaction() as session:
-            got, created = service.draft_filing(session, tenant, FilingCreate(**filing()), SYSTEM, "race-2")
+            # The same data keys as the running app: the retry's fingerprint must match the first one.
+            got, created = service.draft_filing(session, tenant, FilingCreate(**filing()), SYSTEM, "race-2",
+                                                fingerprint_keys=load_data_keys(settings.keys_dir))
             assert (got.id, created) == (winner["id"], False)
     finally:
         db.dispose()
