@@ -126,71 +126,117 @@ def sigv4_headers(method: str, host: str, path: str, query: dict[str, str], head
                              f"SignedHeaders={';'.join(names)}, Signature={signature}"}
 
 
+class S3Error(RuntimeError):
+    """An S3-compatible store refused a request. `code` is the store's own error code
+    (InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied, NoSuchBucket, RequestTimeTooSkewed,
+    ...), so a wrong key, a wrong secret or a missing bucket says so instead of a bare 403/404."""
+
+    def __init__(self, method: str, path: str, status: int, code: str, message: str, request_id: str) -> None:
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        super().__init__(f"S3 {method} {path}: {status} {code or 'error'}"
+                         + (f" ({message})" if message else "") + (f" request id {request_id}" if request_id else ""))
+
+
+def _canonical_query(query: dict[str, str]) -> str:
+    return "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query.items()))
+
+
 class S3Store:
     """Path-style requests to `endpoint/bucket/prefix+key`; uploads are streamed from the sealed
     temporary file with UNSIGNED-PAYLOAD (the body is sealed and authenticated by us anyway; use
-    https), downloads streamed."""
+    https), downloads streamed. Tested against moto's S3 server (tests/files/test_s3.py)."""
 
     def __init__(self, endpoint: str, bucket: str, access_key: str, secret_key: str, region: str = "us-east-1",
-                 prefix: str = "files/", timeout: float = 60.0) -> None:
+                 prefix: str = "files/", timeout: float = 60.0, list_page_size: int = 1000) -> None:
+        if not 1 <= list_page_size <= 1000:
+            raise ValueError("list_page_size: 1..1000 (S3's max-keys)")
         self.endpoint = endpoint.rstrip("/")
         self.bucket = bucket
         self.prefix = prefix
         self.region = region
+        self.list_page_size = list_page_size
         self._access = access_key
         self._secret = secret_key
         self._client = httpx.Client(timeout=timeout)
-        self._host = httpx.URL(self.endpoint).netloc.decode()
 
     def _request(self, method: str, key: str | None, *, query: dict[str, str] | None = None,
                  content: object = None, headers: dict[str, str] | None = None, stream: bool = False,
                  payload: str = EMPTY_SHA256) -> httpx.Response:
         path = f"/{quote(self.bucket)}" + (f"/{quote(self.prefix + key, safe='/-_.~')}" if key is not None else "")
-        query = query or {}
+        canonical_query = _canonical_query(query or {})
         extra = headers or {}
-        signed = sigv4_headers(method, self._host, path, query, extra, payload, self._access, self._secret,
-                               self.region, datetime.now(UTC))
-        request = self._client.build_request(method, self.endpoint + path, params=query or None,
-                                             headers={**extra, **signed}, content=content)  # type: ignore[arg-type]
+        # The query goes on the wire exactly as it is signed (httpx's own encoding writes a space
+        # as "+"), and the Host signed is the one httpx sends (default ports dropped).
+        url = self.endpoint + path + (f"?{canonical_query}" if canonical_query else "")
+        request = self._client.build_request(method, url, headers=extra, content=content)  # type: ignore[arg-type]
+        signed = sigv4_headers(method, request.headers["host"], path, query or {}, extra, payload, self._access,
+                               self._secret, self.region, datetime.now(UTC))
+        request.headers.update(signed)
         return self._client.send(request, stream=stream)
+
+    @staticmethod
+    def _check(r: httpx.Response, *ok: int) -> None:
+        """Raise S3Error with the store's <Error><Code> unless the status is a success (or in `ok`)."""
+        if r.is_success or r.status_code in ok:
+            return
+        body = r.read()
+        code = message = request_id = ""
+        try:
+            root = ElementTree.fromstring(body)  # noqa: S314 - our own store's answer
+            code, message = root.findtext("Code") or "", root.findtext("Message") or ""
+            request_id = root.findtext("RequestId") or ""
+        except ElementTree.ParseError:  # e.g. HEAD, or a proxy's HTML page
+            pass
+        raise S3Error(r.request.method, r.request.url.path, r.status_code, code, message, request_id)
 
     def put(self, key: str, sealed: Path) -> None:
         size = sealed.stat().st_size
         with sealed.open("rb") as f:
             r = self._request("PUT", key, content=f, headers={"content-length": str(size)},
                               payload="UNSIGNED-PAYLOAD")
-        r.raise_for_status()
+        self._check(r)
         sealed.unlink(missing_ok=True)
 
     def chunks(self, key: str) -> Iterator[bytes]:
         r = self._request("GET", key, stream=True)
         try:
-            r.raise_for_status()
+            self._check(r)
             yield from r.iter_bytes(_READ)
         finally:
             r.close()
 
     def delete(self, key: str) -> None:
-        r = self._request("DELETE", key)
-        if r.status_code not in (200, 204, 404):
-            r.raise_for_status()
+        self._check(self._request("DELETE", key), 404)
 
-    def delete_prefix(self, prefix: str) -> int:
-        n = 0
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """The keys (without the store's prefix) under `prefix/`, page by page (ListObjectsV2,
+        `list_page_size` a page, following NextContinuationToken). A page is fetched only when
+        the previous one has been consumed, so deleting what was handed out is safe."""
         token: str | None = None
         while True:
-            query = {"list-type": "2", "prefix": f"{self.prefix}{prefix}/"}
+            query = {"list-type": "2", "prefix": f"{self.prefix}{prefix}/", "max-keys": str(self.list_page_size)}
             if token:
                 query["continuation-token"] = token
             r = self._request("GET", None, query=query)
-            r.raise_for_status()
+            self._check(r)
             root = ElementTree.fromstring(r.content)  # noqa: S314 - our own store's answer
             ns = root.tag.partition("}")[0] + "}" if root.tag.startswith("{") else ""
             for item in root.iter(f"{ns}Key"):
                 if item.text and item.text.startswith(self.prefix):
-                    self.delete(item.text.removeprefix(self.prefix))
-                    n += 1
+                    yield item.text.removeprefix(self.prefix)
             truncated = root.findtext(f"{ns}IsTruncated") == "true"
             token = root.findtext(f"{ns}NextContinuationToken")
-            if not truncated or not token:
-                return n
+            if not truncated:
+                return
+            if not token:  # truncated without a token: stopping here would leave objects behind
+                raise S3Error("GET", f"/{self.bucket}", r.status_code, "NoContinuationToken",
+                              "a truncated listing without NextContinuationToken", "")
+
+    def delete_prefix(self, prefix: str) -> int:
+        n = 0
+        for key in self.list_keys(prefix):
+            self.delete(key)
+            n += 1
+        return n

@@ -1,4 +1,5 @@
-"""Files fixtures: grant-seeding tokens (as in tests/services) and a real clamd."""
+"""Files fixtures: grant-seeding tokens (as in tests/services), a real clamd and a real
+S3-compatible server (moto)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.files.clamd import ClamdServer, clamd_binary
+from tests.files.s3server import MotoServer, moto_available
 from tests.services.conftest import grants, tokens  # noqa: F401 - fixtures shared with tests/services
 
 
@@ -17,5 +19,15 @@ def clamd(session_tmp: Path) -> Iterator[ClamdServer]:
     if binary is None:
         pytest.skip("clamd is not installed (Debian: apt-get install -y clamav-daemon); virus-scan tests skipped")
     server = ClamdServer(session_tmp / "clamd").start(binary)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_s3(session_tmp: Path) -> Iterator[MotoServer]:
+    """moto's S3 server as its own process on 127.0.0.1, signatures checked (s3server.py)."""
+    if not moto_available():
+        pytest.skip("moto is not installed (pip install -e '.[dev]' brings moto[server]); S3 store tests skipped")
+    server = MotoServer(session_tmp / "moto").start()
     yield server
     server.stop()
