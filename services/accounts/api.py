@@ -27,6 +27,8 @@ from services.accounts.schemas import (
     NoticeCreate,
     NoticeOut,
     NoticePage,
+    Republished,
+    RepublishGrants,
     SignedCertificate,
     TenantCreate,
     TenantGatewayView,
@@ -526,3 +528,17 @@ def run_contract_jobs(p: OperatorPrincipal, rt: Rt) -> JobRun:
 def run_jobs(rt: Runtime) -> list[dict[str, Any]]:
     cfg: AccountsSettings = rt.extras["accounts_settings"]
     return service.run_due_jobs(rt.transaction, _clock(rt).now(), timedelta(seconds=cfg.purge_settle_seconds))
+
+
+@operations.post("/republish-grants", response_model=Republished, responses=problem_responses(401, 403, 404, 422))
+def republish_grants(p: OperatorPrincipal, request: Request, rt: Rt,
+                     body: RepublishGrants | None = None) -> Republished:
+    """Publish again every user's current permissions (roumu.accounts.user.permissions_changed, the
+    same permissions_version, deleted users' tombstones included) and every tenant's settings
+    (roumu.accounts.tenant.settings_changed), optionally for one tenant. For a service whose
+    database was restored or that was added later: the stream keeps events 30 days. A service that
+    has a snapshot ignores it (not newer); one that lacks it applies it. Tenants whose data deletion
+    has started are skipped. System operators only."""
+    users, tenants = service.republish_grants(rt.transaction, actor_of(p, request),
+                                              body.tenant_id if body else None)
+    return Republished(users=users, tenants=tenants)

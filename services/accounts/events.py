@@ -9,7 +9,7 @@ from typing import Any
 
 from services.accounts.models import ContractTermination, Jigyosho, Notice, Tenant, User
 from shared.events import SYSTEM, Actor, EventEnvelope
-from shared.permissions import snapshot_data
+from shared.permissions import Grants, snapshot_data
 
 TENANT_CREATED = "roumu.accounts.tenant.created"
 TENANT_UPDATED = "roumu.accounts.tenant.updated"
@@ -124,6 +124,15 @@ def permissions_snapshot(u: User) -> dict[str, Any]:
 def user_permissions_changed(u: User, actor: Actor) -> EventEnvelope:
     return EventEnvelope(type=USER_PERMISSIONS_CHANGED, tenant_id=u.tenant_id, actor=actor,
                          subject=_user_subject(u), data=permissions_snapshot(u))
+
+
+def permissions_tombstone(tenant_id: str, user_id: str, grants: Grants, actor: Actor) -> EventEnvelope:
+    """A deleted user's last snapshot (status "deleted"), from the read-model row that outlives the
+    user: republished so a rebuilt service refuses their tokens too."""
+    return EventEnvelope(type=USER_PERMISSIONS_CHANGED, tenant_id=tenant_id, actor=actor,
+                         subject={"user_id": user_id, "tenant_id": tenant_id},
+                         data=snapshot_data(grants.roles, grants.menus, grants.jigyosho_all, grants.jigyosho_ids,
+                                            grants.status, grants.version))
 
 
 def _jigyosho_data(j: Jigyosho) -> dict[str, Any]:

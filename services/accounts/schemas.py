@@ -404,6 +404,22 @@ class JobRun(BaseModel):
     ran: list[dict[str, Any]]
 
 
+class RepublishGrants(BaseModel):
+    """Which tenant's grants to publish again (omitted: every tenant)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: str | None = Field(default=None, pattern=ID, description="1テナントだけに限る場合")
+
+
+class Republished(BaseModel):
+    """How many snapshots were recorded: `users` permissions_changed (deleted users' tombstones
+    included), `tenants` settings_changed."""
+
+    users: int
+    tenants: int
+
+
 class SignedCertificate(BaseModel):
     """The deletion certificate: `certificate` is the exact UTF-8 JSON text that was signed
     (Ed25519 over its bytes); verify with the key `key_id` of GET /certificate-keys."""

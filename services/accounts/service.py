@@ -40,7 +40,7 @@ from services.accounts.schemas import (
 from shared.clock import JST
 from shared.errors import ProblemError, not_found
 from shared.events import SYSTEM, Actor, EventEnvelope
-from shared.permissions import TENANT_ADMIN
+from shared.permissions import TENANT_ADMIN, Grants
 
 TENANT_CODE_TAKEN = ProblemError(409, "tenant-code-taken", "このテナントコードは既に使われています")
 LOGIN_ID_TAKEN = ProblemError(409, "login-id-taken", "このログインIDは既に使われています")
@@ -510,3 +510,82 @@ def _delete_accounts(session: Session, term: ContractTermination, now: datetime)
 def count_users(session: Session, tenant_id: str) -> int:
     return int(session.execute(select(func.count()).select_from(User).where(User.tenant_id == tenant_id))
                .scalar_one())
+
+
+# --- republishing grants (operators) ----------------------------------------------------------
+
+REPUBLISH_BATCH = 500
+# From this contract-end step on, the tenant's data is deleted (or being deleted) everywhere:
+# republishing would bring permission and settings rows back into services that purged them.
+PURGE_STARTED = ("purging", "purged", "accounts_deleted")
+
+
+def _republishable(session: Session, tenant_id: str) -> Tenant | None:
+    """The tenant, locked, when its grants may go out again. The contract-end row is locked first
+    (as the scheduler does), so a purge request is recorded either before this check or after our
+    events: never a republished row behind a purge."""
+    term = session.execute(select(ContractTermination).where(ContractTermination.tenant_id == tenant_id)
+                           .with_for_update()).scalar_one_or_none()
+    if term is not None and term.status in PURGE_STARTED:
+        return None
+    tenant = session.execute(select(Tenant).where(Tenant.id == tenant_id).with_for_update()).scalar_one_or_none()
+    return tenant if tenant is not None and tenant.status != "purged" else None
+
+
+def _tombstones(session: Session, tenant_id: str, after: str, limit: int) -> list[tuple[str, Grants]]:
+    """Read-model rows of deleted users (no user row left), by user id."""
+    t = permissions.table
+    rows = session.execute(
+        select(t).where(t.c.tenant_id == tenant_id, t.c.user_id > after, t.c.permissions_version >= 1,
+                        ~select(User.id).where(User.id == t.c.user_id).exists())
+        .order_by(t.c.user_id).limit(limit)).mappings().all()
+    return [(r["user_id"], Grants(roles=frozenset(r["roles"]), menus=dict(r["menus"]),
+                                  jigyosho_all=r["jigyosho_all"], jigyosho_ids=frozenset(r["jigyosho_ids"]),
+                                  status=r["status"], version=r["permissions_version"])) for r in rows]
+
+
+def _user_page(session: Session, tenant_id: str, after: str, limit: int, actor: Actor) -> tuple[int, str | None]:
+    """One batch of users' snapshots, the users locked so a concurrent change is recorded after it.
+    Answers how many, and where the next batch starts (None: this was the last)."""
+    rows = session.execute(select(User).where(User.tenant_id == tenant_id, User.id > after)
+                           .order_by(User.id).limit(limit).with_for_update()).scalars().all()
+    messaging.record_many(session, [events.user_permissions_changed(u, actor) for u in rows])
+    return len(rows), (rows[-1].id if len(rows) == limit else None)
+
+
+def _tombstone_page(session: Session, tenant_id: str, after: str, limit: int,
+                    actor: Actor) -> tuple[int, str | None]:
+    dead = _tombstones(session, tenant_id, after, limit)
+    messaging.record_many(session, [events.permissions_tombstone(tenant_id, uid, g, actor) for uid, g in dead])
+    return len(dead), (dead[-1][0] if len(dead) == limit else None)
+
+
+def republish_grants(transaction: Callable[[], Any], actor: Actor, tenant_id: str | None = None,
+                     batch: int = REPUBLISH_BATCH) -> tuple[int, int]:
+    """Record again, through the outbox, every user's current permissions snapshot (the same
+    permissions_version, so a service that has it ignores it and one that lacks it applies it),
+    deleted users' tombstones, and every tenant's settings (auth takes the whole settings when not
+    older than what it has). For a service restored from a backup or added after the stream's
+    30 days. Tenants whose purge has started are skipped. Answers (users, tenants) recorded."""
+    with transaction() as session:
+        if tenant_id is not None and repository.tenant_by_id(session, tenant_id) is None:
+            raise not_found()
+        q = select(Tenant.id).order_by(Tenant.id)
+        tenant_ids = list(session.execute(q if tenant_id is None else q.where(Tenant.id == tenant_id)).scalars())
+    users = tenants = 0
+    for tid in tenant_ids:
+        with transaction() as session:
+            tenant = _republishable(session, tid)
+            if tenant is None:
+                continue
+            messaging.record(session, events.tenant_settings_changed(tenant, actor))
+            tenants += 1
+        for page in (_user_page, _tombstone_page):
+            after: str | None = ""
+            while after is not None:
+                with transaction() as session:
+                    if _republishable(session, tid) is None:
+                        break
+                    recorded, after = page(session, tid, after, batch, actor)
+                users += recorded
+    return users, tenants
