@@ -4,6 +4,7 @@ outbox relay and the service's event consumers, started and stopped with the app
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -18,7 +19,7 @@ from starlette.responses import JSONResponse
 
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
-from shared.errors import PROBLEM_SCHEMA, install_error_handlers, problem_response
+from shared.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers, problem_response
 from shared.events import EventEnvelope
 from shared.keys import ensure_keys
 from shared.logging import configure_logging
@@ -178,11 +179,28 @@ def _add_problem_schema(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = base()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = PROBLEM_SCHEMA
+            _validation_errors_are_problems(schema)
+            if "HTTPValidationError" not in json.dumps(schema["paths"]):
+                schemas.pop("HTTPValidationError", None)
+                schemas.pop("ValidationError", None)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _validation_errors_are_problems(schema: dict[str, Any]) -> None:
+    """FastAPI documents its own 422 body (HTTPValidationError, application/json) on every route
+    with parameters; shared.errors answers problem+json instead, so the contract says that."""
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for op in operations.values():
+            resp = op.get("responses", {}).get("422") if isinstance(op, dict) else None
+            if resp and "application/json" in resp.get("content", {}):
+                resp["content"] = problem
+                resp["description"] = "入力内容に誤りがあります"
 
 
 async def _health_connection(rt: Runtime, stop: asyncio.Event) -> None:

@@ -71,8 +71,6 @@ def test_fuzz_contract(world: World, sandbox: TestClient, service: str) -> None:
 KNOWN_FUZZ: dict[str, str] = {
     "POST /api/v1/files/files": "files: a multipart `file` part that is not a file (e.g. a plain field) answers 500 "
                                 "(AttributeError: 'int' object has no attribute 'read') instead of 422",
-    "POST /api/v1/auth/oauth/token": "auth: its 422 is served as application/problem+json but the contract documents "
-                                     "application/json (FastAPI's default validation response left in the OpenAPI)",
 }
 
 
