@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.auth import events, records, sessions
@@ -18,8 +19,18 @@ from shared.errors import ProblemError
 from shared.events import SYSTEM, Actor, EventEnvelope
 
 
+def _claim_code(session: Session, tenant_id: str, code: str) -> None:
+    """Accounts keeps tenant codes unique at any time: a code arriving for another tenant id means
+    the old tenant is gone (purged, its code reused), so its stale reference gives way."""
+    stale = session.execute(select(TenantRef).where(TenantRef.code == code, TenantRef.tenant_id != tenant_id))
+    for ref in stale.scalars():
+        session.delete(ref)
+    session.flush()
+
+
 def on_tenant_created(session: Session, event: EventEnvelope) -> None:
     tenant_id = event.subject["tenant_id"]
+    _claim_code(session, tenant_id, event.data["code"])
     ref = session.get(TenantRef, tenant_id)
     if ref is None:
         session.add(TenantRef(tenant_id=tenant_id, code=event.data["code"], status=event.data["status"]))
@@ -115,6 +126,7 @@ def provision(session: Session, tenant_id: str, tenant_code: str, user_id: str, 
               roles: list[str], password: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
     """Seed path (ops.seed): tenant and credential without waiting for accounts' events, which
     arrive later and are applied as idempotent upserts."""
+    _claim_code(session, tenant_id, tenant_code)
     if session.get(TenantRef, tenant_id) is None:
         session.add(TenantRef(tenant_id=tenant_id, code=tenant_code, status="active"))
     cred = upsert_credential(session, user_id, tenant_id, login_id, roles, "active")
