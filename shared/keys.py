@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +79,16 @@ def write_jwks(keys_dir: Path) -> None:
             raw = k.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             keys.append({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": k.kid, "use": "sig",
                          "alg": "EdDSA", "roumu_use": use})
-    tmp = keys_dir / "jwks.json.tmp"
-    tmp.write_text(json.dumps({"keys": keys}, indent=2))
-    tmp.replace(keys_dir / "jwks.json")
+    text = json.dumps({"keys": keys}, indent=2)
+    target = keys_dir / "jwks.json"
+    if target.exists() and target.read_text() == text:
+        return  # every service calls this at start-up: nothing to rewrite
+    # A temporary name of this process's own: several services start at once and each may write.
+    fd, tmp = tempfile.mkstemp(dir=keys_dir, prefix=".jwks-", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
 
 
 def load_public_keys(keys_dir: Path) -> dict[str, tuple[Use, Ed25519PublicKey]]:
