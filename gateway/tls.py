@@ -17,7 +17,7 @@ that tenant's CA and revoked serials (`GET /api/v1/auth/internal/device-ca/{tena
 another CA, a revoked or expired one, and none at all when the tenant requires one. A certificate
 that passes goes to auth as `X-Roumu-Client-Cert` (URL-encoded PEM) with `X-Roumu-Gateway-Token`, a
 service token (gateway → auth) whose `cnf.x5t#S256` binds it to that certificate; auth checks again.
-When auth does not serve the per-tenant endpoint (404), the gateway forwards and auth decides."""
+When the tenant has no device CA yet (404), the gateway forwards and auth decides."""
 
 from __future__ import annotations
 

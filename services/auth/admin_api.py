@@ -27,6 +27,7 @@ from services.auth.schemas import (
     PasswordResetRequest,
     RotatedKey,
     ScopeItem,
+    TenantDeviceCa,
 )
 from shared.auth_deps import CurrentPrincipal, OperatorPrincipal
 from shared.errors import forbidden, not_found, problem_responses
@@ -98,11 +99,30 @@ def device_ca(admin: TenantAdmin, rt: Rt, ctx: Ctx) -> DeviceCa:
 def all_device_cas(p: CurrentPrincipal, rt: Rt) -> DeviceCas:
     """Every tenant's device CA, for the gateway's TLS trust store (service token from the
     gateway only). The gateway checks nothing tenant-specific; auth does at login."""
-    if p.kind != "service" or p.subject != "gateway":
-        raise forbidden("ゲートウェイのみが使用できます")
+    _gateway_only(p)
     with rt.db.transaction() as session:
         rows = session.execute(select(TenantCa).order_by(TenantCa.tenant_id)).scalars().all()
     return DeviceCas(certificates=[DeviceCa(certificate_pem=r.cert_pem) for r in rows])
+
+
+def _gateway_only(p: CurrentPrincipal) -> None:
+    if p.kind != "service" or p.subject != "gateway":
+        raise forbidden("ゲートウェイのみが使用できます")
+
+
+@router.get("/internal/device-ca/{tenant_id}", response_model=TenantDeviceCa,
+            responses=problem_responses(401, 403, 404))
+def tenant_device_ca(tenant_id: str, p: CurrentPrincipal, rt: Rt) -> TenantDeviceCa:
+    """One tenant's device CA and the serials it revoked, for the gateway's check at login
+    (service token from the gateway only). 404 while the tenant has no CA yet: then no
+    certificate of it can exist, and the gateway leaves the decision to auth's own login check."""
+    _gateway_only(p)
+    with rt.db.transaction() as session:
+        row = session.get(TenantCa, tenant_id)
+        if row is None:
+            raise not_found()
+        revoked = [c.serial for c in repository.device_certificates(session, tenant_id) if c.revoked_at is not None]
+    return TenantDeviceCa(tenant_id=tenant_id, ca_pem=row.cert_pem, revoked_serials=sorted(revoked))
 
 
 def _cert_item(r: DeviceCertificate) -> DeviceCertificateItem:

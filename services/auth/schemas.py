@@ -157,6 +157,14 @@ class DeviceCas(BaseModel):
     certificates: list[DeviceCa]
 
 
+class TenantDeviceCa(BaseModel):
+    """What the gateway checks a presented device certificate against at login."""
+
+    tenant_id: str
+    ca_pem: str
+    revoked_serials: list[str] = Field(description="Revoked certificates' serial numbers, hexadecimal")
+
+
 class CsrRequest(Body):
     csr_pem: str = Field(min_length=1, max_length=16384)
     label: str = Field(min_length=1, max_length=100, examples=["受付PC-1"])

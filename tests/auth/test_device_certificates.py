@@ -230,3 +230,46 @@ def test_ca_key_is_sealed_and_csr_cannot_ask_for_a_ca(tenant):
     bad = tenant.client.post(f"{API}/device-certificates", json={"csr_pem": "garbage", "label": "x"},
                              headers=bearer(admin))
     assert bad.status_code == 422
+
+
+def test_gateway_reads_one_tenants_ca_and_revocations_from_auth(tenant, auth, tokens):
+    """The per-tenant endpoint the gateway checks a presented certificate against at login, read
+    by the gateway's own client code (gateway.tls.DeviceCertificates) from the real auth app."""
+    import asyncio
+
+    import httpx
+
+    from gateway.settings import GatewaySettings
+    from gateway.tenants import ServiceTokens
+    from gateway.tls import DeviceCertificates
+
+    admin_pw = strong("admin")
+    tenant.add_user("boss", admin_pw, roles=("tenant_admin",))
+    admin = tenant.token("boss", admin_pw)["access_token"]
+    path = f"{API}/internal/device-ca/{tenant.tenant_id}"
+    gateway_token = bearer(tokens.service("gateway", "auth"))
+    assert tenant.client.get(path, headers=gateway_token).status_code == 404  # no CA yet
+    kept, _ = issue(tenant, admin, "PC-1")
+    gone, _ = issue(tenant, admin, "PC-2")
+    assert tenant.client.post(f"{API}/device-certificates/{gone['serial']}/revoke",
+                              headers=bearer(admin)).status_code in (200, 204)
+
+    r = tenant.client.get(path, headers=gateway_token)
+    assert r.status_code == 200, r.text
+    assert r.json()["revoked_serials"] == [gone["serial"]] and "PRIVATE" not in r.text
+    assert tenant.client.get(path, headers=bearer(tokens.service("files", "auth"))).status_code == 403
+    assert tenant.client.get(path, headers=bearer(admin)).status_code == 403
+    assert tenant.client.get(f"{API}/internal/device-ca/{uuid.uuid4()}", headers=gateway_token).status_code == 404
+
+    async def read() -> object:
+        transport = httpx.ASGITransport(app=auth.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+            certs = DeviceCertificates(client, "http://auth", ServiceTokens(tokens.internal), None, GatewaySettings())
+            return await certs.tenant_ca(tenant.tenant_id)
+
+    authority = asyncio.run(read())
+    assert authority is not None
+    leaf = x509.load_pem_x509_certificate(kept["certificate_pem"].encode())
+    leaf.verify_directly_issued_by(authority.ca)  # type: ignore[attr-defined]
+    revoked_leaf = x509.load_pem_x509_certificate(gone["certificate_pem"].encode())
+    assert authority.revoked == frozenset({revoked_leaf.serial_number})  # type: ignore[attr-defined]
