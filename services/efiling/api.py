@@ -174,7 +174,7 @@ def download_document(filing_id: str, document_id: str, access: CanRead, rt: Rt)
         doc = session.get(OfficialDocument, document_id)
         if doc is None or doc.filing_id != filing.id:
             raise not_found()
-        data = store.get(session, filing.tenant_id, doc.blob_id)
+        data = store.get(session, filing.tenant_id, doc.blob_id) if doc.blob_id else None
         sub = session.get(Submission, filing.id)
         name = f"{sub.arrive_id if sub else filing.id}_{doc.notice_sub_id}.zip"
     if data is None:
@@ -249,6 +249,12 @@ def bulk_submit(body: BulkSubmitIn, access: CanWrite, p: TenantPrincipal, reques
         raise KEY_REQUIRED
     egov = context.of(rt).egov
     groups = service.bulk_groups(rt.db, access.tenant_id, access.jigyosho_ids, body.filing_ids)
+    unsigned = submission.missing_certificates(rt.db, egov, [fid for ids in groups.values() for fid in ids])
+    if unsigned:
+        raise ProblemError(409, "certificate-required", "電子署名に使う証明書が登録されていない申請があります",
+                           "署名が必要な申請に使える証明書 (PKCS#12) を登録してから送信してください"
+                           "。何も送信していません",
+                           extra={"filings": unsigned})
     sends: list[str] = []
     for ids in groups.values():
         sends += submission.bulk_submit(rt.db, egov, ids, actor_of(p, request))

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.efiling import context
 from services.efiling.api import router
+from services.efiling.api_certificates import router as certificates_router
 from services.efiling.documents import DocumentStore
 from services.efiling.models import messaging, permissions
 from services.efiling.settings import EfilingSettings
@@ -43,6 +44,6 @@ def create_app(settings: CommonSettings | None = None, background: bool = True,
     def startup(rt: Runtime) -> None:
         rt.extras["efiling"] = context.build(rt, efiling_settings, clock, store)
 
-    return create_service_app(NAME, messaging, [router], settings=settings, background=background,
+    return create_service_app(NAME, messaging, [router, certificates_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu efiling", on_startup=startup,
                               background_tasks=[run_worker])

@@ -9,7 +9,7 @@ its own procedure without keeping efiling's ids."""
 
 from __future__ import annotations
 
-from services.efiling.models import Filing
+from services.efiling.models import Filing, OfficeCertificate
 from shared.events import Actor, EventEnvelope
 
 FILING_DRAFTED = "roumu.efiling.filing.drafted"
@@ -45,3 +45,14 @@ def filing_event(type_: str, f: Filing, actor: Actor, **data: object) -> EventEn
         type=type_, tenant_id=f.tenant_id, actor=actor, subject=subject(f),
         data={"procedure_code": f.procedure_code, "status": f.status, **data},
     )
+
+
+# ---- office certificates: public facts only (never the key, the PKCS#12 password or the subject,
+# which names a person for a 理事長's certificate).
+CERTIFICATE_ADDED = "roumu.efiling.certificate.added"
+CERTIFICATE_REMOVED = "roumu.efiling.certificate.removed"
+
+
+def certificate_event(type_: str, cert: OfficeCertificate, actor: Actor, **data: object) -> EventEnvelope:
+    return EventEnvelope(type=type_, tenant_id=cert.tenant_id, actor=actor,
+                         subject={"certificate_id": cert.id, "tenant_id": cert.tenant_id}, data=dict(data))

@@ -79,7 +79,40 @@ class EgovAccount(Base):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # One unconfirmed /apply per account at a time: the filing holding the claim (see submission.py).
     inflight_filing_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # The office certificate packages sent with this account are signed with (None: the tenant's default).
+    certificate_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class OfficeCertificate(Base):
+    """An office's signing certificate (the 社労士 office's, the 事務組合 理事長's …), uploaded as
+    PKCS#12. The PKCS#12 file and its password are not kept: the private key is re-encrypted
+    (PKCS#8 DER sealed with shared.crypto, AAD bound to the row) and the certificate kept as DER."""
+
+    __tablename__ = "office_certificates"
+    __table_args__ = (Index("ix_office_certificates_tenant", "tenant_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    label: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(1000))
+    issuer: Mapped[str] = mapped_column(String(1000))
+    serial_number: Mapped[str] = mapped_column(String(80))
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime)
+    fingerprint_sha256: Mapped[str] = mapped_column(String(64))
+    key_size: Mapped[int] = mapped_column(Integer)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    # Further certificates of the PKCS#12 (the issuing CA chain), DER, base64 — public data.
+    chain: Mapped[list[Any]] = mapped_column(JSON)
+    private_key_sealed: Mapped[str] = mapped_column(Text)
+    # The tenant's default: used by every e-Gov account that has no certificate of its own.
+    is_default: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
@@ -191,8 +224,10 @@ class OfficialDocument(Base):
     notice_sub_id: Mapped[int] = mapped_column(Integer)
     doc_title: Mapped[str] = mapped_column(String(256))
     file_names: Mapped[list[Any]] = mapped_column(JSON)
-    # Where the bytes are (DocumentStore): efiling's own blob table until the files service has uploads.
-    blob_id: Mapped[str] = mapped_column(String(36))
+    # Where the bytes are: the files service's file id (stored through its internal official-documents
+    # route). `blob_id` is the efiling `document_blobs` row of documents received before that (read only).
+    file_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    blob_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     sha256: Mapped[str] = mapped_column(String(64))
     signed: Mapped[bool] = mapped_column(Boolean)
     signature_valid: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
@@ -203,7 +238,8 @@ class OfficialDocument(Base):
 
 
 class DocumentBlob(Base):
-    """Bytes of 公文書 kept by efiling for now (a stand-in for the files service's upload API)."""
+    """Bytes of 公文書 efiling kept itself before they went to the files service: no longer written,
+    still read for the documents recorded then (services/efiling/documents.py)."""
 
     __tablename__ = "document_blobs"
 

@@ -46,6 +46,9 @@ class FilingCreate(BaseModel):
         default=None, description="申請者 (構成管理XMLの申請者情報): 氏名 は必須。キー: " + "・".join(APPLICANT_FIELDS))
     egov_account_id: str | None = Field(default=None, pattern=REF_ID,
                                         description="送信に使う e-Gov アカウント。省略時、連携済みが1つならそれ")
+    sign: bool | None = Field(default=None, description=(
+        "true: 事務所の証明書で必ず電子署名する (証明書がなければ送信前に 409)。省略時は手続の定め: "
+        "署名が必要な手続は署名し、gBizID で署名を省ける手続は証明書が設定されていれば署名する"))
 
     @field_validator("applicant")
     @classmethod
@@ -202,6 +205,8 @@ class EgovAccountOut(BaseModel):
     label: str
     state: str = Field(description="pending (認可待ち) / linked / expired / logged_out")
     egov_subject: str | None
+    certificate_id: str | None = Field(default=None,
+                                       description="このアカウントで送る申請に署名する証明書 (未設定: 既定の証明書)")
     access_expires_at: datetime | None
     refresh_expires_at: datetime | None
     created_at: datetime
@@ -218,3 +223,48 @@ class LinkCallback(BaseModel):
 
     code: str = Field(min_length=1, max_length=2000)
     state: str = Field(min_length=1, max_length=200)
+
+
+# ---------------------------------------------------------------- office certificates
+
+
+class CertificateOut(BaseModel):
+    """A certificate as listed: public facts, never the key."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    label: str
+    subject: str = Field(description="証明書の主体者 (RFC 4514)")
+    issuer: str = Field(description="発行者 (RFC 4514)")
+    serial_number: str = Field(description="シリアル番号 (16進)")
+    not_before: datetime
+    not_after: datetime
+    fingerprint_sha256: str = Field(description="証明書 (DER) の SHA-256 フィンガープリント")
+    key_size: int = Field(description="RSA 鍵長 (ビット)")
+    is_default: bool = Field(description="テナントの既定の証明書 (証明書を指定していない e-Gov アカウントが使う)")
+    egov_account_ids: list[str] = Field(default_factory=list, description="この証明書を指定している e-Gov アカウント")
+    expired: bool = False
+    expires_soon: bool = Field(default=False, description="30日以内に有効期限が切れる")
+    warning: str | None = Field(default=None, description="有効期限についての注意")
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class CertificateList(BaseModel):
+    items: list[CertificateOut]
+    warnings: list[str] = Field(default_factory=list, description="有効期限が近い・切れた証明書の注意")
+
+
+class CertificatePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: str | None = Field(default=None, min_length=1, max_length=100)
+    is_default: bool | None = Field(default=None, description="true: テナントの既定にする / false: 既定から外す")
+
+
+class AccountCertificateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_id: str | None = Field(pattern=REF_ID, description="署名に使う証明書。null でテナントの既定に戻す")

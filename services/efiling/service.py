@@ -73,7 +73,8 @@ def expected_version(header: str | None) -> int:
 def _fingerprint(body: FilingCreate, keys: DataKeys | None) -> str:
     # Field order is the schema's, so the same request always hashes the same. Form data may hold
     # a My Number: keyed (HMAC), so the stored fingerprint cannot be reversed by trying numbers.
-    data = body.model_dump_json().encode()
+    # `sign` came later: left out when not given, so fingerprints stored before it still match.
+    data = body.model_dump_json(exclude={"sign"} if body.sign is None else None).encode()
     if keys is None:
         return hashlib.sha256(data).hexdigest()
     return hmac.new(keys.fingerprint_key("efiling.filing"), data, hashlib.sha256).hexdigest()
@@ -171,7 +172,7 @@ def draft_filing(session: Session, tenant_id: str, body: FilingCreate, actor: Ac
                       if body.egov_account_id else _default_account(session, tenant_id))
         try:
             submission.create_submission(session, egov, filing, egov_account_id=account_id, form_data=form_data,
-                                         applicant=body.applicant)
+                                         applicant=body.applicant, sign=bool(body.sign))
         except ProblemError as exc:
             _fields_of_request(exc, [f.form_id for f in body.forms or []])
             raise
@@ -316,6 +317,8 @@ def prepare_submit(db: Database, egov: Egov, tenant_id: str, jigyosho_ids: froze
             sub.egov_account_id = linked_account(session, tenant_id, account_id, "body.egov_account_id").id
         if not sub.egov_account_id:
             raise validation("body.egov_account_id", "送信に使う e-Gov アカウントを指定してください", "missing")
+        # A procedure to sign without a usable certificate is refused now, before the key is spent.
+        submission.signer_for(session, egov, sub)
         submission.history(session, f, SUBMIT_REQUESTED, egov.clock.now(), idempotency_key=key)
         return True
 

@@ -31,13 +31,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.efiling import events
+from services.efiling import certificates, events
 from services.efiling.egov import package as pkg
 from services.efiling.egov.client import EgovClient, EgovError, OutcomeUnknown, Unavailable
 from services.efiling.egov_accounts import Egov
 from services.efiling.models import BulkSend, EgovAccount, Filing, FilingEvent, FilingPackage, Submission, messaging
 from services.efiling.rules import procedures
 from services.efiling.rules.characters import check_data
+from services.efiling.rules.signing import Need, need
 from services.efiling.rules.status import State, map_status
 from shared.clock import JST
 from shared.db import Database
@@ -117,11 +118,23 @@ def _procedure(egov: Egov, sub: Submission) -> procedures.Procedure:
     return proc
 
 
+def signer_for(session: Session, egov: Egov, sub: Submission) -> pkg.Signer | None:
+    """The office certificate a package of this filing is signed with (rules/signing.py), or None
+    when it goes unsigned. A procedure that needs a signature without a usable certificate is a
+    409 `certificate-required` / `certificate-expired`, raised before anything is sent."""
+    wanted = need(_procedure(egov, sub).signature, sub.sign)
+    if wanted is Need.NONE:
+        return None
+    if wanted is Need.IF_AVAILABLE and certificates.for_account(session, sub.tenant_id, sub.egov_account_id) is None:
+        return None
+    return certificates.signer(session, egov.keys, sub.tenant_id, sub.egov_account_id, egov.clock.now())
+
+
 def build(egov: Egov, sub: Submission, *, apply_type: str = "新規申請", first_arrive_id: str = "",
-          form_data: Mapping[str, Any] | None = None) -> pkg.Built:
+          form_data: Mapping[str, Any] | None = None, signer: pkg.Signer | None = None) -> pkg.Built:
     proc = _procedure(egov, sub)
     return pkg.application(proc, form_data or form_data_of(egov, sub), sub.applicant, now=egov.clock.now(),
-                           apply_type=apply_type, first_arrive_id=first_arrive_id)
+                           apply_type=apply_type, first_arrive_id=first_arrive_id, signer=signer)
 
 
 def _keep_package(session: Session, f: Filing, kind: str, built: pkg.Built, at: datetime) -> None:
@@ -189,7 +202,7 @@ def check_before_send(db: Database, egov: Egov, filing_id: str) -> list[dict[str
         _, sub = _load(session, filing_id)
         data = form_data_of(egov, sub)
         refuse_characters(data, sub.applicant)
-        built = build(egov, sub)
+        built = build(egov, sub, signer=signer_for(session, egov, sub))
     client = egov.client(db, sub.egov_account_id)
     result = client.check(sub.proc_id, built.file_name, built.file_data)
     return list(result.get("report_list") or []) if int(result.get("error_count", 0)) else []
@@ -235,9 +248,9 @@ def submit(db: Database, egov: Egov, filing_id: str, actor: Actor = SYSTEM, max_
             else:
                 raced = False
                 now = egov.clock.now()
+                built = build(egov, sub, signer=signer_for(session, egov, sub))
                 sub.attempts += 1
                 sub.send_started_at = now
-                built = build(egov, sub)
                 _keep_package(session, f, "apply", built, now)
                 _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts)
                 proc_id = sub.proc_id
@@ -365,6 +378,7 @@ def bulk_submit(db: Database, egov: Egov, filing_ids: list[str], actor: Actor = 
         chunk = filing_ids[start:start + size]
         send_id = str(uuid.uuid4())
         entries: list[tuple[str, pkg.Built]] = []
+        signers: dict[tuple[Need, str], pkg.Signer | None] = {}  # by account: the key is opened once a chunk
         with db.transaction() as session:
             now = egov.clock.now()
             bulk = BulkSend(id=send_id, tenant_id="", egov_account_id=account_id, state="sending",
@@ -376,7 +390,19 @@ def bulk_submit(db: Database, egov: Egov, filing_ids: list[str], actor: Actor = 
                     continue
                 bulk.tenant_id = f.tenant_id
                 folder = f"{i + 1:04d}{fid.replace('-', '')[:20]}"
-                built = build(egov, sub)
+                wanted = need(_procedure(egov, sub).signature, sub.sign)
+                if wanted is Need.NONE:
+                    signer = None
+                else:
+                    if (wanted, sub.egov_account_id) not in signers:
+                        try:
+                            signers[(wanted, sub.egov_account_id)] = signer_for(session, egov, sub)
+                        except ProblemError:
+                            signers[(wanted, sub.egov_account_id)] = None
+                    signer = signers[(wanted, sub.egov_account_id)]
+                    if signer is None and wanted is Need.REQUIRED:
+                        continue  # left as it is (missing_certificates answers these before a bulk send)
+                built = build(egov, sub, signer=signer)
                 entries.append((folder, built))
                 sub.attempts += 1
                 sub.send_started_at = now
@@ -402,6 +428,22 @@ def bulk_submit(db: Database, egov: Egov, filing_ids: list[str], actor: Actor = 
         map_bulk(db, egov, client, send_id, actor)
         sends.append(send_id)
     return sends
+
+
+def missing_certificates(db: Database, egov: Egov, filing_ids: list[str]) -> list[dict[str, str]]:
+    """Filings a bulk send would have to sign but cannot (no certificate, or an expired one): the
+    bulk request is refused with them before anything is sent."""
+    out = []
+    with db.sessions() as session:
+        for fid in filing_ids:
+            sub = session.get(Submission, fid)
+            if sub is None:
+                continue
+            try:
+                signer_for(session, egov, sub)
+            except ProblemError as exc:
+                out.append({"filing_id": fid, "code": exc.slug})
+    return out
 
 
 def _bulk_state(db: Database, send_id: str, state: str, send_number: str | None) -> None:
@@ -510,7 +552,8 @@ def amend(db: Database, egov: Egov, filing_id: str, form_data: Mapping[str, Any]
         if sub.state != State.CORRECTION_REQUESTED or not sub.arrive_id:
             raise ProblemError(409, "not-awaiting-correction", "この申請は補正を求められていません")
         refuse_characters(form_data, sub.applicant)
-        built = build(egov, sub, apply_type="部分補正", first_arrive_id=sub.arrive_id, form_data=form_data)
+        built = build(egov, sub, apply_type="部分補正", first_arrive_id=sub.arrive_id, form_data=form_data,
+                      signer=signer_for(session, egov, sub))
         arrive_id, account_id = sub.arrive_id, sub.egov_account_id
     with db.transaction() as session:
         f, sub = _load(session, filing_id, lock=True)
@@ -548,7 +591,8 @@ def withdraw(db: Database, egov: Egov, filing_id: str, reason: str, actor: Actor
         refuse_characters({"理由": reason}, {})
         proc = _procedure(egov, sub)
         built = pkg.withdrawal(proc, arrive_id=sub.arrive_id, applicant_name=str(sub.applicant.get("氏名", "")),
-                               reason=reason, on=today_jst(egov), now=egov.clock.now())
+                               reason=reason, on=today_jst(egov), now=egov.clock.now(),
+                               signer=signer_for(session, egov, sub))
         arrive_id, account_id = sub.arrive_id, sub.egov_account_id
     with db.transaction() as session:
         f, sub = _load(session, filing_id, lock=True)

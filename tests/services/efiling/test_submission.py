@@ -151,7 +151,7 @@ def test_refused_character_is_reported_before_sending_with_the_field(sandbox, db
     with pytest.raises(ProblemError) as caught:
         new_filing(db, egov, env["tenant"], env["acct"], form_data=shutoku(被保険者氏名="髙橋①"))
     err = caught.value
-    assert err.status == 422 and err.slug == "egov-character"
+    assert err.status == 422 and err.slug == "egov-character" and err.errors is not None
     assert [e["field"] for e in err.errors] == [f"form_data.{FORM}.被保険者氏名"] * 2
     assert "丸数字" in err.errors[1]["message"] and "「1」" in err.errors[1]["message"]
     assert sandbox.requests(path="/shinsei/v2/*") == []
