@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import OUT, markers, write_section
 from ops.migrate import migrate
 from services.files.settings import MAX_FILE_BYTES
 from shared.keys import ensure_keys
@@ -36,8 +37,7 @@ from tests.files.stack import Growth, Stack, pdf_body, post_file, put_file
 from tests.support.nats_server import NatsServer
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "BENCHMARKS.md"
-BEGIN, END = "<!-- BEGIN bench_files_upload -->", "<!-- END bench_files_upload -->"
+BEGIN, END = markers("bench_files_upload")
 GOAL = 0.3
 
 
@@ -158,20 +158,9 @@ def markdown(r: Result) -> str:
     ])
 
 
-def write_section(section: str) -> None:
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}"
-    text = OUT.read_text(encoding="utf-8") if OUT.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    OUT.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     result = run(int(os.environ.get("BENCH_FILES_RUNS", "3")))
-    write_section(markdown(result))
+    write_section("bench_files_upload", markdown(result))
     print(f"gateway PUT / disk: {result.ratio('gateway_put'):.2f}x; written: {OUT.relative_to(ROOT)}")
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from bench.common import OUT, markers, write_section
 from ops.migrate import migrate
 from services.koyo_hoken import csv_io
 from services.koyo_hoken.app import create_app
@@ -47,9 +48,7 @@ from shared.settings import CommonSettings
 from shared.tokens import TokenSigner, service_token
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "BENCHMARKS.md"
-BEGIN = "<!-- BEGIN bench_koyo_import -->"
-END = "<!-- END bench_koyo_import -->"
+BEGIN, END = markers("bench_koyo_import")
 HEADER = ("action,jigyosho_id,family_name,given_name,family_name_kana,given_name_kana,birth_date,hire_date,"
           "weekly_hours,gender,employment_type,wage_payment,monthly_wage,job_type,hihokensha_bango,my_number")
 
@@ -144,23 +143,12 @@ def markdown(steps: list[Step], rows: int, persons: int, events: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of docs/BENCHMARKS.md, or append it; the rest stays."""
-    text = OUT.read_text(encoding="utf-8") if OUT.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    OUT.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     rows = int(os.environ.get("BENCH_KOYO_ROWS", "10000"))
     steps, persons, events = run(rows)
     for s in steps:
         print(f"{s.name}: {s.seconds:.2f} s, {s.rows_per_s:,.0f} rows/s, peak {s.peak_mib:.1f} MiB")
-    write_section(markdown(steps, rows, persons, events))
+    write_section("bench_koyo_import", markdown(steps, rows, persons, events))
     print(f"written: {OUT.relative_to(ROOT)}")
 
 

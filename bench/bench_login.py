@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import OUT, markers, wait_ready, write_section
 from ops.migrate import migrate
 from services.auth import service
 from services.auth.passwords import Passwords
@@ -39,9 +40,7 @@ from shared.settings import CommonSettings
 from tests.support.nats_server import NatsServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "BENCHMARKS.md"
-BEGIN = "<!-- BEGIN bench_login -->"
-END = "<!-- END bench_login -->"
+BEGIN, END = markers("bench_login")
 PASSWORD = "Kestrel-bench-orbit-Lantern-2026"
 GOAL = 0.20
 
@@ -141,20 +140,6 @@ def _hash_figures(threads: int, seconds: float) -> tuple[float, float]:
     return statistics.median(samples), done / (time.perf_counter() - start)
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"auth exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("auth did not become ready")
-
-
 def _latency(client: httpx.Client, url: str, name: str, body: dict[str, str], expect: int, n: int) -> Latency:
     samples = []
     for _ in range(n):
@@ -196,7 +181,7 @@ def run(seconds: int = 10) -> Figures:
                  "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                  "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=log)
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(f"{base}/healthz", proc)
+            wait_ready(f"{base}/healthz", proc, "auth")
             url = f"{base}/api/v1/auth/login"
 
             hash_p50, hash_rate = _hash_figures(threads, min(5.0, seconds))
@@ -276,17 +261,6 @@ history row, outbox event and access-token signature in one transaction.
 {END}"""
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of docs/BENCHMARKS.md, or append it; the rest stays."""
-    text = OUT.read_text(encoding="utf-8") if OUT.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    OUT.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     f = run(int(os.environ.get("BENCH_SECONDS", "10")))
     print(f"one argon2id hash p50 {f.hash_p50_ms:.1f} ms; {f.hash_per_s:.1f} hashes/s with {f.threads} threads")
@@ -296,7 +270,7 @@ def main() -> None:
           f"use case in process {f.in_process_p50_ms:.1f} ms vs hash {f.in_process_hash_p50_ms:.1f} ms = "
           f"{f.in_process_overhead * 100:.1f} %")
     print(f"throughput {f.login_per_s:.1f} logins/s vs {f.hash_per_s:.1f} hashes/s; {f.login_errors} unexpected")
-    write_section(markdown(f))
+    write_section("bench_login", markdown(f))
     print(f"written: {OUT.relative_to(ROOT)}")
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, insert, select, text
 
+from bench.common import OUT, markers, write_section
 from services.jimukumiai import renewal
 from services.jimukumiai.models import Base, LedgerEntry, Renewal, messaging
 from shared.db import Database
@@ -34,9 +35,7 @@ from shared.events import Actor
 from shared.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "BENCHMARKS.md"
-BEGIN = "<!-- BEGIN bench_nendo_koshin -->"
-END = "<!-- END bench_nendo_koshin -->"
+BEGIN, END = markers("bench_nendo_koshin")
 GOAL_END_TO_END = 60.0
 GOAL_PURE = 2.0
 FISCAL_YEAR = 2025
@@ -175,22 +174,11 @@ the baseline is computing, serialising each result to JSON (the calculator's res
 {END}"""
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of docs/BENCHMARKS.md, or append it; the rest stays."""
-    doc = OUT.read_text(encoding="utf-8") if OUT.exists() else "# Benchmarks\n"
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        doc = head + section + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
-    OUT.write_text(doc, encoding="utf-8")
-
-
 def main() -> None:
     f = run(int(os.environ.get("BENCH_MEMBERS", "10000")))
     print(f"nendo_koshin: pure {f.pure_s:.2f} s, end to end {f.run_s:.2f} s, baseline {f.baseline_s:.2f} s, "
           f"rows {f.renewals}/{f.ledger_rows}/{f.events}, RSS {f.rss_before_mib:.0f}→{f.rss_peak_mib:.0f} MiB")
-    write_section(markdown(f))
+    write_section("bench_nendo_koshin", markdown(f))
     print(f"written: {OUT.relative_to(ROOT)}")
 
 

@@ -1,0 +1,49 @@
+"""What every benchmark shares: waiting for a started server, and writing its own section of
+docs/BENCHMARKS.md between its markers (<!-- BEGIN bench_x --> … <!-- END bench_x -->)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "BENCHMARKS.md"
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The markers of a benchmark's section, by its module name (`bench_gateway`)."""
+    return f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+
+
+def write_section(name: str, section: str, out: Path = OUT) -> None:
+    """Replace this benchmark's section of the file, or append it; the rest stays. `section` may
+    carry its markers already or not."""
+    begin, end = markers(name)
+    body = section.strip("\n")
+    if not body.startswith(begin):
+        body = f"{begin}\n{body}\n{end}"
+    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + body + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    out.write_text(text, encoding="utf-8")
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 60.0) -> None:
+    """Until `url` answers 200; fails at once when the process exited."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready at {url}")
