@@ -37,6 +37,7 @@ SCOPE_LABELS = {"premiums": "保険料等の申告・納付", "insurance_relatio
                 "other": "その他の申請・届出・報告"}
 LEDGER_KIND_LABELS = {
     "estimate": "概算保険料", "shortage": "確定保険料不足額", "general_contribution": "一般拠出金",
+    "increase_estimate": "増加概算保険料",
     "confirmed": "確定保険料", "appropriated": "充当", "refund_claimed": "還付請求",
     "collected": "事業主から徴収", "paid_to_state": "国へ納付", "refund_received": "還付金の受領",
     "refund_paid": "事業主への還付",

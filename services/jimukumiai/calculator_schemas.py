@@ -232,3 +232,10 @@ class RatesOut(BaseModel):
     rousai: list[RousaiRateOut]
     general_contribution_rate: Decimal
     daily_amount_levels: list[int]
+
+
+class IncreaseBookingOut(BaseModel):
+    """A 増加概算 judged for a member and, when due, entered in the 徴収及び納付簿."""
+
+    computed: IncreaseEstimateOut
+    ledger_entry_id: str | None = Field(description="the owed entry added; null when not due (nothing written)")

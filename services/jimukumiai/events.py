@@ -17,6 +17,7 @@ SPECIAL_ENROLMENT_CHANGED = "roumu.jimukumiai.special_enrolment.changed"
 RENEWAL_COMPUTED = "roumu.jimukumiai.renewal.computed"
 INSTALLMENT_DUE = "roumu.jimukumiai.installment.due"
 PAYMENT_RECORDED = "roumu.jimukumiai.payment.recorded"
+INCREASE_ESTIMATE_BOOKED = "roumu.jimukumiai.increase_estimate.booked"
 
 
 def _member_subject(m: Member) -> dict[str, str]:
@@ -76,4 +77,15 @@ def payment_recorded(tenant_id: str, member_id: str, entry_id: str, fiscal_year:
         subject={"ledger_entry_id": entry_id, "tenant_id": tenant_id, "member_id": member_id},
         data={"fiscal_year": fiscal_year, "kind": kind, "period": period, "amount": amount,
               "occurred_on": occurred_on.isoformat(), "reverses_entry_id": reverses},
+    )
+
+
+def increase_estimate_booked(m: Member, entry_id: str, fiscal_year: int, increase: int, new_estimate: int,
+                             filed_estimate: int, expected_on: date, due_on: date, actor: Actor) -> EventEnvelope:
+    return EventEnvelope(
+        type=INCREASE_ESTIMATE_BOOKED, tenant_id=m.tenant_id, actor=actor,
+        subject={**_member_subject(m), "ledger_entry_id": entry_id},
+        data={"fiscal_year": fiscal_year, "increase": increase, "new_estimate": new_estimate,
+              "filed_estimate": filed_estimate, "expected_on": expected_on.isoformat(),
+              "due_on": due_on.isoformat()},
     )

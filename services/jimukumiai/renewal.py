@@ -42,7 +42,7 @@ from shared.errors import ProblemError, not_found
 from shared.events import Actor, EventEnvelope
 
 CHUNK = 1000
-OWED_KINDS = ("estimate", "shortage", "general_contribution")
+OWED_KINDS = ("estimate", "shortage", "general_contribution", "increase_estimate")
 MONEY_KINDS = ("collected", "paid_to_state", "refund_received", "refund_paid")
 
 

@@ -8,15 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 from sqlalchemy import select
 
-from services.jimukumiai import renewal, service
+from services.jimukumiai import increase, renewal, service
 from services.jimukumiai.api import CanRead, CanWrite, Rt, Today, scoped_member
-from services.jimukumiai.calculator_schemas import RenewalOut
+from services.jimukumiai.calculator_schemas import IncreaseBookingOut, IncreaseEstimateOut, RenewalOut
 from services.jimukumiai.models import Member, Renewal, RenewalRun
 from services.jimukumiai.schemas import (
     ArrearsOut,
     ArrearsRow,
     DueNoticeIn,
     DueNoticeOut,
+    IncreaseBookingIn,
     LedgerEntryIn,
     LedgerEntryOut,
     LedgerOut,
@@ -102,6 +103,21 @@ def record(member_id: str, body: LedgerEntryIn, p: TenantPrincipal, access: CanW
         entry = renewal.record_money(session, member, str(body.kind), body.fiscal_year, body.period, body.amount,
                                      body.occurred_on, body.note, actor_of(p, request))
         return LedgerEntryOut.model_validate(entry)
+
+
+@router.post("/members/{member_id}/increase-estimates", response_model=IncreaseBookingOut, responses=PROBLEMS)
+def book_increase(member_id: str, body: IncreaseBookingIn, p: TenantPrincipal, access: CanWrite, request: Request,
+                  rt: Rt, clock: Today) -> IncreaseBookingOut:
+    """増加概算保険料 for a member whose wage estimate rose after its 概算 was filed: judged against the
+    bases and amount of the year's 年度更新 (more than 200 % and 130,000 円 or more); when due, an owed
+    ledger entry (due 30 days after the day after the increase was expected, on a business day) and
+    roumu.jimukumiai.increase_estimate.booked. Not due: the judgement, nothing written."""
+    with rt.transaction() as session:
+        member = scoped_member(session, access, member_id)
+        booked = increase.book(session, member, body.fiscal_year, body.new_rousai_wages, body.new_koyo_wages,
+                               body.expected_on, actor_of(p, request), service.today(clock))
+        return IncreaseBookingOut(computed=IncreaseEstimateOut.model_validate(booked.computed),
+                                  ledger_entry_id=booked.entry.id if booked.entry else None)
 
 
 @router.post("/ledger/{entry_id}/reverse", status_code=status.HTTP_201_CREATED, response_model=LedgerEntryOut,

@@ -322,6 +322,17 @@ class LedgerEntryIn(BaseModel):
     note: str | None = Field(default=None, max_length=300)
 
 
+class IncreaseBookingIn(BaseModel):
+    """A member's new wage estimate for a year whose 概算 was filed in its 年度更新."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fiscal_year: int = Field(ge=2000, le=2100)
+    new_rousai_wages: int | None = Field(default=None, ge=0, le=10**13, description="労災: the new estimate, 円")
+    new_koyo_wages: int | None = Field(default=None, ge=0, le=10**13, description="雇用: the new estimate, 円")
+    expected_on: date = Field(description="the day the increase was expected (the 30 days run from the next day)")
+
+
 class ReversalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -146,3 +146,44 @@ def test_reward_estimate_from_the_ledger(api):
     e = api.get("/reward-estimate", params={"fiscal_year": 2025})
     assert (e["counted_members"], e["confirmed_due"], e["paid"], e["qualifies"]) == (1, 219_935, 219_935, True)
     assert (e["premium_part"], e["per_business_part"], e["amount"]) == (4_398, 6_200, 10_598)
+
+
+def test_increase_estimate_is_judged_against_the_filed_estimate_and_booked_when_due(api, settings):
+    """The B7 member's R7 概算 (bases 12,345,000 / 11,800,000, 208,135 円) then an estimate of 30,000,000
+    for both: more than 200 % of each base, and 30,000,000 × 17.5/1000 = 525,000 − 208,135 = 316,865 円
+    ≥ 130,000 → due within 30 days from the day after 2025-09-05: 10/5 is a Sunday → 10/6."""
+    m = member_with_wages(api)
+    path = f"/members/{m['id']}/increase-estimates"
+    api.post(path, {"fiscal_year": 2025, "new_koyo_wages": 30_000_000, "expected_on": "2025-09-05"}, 409)  # no 概算 yet
+    api.post("/renewal-runs", {"fiscal_year": 2025}, 201)
+
+    # Below 200 % of the base: judged, nothing written.
+    low = api.post(path, {"fiscal_year": 2025, "new_koyo_wages": 23_600_999, "expected_on": "2025-09-05"})
+    assert low["computed"]["due"] is False and low["computed"]["ratio_exceeded"] is False
+    assert low["ledger_entry_id"] is None
+    assert not [e for e in ledger(api, m["id"])["entries"] if e["kind"] == "increase_estimate"]
+
+    due = api.post(path, {"fiscal_year": 2025, "new_rousai_wages": 30_000_999, "new_koyo_wages": 30_000_000,
+                          "expected_on": "2025-09-05"})
+    c = due["computed"]
+    assert (c["due"], c["filed_estimate"], c["new_estimate"]["total"], c["increase"], c["deadline"]) == (
+        True, 208_135, 525_000, 316_865, "2025-10-06")
+    [entry] = [e for e in ledger(api, m["id"], fiscal_year=2025)["entries"] if e["kind"] == "increase_estimate"]
+    assert (entry["id"], entry["amount"], entry["due_on"], entry["period"]) == (
+        due["ledger_entry_id"], 316_865, "2025-10-06", None)
+    [event] = [e for e in outbox_payloads(settings, "jimukumiai", m["id"])
+               if e["type"] == "roumu.jimukumiai.increase_estimate.booked"]
+    assert event["data"]["increase"] == 316_865 and event["subject"]["ledger_entry_id"] == entry["id"]
+    assert_matches_contract(event)
+
+    # Owed like any 期: in the arrears after its day, not before.
+    def owed(as_of):
+        return [i for row in api.get("/arrears", params={"as_of": as_of})["items"] for i in row["items"]
+                if i["entry_id"] == entry["id"]]
+    assert owed("2025-10-03") == [] and owed("2025-10-07")[0]["amount"] == 316_865
+
+    # A second one in the year is refused until the first is reversed.
+    api.post(path, {"fiscal_year": 2025, "new_koyo_wages": 40_000_000, "expected_on": "2025-12-01"}, 409)
+    api.post(f"/ledger/{entry['id']}/reverse", {"note": "見込み誤り"}, 201)
+    again = api.post(path, {"fiscal_year": 2025, "new_koyo_wages": 40_000_000, "expected_on": "2025-12-01"})
+    assert again["ledger_entry_id"] not in (None, entry["id"])
