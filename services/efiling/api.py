@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 
 from services.efiling import context, repository, service, submission
+from services.efiling.documents import StoreError, legacy_blob
 from services.efiling.egov_accounts import finish_link, start_link, unlink
 from services.efiling.models import EgovAccount, FilingPackage, OfficialDocument, Submission
 from services.efiling.schemas import (
@@ -167,16 +168,25 @@ def download_package(filing_id: str, package_id: str, access: CanRead, rt: Rt) -
 @router.get("/filings/{filing_id}/documents/{document_id}", response_class=Response,
             responses={**ZIP, **PROBLEMS}, openapi_extra=PARTNER_READ)
 def download_document(filing_id: str, document_id: str, access: CanRead, rt: Rt) -> Response:
-    """A 公文書 as e-Gov issued it (the ZIP: signed XML, XSL, attachments)."""
+    """A 公文書 as e-Gov issued it (the ZIP: signed XML, XSL, attachments), read from the files
+    service where it is stored (also downloadable there, by its `file_id`, with the files menu)."""
     store = context.of(rt).store
     with rt.db.sessions() as session:
         filing = service.visible_filing(session, access.tenant_id, access.jigyosho_ids, filing_id)
         doc = session.get(OfficialDocument, document_id)
         if doc is None or doc.filing_id != filing.id:
             raise not_found()
-        data = store.get(session, filing.tenant_id, doc.blob_id) if doc.blob_id else None
+        # received before 公文書 went to the files service: still in efiling's own table
+        data = legacy_blob(session, filing.tenant_id, doc.blob_id) if doc.blob_id else None
         sub = session.get(Submission, filing.id)
         name = f"{sub.arrive_id if sub else filing.id}_{doc.notice_sub_id}.zip"
+        file_id = doc.file_id
+    if data is None and file_id:
+        try:
+            data = store.get(filing.tenant_id, file_id)
+        except StoreError as exc:
+            raise ProblemError(502, "bad-gateway", "ファイルサービスに接続できません",
+                               "しばらくしてから再度お試しください") from exc
     if data is None:
         raise not_found()
     return _zip(data, name)

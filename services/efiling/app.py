@@ -34,6 +34,9 @@ async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
     finally:
         ctx.halt.set()
         ctx.egov.http.close()
+        close = getattr(ctx.store, "close", None)
+        if close is not None:
+            close()
 
 
 def create_app(settings: CommonSettings | None = None, background: bool = True,

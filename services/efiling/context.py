@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from services.efiling.documents import DocumentStore, LocalBlobStore
+from services.efiling.documents import DocumentStore, FilesStore
 from services.efiling.egov_accounts import Egov
 from services.efiling.settings import EfilingSettings
 from services.efiling.worker import Worker
@@ -35,7 +35,9 @@ def build(rt: Runtime, settings: EfilingSettings | None = None, clock: Clock | N
 
     egov = Egov(cfg, keys or load_data_keys(rt.settings.keys_dir), httpx.Client(timeout=cfg.http_timeout_seconds),
                 clock or SYSTEM_CLOCK, sleep)
-    return Efiling(egov, store or LocalBlobStore(), halt)
+    files = store or FilesStore(rt.settings.service_url("files"), rt.settings.keys_dir,
+                                timeout_seconds=cfg.http_timeout_seconds)
+    return Efiling(egov, files, halt)
 
 
 def of(rt: Runtime) -> Efiling:

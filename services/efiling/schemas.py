@@ -122,6 +122,8 @@ class PackageOut(BaseModel):
 
 class DocumentOut(BaseModel):
     id: str
+    file_id: str | None = Field(default=None,
+                                description="ファイルサービスでのID (ファイルメニューからもダウンロードできる)")
     notice_sub_id: int
     doc_title: str
     file_names: list[Any]

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.efiling import events
-from services.efiling.documents import DocumentStore
+from services.efiling.documents import DocumentStore, OfficialFile, StoreError, official_file_id
 from services.efiling.egov.client import EgovClient, EgovError, Unavailable
 from services.efiling.egov_accounts import Egov
 from services.efiling.models import Filing, FilingNotice, OfficialDocument, Submission, messaging
@@ -122,6 +122,9 @@ class _Fetched:
     sub_id: int
     title: str
     arrive_id: str
+    tenant_id: str = ""
+    jigyosho_id: str = ""
+    procedure_ref: str | None = None
     data: bytes = b""
     names: list[str] = field(default_factory=list)
     signed: bool = False
@@ -129,12 +132,14 @@ class _Fetched:
     signer: str | None = None
     remote: str | None = None
     doc_id: str | None = None
+    file_id: str | None = None
     completed: bool = False
 
 
-def _download(egov: Egov, client: EgovClient, item: _Fetched) -> _Fetched:
+def _download(egov: Egov, client: EgovClient, store: DocumentStore, item: _Fetched) -> _Fetched:
     """Network and CPU only (no database): download, check the signature locally, ask e-Gov's
-    verify. The local check is integrity against the embedded certificate; whether that
+    verify, store the ZIP through the files service (its id from the 公文書's identity: a repeat
+    stores nothing twice). The local check is integrity against the embedded certificate; whether that
     certificate is a trusted GPKI official's is e-Gov's answer (EGOV-XML.md §5: no client checks
     GPKI trust locally), so the remote verify stays on unless configured off."""
     item.data, item.names = client.official_document(item.arrive_id, item.sub_id)
@@ -153,6 +158,10 @@ def _download(egov: Egov, client: EgovClient, item: _Fetched) -> _Fetched:
                               .get("validation_result"))[:256]
         except (EgovError, Unavailable) as exc:
             item.remote = f"verify failed: {exc}"[:256]
+    item.file_id = store.put(OfficialFile(
+        tenant_id=item.tenant_id, file_id=official_file_id(item.tenant_id, item.filing_id, item.sub_id),
+        name=f"{item.arrive_id}_{item.sub_id}.zip", data=item.data, jigyosho_id=item.jigyosho_id,
+        filing_id=item.filing_id, procedure_id=item.procedure_ref))
     return item
 
 
@@ -174,7 +183,7 @@ def _parallel(fn: Callable[[_Fetched], _Fetched], items: list[_Fetched], workers
         for it in items:
             try:
                 out.append(fn(it))
-            except (EgovError, Unavailable) as exc:
+            except (EgovError, Unavailable, StoreError) as exc:
                 log.warning("公文書 %s/%s not fetched: %s", it.arrive_id, it.sub_id, exc)
         return out
     done: list[_Fetched] = []
@@ -183,24 +192,28 @@ def _parallel(fn: Callable[[_Fetched], _Fetched], items: list[_Fetched], workers
         for it, fut in zip(items, futures, strict=True):
             try:
                 done.append(fut.result())
-            except (EgovError, Unavailable) as exc:
+            except (EgovError, Unavailable, StoreError) as exc:
                 log.warning("公文書 %s/%s not fetched: %s", it.arrive_id, it.sub_id, exc)
     return done
 
 
 def fetch_documents(db: Database, egov: Egov, client: EgovClient, store: DocumentStore,
                     todo: list[tuple[str, int, str]]) -> list[str]:
-    """Download → check the signatures → store → record → complete at e-Gov, for many 公文書 of
-    one account: the downloads and completions run `ROUMU_EFILING_DOCUMENT_CONCURRENCY` at a
-    time, the records are written in one transaction per step. Idempotent: a document already
-    recorded is only completed again (a lost completion answer is repeated, harmlessly); the
-    completion is asked only after the bytes are stored."""
+    """Download → check the signatures → store (files service) → record → complete at e-Gov, for
+    many 公文書 of one account: the downloads (with their storing) and completions run
+    `ROUMU_EFILING_DOCUMENT_CONCURRENCY` at a time, the records are written in one transaction
+    per step. Idempotent: a document already recorded is only completed again (a lost completion
+    answer is repeated, harmlessly); a document stored but not recorded (a crash in between) is
+    stored again under the same file id, which the files service answers with the file it holds;
+    the completion is asked only after the bytes are stored and recorded."""
     if not todo:
         return []
     with db.sessions() as session:
         fids = sorted({fid for fid, _, _ in todo})
         arrive = {s.filing_id: s.arrive_id for s in session.execute(
             select(Submission).where(Submission.filing_id.in_(fids))).scalars()}
+        owners = {f.id: (f.tenant_id, f.jigyosho_id, f.idempotency_key if f.source else None)
+                  for f in session.execute(select(Filing).where(Filing.id.in_(fids))).scalars()}
         recorded = {(d.filing_id, d.notice_sub_id): d for d in session.execute(
             select(OfficialDocument).where(OfficialDocument.filing_id.in_(fids))).scalars()}
     items: list[_Fetched] = []
@@ -208,7 +221,7 @@ def fetch_documents(db: Database, egov: Egov, client: EgovClient, store: Documen
     for fid, sub_id, title in todo:
         if not arrive.get(fid):
             continue
-        it = _Fetched(fid, sub_id, title, str(arrive[fid]))
+        it = _Fetched(fid, sub_id, title, str(arrive[fid]), *owners[fid])
         doc = recorded.get((fid, sub_id))
         if doc is None:
             items.append(it)
@@ -216,7 +229,7 @@ def fetch_documents(db: Database, egov: Egov, client: EgovClient, store: Documen
             it.doc_id = doc.id
             again.append(it)
     workers = egov.settings.document_concurrency
-    fetched = _parallel(lambda it: _download(egov, client, it), items, workers)
+    fetched = _parallel(lambda it: _download(egov, client, store, it), items, workers)
     if fetched:
         with db.transaction() as session:
             now = egov.clock.now()
@@ -229,15 +242,14 @@ def fetch_documents(db: Database, egov: Egov, client: EgovClient, store: Documen
                 if (it.filing_id, it.sub_id) in existing:  # recorded by another poller meanwhile
                     it.doc_id = existing[(it.filing_id, it.sub_id)]
                     continue
-                blob_id = store.put(session, f.tenant_id, it.data, "application/zip")
                 doc = OfficialDocument(id=str(uuid.uuid4()), filing_id=it.filing_id, tenant_id=f.tenant_id,
                                        notice_sub_id=it.sub_id, doc_title=it.title[:256], file_names=it.names,
-                                       blob_id=blob_id, sha256=hashlib.sha256(it.data).hexdigest(),
+                                       file_id=it.file_id, blob_id=None, sha256=hashlib.sha256(it.data).hexdigest(),
                                        signed=it.signed, signature_valid=it.valid, signer=it.signer,
                                        egov_verify_result=it.remote, downloaded_at=now)
                 session.add(doc)
                 history(session, f, "official_document", now, notice_sub_id=it.sub_id, document_id=doc.id,
-                        signature_valid=it.valid)
+                        file_id=it.file_id, signature_valid=it.valid)
                 it.doc_id = doc.id
     completed = [it for it in _parallel(lambda it: _complete(client, it), [*fetched, *again], workers)
                  if it.completed and it.doc_id]

@@ -12,6 +12,7 @@ from services.files import service
 from services.files.api import router
 from services.files.context import FilesContext, build_scanner, build_store
 from services.files.models import messaging, permissions
+from services.files.official import router as official_router
 from services.files.scanner import Scanner
 from services.files.settings import FilesSettings
 from shared.clock import SYSTEM_CLOCK, Clock
@@ -42,7 +43,7 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
     feed = accounts_feed_handler(permissions, TenantPurge(NAME, messaging))
     subscriptions = [Subscription("accounts-feed", "roumu.accounts.>",
                                   service.purge_handler(feed, lambda: holder.get("ctx")))]
-    return create_service_app(NAME, messaging, [router], settings=settings, background=background,
+    return create_service_app(NAME, messaging, [router, official_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu files", on_startup=startup,
                               subscriptions=subscriptions, accounts_feed=False,
                               background_tasks=[_rescan_loop, _retention_loop])

@@ -138,3 +138,33 @@ def simple_package(proc_id: str = "4950008680033000", *, apply_type: str = "新�
         for name, data in atts.items():
             zf.writestr(f"{top}/{name}", data)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+class FilesServer:
+    """The files service as a real HTTP server (uvicorn in a thread, its own lifespan), where
+    efiling stores 公文書 through the internal official-documents route."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        from services.files.app import create_app as create_files_app
+
+        self.port = free_port()
+        config = uvicorn.Config(create_files_app(settings=settings, background=False), host="127.0.0.1",
+                                port=self.port, log_level="critical", lifespan="on", http="httptools", loop="asyncio")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FilesServer:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("files service did not start")
+            self.thread.join(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)

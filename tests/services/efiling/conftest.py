@@ -1,4 +1,5 @@
-"""One e-Gov sandbox server per session (a real HTTP server), reset before each test that uses it."""
+"""One e-Gov sandbox server per session (a real HTTP server), reset before each test that uses it;
+one files service server per session, where efiling stores the 公文書 it downloads."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from services.efiling.documents import FilesStore
 from shared.settings import CommonSettings
-from tests.services.egov_support import SandboxServer
+from tests.services.egov_support import FilesServer, SandboxServer
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +23,17 @@ def sandbox_server(settings: CommonSettings) -> Iterator[SandboxServer]:
 def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture(scope="session")
+def files_server(settings: CommonSettings) -> Iterator[FilesServer]:
+    server = FilesServer(settings).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def files_store(files_server: FilesServer, settings: CommonSettings) -> Iterator[FilesStore]:
+    store = FilesStore(files_server.url, settings.keys_dir)
+    yield store
+    store.close()

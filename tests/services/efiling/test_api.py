@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from services.efiling import tracking
-from services.efiling.documents import LocalBlobStore
+from services.efiling.documents import FilesStore
 from shared.clock import FrozenClock
 from shared.db import Database
 from tests.conftest import bearer
@@ -38,7 +38,10 @@ def body(jigyosho: str = "js-1", **over: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(service_client, sandbox, settings):
+def api(service_client, sandbox, settings, files_server, monkeypatch):
+    # efiling stores 公文書 in the files service it finds at ROUMU_FILES_URL (a real server here)
+    monkeypatch.setenv("ROUMU_FILES_URL", files_server.url)
+
     def open_app(**over: Any):
         cfg = efiling_settings(sandbox, **{"worker_enabled": False, **over.pop("cfg", {})})
         return service_client("efiling", efiling_settings=cfg, **over)
@@ -70,15 +73,17 @@ def submit(c, headers: dict[str, str], fid: str, key: str | None = None, etag: s
     return c.post(f"{BASE}/filings/{fid}/submit", headers=h, **kw)
 
 
-def track(settings, sandbox: SandboxServer, passes: int = 3) -> None:
+def track(settings, sandbox: SandboxServer, passes: int = 3, files_url: str | None = None) -> None:
     egov, _ = make_egov(settings, sandbox)
     db = Database(settings.database_url("efiling"))
+    store = FilesStore(files_url or settings.service_url("files"), settings.keys_dir)
     try:
         for _ in range(passes):
-            tracking.track_once(db, egov, LocalBlobStore())
+            tracking.track_once(db, egov, store)
     finally:
         db.dispose()
         egov.http.close()
+        store.close()
 
 
 def test_requested_by_koyo_hoken_sent_by_staff_tracked_and_downloaded(api, sandbox, tokens, settings):

@@ -31,7 +31,8 @@ from tests.services.support import assert_matches_contract, outbox_payloads
 
 
 @pytest.fixture
-def api(service_client, sandbox):
+def api(service_client, sandbox, files_server, monkeypatch):
+    monkeypatch.setenv("ROUMU_FILES_URL", files_server.url)
     return service_client("efiling", efiling_settings=efiling_settings(sandbox, worker_enabled=False))
 
 

@@ -8,11 +8,12 @@ import io
 import json
 import zipfile
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from services.efiling import submission, tracking
-from services.efiling.documents import LocalBlobStore
+from services.efiling.documents import OfficialFile, official_file_id
 from services.efiling.models import EgovAccount, FilingEvent, FilingPackage, OfficialDocument, Submission
 from shared.db import Database
 from shared.errors import ProblemError
@@ -51,7 +52,8 @@ def applies(sandbox):
     return sandbox.requests(path="/shinsei/v2/apply", method="POST")
 
 
-def test_shutoku_to_official_document_stored_and_linked(sandbox, db, env, settings):
+def test_shutoku_to_official_document_stored_and_linked(sandbox, db, env, settings, files_store, files_server,
+                                                       tokens):
     egov, account = env["egov"], env["account"]
     fid = new_filing(db, egov, env["tenant"], env["acct"])
     out = submission.submit(db, egov, fid)
@@ -72,7 +74,7 @@ def test_shutoku_to_official_document_stored_and_linked(sandbox, db, env, settin
         kept = session.execute(select(FilingPackage).where(FilingPackage.filing_id == fid)).scalar_one()
         assert base64.b64encode(kept.zip_data).decode() == body["send_file"]["file_data"]
 
-    store = LocalBlobStore()
+    store = files_store
     states = [tracking.poll_filing(db, egov, store, fid) for _ in range(3)]
     assert states == ["arrived", "under_review", "completed"]
     assert filing(db, fid).status == "completed"
@@ -80,9 +82,22 @@ def test_shutoku_to_official_document_stored_and_linked(sandbox, db, env, settin
         [doc] = session.execute(select(OfficialDocument).where(OfficialDocument.filing_id == fid)).scalars()
         assert doc.signature_valid is True and doc.completed_at is not None
         assert doc.egov_verify_result == "正常です。"
-        data = store.get(session, env["tenant"], doc.blob_id)
-        assert data and zipfile.ZipFile(io.BytesIO(data)).namelist() == doc.file_names
-        assert store.get(session, "another-tenant", doc.blob_id) is None
+        assert doc.blob_id is None and doc.file_id == official_file_id(env["tenant"], fid, doc.notice_sub_id)
+    # the 公文書 is in the files service, linked to the filing, and staff download it there
+    staff = {"Authorization": f"Bearer {tokens.user(env['tenant'])}"}
+    with httpx.Client(base_url=files_server.url) as files:
+        listed = files.get("/api/v1/files/files", headers=staff, params={"filing_id": fid}).json()["items"]
+        assert [f["id"] for f in listed] == [doc.file_id]
+        assert listed[0]["jigyosho_id"] == "js-1" and listed[0]["status"] == "available"
+        assert listed[0]["sha256"] == doc.sha256 and listed[0]["original_name"].endswith(f"_{doc.notice_sub_id}.zip")
+        r = files.get(f"/api/v1/files/files/{doc.file_id}/content", headers=staff)
+        assert r.status_code == 200 and zipfile.ZipFile(io.BytesIO(r.content)).namelist() == doc.file_names
+        other = {"Authorization": f"Bearer {tokens.user(tenant())}"}
+        assert files.get(f"/api/v1/files/files/{doc.file_id}/content", headers=other).status_code == 404
+        # a retry after a crash (stored, not recorded) stores nothing twice
+        assert files_store.put(OfficialFile(env["tenant"], doc.file_id, "x.zip", r.content, "js-1", fid)) == doc.file_id
+        assert len(files.get("/api/v1/files/files", headers=staff, params={"filing_id": fid}).json()["items"]) == 1
+    assert files_store.get(env["tenant"], doc.file_id) == r.content
     assert len(sandbox.requests(path="/shinsei/v2/official_document", method="POST")) == 1
     assert [c["status"] for c in sandbox.cases(account)] == ["手続終了"]
 
@@ -166,12 +181,12 @@ def test_format_check_failure_stops_before_apply(sandbox, db, env):
     assert applies(sandbox) == []
 
 
-def test_correction_then_amend_completes(sandbox, db, env, settings):
+def test_correction_then_amend_completes(sandbox, db, env, settings, files_store):
     egov = env["egov"]
     sandbox.script(outcome="correction")
     fid = new_filing(db, egov, env["tenant"], env["acct"])
     submission.submit(db, egov, fid)
-    store = LocalBlobStore()
+    store = files_store
     states = [tracking.poll_filing(db, egov, store, fid) for _ in range(3)]
     assert states == ["arrived", "under_review", "correction_requested"]
     with db.sessions() as session:
@@ -189,7 +204,7 @@ def test_correction_then_amend_completes(sandbox, db, env, settings):
         assert session.execute(select(OfficialDocument).where(OfficialDocument.filing_id == fid)).scalar_one()
 
 
-def test_withdrawal(sandbox, db, env, settings):
+def test_withdrawal(sandbox, db, env, settings, files_store):
     egov = env["egov"]
     sandbox.script(outcome="stay")
     fid = new_filing(db, egov, env["tenant"], env["acct"])
@@ -200,18 +215,18 @@ def test_withdrawal(sandbox, db, env, settings):
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         assert "<手続ID>9990000000000003</手続ID>" in zf.read(f"{PROC}/kousei.xml").decode()
         assert "<理由>誤って提出したため</理由>" in zf.read(f"{PROC}/torisageirai.xml").decode()
-    store = LocalBlobStore()
+    store = files_store
     assert tracking.poll_filing(db, egov, store, fid) == "withdrawing"
     assert tracking.poll_filing(db, egov, store, fid) == "withdrawn"
     assert "roumu.efiling.filing.withdrawn" in [e["type"] for e in outbox_payloads(settings, "efiling", fid)]
 
 
-def test_unknown_status_string_is_kept_without_error(sandbox, db, env):
+def test_unknown_status_string_is_kept_without_error(sandbox, db, env, files_store):
     egov = env["egov"]
     sandbox.script(outcome="custom", steps=[{"status": "審査保留"}, {"status": "手続終了"}])
     fid = new_filing(db, egov, env["tenant"], env["acct"])
     submission.submit(db, egov, fid)
-    store = LocalBlobStore()
+    store = files_store
     tracking.poll_filing(db, egov, store, fid)
     assert tracking.poll_filing(db, egov, store, fid) == "arrived"
     with db.sessions() as session:
@@ -219,7 +234,7 @@ def test_unknown_status_string_is_kept_without_error(sandbox, db, env):
     assert tracking.poll_filing(db, egov, store, fid) == "completed"
 
 
-def test_tokens_sealed_and_refreshed_before_expiry(settings, sandbox, db):
+def test_tokens_sealed_and_refreshed_before_expiry(settings, sandbox, db, files_store):
     from datetime import UTC, datetime, timedelta
 
     from shared.clock import FrozenClock
@@ -236,7 +251,7 @@ def test_tokens_sealed_and_refreshed_before_expiry(settings, sandbox, db):
     submission.submit(db, egov, fid)
     assert [json.loads("{}") for r in sandbox.requests(path="/auth/token") if "refresh_token" in r["body"]] == []
     clock.advance(timedelta(minutes=56))  # within the 5-minute margin of the 1-hour token
-    tracking.poll_filing(db, egov, LocalBlobStore(), fid)
+    tracking.poll_filing(db, egov, files_store, fid)
     refreshes = [r for r in sandbox.requests(path="/auth/token") if "grant_type=refresh_token" in r["body"]]
     assert len(refreshes) == 1
     with db.sessions() as session:
