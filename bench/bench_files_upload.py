@@ -23,13 +23,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from bench.common import OUT, markers, write_section
 from ops.migrate import migrate
+from services.files.models import jigyosho_directory
 from services.files.settings import MAX_FILE_BYTES
+from shared.db import Database
 from shared.keys import ensure_keys
 from shared.settings import CommonSettings
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner
@@ -90,7 +93,14 @@ def run(runs: int = 3) -> Result:
             stack = Stack(tmp, settings).start()
             signer = TokenSigner(settings.keys_dir, "access")
             # A tenant administrator holds the files menu by role before any grant is replicated.
-            token = signer.sign({"sub": "bench-admin", "tid": str(uuid.uuid4()), "typ": "access", "kind": "user",
+            tenant_id = str(uuid.uuid4())
+            # The 事業所 the uploads name (J-1), in the files service's 事業所 master read model.
+            db = Database(settings.database_url("files"))
+            with db.transaction() as session:
+                jigyosho_directory.apply(session, tenant_id, "J-1", "roumu.accounts.jigyosho.created",
+                                         datetime.now(UTC), {"name": "事業所", "status": "active"})
+            db.dispose()
+            token = signer.sign({"sub": "bench-admin", "tid": tenant_id, "typ": "access", "kind": "user",
                                  "roles": ["tenant_admin"], "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}, 3600)
             with httpx.Client(timeout=600) as client:
                 def ok(r: httpx.Response) -> None:

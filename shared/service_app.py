@@ -21,6 +21,7 @@ from shared.consumer import EventConsumer, Handler
 from shared.db import Database
 from shared.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers, problem_response
 from shared.events import EventEnvelope
+from shared.jigyosho_directory import JigyoshoDirectory
 from shared.keys import ensure_keys
 from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
@@ -62,6 +63,7 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
     permissions: Permissions | None = None
     revoked: RevokedSessions | None = None
+    jigyosho_directory: JigyoshoDirectory | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -87,6 +89,7 @@ def create_service_app(
     purge_keep: Sequence[str] = (),
     accounts_feed: bool = True,
     background_tasks: Sequence[Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = (),
+    jigyosho_directory: JigyoshoDirectory | None = None,
 ) -> FastAPI:
     """`permissions`: the service's permission read model (shared.permissions), for
     `shared.auth_deps.require_menu`. `purge`: delete a tenant's rows on
@@ -95,10 +98,13 @@ def create_service_app(
     of roumu.accounts.> ("accounts-feed"), so they apply in the order accounts published them;
     `accounts_feed=False` leaves that consumer out for a service that routes those events through
     a consumer of its own (`accounts_feed_handler`). `background_tasks`: coroutines run beside the
-    relay (e.g. a scheduler), given the runtime and the stop event."""
+    relay (e.g. a scheduler), given the runtime and the stop event. `jigyosho_directory`: the
+    service's read model of the 事業所 master (shared.jigyosho_directory), fed by the same
+    "accounts-feed" consumer (a service with its own feed passes it to `accounts_feed_handler`)."""
     settings = settings or get_settings()
     feed = accounts_feed_handler(permissions, TenantPurge(name, messaging, purge_keep)
-                                 if purge and holds_tenant_data(messaging.outbox.metadata) else None)
+                                 if purge and holds_tenant_data(messaging.outbox.metadata) else None,
+                                 jigyosho_directory)
     if accounts_feed and feed is not None:
         subscriptions = [*subscriptions, Subscription("accounts-feed", "roumu.accounts.>", feed)]
 
@@ -110,7 +116,7 @@ def create_service_app(
         relay = OutboxRelay(name, db, messaging, settings.nats_url, settings.nats_stream,
                             interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
         rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay,
-                     permissions=permissions,
+                     permissions=permissions, jigyosho_directory=jigyosho_directory,
                      revoked=RevokedSessions(settings.nats_url, settings.nats_stream))
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
@@ -213,14 +219,18 @@ async def _health_connection(rt: Runtime, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-def accounts_feed_handler(permissions: Permissions | None, purge: TenantPurge | None) -> Handler | None:
-    """One handler for what every service learns from accounts: grants and purge requests."""
-    if permissions is None and purge is None:
+def accounts_feed_handler(permissions: Permissions | None, purge: TenantPurge | None,
+                          jigyosho_directory: JigyoshoDirectory | None = None) -> Handler | None:
+    """One handler for what every service learns from accounts: grants, the 事業所 master (when
+    the service keeps it) and purge requests, in the order accounts published them."""
+    if permissions is None and purge is None and jigyosho_directory is None:
         return None
 
     def handle(session: Session, event: EventEnvelope) -> None:
         if permissions is not None:
             permissions.handle(session, event)
+        if jigyosho_directory is not None:
+            jigyosho_directory.handle(session, event)
         if purge is not None:
             purge.handle(session, event)
 

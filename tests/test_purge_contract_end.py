@@ -23,6 +23,7 @@ from shared.db import make_engine
 from shared.topology import SERVICES
 from tests.accounts.conftest import BASE, add_jigyosho, add_user, open_tenant, wait_for
 from tests.conftest import bearer
+from tests.support.jigyosho import wait_for_jigyosho
 
 ROOT = Path(__file__).resolve().parents[1]
 LIFECYCLE = ("roumu.accounts.tenant.purge_requested", "roumu.accounts.tenant.deleted")
@@ -98,6 +99,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     keep = open_tenant(accounts, tokens)  # another tenant: its data stays
     for tenant in (t, keep):
         js = add_jigyosho(accounts, tenant)
+        wait_for_jigyosho(settings, tenant.id, js)  # koyo_hoken, jimukumiai and files learn it from accounts
         _, staff = add_user(accounts, tenant, tokens, "staff-1", {"koyo_hoken": "write", "jimukumiai": "write",
                                                                      "efiling": "write", "files": "write"})
         person = {"jigyosho_id": js, "family_name": "山田", "given_name": "太郎", "family_name_kana": "ヤマダ",

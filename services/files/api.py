@@ -7,6 +7,7 @@ is authorised before a byte of content is read."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -98,13 +99,15 @@ RAW_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"appli
 async def upload_multipart(request: Request, response: Response, p: TenantPrincipal, access: CanWrite, rt: Rt,
                            jigyosho_id: JigyoshoId, procedure_id: RefId = None, filing_id: RefId = None,
                            retention_until: Retention = None) -> FileOut:
-    """Upload one file as multipart/form-data (part `file`). Checked while it streams: name and
+    """Upload one file as multipart/form-data (part `file`). The 事業所 must be known and not closed
+    (404 / 409 `jigyosho-closed`, before a byte is read). Checked while it streams: name and
     extension, size, magic bytes; then ZIP rules and the virus scan. 201 with the file, or a
     problem+json naming the refusal."""
     owner = _owner(access, jigyosho_id, procedure_id, filing_id, retention_until)
     if _media_type(request) != "multipart/form-data":
         raise ProblemError(415, "unsupported-media-type", "対応していないデータ形式です",
                            "multipart/form-data で送ってください")
+    await asyncio.to_thread(service.check_owner, rt.db, access.tenant_id, owner)
     stored = await service.upload(
         rt.db, rt.messaging, files_ctx(rt), rt.relay.notify, tenant_id=access.tenant_id, file_id=str(uuid.uuid4()),
         owner=owner, actor=actor_of(p, request), chunks=request.stream(), raw_name=None,
@@ -122,7 +125,9 @@ async def upload_raw(file_id: FileId, request: Request, response: Response, p: T
                      procedure_id: RefId = None, filing_id: RefId = None,
                      retention_until: Retention = None) -> FileOut:
     """Upload one file as the raw body (application/octet-stream) under an id the client chose
-    (a UUID; files are immutable, an id already used is 409)."""
+    (a UUID; files are immutable: an id this tenant already used is 409; ids are per tenant, so an
+    id another tenant uses is simply a new file here). The 事業所 must be known and not closed
+    (404 / 409 `jigyosho-closed`)."""
     owner = _owner(access, jigyosho_id, procedure_id, filing_id, retention_until)
     if _media_type(request) != "application/octet-stream":
         raise ProblemError(415, "unsupported-media-type", "対応していないデータ形式です",
@@ -132,6 +137,7 @@ async def upload_raw(file_id: FileId, request: Request, response: Response, p: T
         name = parse_content_disposition_name(content_disposition_header)
     except ValueError as exc:
         raise bad_name(str(exc)) from exc
+    await asyncio.to_thread(service.check_owner, rt.db, access.tenant_id, owner)
     stored = await service.upload(
         rt.db, rt.messaging, files_ctx(rt), rt.relay.notify, tenant_id=access.tenant_id, file_id=file_id.lower(),
         owner=owner, actor=actor_of(p, request), chunks=request.stream(), raw_name=name, multipart_type=None,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
+from shared.jigyosho_directory import JigyoshoDirectory
 from shared.outbox import Messaging
 from shared.permissions import Permissions
 
@@ -18,6 +19,8 @@ class Base(DeclarativeBase):
 
 messaging = Messaging(Base.metadata)
 permissions = Permissions(Base.metadata)
+# The 事業所 master as accounts publishes it (shared.jigyosho_directory): writes refer only to known, open 事業所.
+jigyosho_directory = JigyoshoDirectory(Base.metadata)
 
 
 class StoredFile(Base):
@@ -29,13 +32,16 @@ class StoredFile(Base):
 
     __tablename__ = "files"
     __table_args__ = (
+        # Ids are the tenant's own (issue #10): a client chooses them on PUT, so the same id in
+        # another tenant is simply another file, and nothing tells a tenant that it exists.
+        PrimaryKeyConstraint("tenant_id", "id", name="pk_files"),
         # Finding an already-stored copy (same content, same tenant) is by hash.
         Index("ix_files_tenant_sha256", "tenant_id", "sha256"),
         Index("ix_files_tenant_jigyosho", "tenant_id", "jigyosho_id"),
         Index("ix_files_status_retention", "status", "retention_until"),
     )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36))
     tenant_id: Mapped[str] = mapped_column(String(36))
     # Sanitised on the way in: no path, no control or bidi characters (see schemas).
     original_name: Mapped[str] = mapped_column(String(255))

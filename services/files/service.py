@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.files import events, keys, repository
 from services.files.context import FilesContext
-from services.files.models import StoredFile, TenantUsage, messaging
+from services.files.models import StoredFile, TenantUsage, jigyosho_directory, messaging
 from services.files.scanner import ScannerUnavailable
 from services.files.schemas import FileMetadataCreate
 from services.files.segments import unseal_stream
@@ -80,13 +81,24 @@ def check_quota(ctx: FilesContext, usage: TenantUsage, adding: int) -> None:
         raise quota_exceeded(f"保存容量の上限({s.quota_bytes:,}バイト)を超えます")
 
 
+FILE_EXISTS = ProblemError(409, "file-exists", "このIDのファイルは既にあります",
+                          "ファイルは変更できません。新しいIDでアップロードしてください")
+
+
+def check_owner(db: Database, tenant_id: str, owner: Owner) -> None:
+    """Before a byte is read: the file's 事業所 is one accounts published for this tenant and is not
+    closed (shared.jigyosho_directory: 404 unknown, 409 closed)."""
+    with db.sessions() as session:
+        jigyosho_directory.require_open(session, tenant_id, owner.jigyosho_id)
+
+
 def precheck(db: Database, ctx: FilesContext, tenant_id: str, file_id: str, declared: int | None,
              reuse_check: bool) -> None:
-    """Before a byte is read: the id is free (PUT), the quota has room for what is announced."""
+    """Before a byte is read: the id is free in this tenant (PUT; ids are per tenant, so another
+    tenant's file of the same id is neither found nor told), the quota has room for what is announced."""
     with db.sessions() as session:
-        if reuse_check and session.get(StoredFile, file_id) is not None:
-            raise ProblemError(409, "file-exists", "このIDのファイルは既にあります",
-                               "ファイルは変更できません。新しいIDでアップロードしてください")
+        if reuse_check and repository.file_in_tenant(session, tenant_id, file_id) is not None:
+            raise FILE_EXISTS
         usage = session.execute(select(TenantUsage).where(TenantUsage.tenant_id == tenant_id)).scalar_one_or_none()
         if usage is not None:
             body = min(declared or 0, ctx.settings.max_file_bytes)
@@ -160,7 +172,7 @@ def _commit(db: Database, messaging_: Messaging, ctx: FilesContext, tenant_id: s
         f.status = INFECTED
         with db.transaction() as session:
             session.add(f)
-            session.flush()
+            _flush_new(session)
             messaging_.record(session, events.file_infected(f, actor, scanner))
             messaging_.record(session, events.file_scanned(f, actor, scanner))
         return f
@@ -177,7 +189,7 @@ def _commit(db: Database, messaging_: Messaging, ctx: FilesContext, tenant_id: s
             f.storage_key = key
             f.sealed_size = sealed.sealed_size
             session.add(f)
-            session.flush()
+            _flush_new(session)
             usage.bytes_used += sealed.size
             usage.files_count += 1
             messaging_.record(session, events.file_uploaded(f, actor))
@@ -190,6 +202,15 @@ def _commit(db: Database, messaging_: Messaging, ctx: FilesContext, tenant_id: s
             ctx.store.delete(key)
         raise
     return f
+
+
+def _flush_new(session: Session) -> None:
+    """The id was free at the precheck; a concurrent PUT of the same id in the same tenant that
+    committed first makes this one a 409, not a 500."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise FILE_EXISTS from exc
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -70,7 +70,9 @@ def entrust_member(body: MemberCreate, p: TenantPrincipal, access: CanWrite, req
                    response: Response, clock: Today) -> MemberOut:
     """Register a 委託事業主 (an employer entrusting its labour insurance affairs to the 事務組合).
     Refused (422 `size-limit-exceeded`) above the size limit of its main business: 50 for 金融・保険・
-    不動産・小売, 100 for 卸売・サービス, 300 otherwise (則62条2項)."""
+    不動産・小売, 100 for 卸売・サービス, 300 otherwise (則62条2項). The 事業所 must be one the accounts
+    master published to this tenant (404 otherwise, also right after its creation until the event
+    arrives) and not closed (409 `jigyosho-closed`)."""
     access.check_jigyosho(body.jigyosho_id)
     with rt.transaction() as session:
         member = service.entrust_member(session, access.tenant_id, body, actor_of(p, request), service.today(clock))

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
+from shared.jigyosho_directory import JigyoshoDirectory
 from shared.outbox import Messaging
 from shared.permissions import Permissions
 
@@ -19,6 +20,8 @@ class Base(DeclarativeBase):
 
 messaging = Messaging(Base.metadata)
 permissions = Permissions(Base.metadata)
+# The 事業所 master as accounts publishes it (shared.jigyosho_directory): writes refer only to known, open 事業所.
+jigyosho_directory = JigyoshoDirectory(Base.metadata)
 
 
 class Member(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.jimukumiai import events, repository
-from services.jimukumiai.models import Association, Member, SpecialEnrolment, WageReport, messaging
+from services.jimukumiai.models import Association, Member, SpecialEnrolment, WageReport, jigyosho_directory, messaging
 from services.jimukumiai.rules import size_limits, tokubetsu_kanyu
 from services.jimukumiai.rules.nendo_koshin import ExcessUse
 from services.jimukumiai.rules.rates import RateNotFound, rousai_type
@@ -85,7 +85,9 @@ def _apply_bank(member: Member, bank: Any) -> None:
 # --- members ----------------------------------------------------------------------------------
 
 def entrust_member(session: Session, tenant_id: str, body: MemberCreate, actor: Actor, on: date) -> Member:
-    """Register a 委託事業主, refused above the size limit of its main business (則62条2項)."""
+    """Register a 委託事業主, refused above the size limit of its main business (則62条2項), and for a
+    事業所 the accounts master has not published to this tenant (404) or has closed (409)."""
+    jigyosho_directory.require_open(session, tenant_id, body.jigyosho_id)
     _check_size(body.regular_workers, body.main_business, on)
     _check_rousai_code(body.rousai_code, on)
     if repository.member_by_number(session, tenant_id, body.labour_insurance_number):

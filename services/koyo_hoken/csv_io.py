@@ -9,7 +9,9 @@ optionally `with_rishoku_shomeisho` (1/0) and `rishoku_reason_code` (docs/koyo_h
 A hire registers an insured person; a leave creates a draft 資格喪失届 (with 離職証明書 when asked,
 and refused for a leaver of 59 or more without it). Modes: `all_or_nothing` (default: any row error →
 nothing imported, every error reported) and `partial` (valid rows imported, the others reported).
-Errors name the row and the column, never the value (it may be a My Number)."""
+Errors name the row and the column, never the value (it may be a My Number). A row's 事業所 must be
+known to the 事業所 master (shared.jigyosho_directory) and, for a hire, not closed: otherwise a row
+error, like an unknown person."""
 
 from __future__ import annotations
 
@@ -144,11 +146,24 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
     """Validate everything first; in all_or_nothing mode write nothing when any row fails."""
     parsed = parse(text, ctx.settings.import_max_rows)
     errors = list(parsed.errors)
+    refusals: dict[tuple[str, bool], str | None] = {}
+
+    def refusal(jigyosho_id: str, closed_ok: bool = False) -> str | None:
+        """The row error for a 事業所 unknown to the master (or not yet arrived) or closed."""
+        if (jigyosho_id, closed_ok) not in refusals:
+            problem = service.jigyosho_refusal(session, access.tenant_id, jigyosho_id, closed_ok=closed_ok)
+            refusals[jigyosho_id, closed_ok] = (None if problem is None else
+                                                "廃止された事業所です" if problem.status == 409 else
+                                                "事業所が見つかりません（登録直後の場合は反映を待ってください）")
+        return refusals[jigyosho_id, closed_ok]
+
     hires = []
     for line, person in parsed.hires:
         if not access.allows_jigyosho(person.jigyosho_id):
             # Indistinguishable from a 事業所 that does not exist, as over HTTP.
             errors.append(_err(line, "jigyosho_id", "事業所が見つかりません"))
+        elif (why := refusal(person.jigyosho_id)) is not None:
+            errors.append(_err(line, "jigyosho_id", why))
         else:
             hires.append((line, person))
     existing = repository.numbers_in_tenant(session, access.tenant_id, {p.hihokensha_bango for _, p in hires
@@ -166,6 +181,9 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
         p = leavers.get(str(service_number(leave["number"])))
         if p is None or p.jigyosho_id != leave["jigyosho_id"] or not access.allows_jigyosho(p.jigyosho_id):
             errors.append(_err(line, "hihokensha_bango", "該当する被保険者が見つかりません"))
+            continue
+        if (why := refusal(p.jigyosho_id, closed_ok=True)) is not None:  # a 喪失届 is due after a 廃止
+            errors.append(_err(line, "jigyosho_id", why))
             continue
         if not leave["with_cert"] and rishoku.required(p.birth_date, leave["leave_date"]):
             errors.append(ImportRowError(row=line, field="with_rishoku_shomeisho",

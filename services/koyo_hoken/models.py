@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
 from shared.idempotency import Idempotency
+from shared.jigyosho_directory import JigyoshoDirectory
 from shared.outbox import Messaging
 from shared.permissions import Permissions
 
@@ -21,6 +22,8 @@ class Base(DeclarativeBase):
 
 messaging = Messaging(Base.metadata)
 permissions = Permissions(Base.metadata)
+# The 事業所 master as accounts publishes it (shared.jigyosho_directory): writes refer only to known, open 事業所.
+jigyosho_directory = JigyoshoDirectory(Base.metadata)
 idempotency = Idempotency(Base.metadata)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.koyo_hoken import events, repository
 from services.koyo_hoken.context import KoyoContext
-from services.koyo_hoken.models import InsuredPerson, Procedure, messaging
+from services.koyo_hoken.models import InsuredPerson, Procedure, jigyosho_directory, messaging
 from services.koyo_hoken.rules import deadlines as dl
 from services.koyo_hoken.rules import rishoku
 from services.koyo_hoken.rules.forms import Kind, NoFormInForce, forms_for
@@ -29,6 +29,7 @@ from services.koyo_hoken.schemas import (
 from shared.crypto import CryptoError
 from shared.errors import ProblemError, not_found
 from shared.events import Actor, EventEnvelope
+from shared.jigyosho_directory import closed_jigyosho, unknown_jigyosho
 from shared.jp_text import egov_rejected_chars
 from shared.permissions import Access
 
@@ -99,6 +100,26 @@ def person_out(ctx: KoyoContext, p: InsuredPerson) -> InsuredPersonOut:
                                   "egov_char_warnings": warnings})
 
 
+# --- the 事業所 master (shared.jigyosho_directory) ----------------------------------------------
+
+def jigyosho_refusal(session: Session, tenant_id: str, jigyosho_id: str, *, closed_ok: bool = False
+                     ) -> ProblemError | None:
+    """Why a write may not refer to this 事業所: unknown to this tenant (404, also right after its
+    creation until accounts' event arrives), or closed (409) unless `closed_ok`. None = fine."""
+    entry = jigyosho_directory.get(session, tenant_id, jigyosho_id)
+    if entry is None:
+        return unknown_jigyosho(jigyosho_id)
+    if not entry.is_open and not closed_ok:
+        return closed_jigyosho(entry)
+    return None
+
+
+def require_jigyosho(session: Session, tenant_id: str, jigyosho_id: str, *, closed_ok: bool = False) -> None:
+    problem = jigyosho_refusal(session, tenant_id, jigyosho_id, closed_ok=closed_ok)
+    if problem is not None:
+        raise problem
+
+
 # --- insured persons ---------------------------------------------------------------------------
 
 PERSON_FIELDS = ("gender", "nationality", "romaji_name", "residence_status", "residence_card_number",
@@ -124,6 +145,7 @@ def new_person(ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreate) -> I
 
 def register_insured_person(session: Session, ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreate,
                             actor: Actor) -> InsuredPerson:
+    require_jigyosho(session, tenant_id, body.jigyosho_id)  # a hire into a known, open 事業所 only
     person = new_person(ctx, tenant_id, body)
     _no_duplicate_number(session, tenant_id, person.hihokensha_bango, None)
     session.add(person)
@@ -215,6 +237,10 @@ def create_procedure(session: Session, ctx: KoyoContext, access: Access, body: P
         jigyosho_id = body.to_jigyosho_id
     elif body.to_jigyosho_id is not None:
         raise invalid("body.to_jigyosho_id", "転勤届以外では指定できません")
+    # 取得届 and 転勤届 need the (new) 事業所 known and open. A 喪失届 only needs it known: when a
+    # 事業所 closes (廃止), a 資格喪失届 is due for everyone insured there.
+    require_jigyosho(session, p.tenant_id, jigyosho_id,
+                     closed_ok=kind in (Kind.SHIKAKU_SOSHITSU, Kind.SHIKAKU_SOSHITSU_RISHOKU))
     if kind in (Kind.SHIKAKU_SOSHITSU, Kind.SHIKAKU_SOSHITSU_RISHOKU):
         if body.event_date < p.hire_date:
             raise invalid("body.event_date", "離職日が雇用開始日より前です")

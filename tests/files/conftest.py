@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.files import support
 from tests.files.clamd import ClamdServer, clamd_binary
 from tests.files.s3server import MotoServer, moto_available
 from tests.services.conftest import grants, tokens  # noqa: F401 - fixtures shared with tests/services
+from tests.support.jigyosho import JigyoshoSeeder, jigyosho  # noqa: F401 - the 事業所 master seeder fixture
+
+
+@pytest.fixture(autouse=True)
+def _known_jigyosho(jigyosho: JigyoshoSeeder) -> Iterator[None]:  # noqa: F811
+    """support.tenant() opens its 事業所 through the session's seeder."""
+    support.SEEDER[:] = [jigyosho]
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from shared.purge import PURGE_REQUESTED, TenantPurge
 from shared.service_app import accounts_feed_handler
 from tests.conftest import bearer
 from tests.files import samples
+from tests.files.support import tenant as new_tenant
 from tests.services.support import assert_matches_contract, outbox_payloads
 
 BASE = "/api/v1/files"
@@ -63,7 +64,7 @@ def files(service_client, tmp_path):
 @pytest.mark.parametrize("via", ["multipart", "put"])
 def test_upload_then_download_with_safe_headers_and_events(files, tokens, settings, via):
     c, root = files()
-    tenant = str(uuid.uuid4())
+    tenant = new_tenant()
     token = tokens.user(tenant)
     name = "山田太郎_資格取得届 2026年4月.pdf"
     send = post if via == "multipart" else put
@@ -104,7 +105,7 @@ def test_upload_then_download_with_safe_headers_and_events(files, tokens, settin
 ])
 def test_every_allowed_type_is_accepted_and_served_as_itself(files, tokens, ext, data, ctype):
     c, _ = files()
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     r = put(c, token, data, f"書類.{ext}")
     assert r.status_code == 201, r.text
     assert r.json()["content_type"] == ctype
@@ -133,7 +134,7 @@ REFUSALS = [
 def test_refusals_are_clear_problems_and_nothing_is_kept(files, tokens, settings, via, case, name, data, status,
                                                          slug):
     c, root = files()
-    tenant = str(uuid.uuid4())
+    tenant = new_tenant()
     send = post if via == "multipart" else put
     body = assert_problem(send(c, tokens.user(tenant), data, name), status, slug)
     if slug == "zip-refused":
@@ -146,7 +147,7 @@ def test_refusals_are_clear_problems_and_nothing_is_kept(files, tokens, settings
 
 def test_names_with_control_characters_are_refused(files, tokens):
     c, _ = files()
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     for name in ("a\x07b.pdf", "a\nb.pdf", "請求書\u202efdp.pdf"):
         assert_problem(put(c, token, samples.PDF, name), 422, "file-name-invalid")
     assert_problem(post(c, token, samples.PDF, "請求書\u202efdp.pdf"), 422, "file-name-invalid")
@@ -161,7 +162,7 @@ def test_names_with_control_characters_are_refused(files, tokens):
 
 def test_wrong_media_types_and_malformed_multipart(files, tokens):
     c, _ = files()
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     r = c.put(f"{BASE}/files/{uuid.uuid4()}", params={"jigyosho_id": JIG}, content=samples.PDF,
               headers={**bearer(token), "Content-Type": "application/pdf",
                        "Content-Disposition": "attachment; filename=a.pdf"})
@@ -179,7 +180,7 @@ def test_wrong_media_types_and_malformed_multipart(files, tokens):
 
 def test_put_ids_are_single_use(files, tokens):
     c, _ = files()
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     fid = str(uuid.uuid4())
     assert put(c, token, samples.PDF, "a.pdf", file_id=fid).status_code == 201
     assert_problem(put(c, token, samples.PNG, "a.png", file_id=fid), 409, "file-exists")
@@ -188,7 +189,7 @@ def test_put_ids_are_single_use(files, tokens):
 
 def test_jigyosho_scope_and_menu(files, tokens, grants):
     c, _ = files()
-    tenant = str(uuid.uuid4())
+    tenant = new_tenant()
     grants.seed(tenant, "limited", {"files": "write"}, jigyosho_all=False, jigyosho_ids=["J-A"])
     grants.seed(tenant, "reader", {"files": "read"})
     grants.seed(tenant, "nofiles", {"koyo_hoken": "write"})
@@ -212,14 +213,14 @@ def test_jigyosho_scope_and_menu(files, tokens, grants):
     nofiles = tokens.bare_user(tenant, "nofiles")
     assert_problem(c.get(f"{BASE}/files/{in_a['id']}/content", headers=bearer(nofiles)), 403, "forbidden")
     # Another tenant: 404.
-    other = tokens.user(str(uuid.uuid4()))
+    other = tokens.user(new_tenant())
     assert_problem(c.get(f"{BASE}/files/{in_a['id']}/content", headers=bearer(other)), 404, "not-found")
 
 
 def test_signed_download_links(files, tokens, settings):
     clock = FrozenClock(datetime.now(UTC))
     c, _ = files(clock=clock)
-    tenant = str(uuid.uuid4())
+    tenant = new_tenant()
     token = tokens.user(tenant)
     f = put(c, token, samples.PDF, "資格取得届.pdf").json()
     link = c.post(f"{BASE}/files/{f['id']}/download-link", headers=bearer(token))
@@ -242,7 +243,7 @@ def test_signed_download_links(files, tokens, settings):
 def test_delete_retention_and_usage(files, tokens, settings):
     clock = FrozenClock(datetime.now(UTC))
     c, root = files(clock=clock)
-    tenant = str(uuid.uuid4())
+    tenant = new_tenant()
     token = tokens.user(tenant)
     keep = put(c, token, samples.PDF, "keep.pdf").json()
     gone = put(c, token, samples.PNG, "gone.png").json()
@@ -278,18 +279,18 @@ def test_delete_retention_and_usage(files, tokens, settings):
 def test_quota_per_tenant(files, tokens, tmp_path):
     fs = FilesSettings(storage_dir=tmp_path / "q", quota_bytes=len(samples.PDF) * 2, quota_files=3)
     c, _ = files(files_settings=fs)
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     assert put(c, token, samples.PDF, "1.pdf").status_code == 201
     assert put(c, token, samples.PDF, "2.pdf").status_code == 201
     body = assert_problem(put(c, token, samples.GIF, "3.gif"), 413, "quota-exceeded")
     assert "上限" in body["detail"]
     # Another tenant has its own quota.
-    assert put(c, tokens.user(str(uuid.uuid4())), samples.PDF, "1.pdf").status_code == 201
+    assert put(c, tokens.user(new_tenant()), samples.PDF, "1.pdf").status_code == 201
 
 
 def test_metadata_only_files_have_no_content(files, tokens):
     c, _ = files()
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     r = c.post(f"{BASE}/files/metadata", headers=bearer(token), json={
         "original_name": "a.pdf", "content_type": "application/pdf", "size_bytes": 3,
         "sha256": hashlib.sha256(b"abc").hexdigest()})
@@ -298,7 +299,7 @@ def test_metadata_only_files_have_no_content(files, tokens):
 
 def test_tenant_purge_removes_rows_key_and_stored_objects(files, tokens, settings):
     c, root = files()
-    tenant, other = str(uuid.uuid4()), str(uuid.uuid4())
+    tenant, other = new_tenant(), new_tenant()
     put(c, tokens.user(tenant), samples.PDF, "a.pdf")
     put(c, tokens.user(tenant), samples.PNG, "b.png")
     kept = put(c, tokens.user(other), samples.PDF, "c.pdf").json()

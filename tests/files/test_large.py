@@ -5,7 +5,6 @@ processes under 64 MB while they stream it (VmHWM after, against VmRSS before, f
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from services.files.settings import MAX_FILE_BYTES
 from shared.settings import CommonSettings
 from tests.files.stack import Stack, pdf_body, post_file, put_file, reset_peak
+from tests.files.support import tenant as new_tenant
 
 LIMIT_MIB = 64
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc for memory")
@@ -39,7 +39,7 @@ def test_peak_reset_is_available(stack):
 
 @pytest.mark.parametrize("via", ["put", "multipart"])
 def test_exactly_100_mb_through_the_gateway_within_64_mb(stack, tokens, client, via):
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     send = put_file if via == "put" else post_file
     assert send(client, stack.gateway_url, token, 1000).status_code == 201  # warm: imports, pools, keys
     before = stack.measure()
@@ -72,7 +72,7 @@ def test_exactly_100_mb_through_the_gateway_within_64_mb(stack, tokens, client, 
 
 @pytest.mark.parametrize("via", ["put", "multipart"])
 def test_100_mb_plus_one_byte_is_refused(stack, tokens, client, via):
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     send = put_file if via == "put" else post_file
     r = send(client, stack.gateway_url, token, MAX_FILE_BYTES + 1)
     assert r.status_code == 413, r.text
@@ -84,7 +84,7 @@ def test_100_mb_plus_one_byte_is_refused(stack, tokens, client, via):
 
 
 def test_signed_link_and_download_headers_through_the_gateway(stack, tokens, client):
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     r = put_file(client, stack.gateway_url, token, 5000, name="資格取得届.pdf")
     assert r.status_code == 201, r.text
     link = client.post(f"{stack.gateway_url}/api/v1/files/files/{r.json()['id']}/download-link",

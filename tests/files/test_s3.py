@@ -27,6 +27,7 @@ from shared.service_app import accounts_feed_handler
 from tests.conftest import bearer
 from tests.files import samples
 from tests.files.s3server import MotoServer
+from tests.files.support import tenant as new_tenant
 from tests.files.test_api import BASE, put
 
 
@@ -156,7 +157,7 @@ def test_files_service_with_the_s3_store_selected_by_settings(moto_s3: MotoServe
     c = service_client("files", files_settings=fs)
     ctx = c.app.state.runtime.extras["files"]
     assert isinstance(ctx.store, S3Store)
-    tenant, other = str(uuid.uuid4()), str(uuid.uuid4())
+    tenant, other = new_tenant(), new_tenant()
     token = tokens.user(tenant)
     big = samples.PDF + os.urandom(2 * SEGMENT + 777)  # several segments
 

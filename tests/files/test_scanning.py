@@ -5,8 +5,6 @@ never served, until a later scan clears it."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 
 from services.files import service
@@ -17,6 +15,7 @@ from shared.db import Database
 from tests.conftest import bearer
 from tests.files import samples
 from tests.files.clamd import SIGNATURE
+from tests.files.support import tenant as new_tenant
 from tests.files.test_api import BASE, assert_problem, post, put
 from tests.services.support import assert_matches_contract, outbox_payloads
 
@@ -33,7 +32,7 @@ def test_scanner_client_against_clamd(clamd):
 
 def test_eicar_is_refused_and_recorded(service_client, tokens, settings, clamd, tmp_path):
     c = service_client("files", files_settings=FilesSettings(storage_dir=tmp_path), scanner=clamd.scanner())
-    tenant = str(uuid.uuid4())
+    tenant = new_tenant()
     token = tokens.user(tenant)
     ok = put(c, token, samples.PDF, "ok.pdf")
     assert ok.status_code == 201 and ok.json()["scan_status"] == "clean"
@@ -64,7 +63,7 @@ def test_eicar_is_refused_and_recorded(service_client, tokens, settings, clamd, 
 def test_quarantined_until_a_scan_clears_it(service_client, tokens, settings, clamd, tmp_path):
     down = ClamdScanner(f"unix:{tmp_path / 'nobody-listens.sock'}", timeout=5)
     c = service_client("files", files_settings=FilesSettings(storage_dir=tmp_path / "s"), scanner=down)
-    token = tokens.user(str(uuid.uuid4()))
+    token = tokens.user(new_tenant())
     clean = put(c, token, samples.PDF, "a.pdf").json()
     bad = put(c, token, PDF_WITH_EICAR, "b.pdf").json()
     for f in (clean, bad):

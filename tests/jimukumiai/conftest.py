@@ -11,8 +11,11 @@ import pytest
 
 from shared.clock import FrozenClock
 from tests.conftest import bearer
+from tests.support.jigyosho import JigyoshoSeeder, jigyosho  # noqa: F401 - the 事業所 master seeder fixture
 
 BASE = "/api/v1/jimukumiai"
+# The 事業所 the `api` fixture's tenant has in the accounts master (applied to jimukumiai's read model).
+JIGYOSHO = ("js-1", "js-2", "js-9")
 _numbers = itertools.count(1)
 
 
@@ -24,8 +27,9 @@ def member_body(**over: Any) -> dict[str, Any]:
 
 
 class Api:
-    def __init__(self, client, headers, tenant, clock):
+    def __init__(self, client, headers, tenant, clock, seeder=None):
         self.client, self.headers, self.tenant, self.clock = client, headers, tenant, clock
+        self.jigyosho: JigyoshoSeeder | None = seeder
 
     def call(self, method: str, path: str, expect: int | None = 200, **kw: Any):
         headers = {**self.headers, **kw.pop("headers", {})}
@@ -51,7 +55,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def api(service_client, tokens, clock) -> Api:
+def api(service_client, tokens, clock, jigyosho: JigyoshoSeeder) -> Api:  # noqa: F811
     tenant = str(uuid.uuid4())
+    jigyosho.open(tenant, *JIGYOSHO, services=("jimukumiai",))
     c = service_client("jimukumiai", clock=clock)
-    return Api(c, bearer(tokens.user(tenant, roles=("tenant_admin",))), tenant, clock)
+    return Api(c, bearer(tokens.user(tenant, roles=("tenant_admin",))), tenant, clock, jigyosho)

@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.clock import FrozenClock
 from shared.permissions import MENUS
+from tests.support.jigyosho import JigyoshoSeeder
 
 BASE = "/api/v1/koyo-hoken"
 MY_NUMBER = "123456789018"  # a valid check digit (総務省令第85号 5条)
@@ -18,8 +19,18 @@ def frozen(y: int, m: int, d: int) -> FrozenClock:
     return FrozenClock(datetime(y, m, d, 3, 0, tzinfo=UTC))  # 12:00 JST
 
 
-def tenant() -> str:
-    return str(uuid.uuid4())
+# The 事業所 every tenant of these tests has in the accounts master (tenant() applies their created
+# events to koyo_hoken's read model); ids outside them are unknown 事業所.
+JIGYOSHO = ("js-1", "js-2", "js-a", "js-b")
+SEEDER: list[JigyoshoSeeder] = []  # set by tests/koyo_hoken/conftest.py for the session
+
+
+def tenant(jigyosho: tuple[str, ...] = JIGYOSHO) -> str:
+    """A fresh tenant whose 事業所 `jigyosho` koyo_hoken knows (as if accounts had published them)."""
+    tid = str(uuid.uuid4())
+    if jigyosho:
+        SEEDER[0].open(tid, *jigyosho, services=("koyo_hoken",))
+    return tid
 
 
 def person(jigyosho_id: str = "js-1", **over: Any) -> dict[str, Any]:

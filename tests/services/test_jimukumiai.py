@@ -5,6 +5,7 @@ import uuid
 
 from tests.conftest import bearer
 from tests.services.support import assert_matches_contract, outbox_payloads
+from tests.support.jigyosho import jigyosho  # noqa: F401 - the 事業所 master seeder fixture
 
 BASE = "/api/v1/jimukumiai"
 _numbers = itertools.count(1)
@@ -18,9 +19,10 @@ def member(jigyosho_id: str = "js-1", **over):
     return {**body, **over}
 
 
-def test_entrust_then_get_and_event(service_client, tokens, settings):
+def test_entrust_then_get_and_event(service_client, tokens, settings, jigyosho):  # noqa: F811
     c = service_client("jimukumiai")
     tenant = str(uuid.uuid4())
+    jigyosho.open(tenant, "js-1")
     r = c.post(f"{BASE}/members", headers=bearer(tokens.user(tenant)),
                json=member(labour_insurance_number="13-1-01-999999-001"))
     assert r.status_code == 201, r.text
@@ -39,29 +41,37 @@ def test_entrust_then_get_and_event(service_client, tokens, settings):
     assert_matches_contract(event)
 
 
-def test_same_number_twice_in_a_tenant_is_409(service_client, tokens):
+def test_same_number_twice_in_a_tenant_is_409(service_client, tokens, jigyosho):  # noqa: F811
     c = service_client("jimukumiai")
-    headers = bearer(tokens.user(str(uuid.uuid4())))
+    tenant, other = str(uuid.uuid4()), str(uuid.uuid4())
+    jigyosho.open(tenant, "js-1")
+    jigyosho.open(other, "js-1")
+    headers = bearer(tokens.user(tenant))
     body = member()
     assert c.post(f"{BASE}/members", headers=headers, json=body).status_code == 201
     r = c.post(f"{BASE}/members", headers=headers, json=body)
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
     # Another tenant (another 事務組合) is not affected, and learns nothing.
-    assert c.post(f"{BASE}/members", headers=bearer(tokens.user(str(uuid.uuid4()))), json=body).status_code == 201
+    assert c.post(f"{BASE}/members", headers=bearer(tokens.user(other)), json=body).status_code == 201
 
 
-def test_other_tenant_gets_404(service_client, tokens):
+def test_other_tenant_gets_404(service_client, tokens, jigyosho):  # noqa: F811
     c = service_client("jimukumiai")
-    r = c.post(f"{BASE}/members", headers=bearer(tokens.user(str(uuid.uuid4()))), json=member())
+    tenant = str(uuid.uuid4())
+    jigyosho.open(tenant, "js-1")
+    r = c.post(f"{BASE}/members", headers=bearer(tokens.user(tenant)), json=member())
+    assert r.status_code == 201, r.text
     r = c.get(f"{BASE}/members/{r.json()['id']}", headers=bearer(tokens.user(str(uuid.uuid4()))))
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
-def test_list_is_tenant_scoped_and_paged(service_client, tokens):
+def test_list_is_tenant_scoped_and_paged(service_client, tokens, jigyosho):  # noqa: F811
     c = service_client("jimukumiai")
     mine, other = str(uuid.uuid4()), str(uuid.uuid4())
+    jigyosho.open(mine, "js-a", "js-b")
+    jigyosho.open(other, "js-a")
     for js in ("js-a", "js-a", "js-b"):
         assert c.post(f"{BASE}/members", headers=bearer(tokens.user(mine)), json=member(js)).status_code == 201
     assert c.post(f"{BASE}/members", headers=bearer(tokens.user(other)), json=member("js-a")).status_code == 201

@@ -4,6 +4,7 @@ import uuid
 
 from tests.conftest import bearer
 from tests.services.support import assert_matches_contract, outbox_payloads
+from tests.support.jigyosho import jigyosho  # noqa: F401 - the 事業所 master seeder fixture
 
 BASE = "/api/v1/koyo-hoken"
 
@@ -15,9 +16,10 @@ def person(jigyosho_id: str = "js-1", **over):
     return {**body, **over}
 
 
-def test_register_then_get_and_event(service_client, tokens, settings):
+def test_register_then_get_and_event(service_client, tokens, settings, jigyosho):  # noqa: F811
     c = service_client("koyo_hoken")
     tenant = str(uuid.uuid4())
+    jigyosho.open(tenant, "js-1")
     r = c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(tenant)), json=person())
     assert r.status_code == 201, r.text
     created = r.json()
@@ -38,9 +40,11 @@ def test_register_then_get_and_event(service_client, tokens, settings):
     assert "山田" not in str(payload) and "1990-04-01" not in str(payload)
 
 
-def test_other_tenant_gets_404(service_client, tokens):
+def test_other_tenant_gets_404(service_client, tokens, jigyosho):  # noqa: F811
     c = service_client("koyo_hoken")
-    r = c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(str(uuid.uuid4()))), json=person())
+    tenant = str(uuid.uuid4())
+    jigyosho.open(tenant, "js-1")
+    r = c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(tenant)), json=person())
     assert r.status_code == 201
     r = c.get(f"{BASE}/insured-persons/{r.json()['id']}", headers=bearer(tokens.user(str(uuid.uuid4()))))
     assert r.status_code == 404
@@ -48,9 +52,11 @@ def test_other_tenant_gets_404(service_client, tokens):
     assert r.json()["title"] == "指定されたリソースが見つかりません"
 
 
-def test_list_is_tenant_scoped_filtered_and_paged(service_client, tokens):
+def test_list_is_tenant_scoped_filtered_and_paged(service_client, tokens, jigyosho):  # noqa: F811
     c = service_client("koyo_hoken")
     mine, other = str(uuid.uuid4()), str(uuid.uuid4())
+    jigyosho.open(mine, "js-a", "js-b")
+    jigyosho.open(other, "js-a")
     for js in ("js-a", "js-a", "js-a", "js-b"):
         assert c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(mine)), json=person(js)).status_code == 201
     assert c.post(f"{BASE}/insured-persons", headers=bearer(tokens.user(other)), json=person("js-a")).status_code == 201
@@ -74,9 +80,11 @@ def test_list_is_tenant_scoped_filtered_and_paged(service_client, tokens):
         assert r.status_code == 422, bad
 
 
-def test_validation_error_is_problem_json_with_fields(service_client, tokens):
+def test_validation_error_is_problem_json_with_fields(service_client, tokens, jigyosho):  # noqa: F811
     c = service_client("koyo_hoken")
-    headers = bearer(tokens.user(str(uuid.uuid4())))
+    tenant = str(uuid.uuid4())
+    jigyosho.open(tenant, "js-1")
+    headers = bearer(tokens.user(tenant))
     r = c.post(f"{BASE}/insured-persons", headers=headers,
                json=person(family_name_kana="Yamada", given_name_kana="太郎", weekly_hours="169"))
     assert r.status_code == 422
