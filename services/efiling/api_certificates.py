@@ -103,17 +103,24 @@ async def upload_certificate(file: Pkcs12, password: Password, label: Label, req
 
 
 @router.put("/certificates/{certificate_id}", response_model=CertificateOut, responses=PROBLEMS)
-async def replace_certificate(certificate_id: str, file: Pkcs12, password: Password, request: Request,
-                              p: TenantPrincipal, access: CanWrite, rt: Rt, response: Response,
-                              if_match: IfMatch = None) -> CertificateOut:
-    """Replace a certificate with its renewal (same rules as the upload); the e-Gov accounts that
-    use it keep using it. `If-Match` with the certificate's ETag."""
+async def replace_certificate(certificate_id: str, request: Request, p: TenantPrincipal, access: CanWrite, rt: Rt,
+                              response: Response, if_match: IfMatch = None,
+                              file: Annotated[UploadFile | None, File(description="更新した証明書 (PKCS#12)")] = None,
+                              password: Annotated[str | None, Form(max_length=256, description=(
+                                  "PKCS#12 ファイルのパスワード (保存しません)"))] = None) -> CertificateOut:
+    """Replace a certificate with its renewal (multipart: `file`, `password`; same rules as the
+    upload); the e-Gov accounts that use it keep using it. `If-Match` with the certificate's ETag.
+    Another tenant's id (or a missing one) is 404 before the file is looked at."""
     _account_admin(access)
-    data = await _read(file, request)
     egov = context.of(rt).egov
     now = egov.clock.now()
     with rt.db.sessions() as session:
-        certificates.in_tenant(session, access.tenant_id, certificate_id)  # 404 before the file is judged
+        certificates.in_tenant(session, access.tenant_id, certificate_id)
+    missing = [{"field": f"body.{n}", "message": "必須項目です", "code": "missing"}
+               for n, v in (("file", file), ("password", password)) if v is None]
+    if missing or file is None or password is None:
+        raise ProblemError(422, "validation", "入力内容に誤りがあります", errors=missing)
+    data = await _read(file, request)
     parsed = certificates.parse_pkcs12(data, password, now)
     with rt.transaction() as session:
         row = certificates.in_tenant(session, access.tenant_id, certificate_id)

@@ -31,6 +31,7 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     "tenant_id": ("resource", "own-tenant"),
     "tenant_code": ("resource", "own-tenant"),
     "account_id": ("resource", "tenant"),
+    "certificate_id": ("resource", "tenant"),  # efiling: an office certificate (PKCS#12)
     "client_id": ("resource", "tenant"),
     "serial": ("resource", "tenant"),
     "session_id": ("resource", "self"),
@@ -54,6 +55,7 @@ BODY_REFERENCES: dict[str, tuple[str, str]] = {
     "to_jigyosho_id": ("jigyosho_id", "jigyosho"),
     "insured_person_id": ("person_id", "jigyosho"),
     "egov_account_id": ("account_id", "tenant"),
+    "certificate_id": ("certificate_id", "tenant"),  # the certificate chosen for an e-Gov account
     "filing_ids": ("filing_id", "jigyosho"),
     "jigyosho_ids": ("jigyosho_id", "jigyosho"),  # a partner client's 事業所 restriction
     "person_id": ("person_id", "jigyosho"),  # query: audit-log my-number-views of one person

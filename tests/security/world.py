@@ -220,6 +220,12 @@ def _seed_resources(w: World) -> None:
     if "efiling" in w.clients:
         w.made("efiling", "post", "/egov-accounts", "account_id", pick=lambda b: str(b["account"]["id"]),
                json={"label": "事務所アカウント"})
+        from tests.services.efiling.certs import PASSWORD as P12_PASSWORD
+        from tests.services.efiling.certs import make_p12
+
+        w.made("efiling", "post", "/certificates", "certificate_id",
+               files={"file": ("office.p12", make_p12()[0], "application/x-pkcs12")},
+               data={"password": P12_PASSWORD, "label": "事務所"})
         w.made("efiling", "post", "/filings", "filing_id", json={
             "jigyosho_id": j1, "procedure_code": "950A010002012000", "title": "雇用保険被保険者資格取得届"})
     if "files" in w.clients:
