@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from services.files import service
 from services.files.api import router
 from services.files.context import FilesContext, build_scanner, build_store
-from services.files.models import messaging, permissions
+from services.files.models import jigyosho_directory, messaging, permissions
 from services.files.official import router as official_router
 from services.files.scanner import Scanner
 from services.files.settings import FilesSettings
@@ -38,14 +38,14 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
             settings=fs, store=store, tmp_dir=tmp, scanner=scanner or build_scanner(fs),
             data_keys=data_keys or load_data_keys(rt.settings.keys_dir), clock=clock or SYSTEM_CLOCK)
 
-    # The accounts feed (grants; the generic purge of the tenant's rows, its tenant key included),
-    # plus the tenant's stored objects on a purge request.
-    feed = accounts_feed_handler(permissions, TenantPurge(NAME, messaging))
+    # The accounts feed (grants; the 事業所 master; the generic purge of the tenant's rows, its
+    # tenant key included), plus the tenant's stored objects on a purge request.
+    feed = accounts_feed_handler(permissions, TenantPurge(NAME, messaging), jigyosho_directory)
     subscriptions = [Subscription("accounts-feed", "roumu.accounts.>",
                                   service.purge_handler(feed, lambda: holder.get("ctx")))]
     return create_service_app(NAME, messaging, [router, official_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu files", on_startup=startup,
-                              subscriptions=subscriptions, accounts_feed=False,
+                              subscriptions=subscriptions, accounts_feed=False, jigyosho_directory=jigyosho_directory,
                               background_tasks=[_rescan_loop, _retention_loop])
 
 
