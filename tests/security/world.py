@@ -34,6 +34,7 @@ from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER
 from shared.topology import api_prefix
 from tests.conftest import Tokens, bearer
 from tests.services.grants import GrantSeeder
+from tests.support.jigyosho import DIRECTORY_SERVICES, JigyoshoSeeder
 
 SEEDER = Actor(kind="system", id="tests.security")
 EVERY_MENU = {m: "write" for m in MENUS}
@@ -169,6 +170,10 @@ def build_world(settings: CommonSettings, tokens: Tokens, grants: GrantSeeder,
         assert body, w.notes
         setattr(w, key, body["id"])
     w.ids["jigyosho_id"] = w.j1
+    # No consumers run here: the 事業所 master read models learn them as grants do, directly.
+    seeder = JigyoshoSeeder(settings)
+    seeder.open(w.tenant_a, w.j1, w.j2, services=[s for s in DIRECTORY_SERVICES if s in clients])
+    seeder.dispose()
 
     # Staff of tenant A: every menu on J2 only; no menu at all on every 事業所; and a J1 staff member
     # (the user the user routes aim at).
