@@ -11,7 +11,7 @@ from services.jimukumiai import filing_book, retention, service
 from services.jimukumiai.api import router
 from services.jimukumiai.books_api import router as books_router
 from services.jimukumiai.calculator_api import router as calculator_router
-from services.jimukumiai.models import messaging, permissions
+from services.jimukumiai.models import jigyosho_directory, messaging, permissions
 from services.jimukumiai.renewal_api import router as renewal_router
 from services.jimukumiai.settings import get_jimukumiai_settings
 from shared.clock import SYSTEM_CLOCK, Clock
@@ -23,9 +23,10 @@ log = logging.getLogger("roumu.jimukumiai")
 
 
 def subscriptions() -> list[Subscription]:
-    """The 処理簿's two feeds, and the accounts feed (grants, tenant purge) of every service, here
-    with a tenant purge that holds a permit for the append-only ledger (retention.py)."""
-    feed = accounts_feed_handler(permissions, retention.PermittedTenantPurge(NAME, messaging))
+    """The 処理簿's two feeds, and the accounts feed (grants, the 事業所 master, tenant purge) of
+    every service, here with a tenant purge that holds a permit for the append-only ledger
+    (retention.py)."""
+    feed = accounts_feed_handler(permissions, retention.PermittedTenantPurge(NAME, messaging), jigyosho_directory)
     assert feed is not None
     return [Subscription("koyo-hoken-procedures", filing_book.PROCEDURE_EVENTS, filing_book.on_procedure_event),
             Subscription("efiling-filings", filing_book.FILING_EVENTS, filing_book.on_filing_event),
@@ -60,4 +61,5 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
     return create_service_app(NAME, messaging, [router, calculator_router, renewal_router, books_router],
                               subscriptions=subscriptions(), settings=settings, background=background,
                               permissions=permissions, accounts_feed=False, title="Roumu jimukumiai",
+                              jigyosho_directory=jigyosho_directory,
                               on_startup=startup, background_tasks=[_retention_loop])

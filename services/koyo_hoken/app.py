@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.koyo_hoken import service
 from services.koyo_hoken.api import router
 from services.koyo_hoken.context import KoyoContext
-from services.koyo_hoken.models import messaging, permissions
+from services.koyo_hoken.models import jigyosho_directory, messaging, permissions
 from services.koyo_hoken.settings import KoyoHokenSettings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import DataKeys, load_data_keys
@@ -31,4 +31,4 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
 
     return create_service_app(NAME, messaging, [router], subscriptions=SUBSCRIPTIONS, settings=settings,
                               background=background, permissions=permissions, title="Roumu koyo_hoken",
-                              on_startup=startup)
+                              on_startup=startup, jigyosho_directory=jigyosho_directory)
