@@ -17,6 +17,8 @@ they stay readable from that table (`legacy_blob`), which nothing writes any mor
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from services.efiling.models import DocumentBlob
 from shared.tokens import TokenSigner, service_token
 from shared.topology import api_prefix
 
+SIGNER_TTL_SECONDS = 60.0
 _NAMESPACE = uuid.UUID("6b1c1f0e-5d0a-4c43-9d6e-6f6666696369")
 # The files service's reference pattern (procedure_id, filing_id query parameters).
 _REF = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -72,12 +75,20 @@ class FilesStore:
                  timeout_seconds: float = 30.0) -> None:
         self.base = base_url.rstrip("/") + api_prefix("files")
         self.keys_dir = keys_dir
+        self._lock = threading.Lock()
+        self._signer_cache: tuple[float, TokenSigner] | None = None
         self.http = http or httpx.Client(timeout=timeout_seconds, trust_env=False)
 
     def _auth(self, tenant_id: str) -> dict[str, str]:
-        # signed per call (as koyo_hoken's hand-off does): a rotated internal key is picked up at once
-        token = service_token(TokenSigner(self.keys_dir, "internal"), "efiling", "files", tenant_id)
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {service_token(self._signer(), 'efiling', 'files', tenant_id)}"}
+
+    def _signer(self) -> TokenSigner:
+        # The key files are read again after a while, so a rotated internal key is picked up.
+        now = time.monotonic()
+        with self._lock:
+            if self._signer_cache is None or now - self._signer_cache[0] > SIGNER_TTL_SECONDS:
+                self._signer_cache = (now, TokenSigner(self.keys_dir, "internal"))
+            return self._signer_cache[1]
 
     def put(self, doc: OfficialFile) -> str:
         params = {"jigyosho_id": doc.jigyosho_id, "filing_id": doc.filing_id}

@@ -43,7 +43,7 @@ from services.efiling.rules.status import State, map_status
 from shared.clock import JST
 from shared.db import Database
 from shared.errors import ProblemError, not_found
-from shared.events import SYSTEM, Actor
+from shared.events import SYSTEM, Actor, EventEnvelope
 
 SUBMITTABLE = {State.DRAFT, State.FAILED}
 
@@ -161,17 +161,20 @@ def _load(session: Session, filing_id: str, lock: bool = False) -> tuple[Filing,
 
 
 def _arrived(session: Session, f: Filing, sub: Submission, arrive_id: str, arrive_date: str, raw_status: str,
-             at: datetime, via: str, actor: Actor) -> None:
+             at: datetime, via: str, actor: Actor, out: list[EventEnvelope] | None = None) -> None:
     sub.arrive_id, sub.arrive_date = arrive_id, arrive_date
     sub.egov_status = raw_status
     sub.next_poll_at = at
     sub.last_error = None
     state = map_status(raw_status) or State.ARRIVED
     _set_state(session, f, sub, state, at, "arrived", arrive_id=arrive_id, via=via)
-    messaging.record(session, events.filing_event(events.FILING_SUBMITTED, f, actor, arrive_id=arrive_id,
-                                                  arrive_date=arrive_date, attempts=sub.attempts, via=via))
-    messaging.record(session, events.filing_event(events.FILING_ARRIVED, f, actor, arrive_id=arrive_id,
-                                                  egov_status=raw_status))
+    done = [events.filing_event(events.FILING_SUBMITTED, f, actor, arrive_id=arrive_id, arrive_date=arrive_date,
+                                attempts=sub.attempts, via=via),
+            events.filing_event(events.FILING_ARRIVED, f, actor, arrive_id=arrive_id, egov_status=raw_status)]
+    if out is not None:
+        out += done  # recorded by the caller with the rest of its batch
+    else:
+        messaging.record_many(session, done)
 
 
 def _release(session: Session, sub: Submission) -> None:
@@ -486,6 +489,7 @@ def map_bulk(db: Database, egov: Egov, client: EgovClient, send_id: str, actor: 
         subs = session.execute(select(Submission).where(Submission.bulk_send_id == send_id)).scalars().all()
         filings = {f.id: f for f in session.execute(
             select(Filing).where(Filing.id.in_([s.filing_id for s in subs]))).scalars()}
+        gathered: list[EventEnvelope] = []
         for sub in subs:
             if sub.state != State.SUBMITTING:
                 continue
@@ -495,10 +499,11 @@ def map_bulk(db: Database, egov: Egov, client: EgovClient, send_id: str, actor: 
                 continue
             if r.get("arrive_id") and r.get("arrive_id") != "-":
                 _arrived(session, f, sub, str(r["arrive_id"]), str(r.get("arrive_date", "")), "到達", now,
-                         "bulk-apply", actor)
+                         "bulk-apply", actor, gathered)
             else:
                 sub.last_error = json.dumps(r.get("report_list") or [], ensure_ascii=False)[:4000]
                 _set_state(session, f, sub, State.FAILED, now, "refused", report_list=r.get("report_list") or [])
+        messaging.record_many(session, gathered)
         bulk = session.get(BulkSend, send_id)
         assert bulk is not None
         bulk.state = "mapped"

@@ -34,7 +34,7 @@ from services.efiling.submission import _set_state, history
 from shared import xmldsig
 from shared.db import Database
 from shared.errors import ProblemError
-from shared.events import SYSTEM
+from shared.events import SYSTEM, EventEnvelope
 
 log = logging.getLogger("roumu.efiling.tracking")
 
@@ -47,9 +47,19 @@ def _schedule(egov: Egov, sub: Submission, changed: bool) -> None:
 
 
 def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: dict[str, Any],
-               seen: tuple[set[int], set[int]] | None = None) -> list[tuple[int, str]]:
-    """Bring one filing up to date with e-Gov's view of its case. Returns the 公文書 still to fetch."""
+               seen: tuple[set[int], set[int]] | None = None,
+               out: list[EventEnvelope] | None = None) -> list[tuple[int, str]]:
+    """Bring one filing up to date with e-Gov's view of its case. Returns the 公文書 still to fetch.
+    `out`: events are gathered there (the caller records a whole page in one statement) instead
+    of being recorded one by one."""
     now = egov.clock.now()
+
+    def emit(event: EventEnvelope) -> None:
+        if out is not None:
+            out.append(event)
+        else:
+            messaging.record(session, event)
+
     raw = str(item.get("status") or "")
     changed = raw != (sub.egov_status or "")
     if changed:
@@ -61,12 +71,10 @@ def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: d
             history(session, f, "egov_status", now, from_state=before, to_state=before, egov_status=raw, known=False)
         elif mapped != before:
             _set_state(session, f, sub, mapped, now, "egov_status")
-        messaging.record(session, events.filing_event(events.FILING_STATUS_CHANGED, f, SYSTEM,
-                                                      arrive_id=sub.arrive_id, egov_status=raw,
-                                                      previous_status=before))
+        emit(events.filing_event(events.FILING_STATUS_CHANGED, f, SYSTEM, arrive_id=sub.arrive_id,
+                                 egov_status=raw, previous_status=before))
         if mapped == State.WITHDRAWN:
-            messaging.record(session, events.filing_event(events.FILING_WITHDRAWN, f, SYSTEM,
-                                                          arrive_id=sub.arrive_id, egov_status=raw))
+            emit(events.filing_event(events.FILING_WITHDRAWN, f, SYSTEM, arrive_id=sub.arrive_id, egov_status=raw))
     # `seen`: the filing's known notices and completed 公文書, read for a whole page by the caller
     known, have = seen if seen is not None else _seen(session, [f.id]).get(f.id, (set(), set()))
     for n in item.get("notice_list") or []:
@@ -84,7 +92,7 @@ def apply_case(session: Session, egov: Egov, f: Filing, sub: Submission, item: d
                 correct_expired_date=notice.correct_expired_date)
         if kind == "補正" and not n.get("correct_completed_date"):
             sub.correction_deadline = notice.correct_expired_date
-            messaging.record(session, events.filing_event(
+            emit(events.filing_event(
                 events.FILING_CORRECTION_REQUESTED, f, SYSTEM, arrive_id=sub.arrive_id, notice_sub_id=sub_id,
                 correct_type=n.get("correct_type") or "部分補正", correction_deadline=notice.correct_expired_date))
     pending = [(int(d["notice_sub_id"]), str(d.get("doc_title") or "")) for d in item.get("official_list") or []
@@ -260,14 +268,16 @@ def fetch_documents(db: Database, egov: Egov, client: EgovClient, store: Documen
                 OfficialDocument.id.in_([it.doc_id for it in completed]))).scalars()}
             filings = {f.id: f for f in session.execute(
                 select(Filing).where(Filing.id.in_(sorted({d.filing_id for d in docs.values()})))).scalars()}
+            received = []
             for d in docs.values():
                 if d.completed_at is not None:
                     continue
                 d.completed_at = now
-                messaging.record(session, events.filing_event(
+                received.append(events.filing_event(
                     events.FILING_OFFICIAL_DOCUMENT_RECEIVED, filings[d.filing_id], SYSTEM,
                     arrive_id=arrive[d.filing_id], notice_sub_id=d.notice_sub_id, document_id=d.id,
                     signature_valid=d.signature_valid))
+            messaging.record_many(session, received)
     return [it.doc_id for it in completed if it.doc_id]
 
 
@@ -336,14 +346,16 @@ def poll_send(db: Database, egov: Egov, store: DocumentStore, send_number: str) 
         rows = {s.filing_id: s for s in session.execute(
             select(Submission).where(Submission.filing_id.in_(fids))).scalars()}
         seen = _seen(session, fids)
+        gathered: list[EventEnvelope] = []
         for arrive_id, item in page.items():
             fid = subs[arrive_id]
             f, sub = filings[fid], rows[fid]
             if State(sub.state) not in TRACKED and not item.get("official_list"):
                 states[fid] = sub.state
                 continue
-            todo += [(fid, i, t) for i, t in apply_case(session, egov, f, sub, item, seen[fid])]
+            todo += [(fid, i, t) for i, t in apply_case(session, egov, f, sub, item, seen[fid], gathered)]
             states[fid] = sub.state
+        messaging.record_many(session, gathered)  # in list order: per filing as they happened
     fetch_documents(db, egov, client, store, todo)
     return states
 

@@ -384,9 +384,11 @@ def documents_of(session: Session, case: SandboxCase) -> list[SandboxDocument]:
                                 .order_by(SandboxDocument.notice_sub_id)).scalars())
 
 
-def case_item(session: Session, case: SandboxCase) -> dict[str, Any]:
-    """A case as /apply/{arrive_id} and /apply/lists answer it."""
-    notices, docs = notices_of(session, case), documents_of(session, case)
+def case_item(session: Session, case: SandboxCase,
+              known: tuple[list[SandboxNotice], list[SandboxDocument]] | None = None) -> dict[str, Any]:
+    """A case as /apply/{arrive_id} and /apply/lists answer it (`known`: its notices and 公文書,
+    read for a whole page at once by the caller)."""
+    notices, docs = known if known is not None else (notices_of(session, case), documents_of(session, case))
     return {
         "status": case.status, "arrive_id": case.arrival_number, "arrive_date": egov_datetime(case.received_at),
         "corporation_name": case.corporation_name, "applicant_name": case.applicant_name,
@@ -438,13 +440,25 @@ def list_cases(session: Session, account: str, officials: Officials, *, send_num
             SandboxCase.received_at, SandboxCase.arrival_number)
     total = session.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar() or 0
     rows = session.execute(q.limit(limit).offset((offset - 1) * limit)).scalars().all()
+    # the page's notices and 公文書 in two reads, not two per case
+    ids = [c.id for c in rows]
+    notices: dict[str, list[SandboxNotice]] = {i: [] for i in ids}
+    docs: dict[str, list[SandboxDocument]] = {i: [] for i in ids}
+    if ids:
+        for n in session.execute(select(SandboxNotice).where(SandboxNotice.case_id.in_(ids))
+                                 .order_by(SandboxNotice.notice_sub_id)).scalars():
+            notices[n.case_id].append(n)
+        for d in session.execute(select(SandboxDocument).where(SandboxDocument.case_id.in_(ids))
+                                 .order_by(SandboxDocument.notice_sub_id)).scalars():
+            docs[d.case_id].append(d)
     items = []
     for i, case in enumerate(rows, start=(offset - 1) * limit + 1):
         send_date = None
         if case.send_number:
             send = session.get(SandboxSend, case.send_number)
             send_date = egov_datetime(send.sent_at) if send else None
-        items.append({"no": i, "send_number": case.send_number, "send_date": send_date, **case_item(session, case)})
+        items.append({"no": i, "send_number": case.send_number, "send_date": send_date,
+                      **case_item(session, case, (notices[case.id], docs[case.id]))})
         if case.advance == "poll":
             advance(session, case, officials)
     return Page(items, int(total))
@@ -493,21 +507,25 @@ def notice_list(session: Session, account: str, date_from: str, date_to: str, li
     return Page(items, int(total))
 
 
-def document(session: Session, account: str, arrive_id: str, sub_id: int) -> SandboxDocument:
+def _case_document(session: Session, account: str, arrive_id: str, sub_id: int) -> tuple[SandboxCase,
+                                                                                         SandboxDocument]:
     case = case_for(session, account, arrive_id)
     doc = session.execute(select(SandboxDocument).where(SandboxDocument.case_id == case.id,
                                                         SandboxDocument.notice_sub_id == sub_id)).scalar_one_or_none()
     if doc is None:
         raise EgovError(404, "")
-    return doc
+    return case, doc
+
+
+def document(session: Session, account: str, arrive_id: str, sub_id: int) -> SandboxDocument:
+    return _case_document(session, account, arrive_id, sub_id)[1]
 
 
 def complete_document(session: Session, account: str, arrive_id: str, sub_id: int) -> tuple[SandboxCase,
                                                                                              SandboxDocument]:
-    doc = document(session, account, arrive_id, sub_id)
+    case, doc = _case_document(session, account, arrive_id, sub_id)  # one look-up of the case, not two
     if doc.downloaded_at is None:
         doc.downloaded_at = _now()
-    case = case_for(session, account, arrive_id)
     return case, doc
 
 
