@@ -11,9 +11,11 @@ from services.jimukumiai import filing_book, retention, service
 from services.jimukumiai.api import router
 from services.jimukumiai.books_api import router as books_router
 from services.jimukumiai.calculator_api import router as calculator_router
+from services.jimukumiai.koyo_wages import KoyoHokenWages
 from services.jimukumiai.models import jigyosho_directory, messaging, permissions
 from services.jimukumiai.renewal_api import router as renewal_router
 from services.jimukumiai.settings import get_jimukumiai_settings
+from services.jimukumiai.wages_api import router as wages_router
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.service_app import Runtime, Subscription, accounts_feed_handler, create_service_app
 from shared.settings import CommonSettings
@@ -52,13 +54,17 @@ async def _retention_loop(rt: Runtime, stop: asyncio.Event) -> None:
             log.warning("retention job failed", extra={"error": repr(exc)[:300]})
 
 
-def create_app(settings: CommonSettings | None = None, background: bool = True, clock: Clock | None = None) -> FastAPI:
-    """`clock`: the time source of today's date (limits, deadlines, retention); tests pass a FrozenClock."""
+def create_app(settings: CommonSettings | None = None, background: bool = True, clock: Clock | None = None,
+               koyo_wages: KoyoHokenWages | None = None) -> FastAPI:
+    """`clock`: the time source of today's date (limits, deadlines, retention); tests pass a FrozenClock.
+    `koyo_wages`: the client of koyo_hoken's wage estimate (default: over HTTP at its service URL)."""
 
     def startup(rt: Runtime) -> None:
         rt.extras["clock"] = clock or SYSTEM_CLOCK
+        rt.extras["koyo_wages"] = koyo_wages or KoyoHokenWages(rt.settings.service_url("koyo_hoken"),
+                                                               rt.settings.keys_dir)
 
-    return create_service_app(NAME, messaging, [router, calculator_router, renewal_router, books_router],
+    return create_service_app(NAME, messaging, [router, calculator_router, renewal_router, books_router, wages_router],
                               subscriptions=subscriptions(), settings=settings, background=background,
                               permissions=permissions, accounts_feed=False, title="Roumu jimukumiai",
                               jigyosho_directory=jigyosho_directory,

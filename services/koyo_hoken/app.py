@@ -9,6 +9,7 @@ from services.koyo_hoken.api import router
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.models import jigyosho_directory, messaging, permissions
 from services.koyo_hoken.settings import KoyoHokenSettings
+from services.koyo_hoken.wages_api import router as wages_router
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import DataKeys, load_data_keys
 from shared.service_app import Runtime, Subscription, create_service_app
@@ -29,6 +30,6 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
                                         data_keys=data_keys or load_data_keys(rt.settings.keys_dir),
                                         settings=koyo_settings or KoyoHokenSettings())
 
-    return create_service_app(NAME, messaging, [router], subscriptions=SUBSCRIPTIONS, settings=settings,
+    return create_service_app(NAME, messaging, [router, wages_router], subscriptions=SUBSCRIPTIONS, settings=settings,
                               background=background, permissions=permissions, title="Roumu koyo_hoken",
                               on_startup=startup, jigyosho_directory=jigyosho_directory)
