@@ -256,11 +256,12 @@ def markdown(r: dict[str, float], concurrency: int) -> str:
         "document, not that it is a GPKI official's: EGOV-XML.md §5), and nothing of the sandbox's work is "
         "skipped.",
         "",
-        "Previous runs (2026-11-26): 109.7 s (submission 17.8 s + tracking 91.9 s, load 5.7, 公文書 kept in "
-        "efiling's own table, drafting 13.1 s and the baseline 374 ms per filing in that run: a busier machine); "
-        "before that 125.2 s (sandbox in a thread of the bench process, 公文書 fetched one at a time, load 7.8). "
-        "Figures on this shared machine move with its load as much as with the code. e-Gov's real latency and "
-        "capacity are unknown (EGOV-API.md §5: no rate limits published).",
+        "Previous runs (2026-11-26): 109.7 s (submission 17.8 s + tracking 91.9 s, load 5.7 before, 公文書 kept "
+        "in efiling's own table); before that 125.2 s (sandbox in a thread of the bench process, 公文書 fetched "
+        "one at a time, load 7.8). The 109.7 s run also took 13.1 s to draft and 374 ms per filing in its "
+        "baseline, code this work did not change, against 2.4–3.4 s and ≈ 100 ms in the runs since: part of the "
+        "difference is the machine (the load average before a run does not capture it), not the changes above. "
+        "e-Gov's real latency and capacity are unknown (EGOV-API.md §5: no rate limits published).",
         END,
     ])
 
