@@ -110,6 +110,27 @@ def test_planted_secrets_appear_nowhere_in_plain_text(live_world: tuple[World, i
                           json={"name": "planted", "scopes": ["employees:read"]}))
     if partner.status_code == 201:
         secrets["partner client secret"] = partner.json()["client_secret"]
+    # An office certificate (PKCS#12): its password, and a line of its private key in PEM.
+    if "efiling" in w.clients:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        from tests.services.efiling.certs import make_p12
+
+        p12_password = f"p12-planted-{uuid.uuid4().hex}"
+        p12, _ = make_p12(password=p12_password)
+        key = pkcs12.load_key_and_certificates(p12, p12_password.encode())[0]
+        assert key is not None
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode().splitlines()
+        secrets.update({"PKCS#12 password": p12_password, "office private key (a PEM line)": pem[len(pem) // 2]})
+        uploaded = keep(w.call("efiling", "post", "/api/v1/efiling/certificates", "a_admin",
+                               files={"file": ("planted.p12", p12, "application/x-pkcs12")},
+                               data={"password": p12_password, "label": "planted"}))
+        assert uploaded.status_code == 201, uploaded.text
+        keep(w.call("efiling", "post", "/api/v1/efiling/certificates", "a_admin",  # a wrong password, refused
+                    files={"file": ("planted.p12", p12, "application/x-pkcs12")},
+                    data={"password": p12_password + "-wrong", "label": "planted"}))
     FIGURES["secrets: values planted"] += len(secrets)
 
     events = drain_and_read_stream(w)
