@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.efiling import context, repository, service, submission
 from services.efiling.documents import StoreError, legacy_blob
@@ -287,6 +288,16 @@ def _account_admin(access: Access) -> None:
                            "e-Gov アカウントの連携にはすべての事業所の権限が必要です")
 
 
+def account_for_update(session: Session, access: Access, account_id: str, if_match: str | None) -> EgovAccount:
+    """The tenant's e-Gov account, at the version `If-Match` names (404 for another tenant's id)."""
+    account = session.get(EgovAccount, account_id)
+    if account is None or account.tenant_id != access.tenant_id:
+        raise not_found()
+    if service.expected_version(if_match) != account.version:
+        raise service.STALE
+    return account
+
+
 @router.get("/egov-accounts", response_model=list[EgovAccountOut], responses=PROBLEMS)
 def list_accounts(access: CanRead, rt: Rt) -> list[EgovAccountOut]:
     with rt.db.sessions() as session:
@@ -331,12 +342,7 @@ def unlink_account(account_id: str, access: CanWrite, rt: Rt, if_match: IfMatch 
     """Log out at e-Gov (both tokens end there) and forget the tokens."""
     _account_admin(access)
     with rt.transaction() as session:
-        account = session.get(EgovAccount, account_id)
-        if account is None or account.tenant_id != access.tenant_id:
-            raise not_found()
-        if service.expected_version(if_match) != account.version:
-            raise service.STALE
-        unlink(session, context.of(rt).egov, account)
+        unlink(session, context.of(rt).egov, account_for_update(session, access, account_id, if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

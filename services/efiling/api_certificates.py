@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.efiling import certificates, context, service
-from services.efiling.api import CanRead, CanWrite, IfMatch, Rt, _account_admin, _etag
+from services.efiling.api import CanRead, CanWrite, IfMatch, Rt, _account_admin, _etag, account_for_update
 from services.efiling.models import EgovAccount, OfficeCertificate
 from services.efiling.schemas import (
     AccountCertificateIn,
@@ -22,7 +22,7 @@ from services.efiling.schemas import (
     EgovAccountOut,
 )
 from shared.auth_deps import TenantPrincipal, actor_of
-from shared.errors import ProblemError, not_found, problem_responses
+from shared.errors import ProblemError, problem_responses
 from shared.topology import api_prefix
 
 router = APIRouter(prefix=api_prefix("efiling"), tags=["efiling"])
@@ -172,11 +172,7 @@ def choose_certificate(account_id: str, body: AccountCertificateIn, access: CanW
     default). `If-Match` with the account's ETag."""
     _account_admin(access)
     with rt.transaction() as session:
-        account = session.get(EgovAccount, account_id)
-        if account is None or account.tenant_id != access.tenant_id:
-            raise not_found()
-        if service.expected_version(if_match) != account.version:
-            raise service.STALE
+        account = account_for_update(session, access, account_id, if_match)
         certificates.choose_for_account(session, account, body.certificate_id)
         session.flush()
         out = EgovAccountOut.model_validate(account)
