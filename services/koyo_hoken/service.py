@@ -422,12 +422,23 @@ def on_efiling_event(session: Session, event: EventEnvelope, ctx_clock_now: date
         pr.filing_id = subj["filing_id"]
     if raw is not None:
         pr.filing_status = raw[:100]
+    if (target is not None and pr.state == State.READY and not can_move(pr.state, target)
+            and can_move(State.SUBMITTED, target)):
+        # A filing's events can arrive out of order: one unacked when this consumer or NATS went
+        # away is redelivered after ack_wait, behind later ones. Any status past the send means it
+        # was sent, so the procedure passes through `submitted` instead of ignoring the news (and
+        # the late `submitted` is then the ignored one).
+        _follow(session, pr, State.SUBMITTED, event, ctx_clock_now)
     if target is None or pr.state == target or not can_move(pr.state, target):
         session.flush()
         return
+    _follow(session, pr, target, event, ctx_clock_now)
+
+
+def _follow(session: Session, pr: Procedure, target: State, event: EventEnvelope, at: datetime | None) -> None:
     previous = pr.state
     pr.state = target.value
-    pr.updated_at = ctx_clock_now or event.occurred_at
+    pr.updated_at = at or event.occurred_at
     session.flush()
     messaging.record(session, events.procedure_transition(pr, event.actor, previous, event.type))
 

@@ -1,0 +1,63 @@
+"""e-filing's events about one filing arriving out of order (found by the fault run,
+tests/security/test_faults.py): a message unacked when koyo_hoken or NATS went away comes back
+after ack_wait, behind later ones. The procedure must still end `completed`, once."""
+
+from __future__ import annotations
+
+from services.koyo_hoken import service
+from shared.events import Actor, EventEnvelope
+from tests.conftest import bearer
+from tests.koyo_hoken.support import BASE, MY_NUMBER, frozen, person, tenant
+from tests.services.support import outbox_payloads
+
+
+def _event(rt, tenant_id, etype, procedure_id, filing_id, **data):
+    ev = EventEnvelope(type=etype, tenant_id=tenant_id, actor=Actor(kind="service", id="efiling"),
+                       subject={"filing_id": filing_id, "tenant_id": tenant_id, "idempotency_key": procedure_id},
+                       data=data)
+    with rt.transaction() as session:
+        service.on_efiling_event(session, ev)
+
+
+def test_completion_before_the_late_submitted_event_still_completes(service_client, tokens, settings):
+    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
+    tid = tenant()
+    h = bearer(tokens.user(tid))
+    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
+    assert p.status_code == 201, p.text
+    pr = c.post(f"{BASE}/procedures", headers=h, json={
+        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
+        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
+    assert c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h).json()["state"] == "checked"
+    assert c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h).json()["state"] == "ready"
+
+    rt = c.app.state.runtime
+    # The order the fault run saw: status changes and the 公文書 first, submitted/arrived 30 s later.
+    _event(rt, tid, "roumu.efiling.filing.status_changed", pr["id"], "f-1", status="審査中")
+    assert c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()["state"] == "accepted"
+    _event(rt, tid, "roumu.efiling.filing.official_document_received", pr["id"], "f-1")
+    assert c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()["state"] == "completed"
+    _event(rt, tid, "roumu.efiling.filing.submitted", pr["id"], "f-1")
+    _event(rt, tid, "roumu.efiling.filing.arrived", pr["id"], "f-1", egov_status="到達")
+    got = c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()
+    assert got["state"] == "completed" and got["filing_id"] == "f-1"
+
+    types = [e["type"] for e in outbox_payloads(settings, "koyo_hoken", pr["id"])]
+    assert types.count("roumu.koyo_hoken.procedure.submitted") == 1
+    assert types.count("roumu.koyo_hoken.procedure.completed") == 1
+
+
+def test_a_withdrawal_of_a_ready_procedure_is_not_taken_for_a_send(service_client, tokens, settings):
+    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
+    tid = tenant()
+    h = bearer(tokens.user(tid))
+    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
+    pr = c.post(f"{BASE}/procedures", headers=h, json={
+        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
+        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
+    c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
+    c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h)
+    _event(c.app.state.runtime, tid, "roumu.efiling.filing.withdrawn", pr["id"], "f-2")
+    assert c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()["state"] == "withdrawn"
+    types = [e["type"] for e in outbox_payloads(settings, "koyo_hoken", pr["id"])]
+    assert "roumu.koyo_hoken.procedure.submitted" not in types
