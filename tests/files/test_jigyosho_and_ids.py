@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from services.files.models import StoredFile
 from shared.db import make_engine
@@ -22,6 +23,7 @@ from tests.files.support import tenant as new_tenant
 from tests.files.test_api import BASE, assert_problem, files, post, put  # noqa: F401 - the files fixture
 
 ROOT = Path(__file__).resolve().parents[2]
+FILES = cast(Table, StoredFile.__table__)
 
 
 def _nothing_stored(c, token: str) -> None:
@@ -89,13 +91,13 @@ def test_migration_0005_keeps_existing_rows_and_allows_one_id_per_tenant(test_db
            "sha256": "0" * 64, "status": "registered", "created_at": datetime.now(UTC), "version": 1}
     try:
         with engine.begin() as conn:
-            conn.execute(insert(StoredFile.__table__).values(**row))
+            conn.execute(insert(FILES).values(**row))
         upgrade(migrations, url)
         with engine.begin() as conn:
-            kept = conn.execute(select(StoredFile.__table__).where(StoredFile.__table__.c.id == fid)).mappings().all()
+            kept = conn.execute(select(FILES).where(FILES.c.id == fid)).mappings().all()
             assert [(r["tenant_id"], r["original_name"]) for r in kept] == [(a, "a.pdf")]
-            conn.execute(insert(StoredFile.__table__).values(**{**row, "tenant_id": b, "original_name": "b.pdf"}))
-            assert conn.execute(select(StoredFile.__table__.c.tenant_id)
-                                .where(StoredFile.__table__.c.id == fid)).scalars().all().__len__() == 2
+            conn.execute(insert(FILES).values(**{**row, "tenant_id": b, "original_name": "b.pdf"}))
+            owners = conn.execute(select(FILES.c.tenant_id).where(FILES.c.id == fid)).scalars().all()
+            assert sorted(owners) == sorted([a, b])
     finally:
         engine.dispose()
