@@ -210,6 +210,7 @@ def run(n: int) -> Figures:
             for label, url in targets:
                 upgrade(ROOT / "services" / "audit_log" / "migrations", url)
                 db = Database(url)
+                service.tune_database(db.engine)  # as the service's start-up does
                 try:
                     stores.append(asyncio.run(store_consume(nats.url, db, n, f"audit_log, {label}")))
                     verify.append(verify_all(db, signer, f"verify, {label}"))

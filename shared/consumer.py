@@ -24,10 +24,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.db import Database
+from shared.db import Database, UtcDateTime
 from shared.events import EventEnvelope
 from shared.nats_client import connect, ensure_stream
 from shared.outbox import Messaging
@@ -84,28 +87,60 @@ class EventConsumer:
         """Batch mode: claim every event in the inbox and run the batch handler on those not
         handled before, all in one transaction. Answers how many were applied."""
         assert self.batch_handler is not None
-        inbox = self.messaging.inbox
         with self.db.transaction() as session:
-            ids = list(dict.fromkeys(e.id for e in events))
-            seen = set(session.execute(select(inbox.c.event_id).where(
-                inbox.c.consumer == self.durable, inbox.c.event_id.in_(ids))).scalars())
+            fresh_ids = self._claim_many(session, list(dict.fromkeys(e.id for e in events)))
             fresh: list[EventEnvelope] = []
-            claimed: set[str] = set()
             for e in events:
-                if e.id not in seen and e.id not in claimed:
-                    claimed.add(e.id)
+                if e.id in fresh_ids:
+                    fresh_ids.discard(e.id)  # an id twice in one batch: the first one only
                     fresh.append(e)
             if fresh:
-                now = datetime.now(UTC)
-                # A concurrent claim of the same id fails this insert and so the whole batch, which
-                # is then retried message by message (process_batch).
-                session.execute(insert(inbox), [{"consumer": self.durable, "event_id": e.id, "handled_at": now}
-                                                for e in fresh])
                 self.batch_handler(session, fresh)
             return len(fresh)
 
+    def _claim_many(self, session: Session, ids: list[str]) -> set[str]:
+        """Claim every id in the inbox in one statement; answers the ids claimed now (the others
+        were handled before). INSERT … ON CONFLICT DO NOTHING RETURNING on PostgreSQL and SQLite:
+        a concurrent claim of the same id waits for the other transaction and then yields to it,
+        and no look-up plan depends on the inbox's statistics (a SELECT … IN of hundreds of ids
+        scanned the whole inbox on PostgreSQL while autovacuum had not analysed it yet)."""
+        if not ids:
+            return set()
+        inbox = self.messaging.inbox
+        now = datetime.now(UTC)
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # One array parameter rather than a VALUES row per id: psycopg re-parses a long
+            # statement on every call, which cost more than the insert itself.
+            many = select(literal(self.durable, String), func.unnest(cast(bindparam("ids"), ARRAY(String))),
+                          literal(now, UtcDateTime()))
+            stmt = (pg_insert(inbox).from_select(["consumer", "event_id", "handled_at"], many)
+                    .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
+                    .returning(inbox.c.event_id))
+            return set(session.execute(stmt, {"ids": ids}).scalars())
+        if dialect == "sqlite":
+            stmt = (sqlite_insert(inbox).on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
+                    .returning(inbox.c.event_id))
+            claims = [{"consumer": self.durable, "event_id": i, "handled_at": now} for i in ids]
+            return set(session.execute(stmt, claims).scalars())
+        rows: list[dict[str, object]] = [{"consumer": self.durable, "event_id": i, "handled_at": now} for i in ids]
+        seen = set(session.execute(select(inbox.c.event_id).where(
+            inbox.c.consumer == self.durable, inbox.c.event_id.in_(ids))).scalars())
+        fresh = [r for r in rows if r["event_id"] not in seen]
+        if fresh:
+            # A concurrent claim of the same id fails this insert and so the whole batch, which
+            # is then retried message by message (process_batch).
+            session.execute(insert(inbox), fresh)
+        return {str(r["event_id"]) for r in fresh}
+
     async def process_batch(self, msgs: Sequence[Msg]) -> None:
         """Batch mode: one transaction for the fetched batch, then an ack of each message and a flush."""
+        valid = await self._parse(msgs)
+        if await self._apply_valid(valid):
+            await self._ack_all(valid)
+
+    async def _parse(self, msgs: Sequence[Msg]) -> list[tuple[Msg, EventEnvelope]]:
+        """The envelopes of a fetched batch; a malformed one is terminated (it can never succeed)."""
         valid: list[tuple[Msg, EventEnvelope]] = []
         for msg in msgs:
             try:
@@ -113,8 +148,14 @@ class EventConsumer:
             except ValidationError:
                 log.error("malformed event terminated", extra={"consumer": self.durable, "subject": msg.subject})
                 await msg.term()
+        return valid
+
+    async def _apply_valid(self, valid: Sequence[tuple[Msg, EventEnvelope]]) -> bool:
+        """Apply a parsed batch in one transaction. True when it committed (its messages are then
+        to be acked); False when there was nothing to do or the batch failed and was applied one
+        message at a time instead (each acked or nak'ed on its own)."""
         if not valid:
-            return
+            return False
         try:
             applied = await asyncio.to_thread(self.apply_batch, [e for _, e in valid])
         except Exception as exc:
@@ -122,13 +163,16 @@ class EventConsumer:
                         extra={"consumer": self.durable, "error": type(exc).__name__, "size": len(valid)})
             for msg, _ in valid:
                 await self.process(msg)
-            return
+            return False
         HANDLED.labels(self.durable).inc(applied)
         if len(valid) > applied:
             DUPLICATES.labels(self.durable).inc(len(valid) - applied)
-        # Each message acked, then one round trip (flush) so the server holds every ack before the
-        # next batch: one wait per batch instead of one per message (ack_sync for each cost more
-        # than half the throughput). A lost ack only means a redelivery, which the inbox skips.
+        return True
+
+    async def _ack_all(self, valid: Sequence[tuple[Msg, EventEnvelope]]) -> None:
+        """Ack each message of a committed batch, then one round trip (flush) so the server holds
+        every ack: one wait per batch instead of one per message (ack_sync for each cost more than
+        half the throughput). A lost ack only means a redelivery, which the inbox skips."""
         for msg, _ in valid:
             await msg.ack()
         if self._nc is not None and self._nc.is_connected:
@@ -203,10 +247,13 @@ class EventConsumer:
         await self.close()
 
     async def _run_batches(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
-        """Batch mode: the next batch is fetched while the current one is applied (its database
-        work runs in a thread), so the broker round trip overlaps it. Batches are still applied
-        one after the other, in stream order; a prefetched batch dropped at stop is redelivered."""
+        """Batch mode, as a pipeline: while one batch is applied (its database work runs in a
+        thread), the next one is fetched and parsed and the previous one's acks are sent. Batches
+        are still applied one after the other, in stream order, and a batch is acked only after
+        its own transaction committed. A prefetched batch dropped at stop is redelivered."""
         ahead: asyncio.Future[list[Msg]] = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
+        previous: asyncio.Future[None] | None = None  # set once the batch before has been applied
+        running: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
                 try:
@@ -214,13 +261,37 @@ class EventConsumer:
                 except TimeoutError:  # nothing yet
                     msgs = []
                 ahead = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
-                if msgs:
-                    await self.process_batch(msgs)
+                if not msgs:
+                    continue
+                valid = await self._parse(msgs)
+                applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                task = asyncio.create_task(self._pipelined(valid, previous, applied))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                # At most two batches in flight: this one applying, the one before being acked.
+                if previous is not None:
+                    await previous
+                previous = applied
         finally:
             if not ahead.done():
                 ahead.cancel()
             with suppress(Exception, asyncio.CancelledError):
                 await ahead
+            # Let the batches in flight commit and be acked (or fail and be redelivered).
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _pipelined(self, valid: Sequence[tuple[Msg, EventEnvelope]], previous: asyncio.Future[None] | None,
+                         applied: asyncio.Future[None]) -> None:
+        try:
+            if previous is not None:
+                await previous
+            committed = await self._apply_valid(valid)
+        finally:
+            if not applied.done():
+                applied.set_result(None)
+        if committed:
+            await self._ack_all(valid)
 
     async def close(self) -> None:
         nc, self._nc = self._nc, None

@@ -37,6 +37,7 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
     recorder = service.Recorder(clock or SYSTEM_CLOCK, TenantPurge(NAME, messaging))
 
     def startup(rt: Runtime) -> None:
+        service.tune_database(rt.db.engine)
         rt.extras["audit"] = AuditContext(clock=clock or SYSTEM_CLOCK, signer=CheckpointSigner(rt.settings.keys_dir),
                                           settings=audit)
         for consumer in rt.consumers:

@@ -35,10 +35,10 @@ def _window(now: datetime) -> Any:
 
 
 def _about(tenant_id: str, value: str, key: str | None = None) -> Any:
-    q = select(AuditTarget.event_id).where(AuditTarget.tenant_id == tenant_id, AuditTarget.value == value)
+    q = select(AuditTarget.entry_seq).where(AuditTarget.tenant_id == tenant_id, AuditTarget.value == value)
     if key is not None:
         q = q.where(AuditTarget.key == key)
-    return AuditEntry.event_id.in_(q)
+    return AuditEntry.seq.in_(q)
 
 
 def entries(session: Session, tenant_id: str, flt: EntryFilter, *, now: datetime,

@@ -8,13 +8,15 @@ moves the head, in the consumer's transaction — together with its inbox claims
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, RowMapping, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, Row, RowMapping, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from services.audit_log import metrics
@@ -47,6 +49,31 @@ def _of_chain(tenant: str, category: str) -> Any:
     tenant_col = ENTRIES.c.tenant_id
     owner = tenant_col.is_(None) if tenant == chain.SYSTEM_CHAIN else tenant_col == tenant
     return owner & (ENTRIES.c.category == category)
+
+
+# --- storage ---------------------------------------------------------------------------------
+
+# SQLite settings of this service's database, on top of shared.db's (WAL, synchronous=NORMAL):
+# a page cache that holds the hot index pages of a growing log (SQLite's default is 2 MiB), and a
+# write-ahead log checkpointed every ~40 MiB rather than 4 MiB — a batch of 500 entries writes
+# megabytes of index pages, and each checkpoint copies them back and syncs the file.
+SQLITE_PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=10000",
+                  "PRAGMA journal_size_limit=67108864")
+
+
+def tune_database(engine: Engine) -> None:
+    """Apply SQLITE_PRAGMAS to every connection of the service's engine (nothing on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cur.execute(pragma)
+        cur.close()
+
+    sa_event.listen(engine, "connect", _pragmas)
+    engine.dispose()  # connections opened before get them too
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -94,33 +121,41 @@ def append(session: Session, events: Sequence[EventEnvelope], now: datetime) -> 
     keys = [(chain_tenant(e.tenant_id), retention.category_of(e.type)) for e in events]
     heads = _lock_heads(session, keys)
     known = set(heads)
+    seqs = _row_numbers(session, len(events))
     entry_rows: list[dict[str, Any]] = []
     target_rows: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
-    for event, key in zip(events, keys, strict=True):
+    for event, key, seq in zip(events, keys, seqs, strict=True):
         last, prev = heads.get(key, (0, chain.GENESIS))
         category = key[1]
-        subject = dict(event.subject)
+        subject = event.subject
         jigyosho = subject.get("jigyosho_id")
+        actor = event.actor
         row: dict[str, Any] = {
-            "event_id": event.id, "tenant_id": event.tenant_id[:36] if event.tenant_id else None,
+            "seq": seq, "event_id": event.id, "tenant_id": event.tenant_id[:36] if event.tenant_id else None,
             "category": category, "tenant_seq": last + 1, "type": event.type[:200],
-            "actor_kind": event.actor.kind, "actor_id": event.actor.id[:64],
-            "actor_ip": event.actor.ip[:45] if event.actor.ip else None,
-            "jigyosho_id": str(jigyosho)[:36] if jigyosho else None, "subject": subject,
+            "actor_kind": actor.kind, "actor_id": actor.id[:64], "actor_ip": actor.ip[:45] if actor.ip else None,
+            "jigyosho_id": str(jigyosho)[:36] if jigyosho else None,
+            # Stored as the canonical JSON the hash covers (serialised once, parsed back alike).
+            "subject": chain.json_text(subject),
             # Events carry no secrets by contract; redact() is a second guard.
-            "data": redact(event.data), "trace_id": event.trace_id[:128] if event.trace_id else None,
+            "data": chain.json_text(redact(event.data)),
+            "trace_id": event.trace_id[:128] if event.trace_id else None,
             "occurred_at": event.occurred_at, "recorded_at": now,
         }
-        row["entry_hash"] = chain.entry_hash(prev, fields_of(row))
+        row["entry_hash"] = chain.chained(prev, chain.canonical_entry(
+            tenant_id=row["tenant_id"], category=category, tenant_seq=last + 1, event_id=row["event_id"],
+            type=row["type"], actor_kind=row["actor_kind"], actor_id=row["actor_id"], actor_ip=row["actor_ip"],
+            subject_json=row["subject"], data_json=row["data"], trace_id=row["trace_id"],
+            jigyosho_id=row["jigyosho_id"], occurred_at=row["occurred_at"], recorded_at=now))
         entry_rows.append(row)
-        target_rows += [{"event_id": event.id, "key": k[:40], "value": str(v)[:100], "tenant_id": row["tenant_id"]}
+        # The row number keys the target index (ascending, so its inserts append at the end).
+        target_rows += [{"entry_seq": seq, "key": k[:40], "value": str(v)[:100], "tenant_id": row["tenant_id"]}
                         for k, v in subject.items() if k != "tenant_id" and v]
         heads[key] = (last + 1, row["entry_hash"])
         counts[category] = counts.get(category, 0) + 1
-    session.execute(insert(ENTRIES), entry_rows)
-    if target_rows:
-        session.execute(insert(TARGETS), target_rows)
+    _insert_many(session, ENTRIES, entry_rows, json_text=("subject", "data"))
+    _insert_many(session, TARGETS, target_rows)
     moved = {k: heads[k] for k in dict.fromkeys(keys)}
     new = [{"tenant_id": k[0], "category": k[1], "last_seq": s, "head_hash": h, "updated_at": now}
            for k, (s, h) in moved.items() if k not in known]
@@ -135,6 +170,74 @@ def append(session: Session, events: Sequence[EventEnvelope], now: datetime) -> 
                                 updated_at=bindparam("b_at")), old)
     for category, n in counts.items():
         metrics.ENTRIES.labels(category).inc(n)
+
+
+def _row_numbers(session: Session, n: int) -> list[int]:
+    """`n` new row numbers of audit_entries, ascending: drawn from the column's sequence on
+    PostgreSQL (unique across replicas, maybe not contiguous); on SQLite the transaction already
+    holds the database's write lock (BEGIN IMMEDIATE, and the inbox claims came first), so the
+    numbers after the largest one are free, as SQLite's own rowid choice would take them."""
+    if n == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return sorted(int(v) for v in session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('audit_entries', 'seq')) FROM generate_series(1, :n)"),
+            {"n": n}).scalars())
+    # Past the target index too: entries deleted behind the service's back (tampering, caught by
+    # verification) may have left target rows, which a reused number would collide with.
+    tops = session.execute(select(func.max(ENTRIES.c.seq),
+                                  select(func.max(TARGETS.c.entry_seq)).scalar_subquery())).one()
+    top = max(int(tops[0] or 0), int(tops[1] or 0))
+    return list(range(top + 1, top + n + 1))
+
+
+_PG_ARRAY = {"seq": "bigint", "entry_seq": "bigint", "tenant_seq": "bigint", "subject": "json", "data": "json",
+             "occurred_at": "timestamptz", "recorded_at": "timestamptz"}
+
+
+def _insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
+                 json_text: Collection[str] = ()) -> None:
+    """Insert rows of one shape; `json_text`: JSON columns given as JSON text already.
+
+    SQLite: the driver's executemany, with the columns' own bind processors (the conversions
+    SQLAlchemy would apply) run column by column — its generic per-row parameter handling cost
+    more than SQLite's insert. PostgreSQL: one INSERT … SELECT FROM unnest() with an array per
+    column, a statement whose text does not grow with the batch (psycopg re-parses a long
+    statement on every call, and an executemany pays a protocol round per row)."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    columns = [[r[c] for r in rows] for c in cols]
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        names = ", ".join(f'"{c}"' for c in cols)
+        arrays = ", ".join(f"CAST(:{c} AS {_PG_ARRAY.get(c, 'varchar')}[])" for c in cols)
+        session.execute(text(f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"),  # noqa: S608 - names from the model
+                        dict(zip(cols, columns, strict=True)))
+        return
+    if dialect.name != "sqlite":
+        decoded = [[json.loads(v) for v in col] if c in json_text else col
+                   for c, col in zip(cols, columns, strict=True)]
+        session.execute(insert(table), [dict(zip(cols, values, strict=True)) for values in zip(*decoded, strict=True)])
+        return
+    processed = []
+    for c, col in zip(cols, columns, strict=True):
+        proc = None if c in json_text else table.c[c].type._cached_bind_processor(dialect)
+        processed.append(col if proc is None else _apply(proc, col))
+    names = ", ".join(f'"{c}"' for c in cols)
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 - names from the model
+    session.connection().exec_driver_sql(sql, list(zip(*processed, strict=True)))
+
+
+def _apply(proc: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    last: Any = object()
+    done: Any = None
+    for v in values:
+        if v is not last:  # e.g. the batch's one recording time: converted once
+            last, done = v, proc(v)
+        out.append(done)
+    return out
 
 
 def fields_of(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
@@ -287,8 +390,8 @@ def purge_expired(session: Session, signer: CheckpointSigner, now: datetime) -> 
                       extra={"chain_tenant": key[0], "category": key[1], "through_seq": through})
             continue
         _sign(session, signer, key, through, verifier.prev, now, "purge")
-        doomed = select(ENTRIES.c.event_id).where(_of_chain(*key), ENTRIES.c.tenant_seq <= through)
-        session.execute(delete(TARGETS).where(TARGETS.c.event_id.in_(doomed)))
+        doomed = select(ENTRIES.c.seq).where(_of_chain(*key), ENTRIES.c.tenant_seq <= through)
+        session.execute(delete(TARGETS).where(TARGETS.c.entry_seq.in_(doomed)))
         result = session.execute(delete(ENTRIES).where(_of_chain(*key), ENTRIES.c.tenant_seq <= through))
         n = int(result.rowcount or 0)  # type: ignore[attr-defined]
         metrics.PURGED.labels(key[1]).inc(n)
@@ -355,8 +458,8 @@ def verify_tenant(session: Session, signer: CheckpointSigner, tenant_id: str, no
     one is malformed, not signed by an audit key, or of another tenant)."""
     keys = signer.verifier_keys()
     external = []
-    for text in notes:
-        body = open_note(text, keys)
+    for note_text in notes:
+        body = open_note(note_text, keys)
         if body.chain[0] != tenant_id or body.chain[1] not in retention.CATEGORIES:
             raise NoteError("the checkpoint is not one of this tenant's chains")
         external.append(body)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -48,6 +51,35 @@ def test_canonical_json_is_stable_and_utf8():
     assert chain.format_time(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)) == "2026-01-02T03:04:05.000006Z"
     with pytest.raises(ValueError):
         chain.format_time(datetime(2026, 1, 1))
+
+
+def test_ingest_canonical_form_is_byte_for_byte_the_verifiers():
+    """The ingest writes the canonical JSON out directly (chain.canonical_entry); verification
+    recomputes it with chain.canonical(chain.stored_fields(...)). Any difference would make every
+    new entry fail verification, so hold them equal on awkward values: quotes, backslashes,
+    control characters, U+2028, astral characters, nulls, nested data, other time zones."""
+    rng = random.Random(20261126)
+    alphabet = ['a', '"', '\\', '\n', '\x00', '\x1f', '日', '\u2028', 'é', '😀', '1', ' ', '/', '\x7f', '{', ':']
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 9)))
+
+    for _ in range(3000):
+        subject = {text(): text() for _ in range(rng.randrange(0, 4))}
+        data = {text(): rng.choice([text(), 1, -2.5, None, True, [1, text()], {text(): [None, text()]}])
+                for _ in range(rng.randrange(0, 4))}
+        fields: dict[str, Any] = dict(
+            tenant_id=rng.choice([None, text()]), category=text(), tenant_seq=rng.randrange(1, 10**12),
+            event_id=text(), type=text(), actor_kind=text(), actor_id=text(),
+            actor_ip=rng.choice([None, text()]), trace_id=rng.choice([None, text()]),
+            jigyosho_id=rng.choice([None, text()]),
+            occurred_at=datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=9)))
+            + timedelta(microseconds=rng.randrange(10**13)),
+            recorded_at=datetime(2026, 11, 26, 8, 0, 0, 123456, tzinfo=UTC))
+        expected = chain.canonical(chain.stored_fields(subject=subject, data=data, **fields))
+        got = chain.canonical_entry(subject_json=chain.json_text(subject), data_json=chain.json_text(data), **fields)
+        assert got == expected
+        assert json.loads(chain.json_text(data)) == data  # what is stored reads back as what was hashed
 
 
 def test_hash_covers_previous_hash_and_every_field():
