@@ -8,6 +8,7 @@ moves the head, in the consumer's transaction — together with its inbox claims
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -368,8 +369,16 @@ def purge_expired(session: Session, signer: CheckpointSigner, now: datetime) -> 
     starts afterwards. A prefix that does not verify is kept (logged, counted)."""
     keys = signer.verifier_keys()
     done: list[Purged] = []
-    for head in session.execute(select(HEADS).order_by(HEADS.c.tenant_id, HEADS.c.category)).all():
-        key = (head.tenant_id, head.category)
+    for listed in session.execute(select(HEADS.c.tenant_id, HEADS.c.category)
+                                  .order_by(HEADS.c.tenant_id, HEADS.c.category)).all():
+        key = (listed.tenant_id, listed.category)
+        if not _purge_lock(session, key):
+            continue  # another replica is purging this chain right now
+        # Read after the lock: a purge that committed meanwhile is seen, and leaves nothing to do.
+        head = session.execute(select(HEADS).where(HEADS.c.tenant_id == key[0],
+                                                   HEADS.c.category == key[1])).first()
+        if head is None:
+            continue
         cut = retention.cutoff(key[1], now)
         first_kept = session.execute(select(func.min(ENTRIES.c.tenant_seq))
                                      .where(_of_chain(*key), ENTRIES.c.occurred_at >= cut)).scalar_one_or_none()
@@ -397,6 +406,20 @@ def purge_expired(session: Session, signer: CheckpointSigner, now: datetime) -> 
         metrics.PURGED.labels(key[1]).inc(n)
         done.append(Purged(key[0], key[1], through, n))
     return done
+
+
+def _purge_lock(session: Session, key: ChainKey) -> bool:
+    """Only one purge of a chain at a time, with several replicas: on PostgreSQL a
+    transaction-level advisory lock on the chain, taken without waiting (a replica finding it
+    taken skips the chain; the lock goes with the transaction). Not the head row's FOR UPDATE,
+    which would hold the chain's ingest for as long as the prefix takes to verify. On SQLite the
+    transaction already holds the database's only write lock (BEGIN IMMEDIATE), so a second purge
+    runs after the first has committed and finds its checkpoint."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    digest = hashlib.sha256(f"roumu.audit_log.purge/{key[0]}/{key[1]}".encode()).digest()
+    lock_id = int.from_bytes(digest[:8], "big", signed=True)
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id}).scalar_one())
 
 
 # --- verification ---------------------------------------------------------------------------

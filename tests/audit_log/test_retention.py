@@ -4,6 +4,7 @@ verifies afterwards."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -119,3 +120,62 @@ def test_a_tampered_prefix_is_not_purged(audit_db, signer, tenant):
     assert count(audit_db, tenant, "operation") == 3
     m = verify(audit_db, signer, tenant, clock).first_mismatch
     assert m is not None and (m.tenant_seq, m.event_id) == (2, victim)
+
+
+def test_two_purges_at_once_write_one_purge_checkpoint_per_chain(audit_db, signer, tenant):
+    """Two replicas' retention jobs on the same chains at the same time (threads, sessions of
+    their own). The first holds its transaction open while the second runs: on PostgreSQL the
+    second finds the chain's purge lock taken and skips it; on SQLite it waits for the single
+    writer and then finds the purge checkpoint and nothing left to purge."""
+    clock = FrozenClock(T0)
+    store(audit_db, [event(tenant, at=T0) for _ in range(4)], clock.now())
+    store(audit_db, [event(tenant, "roumu.auth.login.succeeded", subject=LOGIN_SUBJECT, at=T0)
+                     for _ in range(3)], clock.now())
+    store(audit_db, [event(tenant, at=T0 + timedelta(days=350))], clock.now())  # within 90 days of day 400
+    clock.set(T0 + timedelta(days=400))
+
+    first_done = threading.Event()
+    release = threading.Event()
+    results: dict[str, list[service.Purged]] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with audit_db.transaction() as s:
+                results["first"] = service.purge_expired(s, signer, clock.now())
+                first_done.set()
+                assert release.wait(30)
+        except BaseException as exc:
+            errors.append(exc)
+            first_done.set()
+
+    def second() -> None:
+        try:
+            results["second"] = purge(audit_db, signer, clock)
+        except BaseException as exc:
+            errors.append(exc)
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_done.wait(30)
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(1.0)  # PostgreSQL: done already (skipped); SQLite: waiting for the write lock
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert not errors, errors
+
+    mine = {name: [(p.category, p.through_seq, p.entries) for p in done if p.tenant_id == tenant]
+            for name, done in results.items()}
+    assert sorted(mine["first"]) == [("login", 3, 3), ("operation", 4, 4)]
+    assert mine["second"] == []
+    with audit_db.sessions() as s:
+        checkpoints = s.execute(select(CHECKPOINTS.c.category, func.count()).where(
+            CHECKPOINTS.c.tenant_id == tenant, CHECKPOINTS.c.kind == "purge").group_by(CHECKPOINTS.c.category)).all()
+    assert sorted(tuple(c) for c in checkpoints) == [("login", 1), ("operation", 1)]
+    assert count(audit_db, tenant, "operation") == 1 and count(audit_db, tenant, "login") == 0
+    report = verify(audit_db, signer, tenant, clock)
+    assert report.ok, report.first_mismatch
+    # And a later run, with nothing new past retention, has nothing to do.
+    assert [p for p in purge(audit_db, signer, clock) if p.tenant_id == tenant] == []
