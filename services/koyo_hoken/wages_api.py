@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
 from services.koyo_hoken.api import CanRead, Rt
-from services.koyo_hoken.models import InsuredPerson
+from services.koyo_hoken.models import InsuredPerson, jigyosho_directory
 from services.koyo_hoken.rules import wage_totals
 from shared.errors import not_found, problem_responses
 from shared.topology import api_prefix
@@ -45,11 +45,14 @@ BASIS = "賃金月額（資格取得届）× 年度内の被保険者期間の�
 def wage_estimate(access: CanRead, rt: Rt, jigyosho_id: Annotated[str, Query(min_length=1, max_length=36)],
                   fiscal_year: Annotated[int, Query(ge=2000, le=2100)]) -> WageEstimateOut:
     """An estimate of the 事業所's 雇用保険 賃金総額 for the fiscal year (April–March) from its insured
-    persons' 賃金月額; see `basis`. A 事業所 outside the caller's grant answers 404."""
+    persons' 賃金月額; see `basis`. A 事業所 outside the caller's grant, or not in the tenant's 事業所
+    master, answers 404."""
     if not access.allows_jigyosho(jigyosho_id):
         raise not_found()
     first, last = date(fiscal_year, 4, 1), date(fiscal_year + 1, 3, 31)
     with rt.db.sessions() as session:
+        if jigyosho_directory.get(session, access.tenant_id, jigyosho_id) is None:
+            raise not_found()
         rows = session.execute(select(InsuredPerson.id, InsuredPerson.hire_date, InsuredPerson.leave_date,
                                       InsuredPerson.monthly_wage).where(
             InsuredPerson.tenant_id == access.tenant_id, InsuredPerson.jigyosho_id == jigyosho_id,

@@ -45,6 +45,9 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     "rest": ("value", "metadata"),
 }
 
+# Required query parameters that are not references (a route with one not listed here fails the sweep).
+QUERY_VALUES: dict[str, str] = {"fiscal_year": "2025"}
+
 # Required headers the sweep must send for a call to reach the id check.
 REQUEST_HEADERS: dict[str, str] = {"Content-Disposition": 'attachment; filename="a.pdf"'}
 

@@ -42,6 +42,7 @@ from tests.security.isolation_table import (
     KNOWN_FAILURES,
     OWNER_404_OK,
     PATH_PARAMS,
+    QUERY_VALUES,
     REQUEST_HEADERS,
 )
 from tests.security.world import PDF, World
@@ -63,6 +64,13 @@ def body_reference_fields(op: Operation) -> list[str]:
 def query_reference_fields(op: Operation) -> list[str]:
     return [p["name"] for p in op.spec.get("parameters", [])
             if p.get("in") == "query" and p.get("required") and re.search(r"_ids?$", p["name"])]
+
+
+def query_value_fields(op: Operation) -> list[str]:
+    """Required query parameters that name no resource (a fiscal year, a date): filled from
+    QUERY_VALUES, so the call reaches the id check instead of stopping at 422."""
+    return [p["name"] for p in op.spec.get("parameters", [])
+            if p.get("in") == "query" and p.get("required") and not re.search(r"_ids?$", p["name"])]
 
 
 def required_headers(op: Operation) -> list[str]:
@@ -132,6 +140,10 @@ def request_args(op: Operation, ids: dict[str, str]) -> tuple[str, dict[str, Any
     for name in query_reference_fields(op):
         key = BODY_REFERENCES[name][0]
         params[name] = ids[key]
+    for name in query_value_fields(op):
+        if name not in QUERY_VALUES:
+            raise AssertionError(f"{op.key}: required query parameter {name!r} is not in isolation_table.QUERY_VALUES")
+        params[name] = QUERY_VALUES[name]
     if params:
         kw["params"] = params
     types = op.body_types
