@@ -535,10 +535,12 @@ def republish_grants(p: OperatorPrincipal, request: Request, rt: Rt,
                      body: RepublishGrants | None = None) -> Republished:
     """Publish again every user's current permissions (roumu.accounts.user.permissions_changed, the
     same permissions_version, deleted users' tombstones included) and every tenant's settings
-    (roumu.accounts.tenant.settings_changed), optionally for one tenant. For a service whose
-    database was restored or that was added later: the stream keeps events 30 days. A service that
+    (roumu.accounts.tenant.settings_changed) and every 事業所 as it is now
+    (roumu.accounts.jigyosho.updated, or .closed), optionally for one tenant. For a service whose
+    database was restored or that was added later, or a 事業所 read model added after its 事業所
+    were created: the stream keeps events 30 days. A service that
     has a snapshot ignores it (not newer); one that lacks it applies it. Tenants whose data deletion
     has started are skipped. System operators only."""
-    users, tenants = service.republish_grants(rt.transaction, actor_of(p, request),
-                                              body.tenant_id if body else None)
-    return Republished(users=users, tenants=tenants)
+    users, tenants, offices = service.republish_grants(rt.transaction, actor_of(p, request),
+                                                       body.tenant_id if body else None)
+    return Republished(users=users, tenants=tenants, jigyosho=offices)

@@ -414,10 +414,11 @@ class RepublishGrants(BaseModel):
 
 class Republished(BaseModel):
     """How many snapshots were recorded: `users` permissions_changed (deleted users' tombstones
-    included), `tenants` settings_changed."""
+    included), `tenants` settings_changed, `jigyosho` the 事業所 master's updated / closed."""
 
     users: int
     tenants: int
+    jigyosho: int
 
 
 class SignedCertificate(BaseModel):

@@ -560,19 +560,31 @@ def _tombstone_page(session: Session, tenant_id: str, after: str, limit: int,
     return len(dead), (dead[-1][0] if len(dead) == limit else None)
 
 
+def _jigyosho_page(session: Session, tenant_id: str, after: str, limit: int, actor: Actor) -> tuple[int, str | None]:
+    """One batch of the 事業所 master as it is now: `jigyosho.updated` (`closed` for a closed one),
+    which the services' read models take as newer than what they hold (shared.jigyosho_directory)."""
+    rows = session.execute(select(Jigyosho).where(Jigyosho.tenant_id == tenant_id, Jigyosho.id > after)
+                           .order_by(Jigyosho.id).limit(limit).with_for_update()).scalars().all()
+    messaging.record_many(session, [events.jigyosho_event(
+        events.JIGYOSHO_CLOSED if j.status == "closed" else events.JIGYOSHO_UPDATED, j, actor) for j in rows])
+    return len(rows), (rows[-1].id if len(rows) == limit else None)
+
+
 def republish_grants(transaction: Callable[[], Any], actor: Actor, tenant_id: str | None = None,
-                     batch: int = REPUBLISH_BATCH) -> tuple[int, int]:
+                     batch: int = REPUBLISH_BATCH) -> tuple[int, int, int]:
     """Record again, through the outbox, every user's current permissions snapshot (the same
     permissions_version, so a service that has it ignores it and one that lacks it applies it),
-    deleted users' tombstones, and every tenant's settings (auth takes the whole settings when not
-    older than what it has). For a service restored from a backup or added after the stream's
-    30 days. Tenants whose purge has started are skipped. Answers (users, tenants) recorded."""
+    deleted users' tombstones, every tenant's settings (auth takes the whole settings when not
+    older than what it has) and every 事業所 of the master as it is now (the read models of
+    koyo_hoken, jimukumiai and files). For a service restored from a backup, added after the
+    stream's 30 days, or a read model added after its 事業所 were created. Tenants whose purge has
+    started are skipped. Answers (users, tenants, 事業所) recorded."""
     with transaction() as session:
         if tenant_id is not None and repository.tenant_by_id(session, tenant_id) is None:
             raise not_found()
         q = select(Tenant.id).order_by(Tenant.id)
         tenant_ids = list(session.execute(q if tenant_id is None else q.where(Tenant.id == tenant_id)).scalars())
-    users = tenants = 0
+    users = tenants = offices = 0
     for tid in tenant_ids:
         with transaction() as session:
             tenant = _republishable(session, tid)
@@ -580,12 +592,15 @@ def republish_grants(transaction: Callable[[], Any], actor: Actor, tenant_id: st
                 continue
             messaging.record(session, events.tenant_settings_changed(tenant, actor))
             tenants += 1
-        for page in (_user_page, _tombstone_page):
+        for page in (_user_page, _tombstone_page, _jigyosho_page):
             after: str | None = ""
             while after is not None:
                 with transaction() as session:
                     if _republishable(session, tid) is None:
                         break
                     recorded, after = page(session, tid, after, batch, actor)
-                users += recorded
-    return users, tenants
+                if page is _jigyosho_page:
+                    offices += recorded
+                else:
+                    users += recorded
+    return users, tenants, offices

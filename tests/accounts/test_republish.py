@@ -76,7 +76,7 @@ def test_a_rebuilt_service_regains_grants_and_one_that_has_them_is_unchanged(ser
     assert accounts.post(REPUBLISH, headers=bearer(t.admin_token), json={"tenant_id": t.id}).status_code == 403
     r = accounts.post(REPUBLISH, headers=bearer(tokens.operator()), json={"tenant_id": t.id})
     assert r.status_code == 200, r.text
-    assert r.json() == {"users": 3, "tenants": 1}
+    assert r.json() == {"users": 3, "tenants": 1, "jigyosho": 1}
 
     wait_for(lambda: koyo.get(KOYO, headers=bearer(staff_token)).status_code == 200)
     wait_for(lambda: same_versions(koyo))
@@ -107,18 +107,18 @@ def test_republish_pages_in_batches_and_skips_tenants_being_purged(service_clien
     with rt.db.sessions() as s:
         last = s.execute(select(o.c.seq).order_by(o.c.seq.desc()).limit(1)).scalar_one()
     actor = Actor(kind="operator", id="op-tests")
-    assert service.republish_grants(rt.transaction, actor, t.id, batch=1) == (3, 1)
+    assert service.republish_grants(rt.transaction, actor, t.id, batch=1) == (3, 1, 1)
     out = recorded_since(last)
     assert [e["type"] for e in out] == ["roumu.accounts.tenant.settings_changed"] + [
-        "roumu.accounts.user.permissions_changed"] * 3
+        "roumu.accounts.user.permissions_changed"] * 3 + ["roumu.accounts.jigyosho.updated"]
     schemas = EventSchemas()
     assert all(schemas.errors(e) == [] for e in out)  # the same shape and schema as every change
     expected = grant_rows(accounts, t.id)
-    for e in out[1:]:
+    for e in out[1:4]:
         row = expected[e["subject"]["user_id"]]
         assert e["data"]["permissions_version"] == row["permissions_version"]
         assert e["data"]["status"] == row["status"]
-    assert [e["subject"]["user_id"] for e in out[1:]][-1] == gone_id  # tombstones after the users
+    assert [e["subject"]["user_id"] for e in out[1:4]][-1] == gone_id  # tombstones after the users
 
     # Unknown tenant 404; a stray field 422.
     op = bearer(tokens.operator())
@@ -135,4 +135,40 @@ def test_republish_pages_in_batches_and_skips_tenants_being_purged(service_clien
     with rt.db.transaction() as s:
         s.execute(update(ContractTermination).where(ContractTermination.tenant_id == t.id).values(status="purging"))
     r = accounts.post(REPUBLISH, headers=op, json={"tenant_id": t.id})
-    assert r.status_code == 200 and r.json() == {"users": 0, "tenants": 0}
+    assert r.status_code == 200 and r.json() == {"users": 0, "tenants": 0, "jigyosho": 0}
+
+
+def test_a_jigyosho_read_model_added_later_learns_the_master(service_client, tokens):
+    """koyo_hoken's 事業所 read model lost (or added after the 事業所 were created): a staff write
+    naming the 事業所 answers 404 until an operator republishes; then the 事業所 is known again,
+    closed ones as closed."""
+    from tests.koyo_hoken.support import person
+
+    accounts = service_client("accounts")
+    koyo = service_client("koyo_hoken")
+    t = open_tenant(accounts, tokens)
+    a, b = add_jigyosho(accounts, t), add_jigyosho(accounts, t)
+    from services.koyo_hoken.models import jigyosho_directory as directory
+
+    rt = koyo.app.state.runtime
+
+    def known(jid: str) -> Any:
+        with rt.db.sessions() as s:
+            return directory.get(s, t.id, jid)
+
+    wait_for(lambda: known(a) is not None and known(b) is not None)
+    etag = accounts.get(f"{BASE}/jigyosho/{b}", headers=bearer(t.admin_token)).headers["etag"]
+    closed = accounts.post(f"{BASE}/jigyosho/{b}/close", headers={**bearer(t.admin_token), "If-Match": etag},
+                           json={"closed_on": "2026-05-31"})
+    assert closed.status_code == 200, closed.text
+    wait_for(lambda: known(b) is not None and not known(b).is_open)
+    with rt.db.transaction() as s:
+        s.execute(delete(directory.table).where(directory.table.c.tenant_id == t.id))
+    register = koyo.post(KOYO, headers=bearer(t.admin_token), json=person(a))
+    assert register.status_code == 404, register.text
+
+    r = accounts.post(REPUBLISH, headers=bearer(tokens.operator()), json={"tenant_id": t.id})
+    assert r.status_code == 200 and r.json()["jigyosho"] == 2, r.text
+    wait_for(lambda: known(a) is not None and known(b) is not None)
+    assert known(a).is_open and not known(b).is_open
+    assert koyo.post(KOYO, headers=bearer(t.admin_token), json=person(a)).status_code == 201
