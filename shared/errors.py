@@ -147,6 +147,12 @@ def install_error_handlers(app: FastAPI) -> None:
             # PostgreSQL text cannot hold U+0000 (psycopg refuses to send it): bad input, not a crash.
             return problem_response(422, instance=request.url.path,
                                     detail="文字列に NUL 文字 (U+0000) は使用できません")
+        if _database_unavailable(exc):
+            # The database restarting or unreachable (or SQLite busy past its timeout): the
+            # transaction was rolled back, nothing was written; the caller may try again.
+            log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+            return problem_response(503, instance=request.url.path, headers={"Retry-After": "2"},
+                                    detail="データベースに接続できません。しばらくしてから再度お試しください")
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(500, instance=request.url.path)
 
@@ -163,6 +169,22 @@ def _nul_in_text(exc: BaseException) -> bool:
         if seen is None:
             return False
         if "cannot contain NUL (0x00)" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """SQLAlchemy's OperationalError / InterfaceError (connection refused or lost, server shutting
+    down, SQLite locked), or any DBAPI error that invalidated its connection."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, OperationalError | InterfaceError) or (
+                isinstance(seen, DBAPIError) and seen.connection_invalidated):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
