@@ -147,6 +147,12 @@ def install_error_handlers(app: FastAPI) -> None:
             # PostgreSQL text cannot hold U+0000 (psycopg refuses to send it): bad input, not a crash.
             return problem_response(422, instance=request.url.path,
                                     detail="文字列に NUL 文字 (U+0000) は使用できません")
+        if _lost_update(exc):
+            # Another request changed the row between this one's read and its write (the version
+            # check refused the write): rolled back, nothing written; a conflict, not a crash.
+            log.warning("concurrent update refused", extra={"path": request.url.path})
+            return problem_response(409, instance=request.url.path,
+                                    detail="他の処理と同時に更新されました。内容を確認して再度お試しください")
         if _database_unavailable(exc):
             # The database restarting or unreachable (or SQLite busy past its timeout): the
             # transaction was rolled back, nothing was written; the caller may try again.
@@ -172,6 +178,12 @@ def _nul_in_text(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _lost_update(exc: BaseException) -> bool:
+    from sqlalchemy.orm.exc import StaleDataError
+
+    return isinstance(exc, StaleDataError)
 
 
 def _database_unavailable(exc: BaseException) -> bool:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Integer, String, create_engine, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.errors import install_error_handlers
 from tests.support.nats_server import free_port
@@ -65,3 +66,43 @@ def test_sqlite_locked_past_its_timeout_is_503(tmp_path: Path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_lost_update_is_409_not_500(tmp_path: Path) -> None:
+    """The version check refusing a write (another request changed the row meanwhile)."""
+    class Base(DeclarativeBase):
+        pass
+
+    class Row(Base):
+        __tablename__ = "rows"
+        id: Mapped[str] = mapped_column(String(10), primary_key=True)
+        value: Mapped[str] = mapped_column(String(10))
+        version: Mapped[int] = mapped_column(Integer)
+        __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        s.add(Row(id="a", value="x"))
+        s.commit()
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/change")
+    def change() -> dict[str, str]:
+        with Session(engine) as mine:
+            row = mine.get(Row, "a")
+            assert row is not None
+            with Session(engine) as theirs:  # another request, committed in between
+                other = theirs.get(Row, "a")
+                assert other is not None
+                other.value = "theirs"
+                theirs.commit()
+            row.value = "mine"
+            mine.commit()
+        return {"ok": "yes"}
+
+    r = TestClient(app, raise_server_exceptions=False).post("/change")
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/conflict")
