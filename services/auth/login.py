@@ -125,7 +125,7 @@ def password_step(session: Session, ctx: AuthContext, tenant_code: str, login_id
         records.login_failed(session, now, None, None, "throttled", client.ip, client.user_agent, history=False)
         return Outcome(ok=False, retry_after=retry)
     tenant = repository.tenant_by_code(session, tenant_code)
-    cred = repository.credential(session, tenant.tenant_id, login_id) if tenant else None
+    cred = repository.credential(session, tenant.tenant_id, login_id, lock=True) if tenant else None
     # Exactly one argon2 verification on every path (a dummy hash when there is no user).
     ok = ctx.passwords.verify(cred.password_hash if cred else None, password)
     if tenant is None or cred is None:

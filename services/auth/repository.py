@@ -25,10 +25,11 @@ def tenant_by_code(session: Session, code: str) -> TenantRef | None:
     return session.execute(select(TenantRef).where(TenantRef.code == code)).scalar_one_or_none()
 
 
-def credential(session: Session, tenant_id: str, login_id: str) -> Credential | None:
-    return session.execute(
-        select(Credential).where(Credential.tenant_id == tenant_id, Credential.login_id == login_id)
-    ).scalar_one_or_none()
+def credential(session: Session, tenant_id: str, login_id: str, lock: bool = False) -> Credential | None:
+    """`lock`: FOR UPDATE (PostgreSQL), so concurrent logins of one user wait for each other instead
+    of one failing on the version check (a 500) or losing a failure count."""
+    q = select(Credential).where(Credential.tenant_id == tenant_id, Credential.login_id == login_id)
+    return session.execute(q.with_for_update() if lock else q).scalar_one_or_none()
 
 
 def credential_in_tenant(session: Session, tenant_id: str, user_id: str) -> Credential | None:
