@@ -413,6 +413,10 @@ def file_procedure(procedure_id: str, body: EfilingRequest, p: TenantPrincipal, 
     with rt.transaction() as session:
         pr, _ = _procedure(session, access, procedure_id)
         if pr.filing_id is None:
+            # The consumer of e-filing's events may be recording the same filing id right now
+            # (filing.drafted): lock and re-read, so neither write fails the version check.
+            session.refresh(pr, with_for_update=True)
+        if pr.filing_id is None:
             pr.filing_id = filing_id
         session.flush()
         _etag(response, pr.version)
