@@ -176,6 +176,7 @@ class DevRun:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.3):
                     url = f"nats://127.0.0.1:{port}"
                     say(f"NATS: {url} (JetStream data in {store})")
+                    (self.settings.var_dir / NATS_URL_FILE).write_text(url + "\n", encoding="utf-8")
                     return url
             except OSError:
                 if not self.nats.alive():
@@ -269,6 +270,7 @@ class DevRun:
             if self.nats.alive():
                 say("stopping nats-server")
             self.nats.stop()
+            (self.settings.var_dir / NATS_URL_FILE).unlink(missing_ok=True)
 
     def watch(self) -> int:
         """Until a signal, or until a process dies on its own (then everything stops, exit 1)."""
@@ -298,13 +300,22 @@ def seed(settings: CommonSettings) -> DemoInfo | None:
     return DemoInfo(str(login.tenant_code), str(login.login_id), line)
 
 
+# Where `make run` writes the URL of the nats-server it started, so the ops tools run beside it
+# (`make monitor`, `make backup`, `python -m ops.seed`) reach the same NATS without being told.
+NATS_URL_FILE = "nats.url"
+
+
 def resolve_settings() -> CommonSettings:
     settings = CommonSettings()
     var_dir = settings.var_dir if settings.var_dir.is_absolute() else ROOT / settings.var_dir
     keys_dir = settings.keys_dir if settings.keys_dir.is_absolute() else ROOT / settings.keys_dir
     if "ROUMU_KEYS_DIR" not in os.environ:
         keys_dir = var_dir / "keys"  # another ROUMU_VAR_DIR is another installation, keys included
-    return settings.model_copy(update={"var_dir": var_dir, "keys_dir": keys_dir})
+    update: dict[str, object] = {"var_dir": var_dir, "keys_dir": keys_dir}
+    written = var_dir / NATS_URL_FILE
+    if not (os.environ.get("ROUMU_NATS_URL") or os.environ.get("NATS_URL")) and written.is_file():
+        update["nats_url"] = written.read_text(encoding="utf-8").strip() or settings.nats_url
+    return settings.model_copy(update=update)
 
 
 def install_signal_handlers(on_signal: Callable[[int], None]) -> None:

@@ -13,6 +13,8 @@ from services.accounts import service as accounts
 from services.accounts.schemas import TenantCreate, UserCreate
 from services.auth import repository as auth_repo
 from services.auth import service as auth
+from services.auth.policies import tenant_settings
+from services.auth.rules import blocklist, password_policy
 from shared.db import Database
 from shared.events import Actor
 from shared.settings import CommonSettings
@@ -78,15 +80,26 @@ def seed_monitor(settings: CommonSettings, password: str | None = None, tenant_c
             tenant = accounts_repo.tenant_by_code(s, tenant_code)
             if tenant is None:
                 raise ValueError(f"no tenant {tenant_code!r}: create it first (make run seeds `demo`)")
-            user = accounts_repo.user_by_login(s, tenant.id, login_id)
-            if user is None:
-                user = accounts.create_user(s, tenant.id, UserCreate(
-                    login_id=login_id, display_name="監視 (monitoring)", roles=["staff"]), SEEDER)
-            tenant_id, user_id = tenant.id, user.id
+            tenant_id = tenant.id
         with auth_db.transaction() as s:
             cred = auth_repo.credential(s, tenant_id, login_id)
             if cred is not None and cred.password_hash and not reset:
                 return DemoLogin(tenant_code, login_id, None, generated=False)
+            # Checked before anything is written: stored as it is, a password the policy refuses
+            # would end every login in password_change_required, and the monitor would only ever
+            # report its login down.
+            broken = password_policy.check_content(tenant_settings(s, tenant_id).password, password, login_id,
+                                                   blocklist.weakness)
+            if broken:
+                raise ValueError("the monitoring password breaks the tenant's password policy: "
+                                 + " / ".join(v.message for v in broken))
+        with accounts_db.transaction() as s:
+            user = accounts_repo.user_by_login(s, tenant_id, login_id)
+            if user is None:
+                user = accounts.create_user(s, tenant_id, UserCreate(
+                    login_id=login_id, display_name="監視 (monitoring)", roles=["staff"]), SEEDER)
+            user_id = user.id
+        with auth_db.transaction() as s:
             auth.provision(s, tenant_id, tenant_code, user_id, login_id, ["staff"], password)
         return DemoLogin(tenant_code, login_id, password, generated=False)
     finally:

@@ -33,9 +33,13 @@ def pid_of(service: str, port: str) -> int:
     raise AssertionError(f"no process for {service} on {port}")
 
 
-def run_monitor(stack: Stack, var: Path, nats_url: str) -> subprocess.CompletedProcess[str]:
+def run_monitor(stack: Stack, var: Path, nats_url: str | None) -> subprocess.CompletedProcess[str]:
+    """`nats_url` None: the monitor finds make run's NATS by itself (var/nats.url)."""
     env = dict(stack.env) | {"ROUMU_MONITOR_GATEWAY_URL": stack.url, "ROUMU_MONITOR_PASSWORD": PASSWORD,
-                             "ROUMU_MONITOR_TIMEOUT_SECONDS": "3", "NATS_URL": nats_url}
+                             "ROUMU_MONITOR_TIMEOUT_SECONDS": "3"}
+    env = {k: v for k, v in env.items() if k not in ("NATS_URL", "ROUMU_NATS_URL")}
+    if nats_url is not None:
+        env["NATS_URL"] = nats_url
     return subprocess.run([sys.executable, "-m", "ops.monitor", "--prometheus"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -50,7 +54,8 @@ def test_monitor_reports_every_service_and_a_stopped_one_as_down(tmp_path):
         nats_url = re.search(r"NATS: (nats://\S+)", stack.log.read_text()).group(1)  # type: ignore[union-attr]
         seed_monitor(CommonSettings(var_dir=var, keys_dir=var / "keys"), PASSWORD)
 
-        first = run_monitor(stack, var, nats_url)
+        assert (var / "nats.url").read_text().strip() == nats_url
+        first = run_monitor(stack, var, None)
         assert first.returncode in (0, 1, 2), first.stdout + first.stderr  # 1: no backup yet is a warning
         assert 'roumu_monitor_login_up{name="gateway"} 1' in first.stdout
         for name in ("auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "audit_log", "files"):
@@ -72,6 +77,26 @@ def test_monitor_reports_every_service_and_a_stopped_one_as_down(tmp_path):
         if stopped is not None:
             os.kill(stopped, signal.SIGCONT)
         stack.stop()
+    assert not (var / "nats.url").exists()  # make run removes it with its nats-server
+
+
+def test_seeding_the_monitor_refuses_a_password_it_could_not_log_in_with(tmp_path):
+    """A password the tenant's policy refuses would be stored and then end every login in
+    password_change_required: the seed says so instead."""
+    from ops.migrate import migrate
+    from ops.seed import seed_demo
+
+    var = tmp_path / "var"
+    common = CommonSettings(var_dir=var, keys_dir=var / "keys",
+                            database_url_template=f"sqlite:///{var.as_posix()}/db/{{service}}.db")
+    (var / "db").mkdir(parents=True)
+    migrate(["auth", "accounts"], common)
+    seed_demo(common)
+    with pytest.raises(ValueError, match="ログインID"):
+        seed_monitor(common, "Monitor-Quiet-Heron-2026")  # contains the login id "monitor"
+    with pytest.raises(ValueError, match="文字以上"):
+        seed_monitor(common, "short-9")
+    assert seed_monitor(common, PASSWORD).login_id == "monitor"
 
 
 def test_the_table_says_down_in_words(tmp_path):
