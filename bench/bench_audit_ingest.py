@@ -5,11 +5,12 @@ A nats-server (from the wheel, file storage, as in `make run`) holds BENCH_AUDIT
 100,000) realistic envelopes of 50 tenants (a fifth of them logins, the rest operations with two
 or three subject ids). Then, each from the start of the stream with a durable of its own:
 
-* baseline: a bare nats-py durable pull consumer with explicit acks (fetch 500, `ack()` each),
-  doing nothing with the messages;
-* audit_log: shared.consumer.EventConsumer in batch mode with audit_log's own handler, exactly as
-  the service runs it (batch 500: one transaction per fetch with the inbox claims, the entries,
-  the target index and the chain heads; then an ack of each message and one flush), on a fresh SQLite
+* baseline: a bare nats-py durable pull consumer with explicit acks (fetching as many at a time
+  as the service does, `ack()` each), doing nothing with the messages;
+* audit_log: shared.consumer.EventConsumer in batch mode with audit_log's own handler and
+  database settings, exactly as the service runs it (ROUMU_AUDIT_LOG_CONSUMER_BATCH, 1,000: one
+  transaction per fetch with the inbox claims, the entries, the target index and the chain heads;
+  then an ack of each message and one flush), on a fresh SQLite
   database migrated like the service's; and on PostgreSQL too when BENCH_POSTGRES_URL is set
   (an admin URL such as postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import tempfile
 import time
 import uuid
@@ -36,6 +38,7 @@ from sqlalchemy import create_engine, func, select, text
 from services.audit_log import service
 from services.audit_log.models import messaging
 from services.audit_log.service import ENTRIES, HEADS
+from services.audit_log.settings import AuditLogSettings
 from services.audit_log.signer import CheckpointSigner
 from shared.clock import SYSTEM_CLOCK
 from shared.consumer import EventConsumer
@@ -52,7 +55,8 @@ BEGIN = "<!-- BEGIN bench_audit_ingest -->"
 END = "<!-- END bench_audit_ingest -->"
 STREAM = "ROUMU_BENCH_AUDIT"
 GOAL = 0.30
-BATCH = 500
+# The service's own fetch size (ROUMU_AUDIT_LOG_CONSUMER_BATCH), for the baseline too.
+BATCH = AuditLogSettings().consumer_batch
 TENANTS = 50
 
 
@@ -227,7 +231,17 @@ def run(n: int) -> Figures:
     return Figures(n, publish_per_s, before, after, stores, verify, load_before, os.getloadavg()[0])
 
 
-def markdown(f: Figures) -> str:
+def previous_run(section: str) -> str | None:
+    """The figures of the run this one replaces (its store rows and load), carried as one line."""
+    rows = re.findall(r"^\| (audit_log, [^|]+?) \| [\d,]+ \| [\d.]+ \| ([\d,]+) \| \*\*([\d.]+)\*\* \|$", section, re.M)
+    if not rows:
+        return None
+    load = re.search(r"Load average \(1 min\) before / after: ([\d.]+) / ([\d.]+)", section)
+    figures = "; ".join(f"{name} {per_s}/s = {ratio}×" for name, per_s, ratio in rows)
+    return f"* Previous run: {figures}" + (f" (load {load[1]} / {load[2]})." if load else ".")
+
+
+def markdown(f: Figures, previous: str | None = None) -> str:
     rows = [f"| {r.name} | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | |"
             for r in (f.baseline_before, f.baseline_after)]
     rows += [f"| {r.name} | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | **{r.per_s / f.baseline_per_s:.2f}** |"
@@ -243,13 +257,14 @@ def markdown(f: Figures) -> str:
 Method: a nats-server from the wheel (file storage) holds {f.events:,} envelopes of {TENANTS} tenants
 (a fifth logins, the rest operations with two or three subject ids), published beforehand at
 {f.publish_per_s:,.0f} msgs/s. Each consumer reads them all from the start of the stream with a
-durable of its own, fetching {BATCH} at a time, in this process on 127.0.0.1. The baseline is a bare
-nats-py pull consumer that only acks (`ack()`), run before and after the stores; the ratio is
-against their mean. audit_log is `shared.consumer.EventConsumer` in batch mode with the service's
-own handler: per fetch, one transaction with the inbox claims, the entries (sequence numbers and
-SHA-256 chain hashes per tenant and category), the target index and the chain heads, then an
-`ack()` of each message and one flush; the next batch is fetched while one is applied. The timer
-stops when the last entry is committed.
+durable of its own, fetching {BATCH:,} at a time (the service's batch), in this process on 127.0.0.1.
+The baseline is a bare nats-py pull consumer that only acks (`ack()`), run before and after the
+stores; the ratio is against their mean. audit_log is `shared.consumer.EventConsumer` in batch mode
+with the service's own handler and database settings: per fetch, one transaction with the inbox
+claims (one INSERT … ON CONFLICT DO NOTHING RETURNING), the entries (sequence numbers and SHA-256
+chain hashes per tenant and category), the target index and the chain heads, then an `ack()` of
+each message and one flush; pipelined, so the next batch is fetched and parsed and the previous
+one acked while one is applied. The timer stops when the last entry is committed.
 
 | consumer | events | seconds | events/s | × bare |
 | --- | ---: | ---: | ---: | ---: |
@@ -260,7 +275,7 @@ stops when the last entry is committed.
   work sharing the CPU slows both sides; the ratio is what travels.
 * Verification reads every chain back, recomputes every hash and checks it against the chain
   heads ({2 * TENANTS} chains); no chain failed.
-{END}"""
+{previous + chr(10) if previous else ""}{END}"""
 
 
 def write_section(section: str) -> None:
@@ -281,7 +296,9 @@ def main() -> None:
         print(f"{r.name}: {r.events} in {r.seconds:.2f} s = {r.per_s:,.0f}/s")
     for r in f.stores:
         print(f"{r.name}: {r.per_s / f.baseline_per_s:.2f}x the bare consume (goal >= {GOAL})")
-    write_section(markdown(f))
+    old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+    old_section = old.split(BEGIN, 1)[1].split(END, 1)[0] if BEGIN in old and END in old else ""
+    write_section(markdown(f, previous_run(old_section)))
     print(f"written: {OUT.relative_to(ROOT)}")
 
 

@@ -13,6 +13,7 @@ alone and the others go through."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -24,7 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import String, bindparam, cast, func, insert, literal, select
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -119,10 +120,14 @@ class EventConsumer:
                     .returning(inbox.c.event_id))
             return set(session.execute(stmt, {"ids": ids}).scalars())
         if dialect == "sqlite":
-            stmt = (sqlite_insert(inbox).on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
+            # The same shape: the ids as one JSON array, unpacked by json_each ("WHERE true" is
+            # SQLite's required disambiguation of an upsert from a SELECT).
+            ids_of = func.json_each(bindparam("ids", type_=String)).table_valued("value")
+            many = select(literal(self.durable, String), ids_of.c.value, literal(now, UtcDateTime())).where(true())
+            stmt = (sqlite_insert(inbox).from_select(["consumer", "event_id", "handled_at"], many)
+                    .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
                     .returning(inbox.c.event_id))
-            claims = [{"consumer": self.durable, "event_id": i, "handled_at": now} for i in ids]
-            return set(session.execute(stmt, claims).scalars())
+            return set(session.execute(stmt, {"ids": json.dumps(ids)}).scalars())
         rows: list[dict[str, object]] = [{"consumer": self.durable, "event_id": i, "handled_at": now} for i in ids]
         seen = set(session.execute(select(inbox.c.event_id).where(
             inbox.c.consumer == self.durable, inbox.c.event_id.in_(ids))).scalars())

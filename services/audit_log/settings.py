@@ -17,7 +17,8 @@ class AuditLogSettings(BaseSettings):
     verify_interval_seconds: float = Field(default=86400.0, gt=0)
     # Consumer lag and ingest rate are measured this often.
     metrics_interval_seconds: float = Field(default=15.0, gt=0)
-    # Events applied in one transaction by the consumer of roumu.> (one JetStream fetch).
-    consumer_batch: int = Field(default=500, ge=1, le=1000)
+    # Events applied in one transaction by the consumer of roumu.> (one JetStream fetch). At most
+    # the stream consumer's max_ack_pending (1,000, the server's default).
+    consumer_batch: int = Field(default=1000, ge=1, le=1000)
     # Rows a CSV export reads per query while it streams.
     export_page_size: int = Field(default=1000, ge=10, le=10000)
