@@ -306,7 +306,13 @@ def poll_filing(db: Database, egov: Egov, store: DocumentStore, filing_id: str) 
         assert f is not None and sub2 is not None
         pending = apply_case(session, egov, f, sub2, item)
         state = sub2.state
-    fetch_documents(db, egov, client, store, [(filing_id, sub_id, title) for sub_id, title in pending])
+        _settle(sub2, pending)
+    done = fetch_documents(db, egov, client, store, [(filing_id, sub_id, title) for sub_id, title in pending])
+    if pending and len(done) == len(pending) and State(state) not in TRACKED:
+        with db.transaction() as session:
+            sub3 = session.get(Submission, filing_id)
+            if sub3 is not None:
+                _settle(sub3, [])
     return state
 
 
@@ -351,21 +357,34 @@ def poll_send(db: Database, egov: Egov, store: DocumentStore, send_number: str) 
             fid = subs[arrive_id]
             f, sub = filings[fid], rows[fid]
             if State(sub.state) not in TRACKED and not item.get("official_list"):
+                _settle(sub, [])
                 states[fid] = sub.state
                 continue
-            todo += [(fid, i, t) for i, t in apply_case(session, egov, f, sub, item, seen[fid], gathered)]
+            pending = apply_case(session, egov, f, sub, item, seen[fid], gathered)
+            _settle(sub, pending)
+            todo += [(fid, i, t) for i, t in pending]
             states[fid] = sub.state
         messaging.record_many(session, gathered)  # in list order: per filing as they happened
     fetch_documents(db, egov, client, store, todo)
     return states
 
 
+def _settle(sub: Submission, pending: list[tuple[int, str]]) -> None:
+    """A case past tracking (手続終了) stays due until a poll finds none of its 公文書 left to
+    fetch: the state is written before the documents are downloaded, and a failure in between (the
+    database or e-Gov gone, a crash; seen in the fault run) must not leave them unfetched forever."""
+    if State(sub.state) not in TRACKED and not pending:
+        sub.next_poll_at = None
+
+
 def due(db: Database, egov: Egov, limit: int = 500) -> list[Submission]:
+    now = egov.clock.now()
     with db.sessions() as session:
         return list(session.execute(
             select(Submission).where(
-                Submission.state.in_([s.value for s in TRACKED]),
-                (Submission.next_poll_at.is_(None)) | (Submission.next_poll_at <= egov.clock.now()))
+                (Submission.state.in_([s.value for s in TRACKED])
+                 & ((Submission.next_poll_at.is_(None)) | (Submission.next_poll_at <= now)))
+                | ((Submission.state == State.COMPLETED.value) & (Submission.next_poll_at <= now)))
             .order_by(Submission.next_poll_at).limit(limit)).scalars())
 
 
