@@ -392,11 +392,22 @@ EGOV_STATUS_WORDS = (("手続終了", State.COMPLETED), ("補正", State.RETURNE
                      ("審査", State.ACCEPTED), ("到達", State.SUBMITTED))
 
 
+# status_changed's `data.status` is e-filing's own state (contracts/events/roumu.efiling.filing.
+# status_changed.schema.json); `data.egov_status` is e-Gov's text.
+EFILING_STATES = {"arrived": State.SUBMITTED, "under_review": State.ACCEPTED, "reviewed": State.ACCEPTED,
+                  "correction_requested": State.RETURNED, "completed": State.COMPLETED,
+                  "withdrawn": State.WITHDRAWN}
+
+
 def _target_of(event: EventEnvelope) -> tuple[State | None, str | None]:
-    raw = event.data.get("status") or event.data.get("egov_status")
+    raw = event.data.get("egov_status") or event.data.get("status")
     raw_s = str(raw) if raw is not None else None
     if event.type in EFILING_TARGETS:
         return EFILING_TARGETS[event.type], raw_s
+    if event.type == "roumu.efiling.filing.status_changed" and str(event.data.get("status")) in EFILING_STATES:
+        # Before, the English state was matched against e-Gov's words and never moved anything:
+        # a procedure completed only through the 公文書 event (the fault run saw one stay `submitted`).
+        return EFILING_STATES[str(event.data["status"])], raw_s
     if event.type == "roumu.efiling.filing.status_changed" and raw_s:
         for word, state in EGOV_STATUS_WORDS:
             if word in raw_s:

@@ -61,3 +61,30 @@ def test_a_withdrawal_of_a_ready_procedure_is_not_taken_for_a_send(service_clien
     assert c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()["state"] == "withdrawn"
     types = [e["type"] for e in outbox_payloads(settings, "koyo_hoken", pr["id"])]
     assert "roumu.koyo_hoken.procedure.submitted" not in types
+
+
+def test_status_changed_as_efiling_publishes_it_moves_the_procedure(service_client, tokens, settings):
+    """e-filing's status_changed carries its own state in `status` and e-Gov's text in
+    `egov_status` (its contract). 手続終了 alone completes the procedure, even when the 公文書 event
+    never comes (the fault run saw the download fail after the case completed)."""
+    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
+    tid = tenant()
+    h = bearer(tokens.user(tid))
+    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
+    pr = c.post(f"{BASE}/procedures", headers=h, json={
+        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
+        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
+    c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
+    c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h)
+    rt = c.app.state.runtime
+    _event(rt, tid, "roumu.efiling.filing.submitted", pr["id"], "f-3")
+    _event(rt, tid, "roumu.efiling.filing.status_changed", pr["id"], "f-3", procedure_code="4950008680033000",
+           status="under_review", arrive_id="3015716201718892", egov_status="審査中", previous_status="arrived")
+    got = c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()
+    assert got["state"] == "accepted" and got["filing_status"] == "審査中"
+    _event(rt, tid, "roumu.efiling.filing.status_changed", pr["id"], "f-3", procedure_code="4950008680033000",
+           status="completed", arrive_id="3015716201718892", egov_status="手続終了", previous_status="under_review")
+    got = c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()
+    assert got["state"] == "completed" and got["filing_status"] == "手続終了"
+    types = [e["type"] for e in outbox_payloads(settings, "koyo_hoken", pr["id"])]
+    assert types.count("roumu.koyo_hoken.procedure.completed") == 1
