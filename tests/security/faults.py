@@ -84,8 +84,10 @@ class PrivatePostgres:
                   "-E", "UTF8", "--locale=C.UTF-8")
 
     def start(self) -> None:
+        # fsync off: only the server is stopped, never the machine, so what reached the OS is kept.
+        # synchronous_commit stays on: off would lose commits already answered at an immediate stop.
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400")
+                "-c max_connections=400")
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t",
                   "60", "-o", opts, "start")
 
@@ -144,7 +146,7 @@ class FaultStack:
             "ROUMU_GATEWAY_PORT": str(self.gateway_port),
             # One client makes every request: the limits are not what this run is about.
             "ROUMU_GATEWAY_RATE_LIMIT_IP": "1000000/minute", "ROUMU_GATEWAY_RATE_LIMIT_USER": "1000000/minute",
-            "ROUMU_GATEWAY_RATE_LIMIT_TENANT": "1000000/minute",
+            "ROUMU_GATEWAY_RATE_LIMIT_TENANT": "1000000/minute", "ROUMU_GATEWAY_RATE_LIMIT_LOGIN": "1000/minute",
             "ROUMU_EFILING_EGOV_AUTH_URL": f"{self.sandbox_url}/auth",
             "ROUMU_EFILING_EGOV_API_URL": f"{self.sandbox_url}/shinsei/v2",
             **EFILING_ENV,
@@ -427,7 +429,7 @@ class Api:
             try:
                 r = self.http.request(method, path, headers=headers, **kw)
             except httpx.TransportError as exc:
-                reason = f"transport error ({type(exc).__name__})"
+                reason = f"transport error ({type(exc).__name__}: {str(exc)[:60]})"
             else:
                 self._check(method, path, r)
                 if r.status_code == 401 and auth:

@@ -19,7 +19,9 @@ ROUMU_FAULTS_OPS=n) runs more operations."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import sys
 import threading
@@ -417,9 +419,10 @@ def not_settled(run: Run) -> str | None:
     states = Counter(s for (s,) in rows(stack, "efiling", "submissions", "state"))
     if set(states) != {"completed"}:
         return f"filings: {dict(states)}"
-    procs = Counter(s for (s,) in rows(stack, "koyo_hoken", "procedures", "state"))
-    if set(procs) != {"completed"}:
-        return f"procedures: {dict(procs)}"
+    procs = rows(stack, "koyo_hoken", "procedures", "id", "state", "filing_id")
+    stuck = [p for p in procs if p[1] != "completed"]
+    if stuck:
+        return f"procedures: {dict(Counter(p[1] for p in procs))}, e.g. {stuck[:3]}"
     out = read_outboxes(stack)
     if out.pending:
         return f"outbox pending: {out.pending}"
@@ -514,7 +517,8 @@ def check_everything(run: Run, figures: dict[str, Any]) -> None:
     figures["arrivals at the sandbox"] = len(cases)
     figures["/apply requests received (incl. refused by a fault)"] = len(sent)
     figures["send attempts recorded by efiling"] = sum(int(f[3]) for f in filings)
-    figures["sandbox faults fired"] = dict(Counter(f"{a[3]} {a[0]} {a[1]}" for a in applies if a[3]))
+    figures["sandbox faults fired"] = dict(Counter(f"{a[3]} {a[0]} {re.sub(r'/[0-9]+', '/…', a[1])}"
+                                                   for a in applies if a[3]))
     figures["reconciled"] = count_history(stack, "reconciled")
 
     # 5. The other operations' effects.
@@ -550,7 +554,7 @@ def test_faults_in_the_whole_flow(tmp_path: Path) -> None:
         pg.init()
         pg.start()
     stack = FaultStack(tmp_path, pg.template if pg else None)
-    units = max(4, round(OPS / UNIT_OPS))
+    units = max(4, math.ceil(OPS / UNIT_OPS))
     run = Run(stack, units)
     injector = Injector(run, pg)
     figures: dict[str, Any] = {"database": "postgresql (private cluster)" if pg else "sqlite",
@@ -596,18 +600,22 @@ def test_faults_in_the_whole_flow(tmp_path: Path) -> None:
         })
         report(tmp_path, figures)
         stack.stop_all()
-        if sys.exc_info()[0] is not None:
-            keep(stack)
-        if pg is not None:
+        kept = keep(stack, pg) if sys.exc_info()[0] is not None else None
+        if pg is not None and kept is None:
             pg.destroy()
 
 
-def keep(stack: FaultStack) -> None:
-    """A failed run's logs, NATS store and SQLite files, kept where pytest's tmp rotation cannot
-    remove them before someone looks."""
+def keep(stack: FaultStack, pg: PrivatePostgres | None) -> Path:
+    """A failed run's logs, NATS store and databases (SQLite files, or the stopped PostgreSQL
+    cluster: start it with pg_ctl as postgres), kept where pytest's tmp rotation cannot remove
+    them before someone looks."""
     dest = ROOT / "var" / "faults" / f"failed-{time.strftime('%Y%m%d-%H%M%S')}"
     shutil.copytree(stack.var, dest, ignore=shutil.ignore_patterns("keys"), dirs_exist_ok=True)
+    if pg is not None:
+        pg.stop()
+        (dest / "postgresql.txt").write_text(f"cluster: {pg.data} (port {pg.port})\n", encoding="utf-8")
     NOTICES.append(f"fault run failed: logs, NATS store and databases kept in {dest}")
+    return dest
 
 
 def report(tmp_path: Path, figures: dict[str, Any]) -> None:
