@@ -15,6 +15,7 @@ signed checkpoint's hash (entries rewritten together with their hashes)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -66,9 +67,14 @@ def chained(prev_hash: str, canonical_bytes: bytes) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_bytes).hexdigest()
 
 
+# json.dumps(value, **the options of `canonical`) is this encoder's encode(value); one instance
+# saves building an encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def json_text(value: Any) -> str:
     """The canonical JSON of one value (what `canonical` writes for it inside an entry)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 _encode_str = json.encoder.encode_basestring  # json.dumps' own string encoder when ensure_ascii=False
@@ -76,6 +82,11 @@ _encode_str = json.encoder.encode_basestring  # json.dumps' own string encoder w
 
 def _text(value: str | None) -> str:
     return "null" if value is None else _encode_str(value)
+
+
+@functools.lru_cache(maxsize=8)
+def _format_recorded(at: datetime) -> str:
+    return format_time(at)  # one recording time per batch: formatted once
 
 
 def canonical_entry(*, tenant_id: str | None, category: str, tenant_seq: int, event_id: str, type: str,
@@ -89,7 +100,7 @@ def canonical_entry(*, tenant_id: str | None, category: str, tenant_seq: int, ev
     return ('{"actor":{"id":' + _text(actor_id) + ',"ip":' + _text(actor_ip) + ',"kind":' + _text(actor_kind)
             + '},"category":' + _text(category) + ',"data":' + data_json + ',"event_id":' + _text(event_id)
             + ',"jigyosho_id":' + _text(jigyosho_id) + ',"occurred_at":"' + format_time(occurred_at)
-            + '","recorded_at":"' + format_time(recorded_at) + '","subject":' + subject_json
+            + '","recorded_at":"' + _format_recorded(recorded_at) + '","subject":' + subject_json
             + ',"tenant_id":' + _text(tenant_id) + ',"tenant_seq":' + str(int(tenant_seq))
             + ',"trace_id":' + _text(trace_id) + ',"type":' + _text(type) + ',"v":' + str(FORMAT) + "}").encode()
 
