@@ -289,6 +289,14 @@ class Injector:
         self.sandbox_faults: Counter[str] = Counter()
         self.outage_seconds: dict[str, float] = {}
 
+    def sandbox_by_kind(self) -> Counter[str]:
+        """Injected sandbox faults by "<kind> <method>" (keys here are "<kind>/<when> <method> <path>")."""
+        out: Counter[str] = Counter()
+        for key, n in self.sandbox_faults.items():
+            kind_when, method, _ = key.split(" ", 2)
+            out[f"{kind_when.split('/')[0]} {method}"] += n
+        return out
+
     def outage(self, what: str, started: float) -> None:
         self.outage_seconds[what] = round(self.outage_seconds.get(what, 0.0) + time.monotonic() - started, 1)
 
@@ -431,7 +439,8 @@ def not_settled(run: Run) -> str | None:
     return f"consumers behind: {behind}" if behind else None
 
 
-def check_everything(run: Run, figures: dict[str, Any]) -> None:
+def check_everything(run: Run, figures: dict[str, Any], injected: Counter[str]) -> None:
+    """`injected`: sandbox faults by "<kind> <method>", to check that each one fired."""
     stack = run.stack
     tally = run.tally
     outboxes = read_outboxes(stack)
@@ -517,8 +526,14 @@ def check_everything(run: Run, figures: dict[str, Any]) -> None:
     figures["arrivals at the sandbox"] = len(cases)
     figures["/apply requests received (incl. refused by a fault)"] = len(sent)
     figures["send attempts recorded by efiling"] = sum(int(f[3]) for f in filings)
-    figures["sandbox faults fired"] = dict(Counter(f"{a[3]} {a[0]} {re.sub(r'/[0-9]+', '/…', a[1])}"
-                                                   for a in applies if a[3]))
+    fired = Counter(f"{a[3]} {a[0]} {re.sub(r'/[0-9]+', '/…', a[1])}" for a in applies if a[3])
+    figures["sandbox faults fired"] = dict(fired)
+    by_kind = Counter(f"{a[3]} {a[0]}" for a in applies if a[3])
+    unfired = {k: n - by_kind[k] for k, n in injected.items() if by_kind[k] < n}
+    if unfired and run.units >= 40:  # a run this size reaches every one (later submits and polls)
+        raise AssertionError(f"sandbox faults injected but never met: {unfired}")
+    if unfired:
+        NOTICES.append(f"fault run too small for every sandbox fault to fire: {unfired}")
     figures["reconciled"] = count_history(stack, "reconciled")
 
     # 5. The other operations' effects.
@@ -585,7 +600,7 @@ def test_faults_in_the_whole_flow(tmp_path: Path) -> None:
         assert verify["ok"] is True, verify
         admin.close()
 
-        check_everything(run, figures)
+        check_everything(run, figures, injector.sandbox_by_kind())
         assert not run.tally.findings, "\n".join(dict.fromkeys(run.tally.findings))
     finally:
         figures.update({
