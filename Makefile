@@ -17,7 +17,7 @@ help:
 	@echo "make run        install, start NATS, migrate, seed a demo tenant, start every service and the gateway"
 	@echo "make test       the whole test suite (real nats-server, SQLite databases)"
 	@echo "make test-pg    the whole suite against PostgreSQL (ROUMU_TEST_POSTGRES_URL)"
-	@echo "make test-security  the security suite (isolation sweep, fuzzing, injection, secrets); MODE=long for nightly"
+	@echo "make test-security  the security suite (isolation sweep, fuzzing, injection, secrets, faults in the whole flow); MODE=long for nightly"
 	@echo "make audit      the weekly dependency check: pip-audit of the pinned dependencies (says so when offline)"
 	@echo "make lint       ruff and the import-boundary contracts (lint-imports)"
 	@echo "make typecheck  mypy (strict)"
