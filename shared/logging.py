@@ -5,6 +5,7 @@ My Number) is masked wherever it appears in a message or a value."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,14 +27,20 @@ REDACTED = "[REDACTED]"
 _STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    # Keys repeat (every log record, every event of a type): decided once each.
+    return SECRET_KEYS.search(key) is not None
+
+
 def redact(value: Any, key: str | None = None) -> Any:
     """A copy of `value` safe to log."""
-    if key is not None and SECRET_KEYS.search(key):
+    if key is not None and _secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return _TWELVE_DIGITS.sub("************", value)
     if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
+        return {k: redact(v, k if isinstance(k, str) else str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value

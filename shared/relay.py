@@ -151,7 +151,15 @@ class OutboxRelay:
         if not is_postgres(self.db.engine):
             return True
         if self._leader_conn is not None:
-            return True
+            # A session lock lives exactly as long as its connection: after the server restarted
+            # (or the connection was cut) it is gone, and another replica may hold it by now.
+            try:
+                self._leader_conn.execute(text("SELECT 1")).scalar()
+                self._leader_conn.commit()
+                return True
+            except Exception:
+                log.warning("relay lost its leader lock connection", extra={"service": self.service})
+                self._release_leadership()
         conn = self.db.engine.connect()
         key = _lock_key(self.service)
         got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
@@ -163,9 +171,15 @@ class OutboxRelay:
         return False
 
     def _release_leadership(self) -> None:
-        if self._leader_conn is not None:
-            self._leader_conn.close()
-            self._leader_conn = None
+        conn, self._leader_conn = self._leader_conn, None
+        if conn is not None:
+            # Closing a pooled connection only returns it to the pool, lock and all: the DBAPI
+            # connection itself is dropped, which releases the session lock with it.
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: S110 - a dead connection may fail to close; it is gone either way
+                pass
 
 
 def _lock_key(service: str) -> int:
