@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from ops.databases import ensure_databases
 from ops.migrate import migrate, migrations_dir
 from shared.keys import ensure_keys
+from shared.ports import free_port
 from shared.settings import CommonSettings
 from shared.topology import GATEWAY_PORT, SERVICES
 
@@ -60,10 +61,6 @@ class StartupError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -30,6 +30,7 @@ from ops.backup.keyring import load_backup_keys
 from ops.backup.settings import BackupSettings, MonitorSettings
 from ops.backup.targets import DirectoryTarget
 from shared.clock import SYSTEM_CLOCK, Clock
+from shared.ports import free_port
 from shared.settings import CommonSettings
 from shared.topology import SERVICES
 
@@ -248,12 +249,6 @@ def login(gateway_url: str, monitor: MonitorSettings) -> None:
             raise DrillError(f"the gateway reports services down on the restored data: {down}")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Stack:

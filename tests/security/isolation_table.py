@@ -121,8 +121,4 @@ OWNER_404_OK: dict[str, str] = {
 # Genuine findings, reported and awaiting a fix in the service. The sweep still makes the call; a
 # listed failure is printed, not failed, and an entry that no longer fails fails the suite (remove it).
 # Keys: "<METHOD> <path template> as <caller>".
-KNOWN_FAILURES: dict[str, str] = {
-    "PUT /api/v1/files/files/{file_id} as b_admin":
-        "files: a client-chosen file id that exists in another tenant answers 409 file-exists (a new one 201): "
-        "cross-tenant existence oracle; needs ids unique per tenant (reported by issue 13's suite)",
-}
+KNOWN_FAILURES: dict[str, str] = {}
