@@ -35,6 +35,7 @@ from pathlib import Path
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import create_engine, func, select, text
 
+from bench.common import OUT, markers, write_section
 from services.audit_log import service
 from services.audit_log.models import messaging
 from services.audit_log.service import ENTRIES, HEADS
@@ -50,9 +51,7 @@ from shared.purge import TenantPurge
 from tests.support.nats_server import NatsServer
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "BENCHMARKS.md"
-BEGIN = "<!-- BEGIN bench_audit_ingest -->"
-END = "<!-- END bench_audit_ingest -->"
+BEGIN, END = markers("bench_audit_ingest")
 STREAM = "ROUMU_BENCH_AUDIT"
 GOAL = 0.30
 # The service's own fetch size (ROUMU_AUDIT_LOG_CONSUMER_BATCH), for the baseline too.
@@ -278,17 +277,6 @@ one acked while one is applied. The timer stops when the last entry is committed
 {previous + chr(10) if previous else ""}{END}"""
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of docs/BENCHMARKS.md, or append it; the rest stays."""
-    text_ = OUT.read_text(encoding="utf-8") if OUT.exists() else "# Benchmarks\n"
-    if BEGIN in text_ and END in text_:
-        head, rest = text_.split(BEGIN, 1)
-        text_ = head + section + rest.split(END, 1)[1]
-    else:
-        text_ = text_.rstrip("\n") + "\n\n" + section + "\n"
-    OUT.write_text(text_, encoding="utf-8")
-
-
 def main() -> None:
     f = run(int(os.environ.get("BENCH_AUDIT_EVENTS", "100000")))
     print(f"published {f.events} events at {f.publish_per_s:,.0f}/s")
@@ -298,7 +286,7 @@ def main() -> None:
         print(f"{r.name}: {r.per_s / f.baseline_per_s:.2f}x the bare consume (goal >= {GOAL})")
     old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
     old_section = old.split(BEGIN, 1)[1].split(END, 1)[0] if BEGIN in old and END in old else ""
-    write_section(markdown(f, previous_run(old_section)))
+    write_section("bench_audit_ingest", markdown(f, previous_run(old_section)))
     print(f"written: {OUT.relative_to(ROOT)}")
 
 

@@ -22,6 +22,7 @@ from typing import Any, Self, cast
 
 import httpx
 
+from bench.common import markers, write_section
 from ops.migrate import migrate
 from services.efiling import submission, tracking
 from services.efiling.documents import FilesStore
@@ -34,8 +35,7 @@ from tests.services.egov_support import CLIENT_ID, CLIENT_SECRET, new_account
 from tests.support.nats_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "BENCHMARKS.md"
-BEGIN, END = "<!-- BEGIN bench_efiling -->", "<!-- END bench_efiling -->"
+BEGIN, END = markers("bench_efiling")
 TITLE = "## e-Filing: bulk submission and tracking against the sandbox (bench/bench_efiling.py)"
 
 # BENCH_TIMINGS=1: each server prints, when it stops, the wall time its requests took per route
@@ -266,21 +266,6 @@ def markdown(r: dict[str, float], concurrency: int) -> str:
     ])
 
 
-def write_section(section: str) -> None:
-    text = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    elif TITLE in text:
-        # the unmarked section of earlier runs: replace it up to the next section
-        head, rest = text.split(TITLE, 1)
-        nxt = rest.find("<!-- BEGIN")
-        text = head + section + "\n\n" + (rest[nxt:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    OUT.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     n = int(os.environ.get("BENCH_FILINGS", "1000"))
     baseline_n = int(os.environ.get("BENCH_BASELINE", "50"))
@@ -291,7 +276,7 @@ def main() -> None:
     text = markdown(r, EfilingSettings().document_concurrency)
     print(text)
     if "--no-write" not in sys.argv:
-        write_section(text)
+        write_section("bench_efiling", text)
 
 
 if __name__ == "__main__":
