@@ -1,13 +1,11 @@
-"""What every benchmark shares: waiting for a started server, and writing its own section of
+"""What every benchmark shares: waiting for a started server (tests.support.servers), and writing its own section of
 docs/BENCHMARKS.md between its markers (<!-- BEGIN bench_x --> … <!-- END bench_x -->)."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
-import httpx
+from tests.support.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "BENCHMARKS.md"
@@ -34,16 +32,4 @@ def write_section(name: str, section: str, out: Path = OUT) -> None:
     out.write_text(text, encoding="utf-8")
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 60.0) -> None:
-    """Until `url` answers 200; fails at once when the process exited."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not become ready at {url}")
+__all__ = ["OUT", "ROOT", "markers", "wait_ready", "write_section"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import httpx
 from shared.settings import CommonSettings
 from tests.gateway.support import Contract, ServerThread
 from tests.support.nats_server import free_port
+from tests.support.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -124,22 +124,10 @@ class Stack:
              "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=log))
         self.procs.append(subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=env,
                                            stdout=log, stderr=log))
-        self._wait(f"{self.files_url}/healthz", self.procs[0], "files")
-        self._wait(f"{self.gateway_url}/readyz", self.procs[1], "gateway")
+        hint = f": see {self.tmp / 'stack.log'}"
+        wait_ready(f"{self.files_url}/healthz", self.procs[0], "files", log_hint=hint)
+        wait_ready(f"{self.gateway_url}/readyz", self.procs[1], "gateway", log_hint=hint)
         return self
-
-    def _wait(self, url: str, proc: subprocess.Popen[bytes], what: str) -> None:
-        deadline = time.monotonic() + 60  # a guard against a hang, not a timing check
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what} exited with {proc.returncode}: see {self.tmp / 'stack.log'}")
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{what} did not become ready at {url}")
 
     def stop(self) -> None:
         for p in reversed(self.procs):
