@@ -15,25 +15,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import String, bindparam, cast, func, insert, literal, select, true
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import String, bindparam, func, insert, literal, select, true
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db import Database, UtcDateTime
 from shared.events import EventEnvelope
-from shared.nats_client import connect, ensure_stream
+from shared.fetch_process import FetchProcess, FetchSpec
+from shared.nats_client import connect, durable_config, ensure_stream
 from shared.outbox import Messaging
 
 log = logging.getLogger("roumu.consumer")
@@ -41,6 +39,12 @@ log = logging.getLogger("roumu.consumer")
 Handler = Callable[[Session, EventEnvelope], None]
 # Given the events of one batch not handled before, in stream order, inside its transaction.
 BatchHandler = Callable[[Session, Sequence[EventEnvelope]], None]
+# The next fetched batch of a batch-mode consumer, [] when nothing came for a while.
+Fetch = Callable[[], Awaitable[list[Msg]]]
+# Acks the messages of a batch whose transaction committed.
+Ack = Callable[[Sequence[Msg]], Awaitable[None]]
+# Batches a consumer with a fetch process lets the server deliver ahead of its acks.
+FETCH_AHEAD = 8
 
 HANDLED = Counter("roumu_events_handled_total", "Events applied by a consumer", ["consumer"])
 DUPLICATES = Counter("roumu_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"])
@@ -62,6 +66,7 @@ class EventConsumer:
         max_deliver: int = -1,
         batch: int = 50,
         batch_handler: BatchHandler | None = None,
+        fetch_process: bool = False,
     ) -> None:
         self.durable = durable
         self.filter_subject = filter_subject
@@ -74,7 +79,11 @@ class EventConsumer:
         self.max_deliver = max_deliver
         self.batch = batch
         self.batch_handler = batch_handler
+        # Batch mode only: fetch in a child process (shared/fetch_process.py).
+        self.fetch_process = fetch_process
+        self.fetch_child: FetchProcess | None = None  # while one runs
         self._nc: NATS | None = None
+        self._backoff = 0.5  # before the next attempt after the consumer loop failed
 
     def apply(self, event: EventEnvelope) -> bool:
         """Apply once: True when the effect ran, False when the inbox had it already."""
@@ -110,15 +119,15 @@ class EventConsumer:
         inbox = self.messaging.inbox
         now = datetime.now(UTC)
         dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            # One array parameter rather than a VALUES row per id: psycopg re-parses a long
-            # statement on every call, which cost more than the insert itself.
-            many = select(literal(self.durable, String), func.unnest(cast(bindparam("ids"), ARRAY(String))),
-                          literal(now, UtcDateTime()))
-            stmt = (pg_insert(inbox).from_select(["consumer", "event_id", "handled_at"], many)
-                    .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
-                    .returning(inbox.c.event_id))
-            return set(session.execute(stmt, {"ids": ids}).scalars())
+        if dialect == "postgresql" and session.get_bind().dialect.driver == "psycopg":
+            # One array parameter rather than a VALUES row per id (psycopg re-parses a long
+            # statement on every call), sent in binary (%b): psycopg quotes each element of a
+            # text-format array in Python, which cost more than the insert itself.
+            sql = (f"INSERT INTO {inbox.name} (consumer, event_id, handled_at) "
+                   "SELECT %(consumer)s, unnest(CAST(%(ids)b AS varchar[])), %(now)s "
+                   "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id")
+            return set(session.connection().exec_driver_sql(
+                sql, {"consumer": self.durable, "ids": ids, "now": now}).scalars())
         if dialect == "sqlite":
             # The same shape: the ids as one JSON array, unpacked by json_each ("WHERE true" is
             # SQLite's required disambiguation of an upsert from a SELECT).
@@ -142,7 +151,7 @@ class EventConsumer:
         """Batch mode: one transaction for the fetched batch, then an ack of each message and a flush."""
         valid = await self._parse(msgs)
         if await self._apply_valid(valid):
-            await self._ack_all(valid)
+            await self._ack_all([m for m, _ in valid])
 
     async def _parse(self, msgs: Sequence[Msg]) -> list[tuple[Msg, EventEnvelope]]:
         """The envelopes of a fetched batch; a malformed one is terminated (it can never succeed)."""
@@ -174,11 +183,11 @@ class EventConsumer:
             DUPLICATES.labels(self.durable).inc(len(valid) - applied)
         return True
 
-    async def _ack_all(self, valid: Sequence[tuple[Msg, EventEnvelope]]) -> None:
+    async def _ack_all(self, msgs: Sequence[Msg]) -> None:
         """Ack each message of a committed batch, then one round trip (flush) so the server holds
         every ack: one wait per batch instead of one per message (ack_sync for each cost more than
         half the throughput). A lost ack only means a redelivery, which the inbox skips."""
-        for msg, _ in valid:
+        for msg in msgs:
             await msg.ack()
         if self._nc is not None and self._nc.is_connected:
             await self._nc.flush(timeout=5)
@@ -205,33 +214,30 @@ class EventConsumer:
         # The double ack: once confirmed, a lost ack cannot cause a redelivery.
         await msg.ack_sync(timeout=5.0)
 
-    async def subscribe(self) -> JetStreamContext.PullSubscription:
+    async def _connect(self) -> NATS:
         if self._nc is None or self._nc.is_closed:
             self._nc = await connect(self.nats_url, f"consumer-{self.durable}")
-        js = self._nc.jetstream()
+        return self._nc
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        js = (await self._connect()).jetstream()
         await ensure_stream(js, self.stream)
         return await js.pull_subscribe(
-            self.filter_subject,
-            durable=self.durable,
-            stream=self.stream,
-            config=ConsumerConfig(
-                durable_name=self.durable,
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=self.ack_wait,
-                max_deliver=self.max_deliver,
-                filter_subject=self.filter_subject,
-            ),
-        )
+            self.filter_subject, durable=self.durable, stream=self.stream,
+            config=durable_config(self.durable, self.filter_subject, ack_wait=self.ack_wait,
+                                  max_deliver=self.max_deliver))
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
+        self._backoff = 0.5
         while not stop.is_set():
             try:
+                if self.batch_handler is not None and self.fetch_process:
+                    await self._run_with_fetch_process(stop)
+                    continue
                 sub = await self.subscribe()
-                backoff = 0.5
+                self._backoff = 0.5
                 if self.batch_handler is not None:
-                    await self._run_batches(sub, stop)
+                    await self._run_batches(self._fetcher(sub), stop)
                     continue
                 while not stop.is_set():
                     try:
@@ -242,35 +248,68 @@ class EventConsumer:
                         await self.process(msg)
             except Exception as exc:
                 log.warning("consumer loop failed", extra={"consumer": self.durable,
-                                                           "error": repr(exc)[:300], "retry_in": backoff})
+                                                           "error": repr(exc)[:300], "retry_in": self._backoff})
                 await self.close()
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    await asyncio.wait_for(stop.wait(), timeout=self._backoff)
                 except TimeoutError:
                     pass
-                backoff = min(5.0, backoff * 2)
+                self._backoff = min(5.0, self._backoff * 2)
         await self.close()
 
-    async def _run_batches(self, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+    def _fetcher(self, sub: JetStreamContext.PullSubscription) -> Fetch:
+        async def fetch() -> list[Msg]:
+            try:
+                return await sub.fetch(self.batch, timeout=1.0)
+            except TimeoutError:  # nats' own TimeoutError subclasses it; both mean "nothing yet"
+                return []
+        return fetch
+
+    async def _run_with_fetch_process(self, stop: asyncio.Event) -> None:
+        """Batch mode with the fetching in a child process (shared/fetch_process.py); this
+        process parses, applies and acks on its own connection."""
+        nc = await self._connect()
+        child = FetchProcess(FetchSpec(
+            url=self.nats_url, stream=self.stream, durable=self.durable, filter_subject=self.filter_subject,
+            batch=self.batch, ack_wait=self.ack_wait, max_deliver=self.max_deliver,
+            max_ack_pending=FETCH_AHEAD * self.batch))
+        await child.start()
+        self.fetch_child = child
+
+        async def fetch() -> list[Msg]:
+            msgs = await child.next_batch(nc)
+            self._backoff = 0.5  # the child is subscribed and answering
+            return msgs
+
+        try:
+            # No fetch ahead: the child's frames queue up meanwhile, and the next batch takes
+            # all of them (FetchProcess.next_batch).
+            await self._run_batches(fetch, stop, ack=child.ack, prefetch=False)
+        finally:
+            self.fetch_child = None
+            await child.stop()
+
+    async def _run_batches(self, fetch: Fetch, stop: asyncio.Event, ack: Ack | None = None,
+                           prefetch: bool = True) -> None:
         """Batch mode, as a pipeline: while one batch is applied (its database work runs in a
         thread), the next one is fetched and parsed and the previous one's acks are sent. Batches
         are still applied one after the other, in stream order, and a batch is acked only after
         its own transaction committed. A prefetched batch dropped at stop is redelivered."""
-        ahead: asyncio.Future[list[Msg]] = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
+        ahead: asyncio.Future[list[Msg]] | None = asyncio.ensure_future(fetch()) if prefetch else None
         previous: asyncio.Future[None] | None = None  # set once the batch before has been applied
         running: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                try:
-                    msgs = await ahead
-                except TimeoutError:  # nothing yet
-                    msgs = []
-                ahead = asyncio.ensure_future(sub.fetch(self.batch, timeout=1.0))
+                if ahead is None:
+                    msgs = await fetch()
+                else:
+                    msgs = await ahead  # [] when nothing came for a while
+                    ahead = asyncio.ensure_future(fetch())
                 if not msgs:
                     continue
                 valid = await self._parse(msgs)
                 applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                task = asyncio.create_task(self._pipelined(valid, previous, applied))
+                task = asyncio.create_task(self._pipelined(valid, previous, applied, ack or self._ack_all))
                 running.add(task)
                 task.add_done_callback(running.discard)
                 # At most two batches in flight: this one applying, the one before being acked.
@@ -278,16 +317,17 @@ class EventConsumer:
                     await previous
                 previous = applied
         finally:
-            if not ahead.done():
-                ahead.cancel()
-            with suppress(Exception, asyncio.CancelledError):
-                await ahead
+            if ahead is not None:
+                if not ahead.done():
+                    ahead.cancel()
+                with suppress(Exception, asyncio.CancelledError):
+                    await ahead
             # Let the batches in flight commit and be acked (or fail and be redelivered).
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
     async def _pipelined(self, valid: Sequence[tuple[Msg, EventEnvelope]], previous: asyncio.Future[None] | None,
-                         applied: asyncio.Future[None]) -> None:
+                         applied: asyncio.Future[None], ack: Ack) -> None:
         try:
             if previous is not None:
                 await previous
@@ -296,7 +336,7 @@ class EventConsumer:
             if not applied.done():
                 applied.set_result(None)
         if committed:
-            await self._ack_all(valid)
+            await ack([m for m, _ in valid])
 
     async def close(self) -> None:
         nc, self._nc = self._nc, None

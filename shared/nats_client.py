@@ -8,7 +8,15 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError, NotFoundError
 
 log = logging.getLogger("roumu.nats")
@@ -35,6 +43,15 @@ def stream_config(name: str) -> StreamConfig:
         max_msg_size=MAX_MSG_SIZE,
         num_replicas=1,
     )
+
+
+def durable_config(durable: str, filter_subject: str, *, ack_wait: float, max_deliver: int,
+                   max_ack_pending: int | None = None) -> ConsumerConfig:
+    """A service's durable pull consumer: explicit acks, from the start of the stream.
+    `max_ack_pending` None: the server's default (1,000)."""
+    return ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                          ack_wait=ack_wait, max_deliver=max_deliver, filter_subject=filter_subject,
+                          max_ack_pending=max_ack_pending)
 
 
 async def connect(url: str, name: str, **kwargs: Any) -> NATS:

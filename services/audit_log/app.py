@@ -46,6 +46,7 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
                 # numbering and hashing are done for hundreds of events at once.
                 consumer.batch_handler = recorder.record_batch
                 consumer.batch = audit.consumer_batch
+                consumer.fetch_process = audit.consumer_fetch_process
 
     jobs: list[Job] = [
         _every(audit.checkpoint_interval_seconds, _checkpoint_job),

@@ -217,9 +217,12 @@ def _insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
         names = ", ".join(f'"{c}"' for c in cols)
-        arrays = ", ".join(f"CAST(:{c} AS {_PG_ARRAY.get(c, 'varchar')}[])" for c in cols)
-        session.execute(text(f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"),  # noqa: S608 - names from the model
-                        dict(zip(cols, columns, strict=True)))
+        # %(c)b: each array travels in psycopg's binary format; its text format quotes and
+        # escapes every element in Python (≈ 2–3 µs an element, most of the insert's cost).
+        arrays = ", ".join(f"CAST(%({c})b AS {_PG_ARRAY.get(c, 'text')}[])" for c in cols)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})",  # noqa: S608 - names from the model
+            dict(zip(cols, columns, strict=True)))
         return
     if dialect.name != "sqlite":
         decoded = [[json.loads(v) for v in col] if c in json_text else col

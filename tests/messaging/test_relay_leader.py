@@ -32,7 +32,9 @@ def test_a_relay_whose_lock_connection_died_is_no_longer_leader(test_dbs: TestDa
         pid = first._leader_conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         first._leader_conn.commit()
         with database.engine.connect() as admin:
-            admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            # With a timeout it waits until the backend is gone (and its lock released); without one
+            # it only signals it, and the next look may still find the lock held.
+            admin.execute(text("SELECT pg_terminate_backend(:p, 10000)"), {"p": pid})
             admin.commit()
 
         assert second._is_leader() is True  # the lock went with the connection
