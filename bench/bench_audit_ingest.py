@@ -58,6 +58,7 @@ GOAL = 0.30
 # The service's own fetch size (ROUMU_AUDIT_LOG_CONSUMER_BATCH), for the baseline too.
 BATCH = AuditLogSettings().consumer_batch
 TENANTS = 50
+IN_PROCESS = "fetching in the service process, SQLite (comparison)"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Figures:
     baseline_before: Run
     baseline_after: Run
     stores: list[Run]
+    # The service's consumer with the fetching in its own process (fetch process off), SQLite.
+    in_process: Run
     verify: list[Run]
     load_before: float
     load_after: float
@@ -153,12 +156,15 @@ async def bare_consume(url: str, n: int, name: str) -> Run:
     return Run(name, done, seconds, cpu / seconds)
 
 
-async def store_consume(url: str, db: Database, n: int, name: str) -> Run:
-    """audit_log's consumer as the service runs it, until every event is committed."""
+async def store_consume(url: str, db: Database, n: int, name: str, fetch_process: bool | None = None) -> Run:
+    """audit_log's consumer as the service runs it (or with the fetching in this process, for
+    comparison), until every event is committed."""
+    if fetch_process is None:
+        fetch_process = AuditLogSettings().consumer_fetch_process
     recorder = service.Recorder(SYSTEM_CLOCK, TenantPurge("audit_log", messaging))
     consumer = EventConsumer(f"bench-audit-{uuid.uuid4().hex[:6]}", "roumu.>", recorder.record, db, messaging, url,
                              STREAM, ack_wait=60, batch=BATCH, batch_handler=recorder.record_batch,
-                             fetch_process=AuditLogSettings().consumer_fetch_process)
+                             fetch_process=fetch_process)
     applied = 0
     finished = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -231,6 +237,7 @@ def run(n: int) -> Figures:
                     verify.append(verify_all(db, signer, f"verify, {label}"))
                 finally:
                     db.dispose()
+            in_process = _in_process_run(nats.url, work, n)
             after = asyncio.run(bare_consume(nats.url, n, "bare nats-py (after)"))
         finally:
             nats.stop()
@@ -239,7 +246,18 @@ def run(n: int) -> Figures:
                 with admin.connect() as c:
                     c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
                 admin.dispose()
-    return Figures(n, publish_per_s, before, after, stores, verify, load_before, os.getloadavg()[0])
+    return Figures(n, publish_per_s, before, after, stores, in_process, verify, load_before, os.getloadavg()[0])
+
+
+def _in_process_run(url: str, work: Path, n: int) -> Run:
+    db_url = f"sqlite:///{work.as_posix()}/audit_log_in_process.db"
+    upgrade(ROOT / "services" / "audit_log" / "migrations", db_url)
+    db = Database(db_url)
+    service.tune_database(db.engine)
+    try:
+        return asyncio.run(store_consume(url, db, n, IN_PROCESS, fetch_process=False))
+    finally:
+        db.dispose()
 
 
 def previous_run(section: str) -> str | None:
@@ -264,6 +282,9 @@ def markdown(f: Figures, previous: str | None = None) -> str:
             for r in (f.baseline_before, f.baseline_after)]
     rows += [f"| {r.name} | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | {_cpu(r)} | "
              f"**{r.per_s / f.baseline_per_s:.2f}** |" for r in f.stores]
+    r = f.in_process
+    rows.append(f"| {r.name} | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | {_cpu(r)} | "
+                f"{r.per_s / f.baseline_per_s:.2f} |")
     rows += [f"| {r.name} (replay + hash of every entry) | {r.events:,} | {r.seconds:.2f} | {r.per_s:,.0f} | | |"
              for r in f.verify]
     verdicts = "; ".join(f"{r.name}: {r.per_s / f.baseline_per_s:.2f}× — "
@@ -275,7 +296,7 @@ def markdown(f: Figures, previous: str | None = None) -> str:
 Method: a nats-server from the wheel (file storage) holds {f.events:,} envelopes of {TENANTS} tenants
 (a fifth logins, the rest operations with two or three subject ids), published beforehand at
 {f.publish_per_s:,.0f} msgs/s. Each consumer reads them all from the start of the stream with a
-durable of its own, fetching {BATCH:,} at a time (the service's batch), in this process on 127.0.0.1.
+durable of its own, fetching {BATCH:,} at a time (the service's batch), on 127.0.0.1.
 The baseline is a bare nats-py pull consumer that only acks (`ack()`), run before and after the
 stores; the ratio is against their mean. audit_log is `shared.consumer.EventConsumer` in batch mode
 with the service's own handler and database settings: per fetch, one transaction with the inbox
@@ -284,9 +305,11 @@ chain hashes per tenant and category), the target index and the chain heads, the
 the next batch is read and parsed while one is applied. As the service runs it
 (`ROUMU_AUDIT_LOG_CONSUMER_FETCH_PROCESS`), the fetching and acking are in a child process
 (`shared/fetch_process.py`), and what the child fetched while the store was busy goes into the
-next transaction together (up to 8 fetches). The timer stops when the last entry is committed. CPU: seconds
-of CPU per second of wall time, of this process + of the fetch process (the machine's cores are
-the limit of the whole, so this shows what the ratio costs).
+next transaction together (up to 8 fetches). The timer stops when the last entry is committed
+(the fetch process's start-up included). CPU: seconds of CPU per second of wall time, of this process + of the fetch process (the machine's cores are
+the limit of the whole, so this shows what the ratio costs). For comparison, one more run on
+SQLite with the fetch process off (`ROUMU_AUDIT_LOG_CONSUMER_FETCH_PROCESS=false`: nats-py's
+fetching and acking in the same interpreter as the store's work).
 
 | consumer | events | seconds | events/s | CPU | × bare |
 | --- | ---: | ---: | ---: | ---: | ---: |
@@ -303,10 +326,10 @@ the limit of the whole, so this shows what the ratio costs).
 def main() -> None:
     f = run(int(os.environ.get("BENCH_AUDIT_EVENTS", "100000")))
     print(f"published {f.events} events at {f.publish_per_s:,.0f}/s")
-    for r in (f.baseline_before, *f.stores, f.baseline_after, *f.verify):
+    for r in (f.baseline_before, *f.stores, f.in_process, f.baseline_after, *f.verify):
         cpu = f", CPU {_cpu(r)} s/s" if r.cpu else ""
         print(f"{r.name}: {r.events} in {r.seconds:.2f} s = {r.per_s:,.0f}/s{cpu}")
-    for r in f.stores:
+    for r in (*f.stores, f.in_process):
         print(f"{r.name}: {r.per_s / f.baseline_per_s:.2f}x the bare consume (goal >= {GOAL})")
     old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
     old_section = old.split(BEGIN, 1)[1].split(END, 1)[0] if BEGIN in old and END in old else ""
