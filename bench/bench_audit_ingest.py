@@ -306,8 +306,9 @@ the next batch is read and parsed while one is applied. As the service runs it
 (`ROUMU_AUDIT_LOG_CONSUMER_FETCH_PROCESS`), the fetching and acking are in a child process
 (`shared/fetch_process.py`), and what the child fetched while the store was busy goes into the
 next transaction together (up to 8 fetches). The timer stops when the last entry is committed
-(the fetch process's start-up included). CPU: seconds of CPU per second of wall time, of this process + of the fetch process (the machine's cores are
-the limit of the whole, so this shows what the ratio costs). For comparison, one more run on
+(the fetch process's start-up included). CPU: seconds of CPU per second of wall time, of this
+process + of the fetch process (the machine's cores are the limit of the whole, so this shows
+what the ratio costs). For comparison, one more run on
 SQLite with the fetch process off (`ROUMU_AUDIT_LOG_CONSUMER_FETCH_PROCESS=false`: nats-py's
 fetching and acking in the same interpreter as the store's work).
 
