@@ -105,6 +105,9 @@ class Procedure(Base):
     proc_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
     filing_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     filing_status: Mapped[str | None] = mapped_column(String(100), nullable=True)  # e-Gov's raw string
+    # When that text was observed (the e-filing event's occurred_at): an older event arriving late
+    # (redelivered after ack_wait) does not set it back.
+    filing_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)

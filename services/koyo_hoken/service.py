@@ -349,7 +349,7 @@ def transition(session: Session, ctx: KoyoContext, pr: Procedure, target: str, a
     previous = pr.state
     pr.state, pr.updated_at = target, ctx.clock.now()
     if filing_status is not None:
-        pr.filing_status = filing_status[:100]
+        pr.filing_status, pr.filing_status_at = filing_status[:100], pr.updated_at
     session.flush()
     messaging.record(session, events.procedure_transition(pr, actor, previous, reason))
     return pr
@@ -431,8 +431,8 @@ def on_efiling_event(session: Session, event: EventEnvelope, ctx_clock_now: date
         return
     if subj.get("filing_id") and pr.filing_id is None:
         pr.filing_id = subj["filing_id"]
-    if raw is not None:
-        pr.filing_status = raw[:100]
+    if raw is not None and (pr.filing_status_at is None or event.occurred_at >= pr.filing_status_at):
+        pr.filing_status, pr.filing_status_at = raw[:100], event.occurred_at
     if (target is not None and pr.state == State.READY and not can_move(pr.state, target)
             and can_move(State.SUBMITTED, target)):
         # A filing's events can arrive out of order: one unacked when this consumer or NATS went

@@ -4,6 +4,8 @@ after ack_wait, behind later ones. The procedure must still end `completed`, onc
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from services.koyo_hoken import service
 from shared.events import Actor, EventEnvelope
 from tests.conftest import bearer
@@ -11,10 +13,11 @@ from tests.koyo_hoken.support import BASE, MY_NUMBER, frozen, person, tenant
 from tests.services.support import outbox_payloads
 
 
-def _event(rt, tenant_id, etype, procedure_id, filing_id, **data):
+def _event(rt, tenant_id, etype, procedure_id, filing_id, occurred_at=None, **data):
+    at = {"occurred_at": occurred_at} if occurred_at else {}
     ev = EventEnvelope(type=etype, tenant_id=tenant_id, actor=Actor(kind="service", id="efiling"),
                        subject={"filing_id": filing_id, "tenant_id": tenant_id, "idempotency_key": procedure_id},
-                       data=data)
+                       data=data, **at)
     with rt.transaction() as session:
         service.on_efiling_event(session, ev)
 
@@ -88,3 +91,31 @@ def test_status_changed_as_efiling_publishes_it_moves_the_procedure(service_clie
     assert got["state"] == "completed" and got["filing_status"] == "手続終了"
     types = [e["type"] for e in outbox_payloads(settings, "koyo_hoken", pr["id"])]
     assert types.count("roumu.koyo_hoken.procedure.completed") == 1
+
+
+def test_a_late_older_status_event_does_not_set_the_shown_status_back(service_client, tokens, settings):
+    """The displayed e-Gov text follows the newest event, not the last one to arrive: a status_changed
+    redelivered after ack_wait, behind 手続終了, leaves 手続終了 shown."""
+    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
+    tid = tenant()
+    h = bearer(tokens.user(tid))
+    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
+    pr = c.post(f"{BASE}/procedures", headers=h, json={
+        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
+        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
+    c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
+    c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h)
+    rt = c.app.state.runtime
+    t0 = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
+    _event(rt, tid, "roumu.efiling.filing.submitted", pr["id"], "f-4", occurred_at=t0)
+    _event(rt, tid, "roumu.efiling.filing.status_changed", pr["id"], "f-4", occurred_at=t0 + timedelta(hours=2),
+           status="completed", egov_status="手続終了", previous_status="under_review")
+    # Observed an hour earlier, delivered last.
+    _event(rt, tid, "roumu.efiling.filing.status_changed", pr["id"], "f-4", occurred_at=t0 + timedelta(hours=1),
+           status="under_review", egov_status="審査中", previous_status="arrived")
+    got = c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()
+    assert got["state"] == "completed" and got["filing_status"] == "手続終了"
+    # A newer one still replaces it.
+    _event(rt, tid, "roumu.efiling.filing.status_changed", pr["id"], "f-4", occurred_at=t0 + timedelta(hours=3),
+           egov_status="手続終了（公文書あり）")
+    assert c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()["filing_status"] == "手続終了（公文書あり）"
