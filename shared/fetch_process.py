@@ -19,8 +19,11 @@ Pipes, both ways length-prefixed frames (4 bytes, big-endian):
   newlines, the messages to ack, sent after the parent's transaction committed.
 
 The child exits when its stdin closes (the parent stopped or died), after sending the acks it
-was given. Messages fetched but never acked are redelivered after the consumer's ack_wait, as
-after any crash; the parent's inbox makes them no-ops if they were applied."""
+was given, and in any case within EXIT_GRACE_S of it, even while still connecting; it ignores
+SIGINT and SIGTERM, which its process group gets when the service is stopped, so the acks of the
+batches the service is finishing still go out. Messages fetched but never acked are redelivered
+after the consumer's ack_wait, as after any crash; the parent's inbox makes them no-ops if they
+were applied."""
 
 from __future__ import annotations
 
@@ -29,9 +32,9 @@ import json
 import logging
 import os
 import pickle
+import signal
 import struct
 import sys
-import threading
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass
@@ -46,6 +49,10 @@ from shared.nats_client import connect, durable_config, ensure_stream
 log = logging.getLogger("roumu.fetch_process")
 
 HEARTBEAT_S = 1.0
+# After its input ends, the child exits within this, whatever it was doing.
+EXIT_GRACE_S = 3.0
+# How long the parent waits for the child to finish its acks and exit before killing it.
+STOP_WAIT_S = 4.0
 _LENGTH = struct.Struct(">I")
 
 
@@ -135,24 +142,38 @@ class FetchProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.returncode is None:
-            if proc.stdin is not None:
-                proc.stdin.close()  # the child's signal to stop
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=5)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        if self._reader is not None:
-            self._reader.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._reader
+        try:
+            if proc.returncode is None:
+                if proc.stdin is not None:
+                    proc.stdin.close()  # the child's signal to stop, once its acks are out
+                try:
+                    await asyncio.wait_for(proc.wait(), timeout=STOP_WAIT_S)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+        except asyncio.CancelledError:
+            with suppress(ProcessLookupError):
+                proc.kill()  # the consumer's own stop ran out of time: do not leave the child behind
+            raise
+        finally:
+            if self._reader is not None:
+                self._reader.cancel()
+                with suppress(asyncio.CancelledError):
+                    await self._reader
 
 
 # --- the child ------------------------------------------------------------------------------
 
 
-async def _child(spec: FetchSpec) -> None:
+async def _child() -> None:
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin.buffer)
+    spec = FetchSpec(**json.loads(await stdin.readline()))
+    acks: asyncio.Queue[list[str] | None] = asyncio.Queue()
+    # Read from the start, so the end of input is seen even while connecting (to a NATS that went
+    # away, say): a child must not outlive its parent's consumer.
+    reading = asyncio.create_task(_read_acks(stdin, acks))
     nc = await connect(spec.url, f"fetch-{spec.durable}")
     js = nc.jetstream()
     await ensure_stream(js, spec.stream)
@@ -161,9 +182,6 @@ async def _child(spec: FetchSpec) -> None:
     # Creates the durable, or updates one created before with another max_ack_pending.
     await js.add_consumer(spec.stream, config=config)
     sub = await js.pull_subscribe(spec.filter_subject, durable=spec.durable, stream=spec.stream, config=config)
-    acks: asyncio.Queue[list[str] | None] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    threading.Thread(target=_read_acks, args=(loop, acks), daemon=True).start()
     fetching = asyncio.create_task(_fetch(sub, spec.batch))
     acking = asyncio.create_task(_ack(nc, acks))
     try:
@@ -171,9 +189,10 @@ async def _child(spec: FetchSpec) -> None:
         for task in done:
             task.result()  # a failed fetch loop fails the child
     finally:
-        fetching.cancel()
-        with suppress(Exception, asyncio.CancelledError):
-            await fetching
+        for task in (fetching, reading):
+            task.cancel()
+            with suppress(Exception, asyncio.CancelledError):
+                await task
         await nc.close()
 
 
@@ -198,12 +217,17 @@ async def _ack(nc: NATS, acks: asyncio.Queue[list[str] | None]) -> None:
         await nc.flush(timeout=5)
 
 
-def _read_acks(loop: asyncio.AbstractEventLoop, acks: asyncio.Queue[list[str] | None]) -> None:
-    pipe = sys.stdin.buffer
-    while len(head := pipe.read(_LENGTH.size)) == _LENGTH.size:
-        frame = pipe.read(_LENGTH.unpack(head)[0])
-        loop.call_soon_threadsafe(acks.put_nowait, frame.decode().split("\n") if frame else [])
-    loop.call_soon_threadsafe(acks.put_nowait, None)  # end of input: the parent is gone
+async def _read_acks(stdin: asyncio.StreamReader, acks: asyncio.Queue[list[str] | None]) -> None:
+    try:
+        while True:
+            head = await stdin.readexactly(_LENGTH.size)
+            frame = await stdin.readexactly(_LENGTH.unpack(head)[0])
+            acks.put_nowait(frame.decode().split("\n") if frame else [])
+    except asyncio.IncompleteReadError:
+        pass
+    acks.put_nowait(None)  # end of input: the parent stopped, or died
+    # The acks queued before it go out first; whatever else happens, the process ends soon.
+    asyncio.get_running_loop().call_later(EXIT_GRACE_S, os._exit, 0)
 
 
 def _write(out: BinaryIO, frame: bytes) -> None:
@@ -213,13 +237,16 @@ def _write(out: BinaryIO, frame: bytes) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    spec = FetchSpec(**json.loads(sys.stdin.buffer.readline()))
+    # Stopped by its parent (end of input), not by the signals its process group gets: a Ctrl-C or
+    # a SIGTERM to the group must not cut off the acks of the batches the parent is finishing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        asyncio.run(_child(spec))
-    except (BrokenPipeError, KeyboardInterrupt):
+        asyncio.run(_child())
+    except BrokenPipeError:
         pass
     except Exception as exc:
-        log.error("fetch process failed", extra={"durable": spec.durable, "error": repr(exc)[:300]})
+        log.error("fetch process failed: %s", repr(exc)[:300])
         sys.exit(1)
 
 

@@ -21,6 +21,7 @@ from shared.settings import CommonSettings
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner, service_token
 from tests.support.databases import TestDatabases
 from tests.support.nats_server import NatsServer
+from tests.support.processes import fetch_children
 
 
 class ExternalNats:
@@ -113,6 +114,16 @@ def create_app(name: str, settings: CommonSettings, **kwargs: Any) -> FastAPI:
     module = importlib.import_module(f"services.{name}.app")
     app: FastAPI = module.create_app(settings=settings, **kwargs)
     return app
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_fetch_process_left_behind() -> Iterator[None]:
+    """A batch consumer's fetch process (shared/fetch_process.py) ends with its consumer. One still
+    alive after a module's apps stopped would take deliveries that nobody acks (CI once saw a test
+    wait in vain for events such a leftover had taken, and leftovers reconnecting for minutes)."""
+    yield
+    left = fetch_children()
+    assert not left, f"fetch processes outlived their consumers: {left}"
 
 
 @pytest.fixture

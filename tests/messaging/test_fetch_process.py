@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from shared.consumer import FETCH_AHEAD, EventConsumer
 from shared.db import Database
 from shared.events import SYSTEM, EventEnvelope
+from shared.fetch_process import STOP_WAIT_S, FetchProcess, FetchSpec
 from shared.nats_client import connect, ensure_stream
 from tests.messaging.conftest import effect_count, messaging, record_effect, run_until
-from tests.support.nats_server import NatsServer
+from tests.support.nats_server import NatsServer, free_port
+from tests.support.processes import alive
 
 pytestmark = pytest.mark.slow
 
@@ -48,16 +50,6 @@ async def consumer_state(url: str, durable: str) -> tuple[int, int, int]:
     info = await nc.jetstream().consumer_info(STREAM, durable)
     await nc.close()
     return info.num_pending, info.num_ack_pending, int(info.config.max_ack_pending or 0)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not reaped by a parent that is itself gone) counts as gone.
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class Recording:
@@ -104,7 +96,7 @@ def test_every_event_is_applied_once_and_acked_and_the_child_ends_with_the_consu
         return pid
 
     pid = asyncio.run(scenario())
-    assert not pid_alive(pid)
+    assert not alive(pid)
     assert all(effect_count(db, e.id) == 1 for e in events)
 
 
@@ -147,13 +139,13 @@ def test_the_child_exits_when_its_parent_is_killed(own_nats: NatsServer, tmp_pat
     try:
         assert proc.stdout is not None
         child_pid = int(proc.stdout.readline())
-        assert pid_alive(child_pid)
+        assert alive(child_pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         deadline = time.monotonic() + 15
-        while pid_alive(child_pid) and time.monotonic() < deadline:
+        while alive(child_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not pid_alive(child_pid)
+        assert not alive(child_pid)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -222,3 +214,27 @@ def test_a_failing_event_is_retried_alone_while_its_batch_goes_through(db, own_n
 
     asyncio.run(scenario())
     assert all(effect_count(db, e.id) == 1 for e in events)
+
+
+def test_a_child_still_connecting_ends_when_its_input_closes():
+    """A child whose NATS is unreachable keeps trying to connect; the end of its input still ends it,
+    by itself (not killed), so a service stopped meanwhile leaves nothing behind."""
+    unreachable = f"nats://127.0.0.1:{free_port()}"
+
+    async def scenario() -> int | None:
+        child = FetchProcess(FetchSpec(url=unreachable, stream=STREAM, durable="never", filter_subject="roumu.test.>",
+                                       batch=10, ack_wait=30, max_deliver=-1, max_ack_pending=100))
+        await child.start()
+        pid = child.pid
+        assert pid is not None
+        await asyncio.sleep(1.5)  # started, importing and connecting
+        assert alive(pid)
+        proc = child._proc
+        assert proc is not None
+        started = time.monotonic()
+        await child.stop()
+        assert time.monotonic() - started < STOP_WAIT_S
+        assert not alive(pid)
+        return proc.returncode
+
+    assert asyncio.run(scenario()) != -signal.SIGKILL
