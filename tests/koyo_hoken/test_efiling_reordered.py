@@ -22,7 +22,8 @@ def _event(rt, tenant_id, etype, procedure_id, filing_id, occurred_at=None, **da
         service.on_efiling_event(session, ev)
 
 
-def test_completion_before_the_late_submitted_event_still_completes(service_client, tokens, settings):
+def ready_procedure(service_client, tokens):
+    """A 資格取得届 of a new tenant, checked and ready to send: (client, tenant, headers, procedure)."""
     c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
     tid = tenant()
     h = bearer(tokens.user(tid))
@@ -33,6 +34,11 @@ def test_completion_before_the_late_submitted_event_still_completes(service_clie
         "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
     assert c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h).json()["state"] == "checked"
     assert c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h).json()["state"] == "ready"
+    return c, tid, h, pr
+
+
+def test_completion_before_the_late_submitted_event_still_completes(service_client, tokens, settings):
+    c, tid, h, pr = ready_procedure(service_client, tokens)
 
     rt = c.app.state.runtime
     # The order the fault run saw: status changes and the 公文書 first, submitted/arrived 30 s later.
@@ -51,15 +57,7 @@ def test_completion_before_the_late_submitted_event_still_completes(service_clie
 
 
 def test_a_withdrawal_of_a_ready_procedure_is_not_taken_for_a_send(service_client, tokens, settings):
-    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
-    tid = tenant()
-    h = bearer(tokens.user(tid))
-    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
-    pr = c.post(f"{BASE}/procedures", headers=h, json={
-        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
-        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
-    c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
-    c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h)
+    c, tid, h, pr = ready_procedure(service_client, tokens)
     _event(c.app.state.runtime, tid, "roumu.efiling.filing.withdrawn", pr["id"], "f-2")
     assert c.get(f"{BASE}/procedures/{pr['id']}", headers=h).json()["state"] == "withdrawn"
     types = [e["type"] for e in outbox_payloads(settings, "koyo_hoken", pr["id"])]
@@ -70,15 +68,7 @@ def test_status_changed_as_efiling_publishes_it_moves_the_procedure(service_clie
     """e-filing's status_changed carries its own state in `status` and e-Gov's text in
     `egov_status` (its contract). 手続終了 alone completes the procedure, even when the 公文書 event
     never comes (the fault run saw the download fail after the case completed)."""
-    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
-    tid = tenant()
-    h = bearer(tokens.user(tid))
-    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
-    pr = c.post(f"{BASE}/procedures", headers=h, json={
-        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
-        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
-    c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
-    c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h)
+    c, tid, h, pr = ready_procedure(service_client, tokens)
     rt = c.app.state.runtime
     _event(rt, tid, "roumu.efiling.filing.submitted", pr["id"], "f-3")
     _event(rt, tid, "roumu.efiling.filing.status_changed", pr["id"], "f-3", procedure_code="4950008680033000",
@@ -96,15 +86,7 @@ def test_status_changed_as_efiling_publishes_it_moves_the_procedure(service_clie
 def test_a_late_older_status_event_does_not_set_the_shown_status_back(service_client, tokens, settings):
     """The displayed e-Gov text follows the newest event, not the last one to arrive: a status_changed
     redelivered after ack_wait, behind 手続終了, leaves 手続終了 shown."""
-    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
-    tid = tenant()
-    h = bearer(tokens.user(tid))
-    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
-    pr = c.post(f"{BASE}/procedures", headers=h, json={
-        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
-        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
-    c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
-    c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h)
+    c, tid, h, pr = ready_procedure(service_client, tokens)
     rt = c.app.state.runtime
     t0 = datetime(2026, 4, 3, 9, 0, tzinfo=UTC)
     _event(rt, tid, "roumu.efiling.filing.submitted", pr["id"], "f-4", occurred_at=t0)
