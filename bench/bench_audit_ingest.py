@@ -229,9 +229,7 @@ def run(n: int) -> Figures:
                 admin.dispose()
                 targets.append(("PostgreSQL", f"{pg_admin.rsplit('/', 1)[0]}/{pg_name}"))
             for label, url in targets:
-                upgrade(ROOT / "services" / "audit_log" / "migrations", url)
-                db = Database(url)
-                service.tune_database(db.engine)  # as the service's start-up does
+                db = fresh_store(url)
                 try:
                     stores.append(asyncio.run(store_consume(nats.url, db, n, f"audit_log, {label}")))
                     verify.append(verify_all(db, signer, f"verify, {label}"))
@@ -249,11 +247,16 @@ def run(n: int) -> Figures:
     return Figures(n, publish_per_s, before, after, stores, in_process, verify, load_before, os.getloadavg()[0])
 
 
-def _in_process_run(url: str, work: Path, n: int) -> Run:
-    db_url = f"sqlite:///{work.as_posix()}/audit_log_in_process.db"
-    upgrade(ROOT / "services" / "audit_log" / "migrations", db_url)
-    db = Database(db_url)
+def fresh_store(url: str) -> Database:
+    """audit_log's database at `url`, migrated and tuned as the service's start-up does."""
+    upgrade(ROOT / "services" / "audit_log" / "migrations", url)
+    db = Database(url)
     service.tune_database(db.engine)
+    return db
+
+
+def _in_process_run(url: str, work: Path, n: int) -> Run:
+    db = fresh_store(f"sqlite:///{work.as_posix()}/audit_log_in_process.db")
     try:
         return asyncio.run(store_consume(url, db, n, IN_PROCESS, fetch_process=False))
     finally:

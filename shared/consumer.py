@@ -336,7 +336,12 @@ class EventConsumer:
             if not applied.done():
                 applied.set_result(None)
         if committed:
-            await ack([m for m, _ in valid])
+            try:
+                await ack([m for m, _ in valid])
+            except Exception as exc:  # e.g. the fetch process died: this task's error would go unseen
+                # Unacked messages come again after ack_wait, and the inbox skips them.
+                log.warning("acks of a committed batch not sent", extra={
+                    "consumer": self.durable, "error": repr(exc)[:300], "size": len(valid)})
 
     async def close(self) -> None:
         nc, self._nc = self._nc, None
