@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -173,6 +174,11 @@ class OutboxRelay:
     def _release_leadership(self) -> None:
         conn, self._leader_conn = self._leader_conn, None
         if conn is not None:
+            # Unlocked explicitly first: a dropped connection's lock goes only when its server
+            # process has ended, a moment later, and another replica may look before then.
+            with suppress(Exception):  # a dead connection holds no lock any more
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(self.service)})
+                conn.commit()
             # Closing a pooled connection only returns it to the pool, lock and all: the DBAPI
             # connection itself is dropped, which releases the session lock with it.
             try:
