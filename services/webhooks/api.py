@@ -137,12 +137,16 @@ def delete_endpoint(endpoint_id: str, who: Owner, rt: Rt) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/endpoints/{endpoint_id}/secret", response_model=EndpointWithSecret, responses=PROBLEMS,
+@router.post("/endpoints/{endpoint_id}/secret", response_model=EndpointWithSecret,
+             responses=problem_responses(401, 403, 404, 409, 422),
              openapi_extra=partner_operation(SCOPE))
 def rotate_secret(endpoint_id: str, who: Owner, p: TenantPrincipal, request: Request, rt: Rt,
                   body: RotateSecretIn | None = None) -> EndpointWithSecret:
     """A new signing secret (shown only here). During the overlap (`overlap_hours`, default 24)
-    deliveries carry two signatures, one per secret, so the receiver can switch at its own pace."""
+    deliveries carry two signatures, one per secret, so the receiver can switch at its own pace;
+    secrets of earlier rotations keep signing until their own overlap ends (at most 10 secrets sign
+    at once: another rotation with an overlap is then 409 `too-many-secrets`; overlap 0 ends every
+    earlier secret at once)."""
     with rt.transaction() as session:
         e, secret = service.rotate_secret(session, context.of(rt), who, endpoint_id,
                                           body.overlap_hours if body else None, actor_of(p, request))

@@ -18,14 +18,13 @@ import time
 from contextlib import suppress
 from datetime import timedelta
 
-import httpx
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import aliased
 
-from services.webhooks import service
+from services.webhooks import sender, service
 from services.webhooks.context import WebhooksContext
 from services.webhooks.models import Attempt, Delivery, Endpoint
-from services.webhooks.rules import backoff, signing
+from services.webhooks.rules import backoff, destinations, signing
 from shared.db import Database
 from shared.events import SYSTEM
 
@@ -75,17 +74,10 @@ def attempt(db: Database, ctx: WebhooksContext, delivery_id: str) -> bool:
         signing.TIMESTAMP_HEADER: str(timestamp),
         signing.SIGNATURE_HEADER: signing.signature_header(secrets, timestamp, body),
     }
-    status: int | None = None
-    error: str | None = None
     started = time.monotonic()
-    try:
-        r = ctx.http.post(url, content=body, headers=headers, timeout=ctx.settings.timeout_seconds,
-                          follow_redirects=False)
-        status = r.status_code
-        if not 200 <= status < 300:
-            error = f"HTTP {status}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}"[:300]
+    outcome = sender.post(ctx.http, url, body, headers, ctx.settings.timeout_seconds,
+                          destinations.parse_networks(ctx.settings.allowed_networks))
+    status, error = outcome.status_code, outcome.error
     duration = int((time.monotonic() - started) * 1000)
     ok = error is None
     with db.transaction() as session:

@@ -46,6 +46,9 @@ class Endpoint(Base):
     secret_sealed: Mapped[str] = mapped_column(Text)
     previous_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Secrets of earlier rotations still in their overlap: [{"sealed": …, "expires_at": ISO 8601}], so a
+    # third rotation within a day does not drop the first secret before its overlap ends.
+    older_secrets: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from services.webhooks import events
 from services.webhooks.context import WebhooksContext
 from services.webhooks.models import Delivery, Endpoint, messaging
+from services.webhooks.rules import destinations
 from services.webhooks.schemas import DeliveryOut, EndpointCreate, EndpointOut, EndpointUpdate
 from shared.errors import ProblemError, not_found
 from shared.events import Actor, EventEnvelope
@@ -57,6 +58,15 @@ def check_url(ctx: WebhooksContext, url: str) -> str:
         raise validation("body.url", "https:// の URL を指定してください")
     if parts.username or parts.password:
         raise validation("body.url", "URL に認証情報を含めないでください")
+    try:
+        destinations.resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                             destinations.parse_networks(ctx.settings.allowed_networks))
+    except destinations.RefusedDestination:
+        raise validation("body.url", "内部ネットワークやループバックのアドレスには送信できません") from None
+    except destinations.UnresolvedDestination:
+        pass  # not resolvable now: judged again, and pinned, at every delivery
+    except ValueError:
+        raise validation("body.url", "URL のホスト名が正しくありません") from None
     return url
 
 
@@ -154,18 +164,41 @@ def disable(session: Session, e: Endpoint, now: datetime, reason: str, actor: Ac
     messaging.record(session, events.endpoint_event(events.ENDPOINT_DISABLED, e.tenant_id, e.id, actor, **data))
 
 
+MAX_SIGNING_SECRETS = 10  # the current one and those in their overlap; each adds a `v1=` to every delivery
+
+
+def _in_overlap(e: Endpoint, now: datetime) -> list[tuple[str, datetime]]:
+    """(sealed secret, overlap end) of every earlier secret still signing, newest first."""
+    out: list[tuple[str, datetime]] = []
+    if e.previous_secret_sealed and e.previous_secret_expires_at and e.previous_secret_expires_at > now:
+        out.append((e.previous_secret_sealed, e.previous_secret_expires_at))
+    for old in e.older_secrets or []:
+        until = datetime.fromisoformat(old["expires_at"])
+        if until > now:
+            out.append((old["sealed"], until))
+    return out
+
+
 def rotate_secret(session: Session, ctx: WebhooksContext, owner: Owner, endpoint_id: str,
                   overlap_hours: float | None, actor: Actor) -> tuple[Endpoint, str]:
-    """A new secret signs from now on; the old one also signs (a second `v1=`) for the overlap."""
+    """A new secret signs from now on; the old one also signs (a second `v1=`) for the overlap, and
+    secrets of earlier rotations keep signing until their own overlap ends."""
     e = visible_endpoint(session, owner, endpoint_id, lock=True)
     now = ctx.clock.now()
     hours = ctx.settings.secret_overlap_hours if overlap_hours is None else overlap_hours
+    earlier = _in_overlap(e, now)
+    if hours > 0 and len(earlier) + 2 > MAX_SIGNING_SECRETS:
+        raise ProblemError(409, "too-many-secrets", "署名用シークレットの切替が多すぎます",
+                           f"重複期間中のシークレットは {MAX_SIGNING_SECRETS} 個までです。"
+                           "重複期間 0 で切り替えるか、期間が終わってからやり直してください")
     secret = new_secret()
     if hours > 0:
         e.previous_secret_sealed = e.secret_sealed
         e.previous_secret_expires_at = now + timedelta(hours=hours)
+        e.older_secrets = [{"sealed": sealed, "expires_at": until.isoformat()} for sealed, until in earlier] or None
     else:
-        e.previous_secret_sealed, e.previous_secret_expires_at = None, None
+        # Overlap 0: a compromised secret must stop at once, and so must every earlier one.
+        e.previous_secret_sealed, e.previous_secret_expires_at, e.older_secrets = None, None, None
     e.secret_sealed = ctx.data_keys.seal(secret.encode(), _aad(e.id))
     e.updated_at = now
     session.flush()
@@ -177,8 +210,7 @@ def rotate_secret(session: Session, ctx: WebhooksContext, owner: Owner, endpoint
 
 def signing_secrets(ctx: WebhooksContext, e: Endpoint, now: datetime) -> list[str]:
     out = [ctx.data_keys.open(e.secret_sealed, _aad(e.id)).decode()]
-    if e.previous_secret_sealed and e.previous_secret_expires_at and e.previous_secret_expires_at > now:
-        out.append(ctx.data_keys.open(e.previous_secret_sealed, _aad(e.id)).decode())
+    out += [ctx.data_keys.open(sealed, _aad(e.id)).decode() for sealed, _ in _in_overlap(e, now)]
     return out
 
 

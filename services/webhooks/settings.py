@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.webhooks.rules import destinations
 
 
 class WebhooksSettings(BaseSettings):
@@ -24,3 +28,20 @@ class WebhooksSettings(BaseSettings):
     worker_enabled: bool = True
     # Endpoints must be https:// unless this is set (`make run` sets it for local receivers).
     allow_http: bool = False
+    # Networks a webhook may reach although they are not public (loopback, private ranges): only for a
+    # developer's local receiver or a test. Empty: public addresses only (services/webhooks/rules/
+    # destinations.py). Comma-separated CIDRs in the environment.
+    allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        destinations.parse_networks(value)  # a wrong CIDR fails at start, not at the first delivery
+        return value

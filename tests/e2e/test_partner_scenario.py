@@ -66,6 +66,8 @@ def test_partner_hire_to_official_document(tmp_path: Path) -> None:
         "ROUMU_EFILING_EGOV_AUTH_URL": f"{sandbox}/auth", "ROUMU_EFILING_EGOV_API_URL": f"{sandbox}/shinsei/v2",
         "ROUMU_EFILING_POLL_INTERVAL_SECONDS": "0.2", "ROUMU_EFILING_WORKER_INTERVAL_SECONDS": "0.2",
         "ROUMU_WEBHOOKS_WORKER_INTERVAL_SECONDS": "0.1", "ROUMU_WEBHOOKS_RETRY_BASE_SECONDS": "0.2",
+        # The partner's receiver runs on this machine: loopback is let through explicitly (SSRF rule).
+        "ROUMU_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.1/32",
     })
     receiver = ScriptedReceiver([503])  # the first delivery fails: retried, still delivered once in effect
     stack.start()
