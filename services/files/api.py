@@ -8,8 +8,8 @@ is authorised before a byte of content is read."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -107,7 +107,7 @@ async def upload_multipart(request: Request, response: Response, p: TenantPrinci
     if _media_type(request) != "multipart/form-data":
         raise ProblemError(415, "unsupported-media-type", "対応していないデータ形式です",
                            "multipart/form-data で送ってください")
-    await asyncio.to_thread(service.check_owner, rt.db, access.tenant_id, owner)
+    await asyncio.to_thread(service.check_owner, rt.db, access.tenant_id, owner, p.kind == "service")
     stored = await service.upload(
         rt.db, rt.messaging, files_ctx(rt), rt.relay.notify, tenant_id=access.tenant_id, file_id=str(uuid.uuid4()),
         owner=owner, actor=actor_of(p, request), chunks=request.stream(), raw_name=None,
@@ -137,7 +137,7 @@ async def upload_raw(file_id: FileId, request: Request, response: Response, p: T
         name = parse_content_disposition_name(content_disposition_header)
     except ValueError as exc:
         raise bad_name(str(exc)) from exc
-    await asyncio.to_thread(service.check_owner, rt.db, access.tenant_id, owner)
+    await asyncio.to_thread(service.check_owner, rt.db, access.tenant_id, owner, p.kind == "service")
     stored = await service.upload(
         rt.db, rt.messaging, files_ctx(rt), rt.relay.notify, tenant_id=access.tenant_id, file_id=file_id.lower(),
         owner=owner, actor=actor_of(p, request), chunks=request.stream(), raw_name=name, multipart_type=None,
@@ -190,13 +190,26 @@ def get_file(file_id: str, access: CanRead, rt: Rt, response: Response) -> FileO
 
 
 def _download(rt: Runtime, f: StoredFile, actor: Actor, via: str) -> StreamingResponse:
+    """Answer 200 only for content that is there: the row is read again (a delete may have committed
+    since the caller's read), the object is opened and its first piece decrypted before the answer
+    starts, and the download is recorded only then — never for a file whose bytes are gone."""
     ctx = files_ctx(rt)
-    service.servable(f)
+    with rt.db.sessions() as session:
+        current = repository.file_in_tenant(session, f.tenant_id, f.id)
+        if current is None:
+            raise not_found()
+        service.servable(current)
+        key = service.file_key(session, ctx, current)
+        f = current
+    body = service.plaintext(ctx, f, key)
+    try:
+        first = next(body, b"")
+    except FileNotFoundError:
+        # Deleted between our read and the open: the delete's commit came first.
+        raise ProblemError(410, "file-gone", "このファイルは削除されています") from None
     with rt.transaction() as session:
-        key = service.file_key(session, ctx, f)
         service.record_download(session, f, actor, via)
-    body: Iterator[bytes] = service.plaintext(ctx, f, key)
-    return StreamingResponse(body, media_type=f.content_type, headers={
+    return StreamingResponse(itertools.chain([first], body), media_type=f.content_type, headers={
         "Content-Length": str(f.size_bytes),
         # Always a download, never rendered (ASVS 12.5.2); the name survives in RFC 5987 form.
         "Content-Disposition": content_disposition(f.original_name),

@@ -8,7 +8,7 @@ from contextlib import suppress
 
 from fastapi import FastAPI
 
-from services.files import service
+from services.files import references, service
 from services.files.api import router
 from services.files.context import FilesContext, build_scanner, build_store
 from services.files.models import jigyosho_directory, messaging, permissions
@@ -42,7 +42,10 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
     # tenant key included), plus the tenant's stored objects on a purge request.
     feed = accounts_feed_handler(permissions, TenantPurge(NAME, messaging), jigyosho_directory)
     subscriptions = [Subscription("accounts-feed", "roumu.accounts.>",
-                                  service.purge_handler(feed, lambda: holder.get("ctx")))]
+                                  service.purge_handler(feed, lambda: holder.get("ctx"))),
+                     # The procedures and filings files may be attached to (services/files/references.py).
+                     Subscription("procedure-refs", references.PROCEDURE_CREATED, references.on_event),
+                     Subscription("filing-refs", references.FILING_DRAFTED, references.on_event)]
     return create_service_app(NAME, messaging, [router, official_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu files", on_startup=startup,
                               subscriptions=subscriptions, accounts_feed=False, jigyosho_directory=jigyosho_directory,

@@ -91,3 +91,20 @@ class TenantUsage(Base):
     tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     bytes_used: Mapped[int] = mapped_column(BigInteger)
     files_count: Mapped[int] = mapped_column(Integer)
+
+
+class AttachableRef(Base):
+    """A procedure (koyo_hoken) or a filing (efiling) a file may be attached to, with its 事業所:
+    a read model of `roumu.koyo_hoken.procedure.created` and `roumu.efiling.filing.drafted`.
+
+    An upload that names a procedure or filing must name one of the caller's tenant in the same
+    事業所 as the file (services/files/references.py): otherwise a user limited to J2 could attach
+    files to J1's procedures. Rows are never updated (a procedure or filing keeps its 事業所)."""
+
+    __tablename__ = "attachable_refs"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "kind", "ref_id", name="pk_attachable_refs"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))  # procedure | filing
+    ref_id: Mapped[str] = mapped_column(String(64))
+    jigyosho_id: Mapped[str] = mapped_column(String(36))

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.files import events, keys, repository
+from services.files import events, keys, references, repository
 from services.files.context import FilesContext
 from services.files.models import StoredFile, TenantUsage, jigyosho_directory, messaging
 from services.files.scanner import ScannerUnavailable
@@ -90,11 +91,15 @@ FILE_EXISTS = ProblemError(409, "file-exists", "このIDのファイルは既に
                           "ファイルは変更できません。新しいIDでアップロードしてください")
 
 
-def check_owner(db: Database, tenant_id: str, owner: Owner) -> None:
+def check_owner(db: Database, tenant_id: str, owner: Owner, trusted_refs: bool = False) -> None:
     """Before a byte is read: the file's 事業所 is one accounts published for this tenant and is not
-    closed (shared.jigyosho_directory: 404 unknown, 409 closed)."""
+    closed (shared.jigyosho_directory: 404 unknown, 409 closed), and a procedure or filing it names
+    is one of that 事業所 (services/files/references.py; a service is trusted with its own)."""
     with db.sessions() as session:
         jigyosho_directory.require_open(session, tenant_id, owner.jigyosho_id)
+        if not trusted_refs:
+            references.require_attachable(session, tenant_id, owner.jigyosho_id, owner.procedure_id,
+                                          owner.filing_id)
 
 
 def precheck(db: Database, ctx: FilesContext, tenant_id: str, file_id: str, declared: int | None,
@@ -254,6 +259,9 @@ def record_download(session: Session, f: StoredFile, actor: Actor, via: str) -> 
 
 def delete_file(session: Session, ctx: FilesContext, f: StoredFile, actor: Actor, reason: str) -> None:
     """Bytes and the wrapped key go; the row stays as the record of what was there."""
+    # Locked and read again: of two concurrent deletes, the second sees `deleted` (no double count
+    # in the usage, no stale-version 409).
+    session.refresh(f, with_for_update=True)
     if f.status == DELETED:
         return
     if f.status in (AVAILABLE, QUARANTINED):
@@ -269,7 +277,21 @@ def delete_file(session: Session, ctx: FilesContext, f: StoredFile, actor: Actor
     session.flush()
     messaging.record(session, events.file_deleted(f, actor, reason))
     if key is not None:
-        ctx.store.delete(key)
+        _delete_after_commit(session, ctx, key)
+
+
+def _delete_after_commit(session: Session, ctx: FilesContext, key: str) -> None:
+    """The bytes go only once the row says `deleted` for everyone: a download that read the row
+    before the commit still finds its object, and a rolled-back delete keeps it. If the process dies
+    in between, the object stays unreadable (its wrapped key went with the commit: crypto-shredded)."""
+
+    def remove(_: Session) -> None:
+        try:
+            ctx.store.delete(key)
+        except Exception:
+            log.exception("stored object of a deleted file could not be removed", extra={"storage_key": key})
+
+    sqlalchemy_event.listen(session, "after_commit", remove, once=True)
 
 
 def expire_retention(db: Database, ctx: FilesContext, limit: int = 200) -> int:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from services.files import service
+from services.files import references, service
 from services.files.models import StoredFile, TenantKey, TenantUsage, messaging, permissions
 from services.files.settings import FilesSettings
 from services.files.storage import tenant_prefix
@@ -52,6 +52,15 @@ def assert_problem(r, status: int, slug: str) -> dict[str, Any]:
     return body
 
 
+def known_procedure(c, tenant_id: str, procedure_id: str, jigyosho_id: str) -> None:
+    """As if koyo_hoken's procedure.created had reached the files service (services/files/references.py)."""
+    event = EventEnvelope(type=references.PROCEDURE_CREATED, tenant_id=tenant_id, actor=SYSTEM,
+                          subject={"procedure_id": procedure_id, "tenant_id": tenant_id, "jigyosho_id": jigyosho_id,
+                                   "insured_person_id": "ip-1"}, data={})
+    with c.app.state.runtime.db.transaction() as session:
+        references.on_event(session, event)
+
+
 @pytest.fixture
 def files(service_client, tmp_path):
     """service_client for files with its own storage folder; answers (client, storage root)."""
@@ -68,6 +77,7 @@ def test_upload_then_download_with_safe_headers_and_events(files, tokens, settin
     token = tokens.user(tenant)
     name = "山田太郎_資格取得届 2026年4月.pdf"
     send = post if via == "multipart" else put
+    known_procedure(c, tenant, "P-1", JIG)
     r = send(c, token, samples.PDF, name, procedure_id="P-1")
     assert r.status_code == 201, r.text
     f = r.json()
