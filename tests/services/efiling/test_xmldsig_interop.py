@@ -238,7 +238,7 @@ def test_our_verifier_and_the_sandbox_accept_an_official_document_signed_by_xmls
 def test_our_wire_spelling_verifies_with_our_verifier(signer):
     """What we send carries the percent-encoded fragment, and verifies (round trip; no proof alone)."""
     built = _built(signer)
-    assert 'URI="#%E6%A7%8B%E6%88%90%E6%83%85%E5%A0%B1"'.encode() in built.files[package.KOUSEI]
+    assert b'URI="#%E6%A7%8B%E6%88%90%E6%83%85%E5%A0%B1"' in built.files[package.KOUSEI]
     assert len(xmldsig.verify_kousei(built.files[package.KOUSEI], _others(built))) == 1
 
 
