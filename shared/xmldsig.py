@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from copy import deepcopy
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote, unquote
 
 from cryptography import x509
@@ -35,6 +37,9 @@ RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 KOUSEI_ID = "構成情報"
+# The Reference to 構成情報 as e-Gov's samples write it: the fragment percent-encoded in UTF-8
+# (EGOV-XML.md §2). Verification takes either spelling (the fragment is percent-decoded).
+KOUSEI_URI = "#" + quote(KOUSEI_ID)
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False, huge_tree=False)
 
@@ -54,6 +59,14 @@ class Verified:
     not_after: str
     certificate_count: int
 
+    @property
+    def not_before_at(self) -> datetime:
+        return datetime.fromisoformat(self.not_before)
+
+    @property
+    def not_after_at(self) -> datetime:
+        return datetime.fromisoformat(self.not_after)
+
 
 def parse(data: bytes) -> etree._Element:
     try:
@@ -72,8 +85,36 @@ def _q(tag: str) -> str:
     return f"{{{DSIG}}}{tag}"
 
 
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+def _detached(el: etree._Element) -> etree._Element:
+    """`el` as the root of a document of its own, carrying what inclusive C14N 1.0 gives a
+    document subset's apex: every namespace in scope (el.nsmap includes the inherited ones) and the
+    xml:* attributes it inherits (nearest ancestor wins)."""
+    attrib = dict(el.attrib)
+    for anc in el.iterancestors():
+        for name, value in anc.attrib.items():
+            if name.startswith(f"{{{XML_NS}}}"):
+                attrib.setdefault(name, value)
+    apex = etree.Element(el.tag, attrib, nsmap=el.nsmap)
+    apex.text = el.text
+    for child in el:
+        apex.append(deepcopy(child))
+    # Re-parse: the copy then holds its own namespace declarations, none borrowed from the tree.
+    return etree.fromstring(etree.tostring(apex, encoding="UTF-8"), _PARSER)
+
+
 def _c14n(el: etree._Element, with_comments: bool = False) -> bytes:
-    out: bytes = etree.tostring(el, method="c14n", exclusive=False, with_comments=with_comments)
+    """Inclusive C14N 1.0 of the subtree at `el`.
+
+    Not `etree.tostring(el, method="c14n")` on the element in place: lxml canonicalises a subtree
+    through a fake root document, and children whose default namespace is declared on an ancestor
+    outside the subtree (SignedInfo's children, declared on Signature) come out with `xmlns=""` —
+    a canonical form no other XMLDSig implementation produces, so every signature we made was
+    invalid elsewhere (issue 19). A detached copy has the declarations in the subtree itself."""
+    out: bytes = etree.tostring(_detached(el).getroottree(), method="c14n", exclusive=False,
+                                with_comments=with_comments)
     return out
 
 
@@ -128,7 +169,7 @@ def sign_kousei(kousei: bytes, files: dict[str, bytes], key: rsa.RSAPrivateKey, 
     signed_info = _sub(sig, "SignedInfo")
     _sub(signed_info, "CanonicalizationMethod", Algorithm=C14N)
     _sub(signed_info, "SignatureMethod", Algorithm=RSA_SHA256)
-    _reference(signed_info, "#" + quote(KOUSEI_ID), _digest(_c14n(target)), [C14N])
+    _reference(signed_info, KOUSEI_URI, _digest(_c14n(target)), [C14N])
     for name, raw in files.items():
         _reference(signed_info, name, _digest(raw), [])
     _finish(sig, signed_info, key, [cert], with_comments=False)
@@ -143,7 +184,9 @@ def sign_enveloped(doc: bytes, ref_id: str, key: rsa.RSAPrivateKey, certs: list[
     signed_info = _sub(sig, "SignedInfo")
     _sub(signed_info, "CanonicalizationMethod", Algorithm=C14N_COMMENTS)
     _sub(signed_info, "SignatureMethod", Algorithm=RSA_SHA256)
-    _reference(signed_info, f"#{ref_id}", _digest(_c14n(target, with_comments=True)), [ENVELOPED])
+    # A same-document reference (#id) selects the element without its comments (XMLDSig §4.3.3.3);
+    # only SignedInfo is canonicalised with comments, as its CanonicalizationMethod says.
+    _reference(signed_info, f"#{ref_id}", _digest(_c14n(target)), [ENVELOPED])
     _finish(sig, signed_info, key, certs, with_comments=True)
     return serialize(root)
 
@@ -183,7 +226,8 @@ def _check_signature(sig: etree._Element, files: dict[str, bytes] | None) -> Ver
         transforms = [t.get("Algorithm") for t in ref.iterfind(f"{_q('Transforms')}/{_q('Transform')}")]
         if uri.startswith("#"):
             target = _by_id(root, unquote(uri[1:]))
-            with_comments = C14N_COMMENTS in transforms or (not transforms and method == C14N_COMMENTS)
+            # "#id" selects the element without comments unless a WithComments transform says otherwise
+            with_comments = C14N_COMMENTS in transforms
             if ENVELOPED in transforms and any(el is sig for el in target.iter()):
                 # enveloped-signature: digest the element as it was before the signature went in
                 parent, index = sig.getparent(), None

@@ -19,6 +19,7 @@ from shared.keys import ensure_keys
 from shared.nats_client import connect
 from shared.settings import CommonSettings
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner, service_token
+from tests.support import egov_spec
 from tests.support.databases import TestDatabases
 from tests.support.nats_server import NatsServer
 from tests.support.processes import fetch_children
@@ -113,7 +114,28 @@ def bearer(token: str) -> dict[str, str]:
 def create_app(name: str, settings: CommonSettings, **kwargs: Any) -> FastAPI:
     module = importlib.import_module(f"services.{name}.app")
     app: FastAPI = module.create_app(settings=settings, **kwargs)
+    if name == "egov_sandbox":
+        app.add_middleware(egov_spec.SpecCheck)  # the sandbox answers as e-Gov's published spec says
     return app
+
+
+@pytest.fixture(autouse=True)
+def egov_spec_conformance() -> Iterator[None]:
+    """Fails the test during which the sandbox answered, or our e-Gov client asked, outside e-Gov's
+    published OpenAPI v2 document (tests/support/egov_spec.py)."""
+    before = len(egov_spec.STATS.violations)
+    yield
+    new = egov_spec.STATS.violations[before:]
+    if new:
+        pytest.fail("e-Gov spec violations:\n" + "\n".join(new[:20]), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    s = egov_spec.STATS
+    if s.responses or s.requests:
+        terminalreporter.write_line(
+            f"e-Gov spec: {s.responses} sandbox responses and {s.requests} client requests validated, "
+            f"{len(s.violations)} violations")
 
 
 @pytest.fixture(scope="module", autouse=True)

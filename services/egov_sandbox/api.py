@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from services.egov_sandbox import control as ctl
-from services.egov_sandbox import service
+from services.egov_sandbox import procedures, service
 from services.egov_sandbox.egov import API_PREFIX, AUTH_PREFIX, DOC_TYPE, REALM, EgovError, egov_datetime
 from services.egov_sandbox.models import SandboxCase, SandboxRequest
 from services.egov_sandbox.officials import Officials
@@ -61,7 +61,17 @@ Off = Annotated[Officials, Depends(officials)]
 
 
 def meta(title: str, instance: str) -> dict[str, str]:
-    return {"title": title, "detail": "", "type": DOC_TYPE, "instance": instance}
+    # the spec's metadata_common requires a non-empty detail
+    return {"title": title, "detail": f"{title}が正常に終了しました", "type": DOC_TYPE, "instance": instance}
+
+
+# e-Gov's spec gives offset 1–9999 (a page number), but its own examples send offset=0 and e-Gov
+# answers them: 0 is the first page, as there.
+Offset = Annotated[int, Query(ge=0, le=9999)]
+
+
+def _page(offset: int) -> int:
+    return max(offset, 1)
 
 
 # ---------------------------------------------------------------- authorisation server
@@ -157,6 +167,19 @@ def _size_check(cfg: SandboxSettings, file_data: str) -> None:
         raise EgovError(413, "アップロードサイズファイル上限オーバー")
 
 
+@router.get("/procedure/{proc_id}")
+def procedure(proc_id: Annotated[str, Path(pattern=PROC_ID)], account: Account) -> dict[str, Any]:
+    """手続選択: the skeleton ZIP a client builds its package from (kousei.xml, 申請書XML, XSL and
+    check files, in a root folder named by the 手続ID); 404 for a procedure the sandbox does not know."""
+    proc = procedures.find(proc_id)
+    if proc is None:
+        raise EgovError(404, "")
+    data, info = procedures.skeleton(proc, account)
+    return {"metadata": meta("手続選択", f"{API_PREFIX}/procedure/{proc_id}"),
+            "results": {"file_data": base64.b64encode(data).decode(), "configuration_file_name": ["kousei.xml"],
+                        "file_info": info}}
+
+
 @router.post("/apply")
 def apply(body: ApplyRequest, account: Account, db: Db, cfg: Cfg, control: Ctl) -> dict[str, Any]:
     """申請データ送信: check the package and issue its 到達番号."""
@@ -201,11 +224,13 @@ def apply_check(body: ApplyRequest, account: Account, cfg: Cfg, control: Ctl) ->
 
 
 def _list_links(path: str, page: service.Page, limit: int, offset: int, query: str) -> dict[str, str]:
-    links = {"self": f"{path}?{query}"}
-    if offset > 1:
-        links["previous"] = f"{path}?{query}&page={offset - 1}"
-    if offset * limit < page.all_count:
-        links["next"] = f"{path}?{query}&page={offset + 1}"
+    """self / previous / next, with the spec's own paging parameters (limit, offset = page number)."""
+    n = _page(offset)
+    links = {"self": f"{path}?{query}&limit={limit}&offset={offset}"}
+    if n > 1:
+        links["previous"] = f"{path}?{query}&limit={limit}&offset={n - 1}"
+    if n * limit < page.all_count:
+        links["next"] = f"{path}?{query}&limit={limit}&offset={n + 1}"
     return links
 
 
@@ -214,12 +239,11 @@ def apply_lists(account: Account, db: Db, off: Off,
                 send_number: Annotated[str | None, Query(pattern=SEND_NUMBER)] = None,
                 date_from: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
                 date_to: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
-                limit: Annotated[int, Query(ge=1, le=50)] = 50,
-                offset: Annotated[int, Query(ge=1, le=9999)] = 1) -> dict[str, Any]:
-    """申請案件一覧: by 送信番号, or by 到達日 range; `offset` is the page number (1–9999)."""
+                limit: Annotated[int, Query(ge=1, le=50)] = 50, offset: Offset = 1) -> dict[str, Any]:
+    """申請案件一覧: by 送信番号, or by 到達日 range; `offset` is the page number (1–9999; 0 = 1)."""
     with db.transaction() as session:
         page = service.list_cases(session, account, off, send_number=send_number, date_from=date_from,
-                                  date_to=date_to, limit=limit, offset=offset)
+                                  date_to=date_to, limit=limit, offset=_page(offset))
     path = f"{API_PREFIX}/apply/lists"
     query = f"send_number={send_number}" if send_number else f"date_from={date_from}&date_to={date_to}"
     return {"metadata": meta("申請案件一覧取得", path),
@@ -228,16 +252,20 @@ def apply_lists(account: Account, db: Db, off: Off,
 
 
 @router.get("/apply/report")
-def apply_report(account: Account, db: Db, send_number: Annotated[str, Query(pattern=SEND_NUMBER)],
-                 limit: Annotated[int, Query(ge=1, le=30)] = 30,
-                 offset: Annotated[int, Query(ge=1, le=9999)] = 1) -> dict[str, Any]:
-    """エラーレポート取得 for a bulk send: per folder, its 到達番号 or its errors."""
+def apply_report(account: Account, db: Db, send_number: Annotated[str | None, Query(pattern=SEND_NUMBER)] = None,
+                 date_from: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+                 date_to: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+                 limit: Annotated[int, Query(ge=1, le=30)] = 30, offset: Offset = 1) -> dict[str, Any]:
+    """エラーレポート取得 for bulk sends: by 送信番号, or by 送信日 range (newest first); per folder,
+    its 到達番号 or its errors."""
     with db.sessions() as session:
-        info = service.report(session, account, send_number)
+        page = service.report(session, account, send_number=send_number, date_from=date_from, date_to=date_to,
+                              limit=limit, offset=_page(offset))
     path = f"{API_PREFIX}/apply/report"
+    query = f"send_number={send_number}" if send_number else f"date_from={date_from}&date_to={date_to}"
     return {"metadata": meta("エラーレポート取得", path),
-            "resultset": {"all_count": len(info), "limit": limit, "offset": offset, "count": len(info)},
-            "results": {"error_report_info": info}, "_links": {"self": f"{path}?send_number={send_number}"}}
+            "resultset": {"all_count": page.all_count, "limit": limit, "offset": offset, "count": len(page.items)},
+            "results": {"error_report_info": page.items}, "_links": _list_links(path, page, limit, offset, query)}
 
 
 @router.get("/apply/{arrive_id}")
@@ -281,11 +309,10 @@ def apply_withdraw(body: AmendRequest, account: Account, db: Db, cfg: Cfg) -> di
 def notice_lists(account: Account, db: Db,
                  date_from: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")],
                  date_to: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")],
-                 limit: Annotated[int, Query(ge=1, le=50)] = 50,
-                 offset: Annotated[int, Query(ge=1, le=9999)] = 1) -> dict[str, Any]:
-    """申請案件に関する通知の一覧."""
+                 limit: Annotated[int, Query(ge=1, le=50)] = 50, offset: Offset = 1) -> dict[str, Any]:
+    """申請案件に関する通知の一覧 (発出日時の降順)."""
     with db.sessions() as session:
-        page = service.notice_list(session, account, date_from, date_to, limit, offset)
+        page = service.notice_list(session, account, date_from, date_to, limit, _page(offset))
     path = f"{API_PREFIX}/notice/lists"
     return {"metadata": meta("申請案件に関する通知一覧", path),
             "resultset": {"all_count": page.all_count, "limit": limit, "offset": offset, "count": len(page.items)},

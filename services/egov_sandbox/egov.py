@@ -52,9 +52,10 @@ def egov_error_response(status: int, detail: str, instance: str, headers: dict[s
                         extra: dict[str, Any] | None = None) -> Response:
     if status == 404:
         return Response(status_code=404, headers=headers)  # the spec's 404 carries no body
-    body: dict[str, Any] = {"title": _TITLES.get(status, "Error"), "detail": detail, "type": DOC_TYPE,
-                            "instance": instance, **(extra or {})}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    body: dict[str, Any] = {"title": _TITLES.get(status, "Error"), "type": DOC_TYPE, "instance": instance,
+                            **({"detail": detail} if detail else {}), **(extra or {})}
+    # RFC 7807 fields, but e-Gov's spec answers them as application/json (not problem+json)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def oauth_error_response(status: int, error: str, description: str,

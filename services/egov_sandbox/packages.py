@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from services.egov_sandbox import procedures
 from shared import xmldsig
 
 WITHDRAW_PROC_ID = "9990000000000003"
@@ -105,6 +106,16 @@ def check_folder(folder: str, entries: dict[str, bytes], proc_id: str | None,
         expected_proc = WITHDRAW_PROC_ID
     if expected_proc is not None and declared_proc != expected_proc:
         reports.append(Report(f"手続ID が一致しません ({declared_proc})", file_name="kousei.xml", item="手続ID"))
+    # 手続名称 must be the procedure's (for a withdrawal: the procedure being withdrawn). Procedures
+    # the sandbox has no data for (e-Gov's test procedures, say) are not checked.
+    known = procedures.find(proc_id if proc_id is not None else declared_proc)
+    if not _text(kousei, "管理情報/手続名称"):
+        reports.append(Report("手続名称がありません", file_name="kousei.xml", item="手続名称"))
+    elif known is not None and _text(kousei, "管理情報/手続名称") != known.proc_name:
+        reports.append(Report("手続名称が手続IDの手続と一致しません", file_name="kousei.xml", item="手続名称"))
+    # An application names its applicant (a withdrawal leaves 申請者情報 empty, EGOV-XML.md §4).
+    if "取下げ依頼" not in allowed_types and not _text(kousei, "管理情報/申請者連絡先情報/申請者情報/氏名"):
+        reports.append(Report("申請者情報の氏名がありません", file_name="kousei.xml", item="氏名"))
     forms, attachments = [], []
     for attr in kousei.iterfind("申請書属性情報"):
         name = _text(attr, "申請書ファイル名称")
@@ -150,7 +161,8 @@ def check_folder(folder: str, entries: dict[str, bytes], proc_id: str | None,
         folder=folder, proc_id=declared_proc, apply_type=apply_type,
         first_arrive_id=_text(kousei, "管理情報/初回受付番号"), proc_name=_text(kousei, "管理情報/手続名称"),
         applicant_name=_text(applicant, "氏名") if applicant is not None else "",
-        corporation_name=_text(applicant, "法人団体名") if applicant is not None else "",
+        # "-" where there is none: the spec wants a non-empty corporation_name, and "-" is e-Gov's "n/a"
+        corporation_name=(_text(applicant, "法人団体名") if applicant is not None else "") or "-",
         forms=forms, attachments=attachments, signed=signed,
     )
 

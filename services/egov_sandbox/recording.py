@@ -119,6 +119,6 @@ async def _error(send: Send, code: int, path: str) -> None:
     body = json.dumps({"title": title, "detail": detail, "type": DOC_TYPE, "instance": path},
                       ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": code,
-                "headers": [(b"content-type", b"application/problem+json"),
+                "headers": [(b"content-type", b"application/json"),  # e-Gov's spec: not problem+json
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +60,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)  # SQLite returns naive UTC
+
+
 def _jst_date(dt: datetime) -> str:
     return dt.astimezone(JST).strftime("%Y-%m-%d")
 
@@ -66,27 +71,37 @@ def _jst_date(dt: datetime) -> str:
 # ---------------------------------------------------------------- OAuth
 
 
+def _with_query(redirect_uri: str, params: dict[str, str]) -> str:
+    return f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode(params)}"
+
+
 def authorize(session: Session, cfg: SandboxSettings, params: dict[str, str]) -> str:
-    """GET {auth}/auth: the sandbox consents at once (no login screen) and returns the redirect."""
+    """GET {auth}/auth: the sandbox consents at once (no login screen) and returns the redirect.
+
+    The spec answers /auth with 302 only: once client_id and redirect_uri are good, errors go back
+    to the redirect URI as `error=` (RFC 6749 §4.1.2.1); those two alone are answered 400."""
     if params.get("client_id") != cfg.client_id:
         raise OAuthError(400, "unauthorized_client", "client_id が登録されていません")
-    if params.get("response_type") != "code":
-        raise OAuthError(400, "unsupported_response_type", "response_type は code です")
     redirect_uri = params.get("redirect_uri", "")
     if not redirect_uri.startswith(("http://", "https://")):
         raise OAuthError(400, "invalid_request", "redirect_uri が正しくありません")
+    state = {"state": params["state"]} if "state" in params else {}
+    if params.get("response_type") != "code":
+        return _with_query(redirect_uri, {"error": "unsupported_response_type",
+                                          "error_description": "response_type は code です", **state})
+    # PKCE is optional in e-Gov's spec (the parameters are listed, not required); when a client
+    # sends a challenge it must be S256 and is then enforced at /token.
     challenge = params.get("code_challenge", "")
-    if params.get("code_challenge_method") != "S256" or not 43 <= len(challenge) <= 128:
-        raise OAuthError(400, "invalid_request", "code_challenge (S256) が必要です")
+    if (challenge or "code_challenge_method" in params) and (
+            params.get("code_challenge_method") != "S256" or not 43 <= len(challenge) <= 128):
+        return _with_query(redirect_uri, {"error": "invalid_request",
+                                          "error_description": "code_challenge は S256 で 43〜128 文字です", **state})
     code = secrets.token_urlsafe(32)
     session.add(SandboxAuthCode(code_hash=_hash(code), client_id=cfg.client_id, redirect_uri=redirect_uri,
                                 code_challenge=challenge, account=params.get("login_hint") or cfg.default_account,
                                 expires_at=_now() + timedelta(seconds=cfg.code_ttl_seconds), used=False))
-    sep = "&" if "?" in redirect_uri else "?"
-    from urllib.parse import urlencode
-
-    query = urlencode({"code": code, "state": params.get("state", ""), "session_state": str(uuid.uuid4())})
-    return f"{redirect_uri}{sep}{query}"
+    return _with_query(redirect_uri, {"code": code, "state": params.get("state", ""),
+                                      "session_state": str(uuid.uuid4())})
 
 
 def check_client(cfg: SandboxSettings, authorization: str | None) -> None:
@@ -100,11 +115,12 @@ def check_client(cfg: SandboxSettings, authorization: str | None) -> None:
         raise OAuthError(401, "invalid_client", "クライアント認証に失敗しました")
 
 
-def _issue(session: Session, cfg: SandboxSettings, account: str) -> dict[str, Any]:
+def _issue(session: Session, cfg: SandboxSettings, account: str, session_state: str | None = None) -> dict[str, Any]:
     access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
     now = _now()
     row = SandboxToken(id=str(uuid.uuid4()), access_hash=_hash(access), refresh_hash=_hash(refresh),
-                       account=account, client_id=cfg.client_id, session_state=str(uuid.uuid4()), issued_at=now,
+                       account=account, client_id=cfg.client_id, session_state=session_state or str(uuid.uuid4()),
+                       issued_at=now,
                        access_expires_at=now + timedelta(seconds=cfg.access_ttl_seconds),
                        refresh_expires_at=now + timedelta(seconds=cfg.refresh_ttl_seconds), revoked=False)
     session.add(row)
@@ -124,18 +140,22 @@ def token(session: Session, cfg: SandboxSettings, form: dict[str, str]) -> dict[
         code.used = True
         if form.get("redirect_uri") != code.redirect_uri:
             raise OAuthError(400, "invalid_grant", "redirect_uri が一致しません")
-        verifier = form.get("code_verifier", "")
-        computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        if not 43 <= len(verifier) <= 128 or not secrets.compare_digest(computed, code.code_challenge):
-            raise OAuthError(400, "invalid_grant", "code_verifier が一致しません")
+        verifier = form.get("code_verifier")
+        if code.code_challenge or verifier is not None:  # PKCE: only when the /auth request used it
+            computed = base64.urlsafe_b64encode(hashlib.sha256((verifier or "").encode()).digest()).rstrip(b"=")
+            if (not code.code_challenge or verifier is None or not 43 <= len(verifier) <= 128
+                    or not secrets.compare_digest(computed.decode(), code.code_challenge)):
+                raise OAuthError(400, "invalid_grant", "code_verifier が一致しません")
         return _issue(session, cfg, code.account)
     if grant == "refresh_token":
         row = session.execute(select(SandboxToken).where(
             SandboxToken.refresh_hash == _hash(form.get("refresh_token", ""))).with_for_update()).scalar_one_or_none()
         if row is None or row.revoked or row.refresh_expires_at <= now:
             raise OAuthError(400, "invalid_grant", "リフレッシュトークンが無効です")
-        row.revoked = True  # a refresh returns a new access token and a new refresh token
-        return _issue(session, cfg, row.account)
+        # A refresh returns a new access token and a new refresh token. The old refresh token is
+        # spent; the old access token stays valid until it expires, as at e-Gov.
+        row.refresh_hash = _hash("spent:" + secrets.token_urlsafe(32))
+        return _issue(session, cfg, row.account, row.session_state)
     raise OAuthError(400, "unsupported_grant_type", "grant_type が正しくありません")
 
 
@@ -151,16 +171,20 @@ def introspect(session: Session, token_value: str) -> dict[str, Any]:
     if row is None or row.revoked:
         return {"active": False}
     is_access = row.access_hash == _hash(token_value)
-    exp = row.access_expires_at if is_access else row.refresh_expires_at
+    exp = _aware(row.access_expires_at if is_access else row.refresh_expires_at)
     if exp <= now:
         return {"active": False}
-    return {"active": True, "exp": int(exp.timestamp()), "iat": int(row.issued_at.timestamp()),
-            "auth_time": int(row.issued_at.timestamp()), "jti": row.id, "iss": "egov-sandbox", "aud": row.client_id,
-            "sub": row.account, "typ": "Bearer" if is_access else "Refresh", "azp": row.client_id,
-            "session_state": row.session_state, "scope": "openid offline_access", "sid": row.session_state,
-            "client_id": row.client_id, "username": row.account, "egov_idp": "egov",
-            "egov_extidp_auth_time": None, "egov_gbizid_account_type": None, "email": None,
-            "email_verified": False, "acr": "1"}
+    issued = int(_aware(row.issued_at).timestamp())
+    body: dict[str, Any] = {
+        "active": True, "exp": int(exp.timestamp()), "iat": issued, "jti": row.id, "iss": "egov-sandbox",
+        "aud": row.client_id, "sub": row.account, "typ": "Bearer" if is_access else "Refresh",
+        "azp": row.client_id, "session_state": row.session_state, "scope": "openid offline_access",
+        "sid": row.session_state, "client_id": row.client_id, "username": row.account}
+    if is_access:
+        # The user fields are for access tokens only (the spec: リフレッシュトークン指定時は返却しない);
+        # fields the sandbox has no value for (email, the GビズID ones) are left out, not sent as null.
+        body.update({"auth_time": issued, "egov_idp": "egov", "email_verified": False, "acr": "1"})
+    return body
 
 
 def logout(session: Session, refresh_token: str) -> None:
@@ -168,7 +192,9 @@ def logout(session: Session, refresh_token: str) -> None:
         SandboxToken.refresh_hash == _hash(refresh_token))).scalar_one_or_none()
     if row is None:
         raise OAuthError(400, "invalid_grant", "リフレッシュトークンが無効です")
-    row.revoked = True  # invalidates the access token and the refresh token together
+    # Ends the session: its access and refresh tokens, including access tokens issued before a refresh.
+    for r in session.execute(select(SandboxToken).where(SandboxToken.session_state == row.session_state)).scalars():
+        r.revoked = True
 
 
 def account_of(session: Session, access_token: str) -> str | None:
@@ -395,20 +421,25 @@ def case_item(session: Session, case: SandboxCase,
         "proc_name": case.proc_name, "submission_destination": "公共職業安定所 (sandbox)",
         "withdraw_flag": case.withdraw_flag, "pay_status": "-", "notice_count": len(notices),
         "doc_count": len(docs), "apply_pay_count": 0,
-        "notice_list": [{
+        "notice_list": [present({
             "notice_sub_id": n.notice_sub_id, "issue_date": egov_datetime(n.issued_at),
             "notice_data_type": n.notice_type, "notice_title": n.title, "notice_sentence": n.sentence,
             "issuer_organization": "公共職業安定所 (sandbox)", "correct_expired_date": n.correct_expired_date,
             "correct_completed_date": egov_datetime(n.correct_completed_at) if n.correct_completed_at else None,
-        } for n in notices],
-        "official_list": [{
+        }) for n in notices],
+        "official_list": [present({
             "notice_sub_id": d.notice_sub_id, "allowed_date": egov_datetime(d.allowed_at), "doc_title": d.doc_title,
             "doc_download_expired_date": d.download_expired_date,
             "doc_download_date": egov_datetime(d.downloaded_at) if d.downloaded_at else None,
             "sign": "あり" if d.signed else "なし",
-        } for d in docs],
+        }) for d in docs],
         "apply_pay_list": [], "applied_account": case.account,
     }
+
+
+def present(item: dict[str, Any]) -> dict[str, Any]:
+    """Fields the spec outputs only when they have a value are left out, never sent as null."""
+    return {k: v for k, v in item.items() if v is not None}
 
 
 @dataclass
@@ -431,11 +462,7 @@ def list_cases(session: Session, account: str, officials: Officials, *, send_num
     if send_number:
         q = q.where(SandboxCase.send_number == send_number).order_by(SandboxCase.bulk_no)
     else:
-        if not date_from or not date_to:
-            raise EgovError(400, "send_number または date_from と date_to を指定してください")
-        start, end = _parse_date(date_from, "date_from"), _parse_date(date_to, "date_to")
-        lo = datetime(start.year, start.month, start.day, tzinfo=JST).astimezone(UTC)
-        hi = datetime(end.year, end.month, end.day, tzinfo=JST).astimezone(UTC) + timedelta(days=1)
+        lo, hi = _jst_range(date_from, date_to)
         q = q.where(SandboxCase.received_at >= lo, SandboxCase.received_at < hi).order_by(
             SandboxCase.received_at, SandboxCase.arrival_number)
     total = session.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar() or 0
@@ -457,20 +484,39 @@ def list_cases(session: Session, account: str, officials: Officials, *, send_num
         if case.send_number:
             send = session.get(SandboxSend, case.send_number)
             send_date = egov_datetime(send.sent_at) if send else None
-        items.append({"no": i, "send_number": case.send_number, "send_date": send_date,
-                      **case_item(session, case, (notices[case.id], docs[case.id]))})
+        items.append(present({"no": i, "send_number": case.send_number, "send_date": send_date,
+                              **case_item(session, case, (notices[case.id], docs[case.id]))}))
         if case.advance == "poll":
             advance(session, case, officials)
     return Page(items, int(total))
 
 
-def report(session: Session, account: str, send_number: str) -> list[dict[str, Any]]:
-    send = session.get(SandboxSend, send_number)
-    if send is None or send.account != account:
-        return []
-    return [{"send_number": send.send_number, "send_date": egov_datetime(send.sent_at), "file_name": send.file_name,
-             "apply_count": send.apply_count, "arrive_count": send.arrive_count, "error_count": send.error_count,
-             "result": send.result}]
+def _jst_range(date_from: str | None, date_to: str | None) -> tuple[datetime, datetime]:
+    if not date_from or not date_to:
+        raise EgovError(400, "send_number または date_from と date_to を指定してください")
+    start, end = _parse_date(date_from, "date_from"), _parse_date(date_to, "date_to")
+    lo = datetime(start.year, start.month, start.day, tzinfo=JST).astimezone(UTC)
+    hi = datetime(end.year, end.month, end.day, tzinfo=JST).astimezone(UTC) + timedelta(days=1)
+    return lo, hi
+
+
+def report(session: Session, account: str, *, send_number: str | None, date_from: str | None,
+           date_to: str | None, limit: int, offset: int) -> Page:
+    """/apply/report: one bulk send by its 送信番号, or every send in a 送信日 range (Japan dates),
+    newest first (the spec: 送信日時の降順); `offset` is a page number from 1."""
+    q = select(SandboxSend).where(SandboxSend.account == account)
+    if send_number:
+        q = q.where(SandboxSend.send_number == send_number)
+    else:
+        lo, hi = _jst_range(date_from, date_to)
+        q = q.where(SandboxSend.sent_at >= lo, SandboxSend.sent_at < hi)
+    q = q.order_by(SandboxSend.sent_at.desc(), SandboxSend.send_number.desc())
+    total = session.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar() or 0
+    items = [{"send_number": send.send_number, "send_date": egov_datetime(send.sent_at), "file_name": send.file_name,
+              "apply_count": send.apply_count, "arrive_count": send.arrive_count, "error_count": send.error_count,
+              "result": send.result}
+             for send in session.execute(q.limit(limit).offset((offset - 1) * limit)).scalars()]
+    return Page(items, int(total))
 
 
 def notice_detail(session: Session, account: str, arrive_id: str, sub_id: int) -> dict[str, Any]:
@@ -479,23 +525,23 @@ def notice_detail(session: Session, account: str, arrive_id: str, sub_id: int) -
                                                     SandboxNotice.notice_sub_id == sub_id)).scalar_one_or_none()
     if n is None:
         raise EgovError(404, "")
-    return {"issuer_organization": "公共職業安定所 (sandbox)", "notice_issue_date": egov_datetime(n.issued_at),
+    return present({
+            "issuer_organization": "公共職業安定所 (sandbox)", "notice_issue_date": egov_datetime(n.issued_at),
             "notice_type": n.notice_type, "correct_type": n.correct_type,
             "correct_expired_date": n.correct_expired_date,
             "correct_completed_date": egov_datetime(n.correct_completed_at) if n.correct_completed_at else None,
             "notice_title": n.title, "notice_sentence": n.sentence, "attached_file_list": [],
             "corporation_name_list": [{"corporation_name": case.corporation_name}],
             "applicant_name_list": [{"applicant_name": case.applicant_name}], "proc_name": case.proc_name,
-            "notified_account": case.account}
+            "notified_account": case.account})
 
 
 def notice_list(session: Session, account: str, date_from: str, date_to: str, limit: int, offset: int) -> Page:
-    start, end = _parse_date(date_from, "date_from"), _parse_date(date_to, "date_to")
-    lo = datetime(start.year, start.month, start.day, tzinfo=JST).astimezone(UTC)
-    hi = datetime(end.year, end.month, end.day, tzinfo=JST).astimezone(UTC) + timedelta(days=1)
+    """/notice/lists: newest first (the spec: 発出日時の降順)."""
+    lo, hi = _jst_range(date_from, date_to)
     q = (select(SandboxNotice, SandboxCase).join(SandboxCase, SandboxCase.id == SandboxNotice.case_id)
          .where(SandboxCase.account == account, SandboxNotice.issued_at >= lo, SandboxNotice.issued_at < hi)
-         .order_by(SandboxNotice.issued_at, SandboxNotice.notice_sub_id))
+         .order_by(SandboxNotice.issued_at.desc(), SandboxNotice.notice_sub_id.desc()))
     total = session.execute(select(func.count()).select_from(q.subquery())).scalar() or 0
     items = [{"issuer_organization": "公共職業安定所 (sandbox)", "arrive_id": c.arrival_number,
               "notice_sub_id": n.notice_sub_id, "notice_issue_date": egov_datetime(n.issued_at),
@@ -545,18 +591,19 @@ def verify_document(file_data: str, sig_file: str, officials: Officials) -> dict
         validation, cert_result = "正常です。", ("-" if trusted else "証明書の検証に失敗しました。")
     except xmldsig.SignatureError as exc:
         return {"sig_verification_xml_file_name": sig_file, "verify_result": [
-            {"official": {"validation_result": f"異常です。{exc}", "certificate_result": "-",
-                          "certificate_count": 0}, "government": []}]}
+            {"official": {"validation_result": f"異常です。{exc}"[:256], "certificate_result": "-"},
+             "government": []}]}
     ca = officials.ca_cert
     return {"sig_verification_xml_file_name": sig_file, "verify_result": [{
         "official": {"validation_result": validation, "certificate_result": cert_result,
                      "certificate_count": v.certificate_count, "publisher": "日本国政府,デモ官職認証局",
                      "owner": v.subject, "publisher_dn": v.issuer, "owner_dn": v.subject,
-                     "serial_number": v.serial_number, "start_date": v.not_before, "end_date": v.not_after},
+                     "serial_number": v.serial_number, "start_date": egov_datetime(v.not_before_at),
+                     "end_date": egov_datetime(v.not_after_at)},
         "government": [{"publisher_dn": ca.issuer.rfc4514_string(), "owner_dn": ca.subject.rfc4514_string(),
                         "serial_number": format(ca.serial_number, "x"),
-                        "start_date": ca.not_valid_before_utc.isoformat(),
-                        "end_date": ca.not_valid_after_utc.isoformat()}],
+                        "start_date": egov_datetime(ca.not_valid_before_utc),
+                        "end_date": egov_datetime(ca.not_valid_after_utc)}],
     }]}
 
 

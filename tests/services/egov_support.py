@@ -19,11 +19,13 @@ import uvicorn
 from services.egov_sandbox.app import create_app
 from services.egov_sandbox.settings import SandboxSettings
 from shared.settings import CommonSettings
+from tests.support.egov_spec import SpecCheck
 from tests.support.nats_server import free_port
 
 CLIENT_ID = "roumu-sandbox"
 CLIENT_SECRET = "sandbox-api-key"
 REDIRECT = "http://127.0.0.1/efiling/callback"
+SHUTOKU_NAME = "雇用保険被保険者資格取得届（令和４年６月以降手続き）／電子申請"
 
 
 class SandboxServer:
@@ -31,6 +33,7 @@ class SandboxServer:
         self.port = free_port()
         app = create_app(settings=settings, background=False,
                          sandbox_settings=SandboxSettings(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **sandbox))
+        app.add_middleware(SpecCheck)  # every answer checked against e-Gov's published OpenAPI v2
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="on",
                                 http="httptools", loop="asyncio")
         self.server = uvicorn.Server(config)
@@ -111,7 +114,7 @@ def new_account() -> str:
 def simple_package(proc_id: str = "4950008680033000", *, apply_type: str = "新規申請", first_arrive_id: str = "",
                    kousei_proc_id: str | None = None, attachments: dict[str, bytes] | None = None,
                    declare: list[str] | None = None, form_name: str = "495008680033800330_01.xml",
-                   root: str | None = None, applicant: str = "山田太郎") -> str:
+                   root: str | None = None, applicant: str = "山田太郎", proc_name: str = SHUTOKU_NAME) -> str:
     """A hand-written package for sandbox tests (the efiling builder has its own tests)."""
     atts = attachments or {}
     declared = declare if declare is not None else list(atts)
@@ -122,7 +125,7 @@ def simple_package(proc_id: str = "4950008680033000", *, apply_type: str = "新�
         '<?xml version="1.0" encoding="UTF-8"?><DataRoot><様式ID>999000000000000001</様式ID>'
         "<様式バージョン>0001</様式バージョン><STYLESHEET>999000000000000001.xsl</STYLESHEET>"
         '<構成情報 ID="構成情報"><管理情報><手続番号><受付行政機関ID>100495</受付行政機関ID>'
-        f"<手続ID>{kousei_proc_id or proc_id}</手続ID></手続番号><手続名称>雇用保険被保険者資格取得届</手続名称>"
+        f"<手続ID>{kousei_proc_id or proc_id}</手続ID></手続番号><手続名称>{proc_name}</手続名称>"
         f"<初回受付番号>{first_arrive_id}</初回受付番号><申請種別>{apply_type}</申請種別>"
         f"<申請者連絡先情報><申請者情報><氏名>{applicant}</氏名><法人団体名>株式会社サンプル</法人団体名></申請者情報>"
         f"</申請者連絡先情報></管理情報>{att_xml}<申請書属性情報><申請書様式ID>495008680033800330</申請書様式ID>"

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import base64
+import io
 import random
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +22,8 @@ from typing import Any, Protocol
 import httpx
 
 TRIAL_HEADER = "X-eGovAPI-Trial"
+# Who is calling, on every request to e-Gov (API and authorisation server).
+USER_AGENT = "Roumu-efiling/1"
 
 
 class TokenSource(Protocol):
@@ -100,7 +104,7 @@ class EgovClient:
         self.retries = 0  # retried attempts, for metrics and tests
 
     def _headers(self, token: str) -> dict[str, str]:
-        h = {"Authorization": f"Bearer {token}"}
+        h = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
         if self.trial:
             h[TRIAL_HEADER] = "true"
         return h
@@ -171,6 +175,16 @@ class EgovClient:
         body = self.request("POST", "/apply/check",
                             json={"proc_id": proc_id, "send_file": {"file_name": file_name, "file_data": file_data}})
         return dict(body.get("results") or {})
+
+    def procedure(self, proc_id: str) -> tuple[dict[str, bytes], dict[str, Any]]:
+        """手続選択: the procedure's skeleton (files by name inside its root folder) and the results
+        (`configuration_file_name`, `file_info`)."""
+        results = dict(self.request("GET", f"/procedure/{proc_id}").get("results") or {})
+        raw = base64.b64decode(str(results.pop("file_data", "")))
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            files = {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist()
+                     if n.startswith(f"{proc_id}/") and not n.endswith("/")}
+        return files, results
 
     def case(self, arrive_id: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/apply/{arrive_id}").get("results") or {})

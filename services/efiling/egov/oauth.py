@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from services.efiling.egov.client import USER_AGENT
 from shared.clock import Clock
 
 SCOPE = "openid offline_access"
@@ -64,7 +65,8 @@ class OAuthClient:
         self.ep, self.http, self.clock = ep, http, clock
 
     def _post(self, path: str, data: dict[str, str]) -> httpx.Response:
-        r = self.http.post(f"{self.ep.auth_url}{path}", data=data, auth=(self.ep.client_id, self.ep.client_secret))
+        r = self.http.post(f"{self.ep.auth_url}{path}", data=data, auth=(self.ep.client_id, self.ep.client_secret),
+                           headers={"User-Agent": USER_AGENT})
         if r.status_code >= 400:
             try:
                 body: dict[str, Any] = r.json()

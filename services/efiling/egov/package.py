@@ -164,6 +164,64 @@ def kousei_xml(proc: Procedure, *, apply_type: str, applicant: Mapping[str, str]
     return xmldsig.serialize(root)
 
 
+def _child(parent: etree._Element, tag: str) -> etree._Element:
+    found = parent.find(tag)
+    return found if found is not None else _el(parent, tag)
+
+
+def kousei_from_skeleton(skeleton: bytes, proc: Procedure, *, apply_type: str, applicant: Mapping[str, str],
+                         first_arrive_id: str = "", forms: list[tuple[FormSpec, str]],
+                         attachments: Sequence[Attachment] = (), corporate_number: str = "") -> bytes:
+    """構成管理XML filled in from the skeleton `GET /procedure/{proc_id}` handed out, the way real
+    clients build it (EGOV-API.md §3): e-Gov's 手続番号, 手続名称 and 申請書属性情報 stay as e-Gov
+    wrote them; we set 申請種別, 初回受付番号, the applicant (over the account's 基本情報 where we
+    have a value), 添付書類属性情報 (after 管理情報) and 法人番号, and keep the 申請書属性情報 of the
+    forms sent. A form whose version differs from e-Gov's is refused: a revision is a data change."""
+    root = xmldsig.parse(skeleton)
+    kousei = root.find("構成情報")
+    mgmt = kousei.find("管理情報") if kousei is not None else None
+    if kousei is None or mgmt is None:
+        raise PackageError("kousei.xml", "手続の骨格に構成情報がありません")
+    if (mgmt.findtext("手続番号/手続ID") or "").strip() != proc.proc_id:
+        raise PackageError("手続ID", "手続の骨格が別の手続のものです")
+    _child(mgmt, "初回受付番号").text = first_arrive_id or None
+    _child(mgmt, "申請種別").text = apply_type
+    contacts = _child(mgmt, "申請者連絡先情報")
+    for holder_name in ("申請者情報", "連絡先情報"):
+        holder = _child(contacts, holder_name)
+        for name in APPLICANT_FIELDS:
+            if applicant.get(name):
+                _child(holder, name).text = applicant[name]
+    for old in kousei.findall("添付書類属性情報"):
+        kousei.remove(old)
+    at = list(kousei).index(mgmt) + 1
+    for i, att in enumerate(attachments):
+        a = etree.Element("添付書類属性情報")
+        _el(a, "添付種別", "添付")
+        _el(a, "添付書類名称", att.label)
+        _el(a, "添付書類ファイル名称", att.file_name)
+        _el(a, "提出情報", "1")
+        kousei.insert(at + i, a)
+    sent = {name: spec for spec, name in forms}
+    for attr in kousei.findall("申請書属性情報"):
+        name = (attr.findtext("申請書ファイル名称") or "").strip()
+        spec = sent.pop(name, None)
+        if spec is None:
+            kousei.remove(attr)
+            continue
+        theirs = ((attr.findtext("申請書様式ID") or "").strip(), (attr.findtext("申請書様式バージョン") or "").strip())
+        if theirs != (spec.form_id, spec.form_version.zfill(4)):
+            raise PackageError("申請書様式バージョン", f"e-Gov の様式 ({theirs[0]} 版 {theirs[1]}) と手続データ "
+                               f"({spec.form_id} 版 {spec.form_version}) が異なります")
+    if sent:
+        raise PackageError("申請書属性情報", f"手続の骨格にない様式です: {', '.join(sorted(sent))}")
+    other = root.find("その他")
+    if other is None:
+        other = _el(root, "その他")
+    _child(other, "法人番号").text = corporate_number or None
+    return xmldsig.serialize(root)
+
+
 def zip_folder(folder: str, files: Mapping[str, bytes], prefix: str = "") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -186,8 +244,10 @@ def _finish(built: Built, signer: Signer | None, signed_files: list[str], now: d
 def application(proc: Procedure, form_data: Mapping[str, Mapping[str, Any]], applicant: Mapping[str, str], *,
                 now: datetime, apply_type: str = "新規申請", first_arrive_id: str = "",
                 attachments: list[Attachment] | None = None, signer: Signer | None = None,
-                corporate_number: str = "") -> Built:
-    """A new application (新規申請), a 再提出 or a 部分補正 package. `form_data` maps form_id → fields."""
+                corporate_number: str = "", skeleton: Mapping[str, bytes] | None = None) -> Built:
+    """A new application (新規申請), a 再提出 or a 部分補正 package. `form_data` maps form_id → fields.
+    With `skeleton` (the files of `GET /procedure/{proc_id}`), kousei.xml is filled in from it and
+    its other files (XSL, check files) travel in the package, as e-Gov hands them out."""
     atts = attachments or []
     files: dict[str, bytes] = {}
     forms = []
@@ -202,8 +262,22 @@ def application(proc: Procedure, form_data: Mapping[str, Mapping[str, Any]], app
     names = {a.file_name for a in atts}
     if len(names) != len(atts) or names & {KOUSEI, *files}:
         raise PackageError("attachments", "添付書類のファイル名が重複しています")
-    files[KOUSEI] = kousei_xml(proc, apply_type=apply_type, applicant=applicant, first_arrive_id=first_arrive_id,
-                               forms=forms, attachments=atts, corporate_number=corporate_number)
+    if skeleton is not None:
+        if KOUSEI not in skeleton:
+            raise PackageError("kousei.xml", "手続の骨格に構成管理XMLがありません")
+        files[KOUSEI] = kousei_from_skeleton(skeleton[KOUSEI], proc, apply_type=apply_type, applicant=applicant,
+                                             first_arrive_id=first_arrive_id, forms=forms, attachments=atts,
+                                             corporate_number=corporate_number)
+        unsent = {spec.file_name for spec in proc.forms} - set(files)
+        for name, content in skeleton.items():
+            if name in names:
+                raise PackageError("attachments", f"添付書類のファイル名が手続のファイルと重複しています: {name}")
+            if name not in unsent:
+                files.setdefault(name, content)  # XSL and check files; our forms replace the skeleton's
+    else:
+        files[KOUSEI] = kousei_xml(proc, apply_type=apply_type, applicant=applicant,
+                                   first_arrive_id=first_arrive_id, forms=forms, attachments=atts,
+                                   corporate_number=corporate_number)
     for a in atts:
         files[a.file_name] = a.data
     return _finish(Built(proc.proc_id, files), signer, [n for _, n in forms], now)
