@@ -20,7 +20,7 @@ from shared.event_schemas import EventSchemas
 from shared.keys import generate_key, load_public_keys
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner
 from tests.conftest import bearer
-from tests.gateway.support import header_values
+from tests.gateway.support import OWN_CSP, header_values
 from tests.gateway.test_errors import raw_request
 from tests.support.nats_server import free_port
 
@@ -320,6 +320,20 @@ def test_security_headers_on_every_response_and_cors_for_the_spa_only(start_gate
     assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
     r = httpx.get(f"{gw}/api/v1/accounts/echo", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_a_services_own_security_header_is_kept(start_gateway, echo):
+    """Finding 18.10: the files service's download CSP carries `sandbox`; the gateway used to replace
+    it with its API default, so a stored HTML or SVG would run unsandboxed when opened directly."""
+    _, echo_url = echo
+    gw = start_gateway({"files": echo_url})
+    r = httpx.get(f"{gw}/api/v1/files/x/own-headers")
+    assert r.status_code == 200
+    assert r.headers.get_list("content-security-policy") == [OWN_CSP.decode()]
+    # Where the service set none, the gateway's defaults are still added.
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    r = httpx.get(f"{gw}/api/v1/files/x/echo")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
 
 # -- refusal events -------------------------------------------------------------------------------
