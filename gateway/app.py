@@ -109,6 +109,7 @@ class Gateway:
         self.proxies = TrustedProxies(gw.trusted_proxies)
         self.admin_allowlist = networks(gw.admin_allowlist)
         self.admin_paths = tuple(gw.admin_paths)
+        self.metrics_allowlist = networks(gw.metrics_allowlist)
         self.login_paths = frozenset(p.rstrip("/") for p in gw.login_paths)
         self.tenant_code_paths = frozenset(p.rstrip("/") for p in gw.tenant_code_paths)
         self.body_policy = BodyPolicy(gw)
@@ -152,6 +153,12 @@ class Gateway:
             endpoint = self.local.get(scope["path"])
             if endpoint is not None:
                 scope["route"] = RouteLabel(scope["path"])
+                # The client as the trusted-proxy rules see it: behind a TLS terminator on this host
+                # every peer is loopback.
+                peer = scope.get("client")
+                state.ip = client_ip(scope["headers"], peer[0] if peer else None, self.proxies)
+                if scope["path"] == "/metrics":
+                    self._metrics_allowlist(state)
                 if scope["path"].startswith(self.admin_paths):
                     self._admin_allowlist(state)
                 response = await endpoint(Request(scope, receive))
@@ -238,6 +245,13 @@ class Gateway:
             log.warning("refused: operator or administrative route from outside the global allowlist",
                         extra={"client_ip": state.ip})
             raise ip_not_allowed("管理用の経路はこの接続元から利用できません")
+
+    def _metrics_allowlist(self, state: _State) -> None:
+        peer = state.ip
+        ip = parse_ip(peer)
+        if ip is None or not any(ip in net for net in self.metrics_allowlist):
+            log.warning("refused: /metrics from outside its allowlist", extra={"client_ip": peer})
+            raise ip_not_allowed("監視用の経路はこの接続元から利用できません")
 
     def _tenant_allowlist(self, access: TenantAccess, state: _State) -> None:
         if not access.allows(parse_ip(state.ip)):

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.topology import GATEWAY_PORT
 
-_CIDR_LISTS = ("trusted_proxies", "admin_allowlist", "tls_client_cert_trusted")
+_CIDR_LISTS = ("trusted_proxies", "admin_allowlist", "metrics_allowlist", "tls_client_cert_trusted")
 _LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "tenant_code_paths", "upload_paths",
           "json_content_types", "upload_content_types", "form_content_paths")
 
@@ -72,6 +72,9 @@ class GatewaySettings(BaseSettings):
     # Operator tokens and the paths below (prefixes) only from these CIDRs; empty: no restriction.
     admin_allowlist: CidrList = Field(default_factory=list)
     admin_paths: StrList = Field(default_factory=lambda: ["/metrics"])
+    # /metrics only from these CIDRs, whatever ADMIN_ALLOWLIST says (both apply when both are set).
+    # Loopback by default; open it to the monitoring network explicitly. Empty: nobody.
+    metrics_allowlist: CidrList = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Requests that carry the tenant code in their JSON body (`tenant_code`) before any token exists.
     tenant_code_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/login"])
     tenant_cache_seconds: float = 10.0

@@ -230,6 +230,21 @@ def test_spoofed_forwarded_for_is_ignored_from_untrusted_peers(start_gateway, co
     assert httpx.get(f"{gw}/api/v1/accounts/echo", headers=bearer(tokens.user("t-none"))).status_code == 200
 
 
+def test_metrics_answer_loopback_only_unless_opened(start_gateway, contract):
+    """/metrics was public whenever ADMIN_ALLOWLIST was empty (the default)."""
+    _, url = contract
+    # The test client is the trusted proxy, so X-Forwarded-For says who the client is.
+    gw = start_gateway({"accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    assert_refusal(httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "198.51.100.7"}), 403, "ip-not-allowed")
+    assert_refusal(httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "2001:db8::7"}), 403, "ip-not-allowed")
+    assert httpx.get(f"{gw}/metrics").status_code == 200  # from loopback itself
+    # Opened to the monitoring network, and only to it.
+    gw = start_gateway({"accounts": url}, trusted_proxies=["127.0.0.1/32"], metrics_allowlist=["198.51.100.0/24"])
+    r = httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert r.status_code == 200 and "roumu_http_requests_total" in r.text
+    assert_refusal(httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "203.0.113.9"}), 403, "ip-not-allowed")
+
+
 # -- request limits ------------------------------------------------------------------------------
 
 def test_upload_over_100_mb_is_refused_before_its_body_is_read(start_gateway, echo):
