@@ -19,7 +19,6 @@ Every refusal of 3–8 is problem+json with a Japanese title and an audit event
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,9 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import tls
+from gateway import credentials, tls
 from gateway.auth import AccessVerifier, FileKeys, HttpKeys, KeySource, bearer_token, invalid_token
-from gateway.body import BodyPolicy, ClientDisconnected
+from gateway.body import Body, BodyPolicy, ClientDisconnected
 from gateway.headers import (
     Downstream,
     Header,
@@ -112,6 +111,9 @@ class Gateway:
         self.metrics_allowlist = networks(gw.metrics_allowlist)
         self.login_paths = frozenset(p.rstrip("/") for p in gw.login_paths)
         self.tenant_code_paths = frozenset(p.rstrip("/") for p in gw.tenant_code_paths)
+        self.refresh_paths = frozenset(p.rstrip("/") for p in gw.refresh_paths)
+        self.credential_paths = frozenset(p.rstrip("/") for p in gw.credential_paths) | self.tenant_code_paths \
+            | self.refresh_paths
         self.body_policy = BodyPolicy(gw)
         self.response_headers = ResponseHeaders(gw.cors_origin, gw.hsts_seconds)
         self.cert_trusted = TrustedProxies(gw.tls_client_cert_trusted)
@@ -216,17 +218,13 @@ class Gateway:
         if path.startswith(self.admin_paths):
             self._admin_allowlist(state)
 
-        body = await self.body_policy.read(scope, receive)
         extra_headers: list[Header] = []
-        if path in self.tenant_code_paths and body.data:
-            code = _tenant_code(body.data)
-            if code:
-                await rt.limiter.hit("login", "tenant:" + code)
-                access = await rt.tenants.by_code(code)
-                if access is not None:
-                    state.tenant_id = access.tenant_id
-                    self._tenant_allowlist(access, state)
-                    extra_headers = await self._device_certificate(scope, access, state)
+        if path in self.credential_paths:
+            # Small and read whole (413 beyond): the tenant is known before auth issues a token.
+            body = await self.body_policy.read(scope, receive, self.gw.credential_body_bytes)
+            body, extra_headers = await self._credential_tenant(scope, path, body, state)
+        else:
+            body = await self.body_policy.read(scope, receive)
 
         down = Downstream(peer=peer[0] if peer else None, scheme=scope.get("scheme", "http"))
         headers = upstream_headers(scope["headers"], down, self.proxies, current_request_id() or new_request_id())
@@ -237,6 +235,38 @@ class Gateway:
             return
 
     # -- the checks ------------------------------------------------------------------------------
+    async def _credential_tenant(self, scope: Scope, path: str, body: Body,
+                                 state: _State) -> tuple[Body, list[Header]]:
+        """The tenant a login, login step or refresh is for → its limits, allowlist and certificate."""
+        rt = self.rt
+        assert rt is not None
+        if path in self.tenant_code_paths:
+            code = credentials.tenant_code(body.data)
+            if code is None:
+                return body, []  # auth refuses a login without one (422): no token either way
+            await rt.limiter.hit("login", "tenant:" + code)
+            access = await rt.tenants.by_code(code)
+            if access is None:
+                return body, []
+            state.tenant_id = access.tenant_id
+            self._tenant_allowlist(access, state)
+            return body, await self._device_certificate(scope, access, state)
+        if path in self.refresh_paths:
+            code, data = credentials.refresh_body(body.data)
+            access = await rt.tenants.by_code(code)
+            if access is None:
+                raise credentials.unknown_tenant()
+            state.tenant_id = access.tenant_id
+            self._tenant_allowlist(access, state)
+            return Body(data=data), []
+        tenant_id = credentials.challenge_tenant(body.data)
+        if tenant_id is not None:
+            access = await rt.tenants.by_id(tenant_id)
+            if access is not None:
+                state.tenant_id = access.tenant_id
+                self._tenant_allowlist(access, state)
+        return body, []
+
     def _admin_allowlist(self, state: _State) -> None:
         if not self.admin_allowlist:
             return
@@ -384,15 +414,6 @@ class _State:
             return Actor(kind="system", id="anonymous", ip=self.ip)
         kind: Any = p.kind if p.kind in ("user", "partner", "service", "operator") else "user"
         return Actor(kind=kind, id=p.subject, ip=self.ip)
-
-
-def _tenant_code(body: bytes) -> str | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    code = data.get("tenant_code") if isinstance(data, dict) else None
-    return code if isinstance(code, str) and 0 < len(code) <= 64 else None
 
 
 def problem(exc: ProblemError, path: str) -> Response:

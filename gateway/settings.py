@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.topology import GATEWAY_PORT
 
 _CIDR_LISTS = ("trusted_proxies", "admin_allowlist", "metrics_allowlist", "tls_client_cert_trusted")
-_LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "tenant_code_paths", "upload_paths",
+_LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "tenant_code_paths", "refresh_paths", "credential_paths",
+          "upload_paths",
           "json_content_types", "upload_content_types", "form_content_paths")
 
 CidrList = Annotated[list[str], NoDecode]
@@ -77,6 +78,17 @@ class GatewaySettings(BaseSettings):
     metrics_allowlist: CidrList = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Requests that carry the tenant code in their JSON body (`tenant_code`) before any token exists.
     tenant_code_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/login"])
+    # Token refresh: the opaque refresh token travels with `tenant_code` (required), whose allowlist is
+    # checked; the field is removed before auth sees the body.
+    refresh_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/token/refresh"])
+    # Credential routes (exact paths): bodies capped at CREDENTIAL_BODY_BYTES and always read whole,
+    # so the tenant is known before a token is issued; a login `challenge` names it by its `tid`.
+    credential_paths: StrList = Field(default_factory=lambda: [
+        "/api/v1/auth/login", "/api/v1/auth/login/totp", "/api/v1/auth/login/password",
+        "/api/v1/auth/login/totp-enrolment", "/api/v1/auth/login/totp-enrolment/confirm",
+        "/api/v1/auth/token/refresh", "/api/v1/auth/oauth/token", "/api/v1/auth/me/password",
+    ])
+    credential_body_bytes: int = 8 * 1024
     tenant_cache_seconds: float = 10.0
     # When accounts cannot be asked, a cached answer this old is still used; none at all: 503.
     tenant_stale_seconds: float = 300.0

@@ -204,6 +204,74 @@ def test_tenant_allowlist_refuses_a_login_from_outside_and_allows_ipv6_inside(st
     assert r.status_code == 200
 
 
+def _padded_login(code: str, size: int) -> bytes:
+    body = json.dumps({"tenant_code": code, "login_id": "a", "password": "x"}).encode()
+    return body[:-1] + b" " * (size - len(body)) + b"}"
+
+
+def test_padding_a_login_body_cannot_skip_the_tenant_allowlist(start_gateway, contract):
+    """Finding 18.4: a login padded with whitespace past the 64 KiB buffer streamed on unread, so the
+    tenant's allowlist, its login limit and its certificate check never saw the tenant code."""
+    app, url = contract
+    app.add_tenant("t-pad", "pad-office", ["203.0.113.0/24"])
+    gw = start_gateway({"auth": url, "accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    outside = {"X-Forwarded-For": "198.51.100.7", "Content-Type": "application/json"}
+    before = app.calls.count("/api/v1/auth/login")
+    r = httpx.post(f"{gw}/api/v1/auth/login", content=_padded_login("pad-office", 600_000), headers=outside)
+    assert_refusal(r, 413, "payload-too-large")
+    # Chunked (no length): cut off at the small limit, never streamed on.
+    r = httpx.post(f"{gw}/api/v1/auth/login", headers=outside,
+                   content=iter([_padded_login("pad-office", 600_000)[i:i + 4096] for i in range(0, 600_000, 4096)]))
+    assert_refusal(r, 413, "payload-too-large")
+    # Within the small limit the tenant is read and its allowlist holds, padded or not.
+    r = httpx.post(f"{gw}/api/v1/auth/login", content=_padded_login("pad-office", 3000), headers=outside)
+    assert_refusal(r, 403, "ip-not-allowed")
+    assert app.calls.count("/api/v1/auth/login") == before  # auth never saw any of them
+    r = httpx.post(f"{gw}/api/v1/auth/login", content=_padded_login("pad-office", 3000),
+                   headers={**outside, "X-Forwarded-For": "203.0.113.5"})
+    assert r.status_code == 200
+
+
+def test_refresh_names_its_tenant_and_is_refused_outside_the_allowlist(start_gateway, contract):
+    """Finding 18.4: /token/refresh gave fresh tokens from outside the tenant's allowlist."""
+    app, url = contract
+    app.add_tenant("t-rf", "rf-office", ["203.0.113.0/24"])
+    gw = start_gateway({"auth": url, "accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    refresh = f"{gw}/api/v1/auth/token/refresh"
+    outside, inside = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.5"}
+    r = httpx.post(refresh, json={"refresh_token": "r-1", "tenant_code": "rf-office"}, headers=outside)
+    assert_refusal(r, 403, "ip-not-allowed")
+    # The refresh token is opaque: without the tenant code the gateway cannot check, so it refuses.
+    r = httpx.post(refresh, json={"refresh_token": "r-1"}, headers=outside)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    # A made-up tenant has no sessions to refresh.
+    r = httpx.post(refresh, json={"refresh_token": "r-1", "tenant_code": "nobody"}, headers=outside)
+    assert r.status_code == 401
+    # Too large for a refresh: 413 before auth sees a byte.
+    r = httpx.post(refresh, json={"refresh_token": "r" * 20000, "tenant_code": "rf-office"}, headers=inside)
+    assert_refusal(r, 413, "payload-too-large")
+    assert "/api/v1/auth/token/refresh" not in app.calls
+    # Inside: forwarded, with the body auth's schema takes (the token alone).
+    r = httpx.post(refresh, json={"refresh_token": "r-1", "tenant_code": "rf-office"}, headers=inside)
+    assert r.status_code == 200, r.text
+    assert r.json()["body_length"] == len(b'{"refresh_token":"r-1"}')
+
+
+def test_login_steps_are_held_to_the_challenges_tenant(start_gateway, contract):
+    """The later login steps issue tokens too: the challenge's tenant is checked like the login's."""
+    app, url = contract
+    app.add_tenant("t-ch", "ch-office", ["203.0.113.0/24"])
+    gw = start_gateway({"auth": url, "accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    challenge = jwt.encode({"tid": "t-ch", "typ": "login_challenge"}, "k" * 32, algorithm="HS256")
+    for step in ("login/totp", "login/password"):
+        r = httpx.post(f"{gw}/api/v1/auth/{step}", json={"challenge": challenge, "code": "123456"},
+                       headers={"X-Forwarded-For": "198.51.100.7"})
+        assert_refusal(r, 403, "ip-not-allowed")
+        r = httpx.post(f"{gw}/api/v1/auth/{step}", json={"challenge": challenge, "code": "123456"},
+                       headers={"X-Forwarded-For": "203.0.113.5"})
+        assert r.status_code == 200
+
+
 def test_tenant_allowlist_applies_to_every_request_of_the_tenant(start_gateway, contract, tokens):
     app, url = contract
     app.add_tenant("t-tok", "tok-office", ["10.9.0.0/16"])
