@@ -38,6 +38,12 @@ class GatewaySettings(BaseSettings):
     # Waiting for a free pooled connection; past it the gateway is saturated (503).
     pool_timeout: float = 5.0
     max_connections: int = 200
+    # Upstream connections one service may hold (within MAX_CONNECTIONS): a slow service cannot take all.
+    max_connections_per_service: int = 100
+    # Requests in flight at once (per process): per tenant (operators: per operator), and per client
+    # address for requests without a token. Over it: 429 at once, nothing read or forwarded.
+    concurrency_tenant: int = 100
+    concurrency_anonymous: int = 20
     max_keepalive_connections: int = 100
     # Below the services' own keep-alive timeout (uvicorn's default is 5 s): a pooled connection the
     # service has just closed would otherwise fail the next request with a 502.
@@ -111,6 +117,16 @@ class GatewaySettings(BaseSettings):
     # Slow clients: the whole header block, and each body read, must arrive within these.
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    # A body read whole at the gateway (small ones, credential routes, every anonymous one) must be
+    # complete within BODY_DEADLINE; a streamed one (an authenticated upload) within STREAM_BODY_DEADLINE.
+    body_deadline: float = 60.0
+    stream_body_deadline: float = 1800.0
+    # After BODY_RATE_GRACE seconds a body must keep coming at BODY_MIN_RATE bytes/s on average (408).
+    body_min_rate: int = 8192
+    body_rate_grace: float = 5.0
+    # A request without a token never streams: its body is read whole before any service is asked,
+    # up to this size (413 beyond), so a slow anonymous body holds no upstream connection.
+    anonymous_body_bytes: int = 1024 * 1024
     keepalive_timeout: float = 5.0
 
     # --- browser --------------------------------------------------------------------------------

@@ -327,15 +327,17 @@ def test_upload_over_100_mb_is_refused_before_its_body_is_read(start_gateway, ec
     assert app.received == 0
 
 
-def test_chunked_body_is_cut_off_while_streaming_at_the_limit(start_gateway, echo):
+def test_chunked_body_is_cut_off_while_streaming_at_the_limit(start_gateway, echo, contract, tokens):
     app, echo_url = echo
     app.progress_at = 1
     limit = 1 << 20
-    gw = start_gateway({"files": echo_url}, max_upload_bytes=limit, multipart_overhead_bytes=0,
-                       buffer_body_bytes=64 * 1024)
+    gw = start_gateway({"files": echo_url, "accounts": contract[1]}, max_upload_bytes=limit,
+                       multipart_overhead_bytes=0, buffer_body_bytes=64 * 1024)
     host, port = gw.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
+        # With a token: only authenticated bodies stream (an anonymous one is read whole first).
         sock.sendall(b"POST /api/v1/files/upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                     b"Authorization: Bearer " + tokens.user("t-up").encode() + b"\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
         piece = b"z" * 65536
         for _ in range(limit // len(piece)):
