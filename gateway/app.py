@@ -247,10 +247,11 @@ class Gateway:
         if path in self.credential_paths:
             # Small and read whole (413 beyond): the tenant is known before auth issues a token.
             body = await self.body_policy.read(scope, receive, self.gw.credential_body_bytes, whole=whole)
+            state.body_read = True  # always whole here
             body, extra_headers = await self._credential_tenant(scope, path, body, state)
         else:
             body = await self.body_policy.read(scope, receive, whole=whole)
-        state.body_read = body.stream is None
+            state.body_read = body.stream is None
 
         peer = scope.get("client")
         down = Downstream(peer=peer[0] if peer else None, scheme=scope.get("scheme", "http"))
