@@ -233,7 +233,9 @@ def run(seconds: int = 10, connections: int = 32, idle_connections: int = 1000) 
                    "ROUMU_GATEWAY_WORKERS": str(workers), "ROUMU_GATEWAY_KEEPALIVE_TIMEOUT": "120",
                    # Limits stay on (their cost is measured) but high enough never to refuse the load.
                    "ROUMU_GATEWAY_RATE_LIMIT_IP": huge, "ROUMU_GATEWAY_RATE_LIMIT_USER": huge,
-                   "ROUMU_GATEWAY_RATE_LIMIT_TENANT": huge, "ROUMU_GATEWAY_RATE_LIMIT_PARTNER": huge}
+                   "ROUMU_GATEWAY_RATE_LIMIT_TENANT": huge, "ROUMU_GATEWAY_RATE_LIMIT_PARTNER": huge,
+                   # One client address and one operator carry the whole load: budgets above it.
+                   "ROUMU_GATEWAY_CONCURRENCY_ANONYMOUS": "100000", "ROUMU_GATEWAY_CONCURRENCY_TENANT": "100000"}
             log = (tmp / "servers.log").open("ab")
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", "services.accounts.app:create_app",

@@ -9,17 +9,19 @@ framework. One request, in order (cheap refusals first, the body last):
 4. the bearer token, when there is one, verified against auth's keys (401 if it does not hold);
 5. rate limits per user, partner client and tenant;
 6. IP allowlists: the global one for operators and administrative paths, the tenant's own;
-7. the body: media type (415) and size per route (413), read whole when small, else streamed;
-8. on login: the tenant code from the body → that tenant's allowlist, and its device certificate;
-9. the proxy (gateway/proxy.py).
+7. a place in the source's in-flight budget: its tenant, or its address without a token (429);
+8. the body: media type (415) and size per route (413), with a deadline and a minimum rate (408);
+   read whole when small or without a token, else streamed;
+9. on credential routes (small bodies, always whole): the tenant of the login, login step or
+   refresh → that tenant's allowlist, login limit and device certificate;
+10. the proxy (gateway/proxy.py).
 
-Every refusal of 3–8 is problem+json with a Japanese title and an audit event
+Every refusal of 3–9 is problem+json with a Japanese title and an audit event
 (gateway/refusals.py). Every response gets the security headers (gateway/security.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,9 +34,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import tls
+from gateway import credentials, tls
 from gateway.auth import AccessVerifier, FileKeys, HttpKeys, KeySource, bearer_token, invalid_token
-from gateway.body import BodyPolicy, ClientDisconnected
+from gateway.body import Body, BodyPolicy, ClientDisconnected
+from gateway.budgets import Budget
 from gateway.headers import (
     Downstream,
     Header,
@@ -48,7 +51,7 @@ from gateway.health import services_health
 from gateway.proxy import Proxy, host_port
 from gateway.ratelimit import Limiter
 from gateway.refusals import RefusalEvents, Refused, ip_not_allowed
-from gateway.routing import RouteLabel
+from gateway.routing import RouteLabel, Target
 from gateway.security import ResponseHeaders
 from gateway.settings import GatewaySettings, get_gateway_settings
 from gateway.tenants import ServiceTokens, TenantAccess, TenantDirectory, networks
@@ -109,9 +112,15 @@ class Gateway:
         self.proxies = TrustedProxies(gw.trusted_proxies)
         self.admin_allowlist = networks(gw.admin_allowlist)
         self.admin_paths = tuple(gw.admin_paths)
+        self.metrics_allowlist = networks(gw.metrics_allowlist)
         self.login_paths = frozenset(p.rstrip("/") for p in gw.login_paths)
         self.tenant_code_paths = frozenset(p.rstrip("/") for p in gw.tenant_code_paths)
+        self.refresh_paths = frozenset(p.rstrip("/") for p in gw.refresh_paths)
+        self.credential_paths = frozenset(p.rstrip("/") for p in gw.credential_paths) | self.tenant_code_paths \
+            | self.refresh_paths
         self.body_policy = BodyPolicy(gw)
+        self.tenant_budget = Budget(gw.concurrency_tenant)
+        self.anonymous_budget = Budget(gw.concurrency_anonymous)
         self.response_headers = ResponseHeaders(gw.cors_origin, gw.hsts_seconds)
         self.cert_trusted = TrustedProxies(gw.tls_client_cert_trusted)
         self.cert_header = gw.tls_client_cert_header.lower().encode("latin-1")
@@ -152,6 +161,12 @@ class Gateway:
             endpoint = self.local.get(scope["path"])
             if endpoint is not None:
                 scope["route"] = RouteLabel(scope["path"])
+                # The client as the trusted-proxy rules see it: behind a TLS terminator on this host
+                # every peer is loopback.
+                peer = scope.get("client")
+                state.ip = client_ip(scope["headers"], peer[0] if peer else None, self.proxies)
+                if scope["path"] == "/metrics":
+                    self._metrics_allowlist(state)
                 if scope["path"].startswith(self.admin_paths):
                     self._admin_allowlist(state)
                 response = await endpoint(Request(scope, receive))
@@ -164,7 +179,9 @@ class Gateway:
             if isinstance(exc, Refused) and self.rt is not None:
                 self.rt.events.publish(exc, getattr(scope.get("route"), "path", None) or scope["path"],
                                        state.tenant_id, state.actor(), current_request_id())
-            await problem(exc, scope["path"])(scope, receive, send_secured)
+            # A body left unread: end the connection rather than parse the rest as the next request.
+            close = not state.body_read and _announces_body(scope)
+            await problem(exc, scope["path"], close)(scope, receive, send_secured)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, state: _State, origin: bytes | None) -> None:
         rt = self.rt
@@ -209,18 +226,34 @@ class Gateway:
         if path.startswith(self.admin_paths):
             self._admin_allowlist(state)
 
-        body = await self.body_policy.read(scope, receive)
-        extra_headers: list[Header] = []
-        if path in self.tenant_code_paths and body.data:
-            code = _tenant_code(body.data)
-            if code:
-                await rt.limiter.hit("login", "tenant:" + code)
-                access = await rt.tenants.by_code(code)
-                if access is not None:
-                    state.tenant_id = access.tenant_id
-                    self._tenant_allowlist(access, state)
-                    extra_headers = await self._device_certificate(scope, access, state)
+        # Identity, limits and allowlists are settled: take a place in the source's budget before
+        # reading a byte of the body or asking any service.
+        who = state.principal
+        budget = self.anonymous_budget if who is None else self.tenant_budget
+        key = "ip:" + ip_key if who is None else (who.tenant_id or "sub:" + who.subject)
+        budget.enter(key)
+        try:
+            await self._forward(scope, receive, send, target, path, state)
+        finally:
+            budget.leave(key)
 
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, target: Target, path: str,
+                       state: _State) -> None:
+        rt = self.rt
+        assert rt is not None
+        # Without a token the body never streams: read whole first, so a slow one holds no upstream slot.
+        whole = state.principal is None
+        extra_headers: list[Header] = []
+        if path in self.credential_paths:
+            # Small and read whole (413 beyond): the tenant is known before auth issues a token.
+            body = await self.body_policy.read(scope, receive, self.gw.credential_body_bytes, whole=whole)
+            state.body_read = True  # always whole here
+            body, extra_headers = await self._credential_tenant(scope, path, body, state)
+        else:
+            body = await self.body_policy.read(scope, receive, whole=whole)
+            state.body_read = body.stream is None
+
+        peer = scope.get("client")
         down = Downstream(peer=peer[0] if peer else None, scheme=scope.get("scheme", "http"))
         headers = upstream_headers(scope["headers"], down, self.proxies, current_request_id() or new_request_id())
         headers += extra_headers
@@ -230,6 +263,38 @@ class Gateway:
             return
 
     # -- the checks ------------------------------------------------------------------------------
+    async def _credential_tenant(self, scope: Scope, path: str, body: Body,
+                                 state: _State) -> tuple[Body, list[Header]]:
+        """The tenant a login, login step or refresh is for → its limits, allowlist and certificate."""
+        rt = self.rt
+        assert rt is not None
+        if path in self.tenant_code_paths:
+            code = credentials.tenant_code(body.data)
+            if code is None:
+                return body, []  # auth refuses a login without one (422): no token either way
+            await rt.limiter.hit("login", "tenant:" + code)
+            access = await rt.tenants.by_code(code)
+            if access is None:
+                return body, []
+            state.tenant_id = access.tenant_id
+            self._tenant_allowlist(access, state)
+            return body, await self._device_certificate(scope, access, state)
+        if path in self.refresh_paths:
+            code, data = credentials.refresh_body(body.data)
+            access = await rt.tenants.by_code(code)
+            if access is None:
+                raise credentials.unknown_tenant()
+            state.tenant_id = access.tenant_id
+            self._tenant_allowlist(access, state)
+            return Body(data=data), []
+        tenant_id = credentials.challenge_tenant(body.data)
+        if tenant_id is not None:
+            access = await rt.tenants.by_id(tenant_id)
+            if access is not None:
+                state.tenant_id = access.tenant_id
+                self._tenant_allowlist(access, state)
+        return body, []
+
     def _admin_allowlist(self, state: _State) -> None:
         if not self.admin_allowlist:
             return
@@ -238,6 +303,13 @@ class Gateway:
             log.warning("refused: operator or administrative route from outside the global allowlist",
                         extra={"client_ip": state.ip})
             raise ip_not_allowed("管理用の経路はこの接続元から利用できません")
+
+    def _metrics_allowlist(self, state: _State) -> None:
+        peer = state.ip
+        ip = parse_ip(peer)
+        if ip is None or not any(ip in net for net in self.metrics_allowlist):
+            log.warning("refused: /metrics from outside its allowlist", extra={"client_ip": peer})
+            raise ip_not_allowed("監視用の経路はこの接続元から利用できません")
 
     def _tenant_allowlist(self, access: TenantAccess, state: _State) -> None:
         if not access.allows(parse_ip(state.ip)):
@@ -277,14 +349,13 @@ class Gateway:
         client = new_client(gw)
         limit = asyncio.Semaphore(gw.max_connections)
         timeouts = Timeouts(gw.connect_timeout, gw.read_timeout, gw.write_timeout, gw.pool_timeout)
+        # One pool per service, each with its own budget within the global one (two services at one
+        # address still count apart).
         pools: dict[str, Pool] = {}
-        by_address: dict[tuple[str, int], Pool] = {}
         for name, url in self.upstreams.items():
             address = host_port(url)
-            if address not in by_address:
-                by_address[address] = Pool(address[0], address[1], limit, gw.max_keepalive_connections,
-                                           gw.keepalive_expiry, timeouts)
-            pools[name] = by_address[address]
+            pools[name] = Pool(address[0], address[1], limit, gw.max_keepalive_connections, gw.keepalive_expiry,
+                               timeouts, asyncio.Semaphore(gw.max_connections_per_service))
         proxy = Proxy(pools, self.proxies, gw.max_header_bytes, gw.read_timeout)
         source: KeySource
         if gw.jwks_source == "http":
@@ -356,13 +427,14 @@ def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
 class _State:
     """What the checks learnt about one request, for the refusal event."""
 
-    __slots__ = ("ip", "principal", "tenant_id")
+    __slots__ = ("body_read", "ip", "principal", "tenant_id")
 
     def __init__(self, scope: Scope) -> None:
         peer = scope.get("client")
         self.ip: str | None = peer[0] if peer else None
         self.principal: Principal | None = None
         self.tenant_id: str | None = None
+        self.body_read = False
 
     def actor(self) -> Actor:
         p = self.principal
@@ -372,18 +444,17 @@ class _State:
         return Actor(kind=kind, id=p.subject, ip=self.ip)
 
 
-def _tenant_code(body: bytes) -> str | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    code = data.get("tenant_code") if isinstance(data, dict) else None
-    return code if isinstance(code, str) and 0 < len(code) <= 64 else None
+def _announces_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
+            return True
+    return False
 
 
-def problem(exc: ProblemError, path: str) -> Response:
+def problem(exc: ProblemError, path: str, close: bool = False) -> Response:
+    headers = {**exc.headers, "Connection": "close"} if close else exc.headers
     return problem_response(exc.status, exc.slug, exc.title, exc.detail, instance=path,
-                            headers=exc.headers, extra=exc.extra)
+                            headers=headers, extra=exc.extra)
 
 
 class CatchAll:

@@ -4,11 +4,17 @@
 * A chunked body is counted as it streams and cut off (413) the moment it passes the limit.
 * Bodies up to BUFFER_BODY_BYTES are read whole and leave in one write; larger ones stream, so a
   100 MB upload never sits in memory.
-* Each read from the client must come within BODY_TIMEOUT (a slow client gets 408)."""
+* Slow clients get 408: each read must come within BODY_TIMEOUT; the whole body within
+  BODY_DEADLINE when it is read whole here (STREAM_BODY_DEADLINE when it streams); and after
+  BODY_RATE_GRACE seconds it must keep arriving at BODY_MIN_RATE bytes/s on average. A client
+  trickling a byte every few seconds is cut off within seconds, not kept for as long as it likes.
+* `whole=True` (requests without a token) never streams: the body is read completely before any
+  upstream connection is taken, so a slow anonymous body holds nothing but its own socket."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +34,29 @@ class ClientDisconnected(Exception):
 def request_timeout() -> ProblemError:
     return ProblemError(408, "request-timeout", "リクエストの受信がタイムアウトしました",
                         "本文の送信が途中で止まりました")
+
+
+class _Meter:
+    """When the next body byte must have arrived: per read, by the whole-body deadline, by the minimum rate."""
+
+    __slots__ = ("deadline", "grace", "rate", "received", "start")
+
+    def __init__(self, deadline: float, grace: float, rate: int) -> None:
+        self.start = time.monotonic()
+        self.deadline = self.start + deadline
+        self.grace = grace
+        self.rate = rate
+        self.received = 0
+
+    def streaming(self, deadline: float) -> None:
+        self.deadline = self.start + deadline
+
+    def wait_at_most(self, per_read: float) -> float:
+        due = self.deadline
+        if self.rate > 0:
+            # received >= (elapsed - grace) * rate, i.e. the next byte is due by this:
+            due = min(due, self.start + self.grace + self.received / self.rate)
+        return min(per_read, due - time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -50,6 +79,11 @@ class BodyPolicy:
         self.max_upload = gw.max_upload_bytes + gw.multipart_overhead_bytes
         self.buffer_limit = gw.buffer_body_bytes
         self.timeout = gw.body_timeout
+        self.deadline = gw.body_deadline
+        self.stream_deadline = gw.stream_body_deadline
+        self.min_rate = gw.body_min_rate
+        self.rate_grace = gw.body_rate_grace
+        self.anonymous_limit = gw.anonymous_body_bytes
 
     def limit_for(self, path: str, media_type: str) -> int:
         """The largest body the route takes with this media type; 415 for a type it does not take."""
@@ -61,7 +95,10 @@ class BodyPolicy:
             return self.max_body
         raise unsupported_media_type(f"{media_type or '(Content-Type なし)'} はこの経路では受け付けません")
 
-    async def read(self, scope: Scope, receive: Receive, limit_override: int | None = None) -> Body:
+    async def read(self, scope: Scope, receive: Receive, limit_override: int | None = None,
+                   whole: bool = False) -> Body:
+        """The request's body, checked; `whole`: read completely before returning (never a stream),
+        capped at ANONYMOUS_BODY_BYTES."""
         length: int | None = None
         chunked = False
         ctype = b""
@@ -85,16 +122,19 @@ class BodyPolicy:
         limit = self.limit_for(scope["path"], media_type)
         if limit_override is not None:
             limit = min(limit, limit_override)
+        if whole:
+            limit = min(limit, self.anonymous_limit)
         if length is not None and length > limit:
             raise too_large(limit)
-        if length is not None and length <= self.buffer_limit:
-            return Body(data=await self._read_all(receive, limit))
+        meter = _Meter(self.deadline, self.rate_grace, self.min_rate)
+        if whole or (length is not None and length <= self.buffer_limit):
+            return Body(data=await self._read_all(receive, limit, meter))
         # Unknown length, or too large to hold: read what fits the buffer, then decide.
         head: list[bytes] = []
         seen = 0
         more = True
         while more and seen <= self.buffer_limit:
-            piece, more = await self._receive(receive)
+            piece, more = await self._receive(receive, meter)
             if piece:
                 seen += len(piece)
                 if seen > limit:
@@ -102,24 +142,29 @@ class BodyPolicy:
                 head.append(piece)
         if not more:
             return Body(data=b"".join(head))
-        return Body(stream=self._stream(receive, head, seen, limit), length=length)
+        meter.streaming(self.stream_deadline)
+        return Body(stream=self._stream(receive, head, seen, limit, meter), length=length)
 
-    async def _receive(self, receive: Receive) -> tuple[bytes, bool]:
+    async def _receive(self, receive: Receive, meter: _Meter) -> tuple[bytes, bool]:
+        wait = meter.wait_at_most(self.timeout)
+        if wait <= 0:
+            raise request_timeout()
         try:
-            message = await asyncio.wait_for(receive(), self.timeout)
+            message = await asyncio.wait_for(receive(), wait)
         except TimeoutError:
             raise request_timeout() from None
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         body: bytes = message.get("body", b"")
+        meter.received += len(body)
         return body, bool(message.get("more_body", False))
 
-    async def _read_all(self, receive: Receive, limit: int) -> bytes:
+    async def _read_all(self, receive: Receive, limit: int, meter: _Meter) -> bytes:
         parts: list[bytes] = []
         seen = 0
         more = True
         while more:
-            piece, more = await self._receive(receive)
+            piece, more = await self._receive(receive, meter)
             if piece:
                 seen += len(piece)
                 if seen > limit:
@@ -127,12 +172,13 @@ class BodyPolicy:
                 parts.append(piece)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    async def _stream(self, receive: Receive, head: list[bytes], seen: int, limit: int) -> AsyncIterator[bytes]:
+    async def _stream(self, receive: Receive, head: list[bytes], seen: int, limit: int,
+                      meter: _Meter) -> AsyncIterator[bytes]:
         for piece in head:
             yield piece
         more = True
         while more:
-            piece, more = await self._receive(receive)
+            piece, more = await self._receive(receive, meter)
             if piece:
                 seen += len(piece)
                 if seen > limit:

@@ -77,7 +77,12 @@ class Proxy:
         except (ConnectFailed, ConnectionBroken) as exc:
             log.warning("upstream unreachable", extra={"service": target.service.name, "error": str(exc)})
             raise ProblemError(502, "bad-gateway", "サービスに接続できません") from exc
-        start = {"type": "http.response.start", "status": conn.status, "headers": downstream_headers(conn.headers)}
+        headers = downstream_headers(conn.headers)
+        if conn.body_incomplete:
+            # Answered before the client's body was done: the rest will never be read, so the client's
+            # connection ends with this response.
+            headers.append((b"connection", b"close"))
+        start = {"type": "http.response.start", "status": conn.status, "headers": headers}
         try:
             if conn.complete:
                 body_bytes = conn.take_body()

@@ -13,10 +13,11 @@ SECURITY_HEADERS: tuple[Header, ...] = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 )
-_OURS = frozenset(name for name, _ in SECURITY_HEADERS) | {
+# Always the gateway's: a service's copy of these is replaced (CORS is decided here, HSTS per connection).
+_OURS = frozenset({
     b"strict-transport-security", b"access-control-allow-origin", b"access-control-allow-credentials",
     b"access-control-expose-headers",
-}
+})
 CORS_METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_ALLOWED_HEADERS = b"authorization, content-type, if-match, if-none-match, x-request-id"
 CORS_EXPOSED = b"etag, location, retry-after, ratelimit, ratelimit-policy, x-request-id, content-disposition"
@@ -32,10 +33,13 @@ class ResponseHeaders:
         return bool(self.cors_origin) and origin == self.cors_origin
 
     def apply(self, headers: list[Header], origin: bytes | None, https: bool) -> list[Header]:
-        """The response's headers with ours set (a service's copy of one of ours is replaced)."""
+        """The response's headers with ours added. A security header the service set itself stays as it
+        is (a file download's CSP carries `sandbox`, stricter than the API default); only CORS and
+        HSTS are always the gateway's."""
         out = [(n, v) for n, v in headers if n.lower() not in _OURS]
-        out += SECURITY_HEADERS
-        if not any(n.lower() == b"cache-control" for n, _ in out):
+        present = {n.lower() for n, _ in out}
+        out += [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+        if b"cache-control" not in present:
             out.append((b"cache-control", b"no-store"))
         if https and self.hsts:
             out.append((b"strict-transport-security", self.hsts))

@@ -12,8 +12,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.topology import GATEWAY_PORT
 
-_CIDR_LISTS = ("trusted_proxies", "admin_allowlist", "tls_client_cert_trusted")
-_LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "tenant_code_paths", "upload_paths",
+_CIDR_LISTS = ("trusted_proxies", "admin_allowlist", "metrics_allowlist", "tls_client_cert_trusted")
+_LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "tenant_code_paths", "refresh_paths", "credential_paths",
+          "upload_paths",
           "json_content_types", "upload_content_types", "form_content_paths")
 
 CidrList = Annotated[list[str], NoDecode]
@@ -37,6 +38,12 @@ class GatewaySettings(BaseSettings):
     # Waiting for a free pooled connection; past it the gateway is saturated (503).
     pool_timeout: float = 5.0
     max_connections: int = 200
+    # Upstream connections one service may hold (within MAX_CONNECTIONS): a slow service cannot take all.
+    max_connections_per_service: int = 100
+    # Requests in flight at once (per process): per tenant (operators: per operator), and per client
+    # address for requests without a token. Over it: 429 at once, nothing read or forwarded.
+    concurrency_tenant: int = 100
+    concurrency_anonymous: int = 20
     max_keepalive_connections: int = 100
     # Below the services' own keep-alive timeout (uvicorn's default is 5 s): a pooled connection the
     # service has just closed would otherwise fail the next request with a 502.
@@ -72,8 +79,22 @@ class GatewaySettings(BaseSettings):
     # Operator tokens and the paths below (prefixes) only from these CIDRs; empty: no restriction.
     admin_allowlist: CidrList = Field(default_factory=list)
     admin_paths: StrList = Field(default_factory=lambda: ["/metrics"])
+    # /metrics only from these CIDRs, whatever ADMIN_ALLOWLIST says (both apply when both are set).
+    # Loopback by default; open it to the monitoring network explicitly. Empty: nobody.
+    metrics_allowlist: CidrList = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Requests that carry the tenant code in their JSON body (`tenant_code`) before any token exists.
     tenant_code_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/login"])
+    # Token refresh: the opaque refresh token travels with `tenant_code` (required), whose allowlist is
+    # checked; the field is removed before auth sees the body.
+    refresh_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/token/refresh"])
+    # Credential routes (exact paths): bodies capped at CREDENTIAL_BODY_BYTES and always read whole,
+    # so the tenant is known before a token is issued; a login `challenge` names it by its `tid`.
+    credential_paths: StrList = Field(default_factory=lambda: [
+        "/api/v1/auth/login", "/api/v1/auth/login/totp", "/api/v1/auth/login/password",
+        "/api/v1/auth/login/totp-enrolment", "/api/v1/auth/login/totp-enrolment/confirm",
+        "/api/v1/auth/token/refresh", "/api/v1/auth/oauth/token", "/api/v1/auth/me/password",
+    ])
+    credential_body_bytes: int = 8 * 1024
     tenant_cache_seconds: float = 10.0
     # When accounts cannot be asked, a cached answer this old is still used; none at all: 503.
     tenant_stale_seconds: float = 300.0
@@ -96,6 +117,16 @@ class GatewaySettings(BaseSettings):
     # Slow clients: the whole header block, and each body read, must arrive within these.
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    # A body read whole at the gateway (small ones, credential routes, every anonymous one) must be
+    # complete within BODY_DEADLINE; a streamed one (an authenticated upload) within STREAM_BODY_DEADLINE.
+    body_deadline: float = 60.0
+    stream_body_deadline: float = 1800.0
+    # After BODY_RATE_GRACE seconds a body must keep coming at BODY_MIN_RATE bytes/s on average (408).
+    body_min_rate: int = 8192
+    body_rate_grace: float = 5.0
+    # A request without a token never streams: its body is read whole before any service is asked,
+    # up to this size (413 beyond), so a slow anonymous body holds no upstream connection.
+    anonymous_body_bytes: int = 1024 * 1024
     keepalive_timeout: float = 5.0
 
     # --- browser --------------------------------------------------------------------------------

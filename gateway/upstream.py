@@ -87,6 +87,9 @@ class _Conn(asyncio.Protocol):
         self.reading_paused = False
         self.body_incomplete = False
         self.waiter: asyncio.Future[None] | None = None
+        # Done when the service has answered (its head is in) or the connection ended: a request body
+        # still streaming up is then abandoned at once, not after the client's next byte.
+        self.answered: asyncio.Future[None] = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -97,6 +100,7 @@ class _Conn(asyncio.Protocol):
         if not self.complete and self.error is None:
             self.error = ConnectionBroken("connection closed by the service")
         self._wake()
+        self._answered()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
 
@@ -110,6 +114,7 @@ class _Conn(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self.error = ConnectionBroken(f"unparseable response: {exc}")
             self.close()
+            self._answered()
         self._wake()
 
     def pause_writing(self) -> None:
@@ -127,6 +132,7 @@ class _Conn(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
         self.head_done = True
+        self._answered()
         if self.head_only:
             # httptools cannot be told the request was HEAD: take the head as the whole answer and
             # never reuse the connection (a Content-Length would make the parser wait for a body).
@@ -148,6 +154,10 @@ class _Conn(asyncio.Protocol):
             self.keep_alive = self.parser.should_keep_alive()
 
     # -- used by the pool and the proxy ------------------------------------------------------------
+    def _answered(self) -> None:
+        if not self.answered.done():
+            self.answered.set_result(None)
+
     def _wake(self) -> None:
         w = self.waiter
         if w is not None and not w.done():
@@ -221,14 +231,16 @@ def _expire(fut: asyncio.Future[None]) -> None:
 
 
 class Pool:
-    """Keep-alive connections to one service. `limit` bounds requests in flight over all pools."""
+    """Keep-alive connections to one service. `limit` bounds requests in flight over all pools,
+    `own_limit` those to this service alone, so one slow service cannot take every slot."""
 
     def __init__(self, host: str, port: int, limit: asyncio.Semaphore, max_idle: int, keepalive_expiry: float,
-                 timeouts: Timeouts) -> None:
+                 timeouts: Timeouts, own_limit: asyncio.Semaphore | None = None) -> None:
         self.host = host
         self.port = port
         self.host_header = f"{host}:{port}".encode("ascii")
         self.limit = limit
+        self.own_limit = own_limit
         self.max_idle = max_idle
         self.keepalive_expiry = keepalive_expiry
         self.timeouts = timeouts
@@ -245,14 +257,30 @@ class Pool:
             raise ConnectFailed(str(exc)) from exc
         return conn
 
+    async def _take(self, sem: asyncio.Semaphore, deadline: float) -> None:
+        if not sem.locked():
+            await sem.acquire()  # free: returns without suspending
+            return
+        try:
+            await asyncio.wait_for(sem.acquire(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError as exc:
+            raise PoolTimeout("no free connection") from exc
+
+    def _give_back(self) -> None:
+        self.limit.release()
+        if self.own_limit is not None:
+            self.own_limit.release()
+
     async def acquire(self) -> _Conn:
-        if self.limit.locked():
-            try:
-                await asyncio.wait_for(self.limit.acquire(), self.timeouts.pool)
-            except TimeoutError as exc:
-                raise PoolTimeout("no free connection") from exc
-        else:
-            await self.limit.acquire()  # free: returns without suspending
+        deadline = time.monotonic() + self.timeouts.pool
+        if self.own_limit is not None:
+            await self._take(self.own_limit, deadline)
+        try:
+            await self._take(self.limit, deadline)
+        except BaseException:
+            if self.own_limit is not None:
+                self.own_limit.release()
+            raise
         try:
             now = time.monotonic()
             while self.idle:
@@ -265,7 +293,7 @@ class Pool:
             conn.reused = False
             return conn
         except BaseException:
-            self.limit.release()
+            self._give_back()
             raise
 
     def release(self, conn: _Conn) -> None:
@@ -277,11 +305,11 @@ class Pool:
             self.idle.append(conn)
         else:
             conn.close()
-        self.limit.release()
+        self._give_back()
 
     def discard(self, conn: _Conn) -> None:
         conn.close()
-        self.limit.release()
+        self._give_back()
 
     def close(self) -> None:
         for conn in self.idle:
@@ -337,13 +365,28 @@ class Pool:
                       stream: AsyncIterator[bytes], length: int | None) -> None:
         chunked = length is None
         conn.write(self.head(method, target, headers, length, chunked))
-        async for piece in stream:
+        pieces = aiter(stream)
+        while True:
+            # Whichever comes first: the client's next piece, or the service's answer (or hang-up).
+            # An answer that arrived (a 401 for a body it never needed) ends the upload now, not
+            # when a slow client gets round to its next byte.
+            nxt = asyncio.ensure_future(anext(pieces))
+            if not conn.answered.done():
+                await asyncio.wait((nxt, conn.answered), return_when=asyncio.FIRST_COMPLETED)
+            if conn.answered.done() and not nxt.done():
+                nxt.cancel()
+                await asyncio.wait((nxt,))
+                conn.body_incomplete = True
+                return
+            try:
+                piece = await nxt
+            except StopAsyncIteration:
+                break
             if conn.closed or conn.head_done:
                 # The service answered (or hung up) before the body was done: its answer stands.
                 conn.body_incomplete = True
-                break
+                return
             conn.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
             await conn.drain(self.timeouts.write)
-        else:
-            if chunked:
-                conn.write(b"0\r\n\r\n")
+        if chunked:
+            conn.write(b"0\r\n\r\n")

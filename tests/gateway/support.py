@@ -41,12 +41,17 @@ class ServerThread:
         self.thread.join(30)
 
 
+OWN_CSP = b"default-src 'none'; sandbox"
+
+
 class Echo:
     """An upstream that tells what it received, and can stall on demand.
 
     Paths (after /api/v1/<route>): /echo → method, raw path, query, headers as JSON;
     /upload → counts the body, noting progress; /download → one chunk, then waits for `release`;
-    /slow → waits for `release` before answering; /hop → answers with hop-by-hop headers."""
+    /slow → waits for `release` before answering; /hop → answers with hop-by-hop headers;
+    /own-headers → answers with its own Content-Security-Policy (a download's sandbox);
+    /reject → 401 at once, without reading the body (a service refusing a request it needs no body for)."""
 
     def __init__(self) -> None:
         self.received = 0
@@ -97,6 +102,13 @@ class Echo:
                 (b"proxy-authenticate", b"Basic"), (b"trailer", b"x-t"), (b"x-kept", b"yes"),
             ]})
             await send({"type": "http.response.body", "body": b"ok"})
+        elif path.endswith("/reject"):
+            await _json(send, 401, {"status": 401})
+        elif path.endswith("/own-headers"):
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/pdf"), (b"content-security-policy", OWN_CSP),
+            ]})
+            await send({"type": "http.response.body", "body": b"%PDF-1.7"})
         else:
             body = b""
             while True:

@@ -20,7 +20,7 @@ from shared.event_schemas import EventSchemas
 from shared.keys import generate_key, load_public_keys
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner
 from tests.conftest import bearer
-from tests.gateway.support import header_values
+from tests.gateway.support import OWN_CSP, header_values
 from tests.gateway.test_errors import raw_request
 from tests.support.nats_server import free_port
 
@@ -204,6 +204,74 @@ def test_tenant_allowlist_refuses_a_login_from_outside_and_allows_ipv6_inside(st
     assert r.status_code == 200
 
 
+def _padded_login(code: str, size: int) -> bytes:
+    body = json.dumps({"tenant_code": code, "login_id": "a", "password": "x"}).encode()
+    return body[:-1] + b" " * (size - len(body)) + b"}"
+
+
+def test_padding_a_login_body_cannot_skip_the_tenant_allowlist(start_gateway, contract):
+    """Finding 18.4: a login padded with whitespace past the 64 KiB buffer streamed on unread, so the
+    tenant's allowlist, its login limit and its certificate check never saw the tenant code."""
+    app, url = contract
+    app.add_tenant("t-pad", "pad-office", ["203.0.113.0/24"])
+    gw = start_gateway({"auth": url, "accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    outside = {"X-Forwarded-For": "198.51.100.7", "Content-Type": "application/json"}
+    before = app.calls.count("/api/v1/auth/login")
+    r = httpx.post(f"{gw}/api/v1/auth/login", content=_padded_login("pad-office", 600_000), headers=outside)
+    assert_refusal(r, 413, "payload-too-large")
+    # Chunked (no length): cut off at the small limit, never streamed on.
+    r = httpx.post(f"{gw}/api/v1/auth/login", headers=outside,
+                   content=iter([_padded_login("pad-office", 600_000)[i:i + 4096] for i in range(0, 600_000, 4096)]))
+    assert_refusal(r, 413, "payload-too-large")
+    # Within the small limit the tenant is read and its allowlist holds, padded or not.
+    r = httpx.post(f"{gw}/api/v1/auth/login", content=_padded_login("pad-office", 3000), headers=outside)
+    assert_refusal(r, 403, "ip-not-allowed")
+    assert app.calls.count("/api/v1/auth/login") == before  # auth never saw any of them
+    r = httpx.post(f"{gw}/api/v1/auth/login", content=_padded_login("pad-office", 3000),
+                   headers={**outside, "X-Forwarded-For": "203.0.113.5"})
+    assert r.status_code == 200
+
+
+def test_refresh_names_its_tenant_and_is_refused_outside_the_allowlist(start_gateway, contract):
+    """Finding 18.4: /token/refresh gave fresh tokens from outside the tenant's allowlist."""
+    app, url = contract
+    app.add_tenant("t-rf", "rf-office", ["203.0.113.0/24"])
+    gw = start_gateway({"auth": url, "accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    refresh = f"{gw}/api/v1/auth/token/refresh"
+    outside, inside = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.5"}
+    r = httpx.post(refresh, json={"refresh_token": "r-1", "tenant_code": "rf-office"}, headers=outside)
+    assert_refusal(r, 403, "ip-not-allowed")
+    # The refresh token is opaque: without the tenant code the gateway cannot check, so it refuses.
+    r = httpx.post(refresh, json={"refresh_token": "r-1"}, headers=outside)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    # A made-up tenant has no sessions to refresh.
+    r = httpx.post(refresh, json={"refresh_token": "r-1", "tenant_code": "nobody"}, headers=outside)
+    assert r.status_code == 401
+    # Too large for a refresh: 413 before auth sees a byte.
+    r = httpx.post(refresh, json={"refresh_token": "r" * 20000, "tenant_code": "rf-office"}, headers=inside)
+    assert_refusal(r, 413, "payload-too-large")
+    assert "/api/v1/auth/token/refresh" not in app.calls
+    # Inside: forwarded, with the body auth's schema takes (the token alone).
+    r = httpx.post(refresh, json={"refresh_token": "r-1", "tenant_code": "rf-office"}, headers=inside)
+    assert r.status_code == 200, r.text
+    assert r.json()["body_length"] == len(b'{"refresh_token":"r-1"}')
+
+
+def test_login_steps_are_held_to_the_challenges_tenant(start_gateway, contract):
+    """The later login steps issue tokens too: the challenge's tenant is checked like the login's."""
+    app, url = contract
+    app.add_tenant("t-ch", "ch-office", ["203.0.113.0/24"])
+    gw = start_gateway({"auth": url, "accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    challenge = jwt.encode({"tid": "t-ch", "typ": "login_challenge"}, "k" * 32, algorithm="HS256")
+    for step in ("login/totp", "login/password"):
+        r = httpx.post(f"{gw}/api/v1/auth/{step}", json={"challenge": challenge, "code": "123456"},
+                       headers={"X-Forwarded-For": "198.51.100.7"})
+        assert_refusal(r, 403, "ip-not-allowed")
+        r = httpx.post(f"{gw}/api/v1/auth/{step}", json={"challenge": challenge, "code": "123456"},
+                       headers={"X-Forwarded-For": "203.0.113.5"})
+        assert r.status_code == 200
+
+
 def test_tenant_allowlist_applies_to_every_request_of_the_tenant(start_gateway, contract, tokens):
     app, url = contract
     app.add_tenant("t-tok", "tok-office", ["10.9.0.0/16"])
@@ -230,6 +298,21 @@ def test_spoofed_forwarded_for_is_ignored_from_untrusted_peers(start_gateway, co
     assert httpx.get(f"{gw}/api/v1/accounts/echo", headers=bearer(tokens.user("t-none"))).status_code == 200
 
 
+def test_metrics_answer_loopback_only_unless_opened(start_gateway, contract):
+    """/metrics was public whenever ADMIN_ALLOWLIST was empty (the default)."""
+    _, url = contract
+    # The test client is the trusted proxy, so X-Forwarded-For says who the client is.
+    gw = start_gateway({"accounts": url}, trusted_proxies=["127.0.0.1/32"])
+    assert_refusal(httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "198.51.100.7"}), 403, "ip-not-allowed")
+    assert_refusal(httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "2001:db8::7"}), 403, "ip-not-allowed")
+    assert httpx.get(f"{gw}/metrics").status_code == 200  # from loopback itself
+    # Opened to the monitoring network, and only to it.
+    gw = start_gateway({"accounts": url}, trusted_proxies=["127.0.0.1/32"], metrics_allowlist=["198.51.100.0/24"])
+    r = httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert r.status_code == 200 and "roumu_http_requests_total" in r.text
+    assert_refusal(httpx.get(f"{gw}/metrics", headers={"X-Forwarded-For": "203.0.113.9"}), 403, "ip-not-allowed")
+
+
 # -- request limits ------------------------------------------------------------------------------
 
 def test_upload_over_100_mb_is_refused_before_its_body_is_read(start_gateway, echo):
@@ -244,15 +327,17 @@ def test_upload_over_100_mb_is_refused_before_its_body_is_read(start_gateway, ec
     assert app.received == 0
 
 
-def test_chunked_body_is_cut_off_while_streaming_at_the_limit(start_gateway, echo):
+def test_chunked_body_is_cut_off_while_streaming_at_the_limit(start_gateway, echo, contract, tokens):
     app, echo_url = echo
     app.progress_at = 1
     limit = 1 << 20
-    gw = start_gateway({"files": echo_url}, max_upload_bytes=limit, multipart_overhead_bytes=0,
-                       buffer_body_bytes=64 * 1024)
+    gw = start_gateway({"files": echo_url, "accounts": contract[1]}, max_upload_bytes=limit,
+                       multipart_overhead_bytes=0, buffer_body_bytes=64 * 1024)
     host, port = gw.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
+        # With a token: only authenticated bodies stream (an anonymous one is read whole first).
         sock.sendall(b"POST /api/v1/files/upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                     b"Authorization: Bearer " + tokens.user("t-up").encode() + b"\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
         piece = b"z" * 65536
         for _ in range(limit // len(piece)):
@@ -320,6 +405,20 @@ def test_security_headers_on_every_response_and_cors_for_the_spa_only(start_gate
     assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
     r = httpx.get(f"{gw}/api/v1/accounts/echo", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_a_services_own_security_header_is_kept(start_gateway, echo):
+    """Finding 18.10: the files service's download CSP carries `sandbox`; the gateway used to replace
+    it with its API default, so a stored HTML or SVG would run unsandboxed when opened directly."""
+    _, echo_url = echo
+    gw = start_gateway({"files": echo_url})
+    r = httpx.get(f"{gw}/api/v1/files/x/own-headers")
+    assert r.status_code == 200
+    assert r.headers.get_list("content-security-policy") == [OWN_CSP.decode()]
+    # Where the service set none, the gateway's defaults are still added.
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    r = httpx.get(f"{gw}/api/v1/files/x/echo")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
 
 # -- refusal events -------------------------------------------------------------------------------
