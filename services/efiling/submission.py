@@ -257,6 +257,11 @@ def submit(db: Database, egov: Egov, filing_id: str, actor: Actor = SYSTEM, max_
         if state in (State.UNKNOWN, State.SUBMITTING):
             found = reconcile(db, egov, client, filing_id, actor)
             if found is not None:
+                with db.sessions() as session:
+                    cur = _load(session, filing_id)[1]
+                    if cur.state == State.DRAFT or in_flight(egov, cur):
+                        # Another request or the worker reconciled it first and sends it now.
+                        raise send_in_progress(cur.state)
                 return found
             state = State.DRAFT  # reconcile found nothing and put it back: send again
             with db.sessions() as session:

@@ -222,6 +222,30 @@ def test_ten_submits_of_one_filing_reach_egov_once(office: Office, sandbox: Sand
     assert states[fid]["status"] == "arrived" and states[fid]["attempts"] == 1
 
 
+def test_ten_submits_of_an_unknown_filing_send_it_once(office: Office, sandbox: SandboxServer, db: Database) -> None:
+    """Item 1, the lost answer: the first /apply answered 500 before processing (`unknown`); ten
+    submits at once reconcile it. One finds nothing and sends; the others answer 409 with the
+    state (never a 200 showing `draft` while it is being sent)."""
+    fid = office.new_filing()
+    sandbox.fault(kind="500", path="/shinsei/v2/apply", method="POST", count=1)
+    first = office.submit(fid, office.etag(fid))
+    assert first.status_code == 200 and first.json()["filing"]["status"] == "unknown", first.text
+    etag = first.headers["etag"]
+    sandbox.fault(kind="slow", path="/shinsei/v2/apply", method="POST", count=10, delay_seconds=LATE)
+    answers = at_once([lambda: office.submit(fid, etag) for _ in range(10)])
+    no_5xx(answers)
+    codes = Counter(r.status_code for r in answers)
+    assert set(codes) <= {200, 409, 412}, codes
+    for r in answers:
+        if r.status_code == 200:
+            assert r.json()["filing"]["status"] == "arrived", r.json()
+        if r.status_code == 409:  # `draft` only between the winner's lookup and its send
+            assert r.json()["type"].endswith("/send-in-progress") and r.json()["status"], r.json()
+    assert len([r for r in sandbox.requests(path="/shinsei/v2/apply", method="POST") if r["status"] == 200]) == 1
+    states = arrivals_held_once(office, sandbox, [fid], db)
+    assert states[fid]["status"] == "arrived" and states[fid]["attempts"] == 2
+
+
 def test_bulk_send_overlapping_single_submits_files_each_once(office: Office, sandbox: SandboxServer,
                                                               db: Database) -> None:
     """Issue 29 item 2: one bulk-submit of ten filings and a single submit of each, at once, both
