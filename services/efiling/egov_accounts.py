@@ -132,19 +132,25 @@ class AccountTokens:
                 return self.egov.keys.open(account.access_token_sealed, _aad(account.id, "access")).decode()
         return self._refresh(force=False)
 
-    def refreshed_token(self) -> str:
-        return self._refresh(force=True)
+    def refreshed_token(self, rejected: str) -> str:
+        """A token to replace `rejected` (e-Gov answered 401 to it). Single-flight per account:
+        under the row lock, a token other than the rejected one means another request refreshed
+        meanwhile, and that one is used. Refreshing again would revoke it under its users' feet
+        (each refresh ends the previous pair), and they would refresh in turn: a herd."""
+        return self._refresh(force=True, rejected=rejected)
 
-    def _refresh(self, force: bool) -> str:
+    def _refresh(self, force: bool, rejected: str | None = None) -> str:
         margin = timedelta(seconds=self.egov.settings.token_refresh_margin_seconds)
         with self.db.transaction() as session:
             account = session.get(EgovAccount, self.account_id, with_for_update=True)
             if account is None or account.refresh_token_sealed is None:
                 raise ProblemError(409, "egov-account-not-linked", "e-Gov アカウントが連携されていません")
             assert account.access_token_sealed is not None and account.access_expires_at is not None
+            current = self.egov.keys.open(account.access_token_sealed, _aad(account.id, "access")).decode()
             if not force and account.access_expires_at - margin > self.egov.clock.now():
-                # another worker refreshed while this one waited for the lock
-                return self.egov.keys.open(account.access_token_sealed, _aad(account.id, "access")).decode()
+                return current  # another request refreshed while this one waited for the lock
+            if force and rejected is not None and not secrets.compare_digest(current, rejected):
+                return current  # the rejected token was refreshed by another request meanwhile
             refresh = self.egov.keys.open(account.refresh_token_sealed, _aad(account.id, "refresh")).decode()
             try:
                 tokens = self.egov.oauth.refresh(refresh)

@@ -312,8 +312,11 @@ def prepare_submit(db: Database, egov: Egov, tenant_id: str, jigyosho_ids: froze
         if sub is None:
             raise ProblemError(409, "no-form-data", "申請書の内容がないため送信できません",
                                "申請書の内容 (forms) を指定して作成した申請だけが送信できます")
+        if submission.in_flight(egov, sub):
+            raise submission.send_in_progress(sub.state)
         if State(sub.state) not in (*submission.SUBMITTABLE, State.UNKNOWN):
-            raise ProblemError(409, "already-submitted", "この申請は送信済みです", f"現在の状態: {sub.state}")
+            raise ProblemError(409, "already-submitted", "この申請は送信済みです", f"現在の状態: {sub.state}",
+                               extra={"status": sub.state})
         if account_id:
             sub.egov_account_id = linked_account(session, tenant_id, account_id, "body.egov_account_id").id
         if not sub.egov_account_id:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from services.efiling import certificates, events
 from services.efiling.egov import package as pkg
-from services.efiling.egov.client import EgovClient, EgovError, OutcomeUnknown, Unavailable
+from services.efiling.egov.client import EgovClient, EgovError, OutcomeUnknown, Unauthorized, Unavailable
 from services.efiling.egov_accounts import Egov
 from services.efiling.models import BulkSend, EgovAccount, Filing, FilingEvent, FilingPackage, Submission, messaging
 from services.efiling.rules import procedures
@@ -191,6 +191,24 @@ def _claim(session: Session, sub: Submission) -> bool:
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
+def in_flight(egov: Egov, sub: Submission) -> bool:
+    """A send whose answer may still come: `submitting` in a bulk send (its own reconciliation
+    maps it), or a single send younger than `stale_send_seconds`. Looking such a send up in
+    /apply/lists would miss it (the answer, and the case, are not there yet) and send it again."""
+    if sub.state != State.SUBMITTING:
+        return False
+    if sub.bulk_send_id:
+        return True
+    stale = egov.clock.now() - timedelta(seconds=egov.settings.stale_send_seconds)
+    return sub.send_started_at is not None and sub.send_started_at >= stale
+
+
+def send_in_progress(state: str) -> ProblemError:
+    return ProblemError(409, "send-in-progress", "この申請は送信中です",
+                        f"別の要求が送信しています。結果は申請の状態で確認してください (現在の状態: {state})",
+                        extra={"status": state})
+
+
 @dataclass
 class Outcome:
     state: str
@@ -232,38 +250,47 @@ def submit(db: Database, egov: Egov, filing_id: str, actor: Actor = SYSTEM, max_
         with db.sessions() as session:
             _, sub = _load(session, filing_id)
             state = State(sub.state)
+            if in_flight(egov, sub):
+                # Another request's /apply (or a bulk send) is out: its answer settles the filing.
+                raise send_in_progress(state)
+            seen = sub.send_started_at
         if state in (State.UNKNOWN, State.SUBMITTING):
             found = reconcile(db, egov, client, filing_id, actor)
             if found is not None:
+                with db.sessions() as session:
+                    cur = _load(session, filing_id)[1]
+                    if cur.state == State.DRAFT or in_flight(egov, cur):
+                        # Another request or the worker reconciled it first and sends it now.
+                        raise send_in_progress(cur.state)
                 return found
             state = State.DRAFT  # reconcile found nothing and put it back: send again
+            with db.sessions() as session:
+                seen = _load(session, filing_id)[1].send_started_at
         elif state not in SUBMITTABLE:
             return _outcome(db, filing_id)
-        # write before the call
+        # write before the call: under the row lock, and only from the state (and send) this
+        # request saw; anything else means another request or the worker sends it, not this one
         with db.transaction() as session:
             f, sub = _load(session, filing_id, lock=True)
-            if sub.state != state:
-                # Another request or the worker moved it since it was read: it sends, not this one.
-                raced = True
-            elif not _claim(session, sub):
+            if sub.state != state or sub.send_started_at != seen:
+                raise send_in_progress(sub.state)
+            if not _claim(session, sub):
                 raise ProblemError(409, "egov-send-in-progress", "同じ e-Gov アカウントで送信中の申請があります",
                                    "しばらくしてから再度送信してください")
-            else:
-                raced = False
-                now = egov.clock.now()
-                built = build(egov, sub, signer=signer_for(session, egov, sub))
-                sub.attempts += 1
-                sub.send_started_at = now
-                _keep_package(session, f, "apply", built, now)
-                _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts)
-                proc_id = sub.proc_id
-        if raced:
-            return _outcome(db, filing_id)
+            now = egov.clock.now()
+            built = build(egov, sub, signer=signer_for(session, egov, sub))
+            sub.attempts += 1
+            sub.send_started_at = started = now
+            _keep_package(session, f, "apply", built, now)
+            _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts)
+            proc_id = sub.proc_id
         try:
             results = client.apply(proc_id, built.file_name, built.file_data)
         except OutcomeUnknown as exc:
             with db.transaction() as session:
                 f, sub = _load(session, filing_id, lock=True)
+                if not _still_sending(sub, started):
+                    return Outcome(sub.state, sub.arrive_id, sub.attempts, [])
                 sub.last_error = exc.reason
                 delay = egov.policy.delay(round_no, exc.maintenance, exc.retry_after)
                 # when the worker may look it up (and, if it did not arrive, send it again)
@@ -272,21 +299,44 @@ def submit(db: Database, egov: Egov, filing_id: str, actor: Actor = SYSTEM, max_
             if round_no + 1 < rounds:
                 egov.sleep(delay)
             continue
+        except Unauthorized:
+            # e-Gov refused the token (after a refresh) before looking at the package: nothing
+            # arrived, the filing is as it was before this send.
+            with db.transaction() as session:
+                f, sub = _load(session, filing_id, lock=True)
+                if _still_sending(sub, started):
+                    _release(session, sub)
+                    _set_state(session, f, sub, state, egov.clock.now(), "egov_unauthorized")
+            raise
         except EgovError as exc:
             with db.transaction() as session:
                 f, sub = _load(session, filing_id, lock=True)
+                if not _still_sending(sub, started):
+                    return Outcome(sub.state, sub.arrive_id, sub.attempts, [])
                 sub.last_error = json.dumps(exc.body, ensure_ascii=False)[:4000]
                 _release(session, sub)
                 _set_state(session, f, sub, State.FAILED, egov.clock.now(), "refused", status=exc.status,
                            report_list=exc.report_list)
             return Outcome(State.FAILED, None, sub.attempts, exc.report_list)
+        arrive_id = str(results["arrive_id"])
         with db.transaction() as session:
             f, sub = _load(session, filing_id, lock=True)
+            if not _still_sending(sub, started):
+                # The send outlived `stale_send_seconds` and the worker settled it meanwhile: keep
+                # what it found, and leave the late answer in the history for a person to see.
+                if sub.arrive_id != arrive_id:
+                    history(session, f, "late_answer", egov.clock.now(), arrive_id=arrive_id)
+                return Outcome(sub.state, sub.arrive_id, sub.attempts, [])
             _release(session, sub)
-            _arrived(session, f, sub, str(results["arrive_id"]), str(results.get("arrive_date", "")), "到達",
+            _arrived(session, f, sub, arrive_id, str(results.get("arrive_date", "")), "到達",
                      egov.clock.now(), "apply", actor)
         return _outcome(db, filing_id)
     return _outcome(db, filing_id)
+
+
+def _still_sending(sub: Submission, started: datetime) -> bool:
+    """The answer of a send belongs to the row only while it is that send (state and start time)."""
+    return sub.state == State.SUBMITTING and sub.send_started_at == started
 
 
 def _account_of(db: Database, filing_id: str) -> str:
@@ -344,8 +394,10 @@ def reconcile(db: Database, egov: Egov, client: EgovClient, filing_id: str, acto
             Submission.arrive_id.in_([str(c.get("arrive_id")) for c in candidates]))).scalars())
         mine = [c for c in candidates if str(c.get("arrive_id")) not in held]
         f, sub = _load(session, filing_id, lock=True)
-        if sub.state not in (State.UNKNOWN, State.SUBMITTING) or sub.send_started_at != started:
-            # Someone else (the worker, another request) settled or resent it meanwhile.
+        if (sub.state not in (State.UNKNOWN, State.SUBMITTING) or sub.send_started_at != started
+                or in_flight(egov, sub)):
+            # Someone else (the worker, another request) settled or resent it meanwhile, or the
+            # send is still out: what /apply/lists shows now says nothing about it.
             return Outcome(sub.state, sub.arrive_id, sub.attempts, [])
         now = egov.clock.now()
         if len(mine) == 1:
@@ -387,6 +439,7 @@ def bulk_submit(db: Database, egov: Egov, filing_ids: list[str], actor: Actor = 
             bulk = BulkSend(id=send_id, tenant_id="", egov_account_id=account_id, state="sending",
                             file_name=f"bulk-{now.astimezone(JST):%Y%m%d%H%M%S}-{send_id[:8]}.zip", count=0,
                             started_at=now)
+            _lock_filings(session, chunk)
             for i, fid in enumerate(chunk):
                 f, sub = _load(session, fid, lock=True)
                 if sub.state not in SUBMITTABLE or sub.egov_account_id != account_id:
@@ -413,12 +466,16 @@ def bulk_submit(db: Database, egov: Egov, filing_ids: list[str], actor: Actor = 
                 _keep_package(session, f, "apply", built, now)
                 _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts, bulk_send_id=send_id)
             bulk.count = len(entries)
-            session.add(bulk)
+            if entries:  # nothing left to send (sent meanwhile by other requests): no bulk send at all
+                session.add(bulk)
         if not entries:
             continue
         data = pkg.bulk(entries)
         try:
             results = client.bulk_apply(bulk.file_name, base64.b64encode(data).decode())
+        except Unauthorized:
+            _bulk_not_arrived(db, egov, send_id)  # refused before e-Gov looked at it
+            raise
         except OutcomeUnknown:
             _bulk_state(db, send_id, "unknown", None)
             sends.append(send_id)
@@ -431,6 +488,16 @@ def bulk_submit(db: Database, egov: Egov, filing_ids: list[str], actor: Actor = 
         map_bulk(db, egov, client, send_id, actor)
         sends.append(send_id)
     return sends
+
+
+def _lock_filings(session: Session, filing_ids: list[str]) -> None:
+    """Row locks on many filings (and their submissions) in one order, the filings' ids: two bulk
+    sends, or a bulk send and its mapping, taking overlapping rows never wait for each other in a
+    cycle. A single submit locks one filing, then its submission: the same order."""
+    ids = sorted(set(filing_ids))
+    session.execute(select(Filing.id).where(Filing.id.in_(ids)).order_by(Filing.id).with_for_update()).all()
+    session.execute(select(Submission.filing_id).where(Submission.filing_id.in_(ids))
+                    .order_by(Submission.filing_id).with_for_update()).all()
 
 
 def missing_certificates(db: Database, egov: Egov, filing_ids: list[str]) -> list[dict[str, str]]:
@@ -486,6 +553,14 @@ def map_bulk(db: Database, egov: Egov, client: EgovClient, send_id: str, actor: 
         return False
     with db.transaction() as session:
         now = egov.clock.now()
+        # The send's row first: the request that sent it and the worker may both map it; the
+        # second waits here and finds it mapped (no second 到達 event, no lost-update conflict).
+        bulk = session.get(BulkSend, send_id, with_for_update=True)
+        assert bulk is not None
+        if bulk.state == "mapped":
+            return True
+        ids = list(session.execute(select(Submission.filing_id).where(Submission.bulk_send_id == send_id)).scalars())
+        _lock_filings(session, ids)
         subs = session.execute(select(Submission).where(Submission.bulk_send_id == send_id)).scalars().all()
         filings = {f.id: f for f in session.execute(
             select(Filing).where(Filing.id.in_([s.filing_id for s in subs]))).scalars()}
@@ -504,8 +579,6 @@ def map_bulk(db: Database, egov: Egov, client: EgovClient, send_id: str, actor: 
                 sub.last_error = json.dumps(r.get("report_list") or [], ensure_ascii=False)[:4000]
                 _set_state(session, f, sub, State.FAILED, now, "refused", report_list=r.get("report_list") or [])
         messaging.record_many(session, gathered)
-        bulk = session.get(BulkSend, send_id)
-        assert bulk is not None
         bulk.state = "mapped"
     return True
 
@@ -529,17 +602,26 @@ def reconcile_bulk(db: Database, egov: Egov, client: EgovClient, send_id: str, a
         map_bulk(db, egov, client, send_id, actor)
         return "mapped"
     if not unknown:
-        with db.transaction() as session:
-            bulk = session.get(BulkSend, send_id)
-            assert bulk is not None
-            bulk.state = "not_arrived"
-            for sub in session.execute(select(Submission).where(Submission.bulk_send_id == send_id)).scalars():
-                f = session.get(Filing, sub.filing_id)
-                assert f is not None
-                sub.bulk_send_id = sub.bulk_folder = None
-                _set_state(session, f, sub, State.DRAFT, egov.clock.now(), "not_arrived")
+        _bulk_not_arrived(db, egov, send_id)
         return "not_arrived"
     return "ambiguous"
+
+
+def _bulk_not_arrived(db: Database, egov: Egov, send_id: str) -> None:
+    """Nothing of this send reached e-Gov: its filings are sendable again (each on its own)."""
+    with db.transaction() as session:
+        bulk = session.get(BulkSend, send_id, with_for_update=True)
+        assert bulk is not None
+        bulk.state = "not_arrived"
+        ids = list(session.execute(select(Submission.filing_id).where(Submission.bulk_send_id == send_id)).scalars())
+        _lock_filings(session, ids)
+        for sub in session.execute(select(Submission).where(Submission.bulk_send_id == send_id)).scalars():
+            if sub.state != State.SUBMITTING:
+                continue
+            f = session.get(Filing, sub.filing_id)
+            assert f is not None
+            sub.bulk_send_id = sub.bulk_folder = None
+            _set_state(session, f, sub, State.DRAFT, egov.clock.now(), "not_arrived")
 
 
 def today_jst(egov: Egov) -> date:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from services.efiling import events
 from services.efiling.documents import DocumentStore, OfficialFile, StoreError, official_file_id
-from services.efiling.egov.client import EgovClient, EgovError, Unavailable
+from services.efiling.egov.client import EgovClient, EgovError, Unauthorized, Unavailable
 from services.efiling.egov_accounts import Egov
 from services.efiling.models import Filing, FilingNotice, OfficialDocument, Submission, messaging
 from services.efiling.rules.status import TRACKED, State, map_status
@@ -164,7 +164,7 @@ def _download(egov: Egov, client: EgovClient, store: DocumentStore, item: _Fetch
             res = client.verify_document(f"{item.arrive_id}_{item.sub_id}.zip", item.data, sig_name)
             item.remote = str(((res.get("verify_result") or [{}])[0].get("official") or {})
                               .get("validation_result"))[:256]
-        except (EgovError, Unavailable) as exc:
+        except (EgovError, Unauthorized, Unavailable) as exc:
             item.remote = f"verify failed: {exc}"[:256]
     item.file_id = store.put(OfficialFile(
         tenant_id=item.tenant_id, file_id=official_file_id(item.tenant_id, item.filing_id, item.sub_id),
@@ -177,7 +177,7 @@ def _complete(client: EgovClient, item: _Fetched) -> _Fetched:
     try:
         client.complete_document(item.arrive_id, item.sub_id)
         item.completed = True
-    except (EgovError, Unavailable) as exc:
+    except (EgovError, Unauthorized, Unavailable) as exc:
         log.warning("公文書 completion failed for %s/%s: %s (retried on the next poll)", item.arrive_id,
                     item.sub_id, exc)
     return item
@@ -191,7 +191,7 @@ def _parallel(fn: Callable[[_Fetched], _Fetched], items: list[_Fetched], workers
         for it in items:
             try:
                 out.append(fn(it))
-            except (EgovError, Unavailable, StoreError) as exc:
+            except (EgovError, Unauthorized, Unavailable, StoreError) as exc:
                 log.warning("公文書 %s/%s not fetched: %s", it.arrive_id, it.sub_id, exc)
         return out
     done: list[_Fetched] = []
@@ -200,7 +200,7 @@ def _parallel(fn: Callable[[_Fetched], _Fetched], items: list[_Fetched], workers
         for it, fut in zip(items, futures, strict=True):
             try:
                 done.append(fut.result())
-            except (EgovError, Unavailable, StoreError) as exc:
+            except (EgovError, Unauthorized, Unavailable, StoreError) as exc:
                 log.warning("公文書 %s/%s not fetched: %s", it.arrive_id, it.sub_id, exc)
     return done
 

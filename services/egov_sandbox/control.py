@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["500", "503", "drop", "slow"]
+FaultKind = Literal["401", "500", "503", "drop", "slow"]
 When = Literal["before", "after"]
 Advance = Literal["poll", "manual"]
 Outcome = Literal["complete", "correction", "reject", "stay", "custom"]

@@ -1,5 +1,5 @@
 """ASGI middleware of the sandbox: records every request to e-Gov's paths (method, path, query,
-headers, body, answer) and injects the faults a test asked for — 500, 503 (maintenance), a slow
+headers, body, answer) and injects the faults a test asked for — 401 (token refused), 500, 503 (maintenance), a slow
 answer, or a dropped one (the request is processed and committed, then the connection is closed
 without an answer: what a client sees as a timeout after the server accepted)."""
 
@@ -74,7 +74,7 @@ class SandboxMiddleware:
 
             await asyncio.to_thread(write)
 
-        if fault is not None and fault.kind in ("500", "503") and fault.when == "before":
+        if fault is not None and fault.kind in ("401", "500", "503") and fault.when == "before":
             await record(int(fault.kind), fault.kind)
             await _error(send, int(fault.kind), path)
             return
@@ -114,8 +114,9 @@ class SandboxMiddleware:
 
 
 async def _error(send: Send, code: int, path: str) -> None:
-    detail = "サーバ内部でエラーが発生しました" if code == 500 else "サービス利用不可 (メンテナンス中)"
-    title = "Internal Server Error" if code == 500 else "Service Unavailable"
+    title, detail = {401: ("Unauthorized", "アクセストークンが無効です"),
+                     500: ("Internal Server Error", "サーバ内部でエラーが発生しました")}.get(
+        code, ("Service Unavailable", "サービス利用不可 (メンテナンス中)"))
     body = json.dumps({"title": title, "detail": detail, "type": DOC_TYPE, "instance": path},
                       ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": code,

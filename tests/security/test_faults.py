@@ -11,7 +11,10 @@ and the stream directly: every outbox event published and in the stream, applied
 whose filter matches it exactly once (inbox), recorded once in the audit log whose every chain
 verifies; one procedure, one filing and exactly one arrival at the sandbox per hire, every one
 completed; no arrival that no filing holds (nothing filed twice); no 500 and no error without
-problem+json on the way. The figures are printed and written to var/faults/ (and the test's tmp).
+problem+json on the way. Midway, bulk and single submissions overlap (issue 29 items 1 and 2): one
+bulk-submit of a batch of filings and a single submit of each at once, the sandbox's /apply,
+/apply/check and /bulk-apply slowed: each of them arrives exactly once, none is left `draft` with
+an arrival, the bulk-submit answers 200. The figures are printed and written to var/faults/ (and the test's tmp).
 
 Bounded by default (make test, make test-pg, CI); `make test-security MODE=long` (or
 ROUMU_FAULTS_OPS=n) runs more operations."""
@@ -57,6 +60,7 @@ from tests.security.faults import (
     subject_matches,
     wait_until,
 )
+from tests.services.efiling.support import FORM, PROC, shutoku
 from tests.support.databases import TestDatabases
 
 pytestmark = pytest.mark.slow
@@ -68,6 +72,10 @@ OPS = int(os.environ.get("ROUMU_FAULTS_OPS") or (3000 if LONG else 1000))
 WORKERS = 4
 LATE_FAULT_EXTRA_UNITS = 12  # at most this many units more, until every armed /apply fault has fired
 APPLICANT = {"氏名": "社労士 花子", "法人団体名": "花子社会保険労務士事務所"}
+# The overlap of bulk and single submissions: filings drafted straight in efiling under their own
+# 申請者 (the sandbox's cases show it, so their arrivals are told apart from the hires').
+OVERLAP_FILINGS = 8
+OVERLAP_APPLICANT = {"氏名": "社労士 一括", "法人団体名": "花子社会保険労務士事務所"}
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 # The 事業所 whose 雇用保険適用事業所番号 the hires are filed under.
 OFFICE_NUMBER = "1301-123456-7"
@@ -93,6 +101,8 @@ class Run:
         self.persons: list[str] = []
         self.errors: list[BaseException] = []
         self.extra_units = 0  # run after the planned ones, for the late faults (run_workload)
+        self.overlap: list[str] = []  # filings of the bulk/single overlap (not from a hire)
+        self.overlap_answers: Counter[str] = Counter()
 
     def done(self, kind: str, a: Answer) -> None:
         with self.lock:
@@ -263,6 +273,89 @@ def member(api: Api, run: Run, i: int) -> None:
         return
 
 
+def overlap(run: Run, injector: Injector) -> None:
+    """One bulk-submit of a batch of filings and a single submit of each, all at once, while the
+    sandbox answers /apply/check, /apply and /bulk-apply late (the singles find their filing in
+    the bulk send before its answer came). Each filing reaches e-Gov once, by one way or the other;
+    the ones neither sent (a single's 409 because the account's slot was taken) are sent after."""
+    admin = Api(run.stack.url, run.tally)
+    admin.login()
+    base = "/api/v1/efiling/filings"
+    form = {"form_id": FORM, "version": "0001", "fields": shutoku()[FORM]}
+    ids = []
+    for i in range(OVERLAP_FILINGS):
+        a = expect(admin.call("POST", base, headers={"Idempotency-Key": f"overlap-{run.run_id}-{i}"}, json={
+            "jigyosho_id": run.hire_jigyosho, "procedure_code": PROC, "applicant": OVERLAP_APPLICANT,
+            "forms": [form]}), 201, 200)
+        ids.append(str(a.json()["id"]))
+    etags = {fid: expect(admin.call("GET", f"{base}/{fid}"), 200).r.headers["etag"] for fid in ids}
+    with run.lock:
+        run.overlap += ids
+    check, apply, bulk = "/shinsei/v2/apply/check", "/shinsei/v2/apply", "/shinsei/v2/bulk-apply"
+    injector.faults(("slow", check, "POST", OVERLAP_FILINGS, "before", 0.6), ("slow", apply, "POST", 2, "before", 0.3),
+                    ("slow", bulk, "POST", 1, "before", 1.2))()
+    apis = [Api(run.stack.url, run.tally) for _ in range(OVERLAP_FILINGS + 1)]
+    for api in apis:
+        api.token = admin.token
+    gate = threading.Barrier(len(apis))
+
+    def bulk_submit() -> Answer:
+        gate.wait(30)
+        time.sleep(0.2)  # the singles are past their If-Match check, waiting on /apply/check
+        return apis[0].call("POST", f"{base}/bulk-submit", headers={"Idempotency-Key": f"overlap-{run.run_id}"},
+                            json={"filing_ids": ids})
+
+    def single(k: int) -> Answer:
+        gate.wait(30)
+        return apis[k + 1].call("POST", f"{base}/{ids[k]}/submit",
+                                headers={"If-Match": etags[ids[k]], "Idempotency-Key": str(uuid.uuid4())})
+
+    with ThreadPoolExecutor(len(apis), thread_name_prefix="overlap") as pool:
+        bulk_answer = pool.submit(bulk_submit)
+        singles = [pool.submit(single, k) for k in range(OVERLAP_FILINGS)]
+        b = bulk_answer.result()
+        answers = [f.result() for f in singles]
+    for api in apis:
+        api.close()
+    assert b.status == 200, f"bulk-submit overlapping single submits: {b.status} {b.r.text[:300]}"
+    run.done("bulk_submit", b)
+    for a in answers:
+        expect(a, 200, 409, 412)
+        with run.lock:
+            kind = a.json().get("type", "").rsplit("/", 1)[-1] if a.status >= 400 else a.json()["filing"]["status"]
+            run.overlap_answers[f"single submit {a.status} {kind}"] += 1
+    # Settled when no filing of the batch has a send out (a fault armed for the hires may have
+    # left one `unknown` for the worker). Then: every arrival of the batch held by one filing.
+    wait_until(lambda: not overlap_sends_out(run), "the overlapping sends answered or reconciled", 120,
+               why=lambda: overlap_sends_out(run))
+    overlap_arrivals_held(run)
+    for fid in ids:  # what neither sent (left draft, no arrival): sent now, once
+        submit(admin, run, fid)
+    admin.close()
+
+
+def overlap_states(run: Run) -> dict[str, tuple[str, str | None]]:
+    return {f: (s, a) for f, s, a in rows(run.stack, "efiling", "submissions", "filing_id", "state", "arrive_id")
+            if f in set(run.overlap)}
+
+
+def overlap_sends_out(run: Run) -> dict[str, str]:
+    return {f: s for f, (s, _) in overlap_states(run).items() if s in ("submitting", "unknown")}
+
+
+def overlap_arrivals_held(run: Run) -> None:
+    """Every arrival at the sandbox under the batch's 申請者 is held by exactly one filing of the
+    batch, and each filing holds at most one: nothing filed twice, none `draft` with an arrival."""
+    cases = Counter(c for c, name in rows(run.stack, "egov_sandbox", "sandbox_cases", "arrival_number",
+                                          "applicant_name") if name == OVERLAP_APPLICANT["氏名"])
+    states = overlap_states(run)
+    held = Counter(a for _, a in states.values() if a)
+    assert all(n == 1 for n in cases.values()), cases
+    assert set(cases) == set(held) and all(n == 1 for n in held.values()), (
+        f"bulk/single overlap: {len(cases)} arrivals at the sandbox, held by filings: "
+        f"{ {f: v for f, v in states.items()} }")
+
+
 def unit(run: Run, apis: dict[int, Api], i: int) -> None:
     tid = threading.get_ident()
     api = apis.get(tid)
@@ -353,6 +446,7 @@ class Injector:
             (0.24, self.faults(("drop", apply, "POST", 2, "after", 0), ("slow", apply, "POST", 1, "after", 5.0),
                                ("503", polls, "GET", 3, "before", 0), ("500", docs, "GET", 2, "before", 0))),
             (0.34, lambda: self.kill("audit_log")),
+            (0.40, lambda: overlap(self.run, self)),
             (0.46, lambda: self.kill("efiling")),
             (0.58, self.database),
             (0.70, lambda: self.nats("kill", 3)),
@@ -525,12 +619,12 @@ def check_everything(run: Run, figures: dict[str, Any], injected: Counter[str]) 
     assert len({p[1] for p in procedures}) == run.units, "a person with two 資格取得届"
     assert {p[2] for p in procedures} == {"completed"}
     filings = rows(stack, "efiling", "submissions", "filing_id", "state", "arrive_id", "attempts")
-    assert len(filings) == count(stack, "efiling", "filings") == run.units
-    assert {p[3] for p in procedures} == {f[0] for f in filings} == set(run.filings)
+    assert len(filings) == count(stack, "efiling", "filings") == run.units + len(run.overlap)
+    assert {p[3] for p in procedures} == {f[0] for f in filings} - set(run.overlap) == set(run.filings)
     assert {f[1] for f in filings} == {"completed"}
     held = Counter(f[2] for f in filings)
     assert None not in held and all(n == 1 for n in held.values()), "two filings hold one arrival"
-    cases = rows(stack, "egov_sandbox", "sandbox_cases", "arrival_number", "status")
+    cases = rows(stack, "egov_sandbox", "sandbox_cases", "arrival_number", "status", "send_number")
     arrivals = Counter(c[0] for c in cases)
     orphan = set(arrivals) - set(held)
     assert not orphan, f"{len(orphan)} arrivals at the sandbox that no filing holds: a filing was sent twice"
@@ -538,8 +632,13 @@ def check_everything(run: Run, figures: dict[str, Any], injected: Counter[str]) 
     applies = rows(stack, "egov_sandbox", "sandbox_requests", "method", "path", "status", "fault")
     sent = [a for a in applies if a[0] == "POST" and a[1] == "/shinsei/v2/apply"]
     processed = [a for a in sent if a[2] == 200]
-    assert len(processed) == len(cases), "an /apply processed without a case, or the reverse"
+    singly = [c for c in cases if not c[2]]  # the bulk send's cases carry its 送信番号
+    assert len(processed) == len(singly), "an /apply processed without a case, or the reverse"
+    overlap_arrivals_held(run)
     figures["filings"] = len(filings)
+    figures["overlap: filings sent by bulk and single submits at once"] = len(run.overlap)
+    figures["overlap: arrivals by bulk-apply"] = len(cases) - len(singly)
+    figures["overlap: answers"] = dict(run.overlap_answers)
     figures["arrivals at the sandbox"] = len(cases)
     figures["/apply requests received (incl. refused by a fault)"] = len(sent)
     figures["send attempts recorded by efiling"] = sum(int(f[3]) for f in filings)
@@ -559,7 +658,7 @@ def check_everything(run: Run, figures: dict[str, Any], injected: Counter[str]) 
     assert tally.ops["upload"] <= uploads <= tally.ops["upload"] + tally.ambiguous["upload"], (uploads, tally.ops)
     # efiling keeps each 公文書 in the file store, once per filing.
     documents = Counter(f[1] for f in stored if f[1] is not None)
-    assert set(documents) == set(run.filings) and set(documents.values()) == {1}, documents
+    assert set(documents) == set(run.filings) | set(run.overlap) and set(documents.values()) == {1}, documents
     figures["公文書 stored"] = len(documents)
     members = count(stack, "jimukumiai", "members")
     assert members == tally.ops["member_create"], (members, tally.ops)

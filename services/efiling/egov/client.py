@@ -6,7 +6,9 @@
 * Submissions (/apply, /bulk-apply, /apply/amend, /apply/withdraw) are never retried here: a
   timeout, a dropped answer, a 5xx or a 503 leaves their outcome unknown (`OutcomeUnknown`), and
   the caller must look the case up before sending again (services/efiling/submission.py).
-* A 401 `invalid_token` refreshes the account's token once and repeats the call."""
+* A 401 `invalid_token` refreshes the account's token once and repeats the call (the token source
+  refreshes only if no one else has since the rejected token was handed out); a 401 after that
+  is `Unauthorized`, a 503 problem+json for the caller, never a 500."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared.errors import ProblemError
+
 TRIAL_HEADER = "X-eGovAPI-Trial"
 # Who is calling, on every request to e-Gov (API and authorisation server).
 USER_AGENT = "Roumu-efiling/1"
@@ -29,7 +33,7 @@ USER_AGENT = "Roumu-efiling/1"
 class TokenSource(Protocol):
     def access_token(self) -> str: ...
 
-    def refreshed_token(self) -> str: ...
+    def refreshed_token(self, rejected: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,17 @@ class EgovError(Exception):
 
 class NotFound(EgovError):
     pass
+
+
+class Unauthorized(ProblemError):
+    """e-Gov refused the account's access token even after a refresh: nothing was done there. For
+    a person: try later, and re-link the account if it lasts (answered as 503 problem+json)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "egov-unauthorized", "e-Gov が認証を受け付けませんでした",
+                         "アクセストークンを更新しても e-Gov に認証されませんでした。何も送信していません。"
+                         "しばらくしてから再度お試しください。続く場合は e-Gov アカウントを連携し直してください",
+                         headers={"Retry-After": "30"})
 
 
 class OutcomeUnknown(Exception):
@@ -126,8 +141,10 @@ class EgovClient:
                 self._wait(attempt, False, None)
                 attempt += 1
                 continue
-            if r.status_code == 401 and not refreshed:
-                token, refreshed = self.tokens.refreshed_token(), True
+            if r.status_code == 401:
+                if refreshed:
+                    raise Unauthorized
+                token, refreshed = self.tokens.refreshed_token(token), True
                 continue
             if r.status_code >= 500:
                 maintenance = r.status_code == 503

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -157,6 +158,14 @@ def test_crash_between_write_and_call_is_reconciled_first(sandbox, db, env):
     with db.transaction() as session:
         sub = session.get(Submission, fid)
         sub.state, sub.arrive_id = "submitting", None
+    # while the send may still be in flight nobody looks it up (its case may not be listed yet)
+    with pytest.raises(ProblemError) as caught:
+        submission.submit(db, egov, fid)
+    assert caught.value.status == 409 and caught.value.slug == "send-in-progress"
+    # past `stale_send_seconds` it is a crashed send: reconciled, not sent again
+    with db.transaction() as session:
+        sub = session.get(Submission, fid)
+        sub.send_started_at -= timedelta(seconds=egov.settings.stale_send_seconds + 1)
     out = submission.submit(db, egov, fid)
     assert out.state == "arrived" and len(applies(sandbox)) == 1
 
