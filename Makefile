@@ -11,13 +11,14 @@ ROUMU_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-pg lint typecheck bench contracts clean distclean backup restore-drill monitor \
-	test-security audit
+	test-security test-concurrency audit
 
 help:
 	@echo "make run        install, start NATS, migrate, seed a demo tenant, start every service and the gateway"
 	@echo "make test       the whole test suite (real nats-server, SQLite databases)"
 	@echo "make test-pg    the whole suite against PostgreSQL (ROUMU_TEST_POSTGRES_URL)"
 	@echo "make test-security  the security suite (isolation sweep, fuzzing, injection, secrets, faults in the whole flow); MODE=long for nightly"
+	@echo "make test-concurrency  the concurrency suite alone on PostgreSQL (part of make test and make test-pg)"
 	@echo "make audit      the weekly dependency check: pip-audit of the pinned dependencies (says so when offline)"
 	@echo "make lint       ruff and the import-boundary contracts (lint-imports)"
 	@echo "make typecheck  mypy (strict)"
@@ -51,6 +52,11 @@ test-pg: $(STAMP)
 MODE ?= bounded
 test-security: $(STAMP)
 	ROUMU_SECURITY_MODE=$(MODE) $(BIN)/pytest -q tests/security
+
+# tests/concurrency runs inside make test and make test-pg too; this runs it alone, on PostgreSQL,
+# where the races show (SQLite takes its write lock at BEGIN).
+test-concurrency: $(STAMP)
+	ROUMU_TEST_POSTGRES_URL='$(ROUMU_TEST_POSTGRES_URL)' $(BIN)/pytest -q tests/concurrency
 
 audit: $(STAMP)
 	$(BIN)/python -m tests.security.audit

@@ -83,6 +83,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def pool_limits(budget: int, processes: int) -> tuple[int, int]:
+    """(pool_size, max_overflow) of one process when `processes` share `budget` connections to one
+    server: half kept open when idle, half opened under load, together never above the share."""
+    share = budget // max(processes, 1)
+    if share < 2:
+        raise ValueError(f"ROUMU_DB_CONNECTION_BUDGET={budget} leaves {share} connection(s) to each of "
+                         f"{processes} service processes; at least 2 each are needed (raise the budget and "
+                         "the server's max_connections, or run fewer replicas)")
+    pool_size = (share + 1) // 2
+    return pool_size, share - pool_size
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 

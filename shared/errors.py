@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.request_context import current_request_id
 
@@ -143,29 +144,79 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if _nul_in_text(exc):
-            # PostgreSQL text cannot hold U+0000 (psycopg refuses to send it): bad input, not a crash.
-            return problem_response(422, instance=request.url.path,
-                                    detail="文字列に NUL 文字 (U+0000) は使用できません")
-        if _lost_update(exc):
-            # Another request changed the row between this one's read and its write (the version
-            # check refused the write): rolled back, nothing written; a conflict, not a crash.
-            log.warning("concurrent update refused", extra={"path": request.url.path})
-            return problem_response(409, instance=request.url.path,
-                                    detail="他の処理と同時に更新されました。内容を確認して再度お試しください")
-        if _database_unavailable(exc):
-            # The database restarting or unreachable (or SQLite busy past its timeout): the
-            # transaction was rolled back, nothing was written; the caller may try again.
-            log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
-            return problem_response(503, instance=request.url.path, headers={"Retry-After": "2"},
-                                    detail="データベースに接続できません。しばらくしてから再度お試しください")
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(500, instance=request.url.path)
+        # Reached only for what UnexpectedErrors (inside the request-id middleware) did not answer.
+        return unexpected_response(request.url.path, exc)
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+    # Added first, so it sits innermost of the user middleware: inside RequestIdMiddleware, whose
+    # request id the answer and the log line then carry (the catch-all above runs outside it).
+    app.add_middleware(UnexpectedErrors)
+
+
+def unexpected_response(path: str, exc: BaseException) -> JSONResponse:
+    """The answer, and the log line, for an exception no route turned into a problem."""
+    if _nul_in_text(exc):
+        # PostgreSQL text cannot hold U+0000 (psycopg refuses to send it): bad input, not a crash.
+        return problem_response(422, instance=path, detail="文字列に NUL 文字 (U+0000) は使用できません")
+    if _lost_update(exc):
+        # Another request changed the row between this one's read and its write (the version
+        # check refused the write): rolled back, nothing written; a conflict, not a crash.
+        log.warning("concurrent update refused", extra={"path": path})
+        return problem_response(409, instance=path,
+                                detail="他の処理と同時に更新されました。内容を確認して再度お試しください")
+    constraint = _concurrent_conflict(exc)
+    if constraint is not None:
+        # A unique (or foreign-key) violation: a parallel request wrote the same key first (or
+        # removed what this one referred to). Rolled back, nothing written: a conflict, not a crash.
+        log.warning("concurrent write refused by a constraint", extra={"path": path, "constraint": constraint})
+        return problem_response(409, instance=path,
+                                detail="他の処理と同時に登録・更新されました。内容を確認して再度お試しください")
+    if _pool_exhausted(exc):
+        # Every pooled connection is in use and none came free within pool_timeout: the service
+        # is saturated (docs/operations.md, connection budget), not broken.
+        log.warning("database connection pool exhausted", extra={"path": path, "pool": str(exc).split("(")[0][:200]})
+        return problem_response(503, "busy", "サービスが混み合っています。しばらくしてから再度お試しください",
+                                "データベース接続がすべて使用中です", instance=path, headers={"Retry-After": "1"})
+    if _database_unavailable(exc):
+        # The database restarting or unreachable (or SQLite busy past its timeout): the
+        # transaction was rolled back, nothing was written; the caller may try again.
+        log.warning("database unavailable", extra={"path": path, "error": type(exc).__name__})
+        return problem_response(503, instance=path, headers={"Retry-After": "2"},
+                                detail="データベースに接続できません。しばらくしてから再度お試しください")
+    log.error("unhandled error", extra={"path": path}, exc_info=(type(exc), exc, exc.__traceback__))
+    return problem_response(500, instance=path)
+
+
+class UnexpectedErrors:
+    """Answers an exception that escaped the routes and their handlers, while the request's
+    context (its request id) is still set: the 500 then carries the id in its header (added by
+    RequestIdMiddleware on the way out), its body and its log line. Once the answer has started
+    nothing can be sent instead, and the exception goes on to the server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected_response(scope.get("path", ""), exc)(scope, receive, send)
 
 
 def _nul_in_text(exc: BaseException) -> bool:
@@ -184,6 +235,40 @@ def _lost_update(exc: BaseException) -> bool:
     from sqlalchemy.orm.exc import StaleDataError
 
     return isinstance(exc, StaleDataError)
+
+
+def _concurrent_conflict(exc: BaseException) -> str | None:
+    """The constraint (or SQLite's message) of a unique or foreign-key violation, else None.
+    NOT NULL and CHECK violations are bugs, not races: they stay 500s."""
+    from sqlalchemy.exc import IntegrityError
+
+    if not isinstance(exc, IntegrityError):
+        return None
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:  # psycopg: 23505 unique_violation, 23503 foreign_key_violation
+        if sqlstate not in ("23505", "23503"):
+            return None
+        diag = getattr(orig, "diag", None)
+        return str(getattr(diag, "constraint_name", None) or sqlstate)
+    first = str(orig).splitlines()[0] if str(orig) else ""
+    if first.startswith(("UNIQUE constraint failed", "FOREIGN KEY constraint failed")):
+        return first[:200]
+    return None
+
+
+def _pool_exhausted(exc: BaseException) -> bool:
+    """SQLAlchemy's pool TimeoutError: no connection came free within pool_timeout."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, PoolTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _database_unavailable(exc: BaseException) -> bool:

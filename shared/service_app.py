@@ -112,7 +112,8 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(name, settings.log_level)
         ensure_keys(settings.keys_dir)
-        db = Database(settings.database_url(name))
+        url = settings.database_url(name)
+        db = Database(url, **settings.db_pool_options(url))
         relay = OutboxRelay(name, db, messaging, settings.nats_url, settings.nats_stream,
                             interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
         rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay,

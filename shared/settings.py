@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.topology import BY_NAME
+from shared.db import pool_limits
+from shared.topology import BY_NAME, SERVICES
 
 
 class CommonSettings(BaseSettings):
@@ -33,6 +35,12 @@ class CommonSettings(BaseSettings):
     bind_host: str = "127.0.0.1"
     relay_interval_seconds: float = 0.2
     relay_batch_size: int = 200
+    # Connections every Roumu process together may hold on the PostgreSQL server: its max_connections
+    # (100 by default) less a reserve for administration, backups and migrations. Each service
+    # process gets budget / (services × replicas) as pool_size + max_overflow (docs/operations.md).
+    db_connection_budget: int = Field(default=90, ge=1)
+    db_replicas: int = Field(default=1, ge=1)  # processes of each service (replicas × workers)
+    db_pool_timeout: float = 5.0  # seconds a request waits for a free connection; then 503 busy
 
     def service_url(self, service: str) -> str:
         env = os.environ.get(f"ROUMU_{service.upper()}_URL")
@@ -41,6 +49,14 @@ class CommonSettings(BaseSettings):
     def service_port(self, service: str) -> int:
         env = os.environ.get(f"ROUMU_{service.upper()}_PORT")
         return int(env) if env else BY_NAME[service].port
+
+    def db_pool_options(self, url: str) -> dict[str, Any]:
+        """Engine options sizing a service process's pool from the connection budget (PostgreSQL;
+        SQLite has no server connections to share)."""
+        if url.startswith("sqlite"):
+            return {}
+        size, overflow = pool_limits(self.db_connection_budget, len(SERVICES) * self.db_replicas)
+        return {"pool_size": size, "max_overflow": overflow, "pool_timeout": self.db_pool_timeout}
 
     def database_url(self, service: str) -> str:
         """ROUMU_<SERVICE>_DATABASE_URL wins; otherwise the template."""

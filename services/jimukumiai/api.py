@@ -37,6 +37,8 @@ Rt = Annotated[Runtime, Depends(runtime)]
 CanRead = Annotated[Access, Depends(require_menu(JIMUKUMIAI, "read"))]
 CanWrite = Annotated[Access, Depends(require_menu(JIMUKUMIAI, "write"))]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='取得時の ETag (例: "3")')]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match",
+                                           description='"*": 新規登録のみ (既にあれば 412)')]
 
 PROBLEMS = problem_responses(401, 403, 404, 409, 422)
 EDIT_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428)
@@ -196,27 +198,37 @@ def leave_special(member_id: str, enrolment_id: str, body: SpecialEnrolmentLeave
         return SpecialEnrolmentOut.model_validate(row)
 
 
-@router.put("/members/{member_id}/wages/{fiscal_year}", response_model=WageReportOut, responses=PROBLEMS)
+@router.put("/members/{member_id}/wages/{fiscal_year}", response_model=WageReportOut, responses=EDIT_PROBLEMS)
 def put_wages(member_id: str, fiscal_year: Annotated[int, Path(ge=2000, le=2100)], body: WageReportIn,
-              access: CanWrite, rt: Rt, response: Response) -> WageReportOut:
+              access: CanWrite, rt: Rt, response: Response, if_match: IfMatch = None,
+              if_none_match: IfNoneMatch = None) -> WageReportOut:
     """The member's 賃金総額 of one fiscal year (the 確定 year: wages paid 4/1–3/31), as paid;
-    rounding to thousands happens in the renewal."""
+    rounding to thousands happens in the renewal. The first report of a year needs no header
+    (or `If-None-Match: *`, refused with 412 when one exists) and answers 201; replacing one needs
+    its ETag in If-Match (428 without, 412 when it changed meanwhile). Two first reports at once:
+    one is created, the other answers as a repeat would (428, or 412 with If-None-Match)."""
+    version = service.expected_version(if_match) if if_match is not None else None
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise service.validation("header.If-None-Match", 'only "*" is understood here')
     with rt.transaction() as session:
         member = scoped_member(session, access, member_id)
-        row, created = service.put_wages(session, member, fiscal_year, body)
+        row, created = service.put_wages(session, member, fiscal_year, body, version,
+                                         create_only=if_none_match is not None)
         out = WageReportOut.model_validate(row)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["ETag"] = f'"{out.version}"'
     return out
 
 
 @router.get("/members/{member_id}/wages/{fiscal_year}", response_model=WageReportOut, responses=PROBLEMS)
 def get_wages(member_id: str, fiscal_year: Annotated[int, Path(ge=2000, le=2100)], access: CanRead,
-              rt: Rt) -> WageReportOut:
+              rt: Rt, response: Response) -> WageReportOut:
     with rt.db.sessions() as session:
         member = scoped_member(session, access, member_id)
         row = repository.wage_report(session, access.tenant_id, member.id, fiscal_year)
         if row is None:
             raise not_found()
+        response.headers["ETag"] = f'"{row.version}"'
         return WageReportOut.model_validate(row)
 
 

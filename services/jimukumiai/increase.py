@@ -56,8 +56,17 @@ def _already_booked(session: Session, member: Member, fiscal_year: int) -> bool:
     return any(r.reverses_id is None and r.id not in reversed_ids for r in rows)
 
 
+def _lock_member(session: Session, member: Member) -> None:
+    """Take the member's row lock before looking for an earlier booking: parallel bookings of one
+    member queue here, so the second sees the first's entry (PostgreSQL; SQLite serialises writers
+    at BEGIN). Without it ten requests at once all found none and booked ten (issue 29)."""
+    session.execute(select(Member.id).where(Member.tenant_id == member.tenant_id, Member.id == member.id)
+                    .with_for_update())
+
+
 def book(session: Session, member: Member, fiscal_year: int, new_rousai_wages: int | None,
          new_koyo_wages: int | None, expected_on: date, actor: Actor, on: date) -> Booked:
+    _lock_member(session, member)
     renewal = _renewal(session, member, fiscal_year)
     estimate = renewal.result["estimate"]
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
@@ -134,7 +134,13 @@ class RenewalRun(Base):
     """One 年度更新 run over the members of a fiscal year."""
 
     __tablename__ = "renewal_runs"
-    __table_args__ = (Index("ix_renewal_runs_tenant_year", "tenant_id", "fiscal_year"),)
+    __table_args__ = (
+        Index("ix_renewal_runs_tenant_year", "tenant_id", "fiscal_year"),
+        # One unfinished run per tenant and year: a second run of the year is refused at the
+        # insert (409 naming the running one) instead of computing the same members twice.
+        Index("uq_renewal_runs_running", "tenant_id", "fiscal_year", unique=True,
+              sqlite_where=text("finished_at IS NULL"), postgresql_where=text("finished_at IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(36))
@@ -145,6 +151,9 @@ class RenewalRun(Base):
     already_renewed: Mapped[int] = mapped_column(Integer)
     skipped: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     actor_id: Mapped[str] = mapped_column(String(64))
+    # Set at the start and with every chunk committed: a run whose process died stops beating, and
+    # after ROUMU_JIMUKUMIAI_RENEWAL_RUN_STALE_SECONDS the next run of the year closes it and starts.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Renewal(Base):

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.jimukumiai import events
@@ -44,6 +47,7 @@ from shared.events import Actor, EventEnvelope
 CHUNK = 1000
 OWED_KINDS = ("estimate", "shortage", "general_contribution", "increase_estimate")
 MONEY_KINDS = ("collected", "paid_to_state", "refund_received", "refund_paid")
+ALREADY_REVERSED = ProblemError(409, "already-reversed", "この記帳は既に取り消されています")
 
 
 @dataclass(frozen=True)
@@ -162,50 +166,104 @@ def compute_all(prepared: Iterable[Prepared], fiscal_year: int, shift: bool
             yield p, None, str(exc)
 
 
+def in_progress(run_id: str | None) -> ProblemError:
+    return ProblemError(409, "renewal-run-in-progress", "この年度の年度更新は実行中です",
+                        "実行中の年度更新が終わってから再度実行してください (run_id の状態を確認できます)",
+                        extra={"run_id": run_id} if run_id else None)
+
+
+def _running(session: Session, tenant_id: str, fiscal_year: int) -> RenewalRun | None:
+    return session.execute(select(RenewalRun).where(
+        RenewalRun.tenant_id == tenant_id, RenewalRun.fiscal_year == fiscal_year,
+        RenewalRun.finished_at.is_(None)).with_for_update()).scalar_one_or_none()
+
+
+def _close_if_stale(session: Session, tenant_id: str, fiscal_year: int, now: datetime,
+                    stale_after: timedelta) -> None:
+    """A running run of the year answers 409, unless its process stopped beating (it died
+    half-way): then it is closed here, and this run finishes its members."""
+    running = _running(session, tenant_id, fiscal_year)
+    if running is None:
+        return
+    if now - (running.heartbeat_at or running.started_at) < stale_after:
+        raise in_progress(running.id)
+    running.finished_at = now
+    session.flush()
+
+
+def _begin(transaction: Callable[[], AbstractContextManager[Session]], tenant_id: str, fiscal_year: int,
+           run_id: str, actor: Actor, now: datetime, stale_after: timedelta) -> tuple[list[Prepared], int]:
+    """Register the run first, then read what it has to do: the partial unique index
+    uq_renewal_runs_running admits one unfinished run per tenant and year, so a second run waits
+    on the first's insert and is refused (409 with the running run's id), and a run that starts
+    after another finished reads that one's renewals."""
+    try:
+        with transaction() as session:
+            _close_if_stale(session, tenant_id, fiscal_year, now, stale_after)
+            session.add(RenewalRun(id=run_id, tenant_id=tenant_id, fiscal_year=fiscal_year, started_at=now,
+                                   computed=0, already_renewed=0, skipped=[], actor_id=actor.id, heartbeat_at=now))
+            session.flush()
+            members = members_for_year(session, tenant_id, fiscal_year)
+            done = set(session.execute(select(Renewal.member_id).where(
+                Renewal.tenant_id == tenant_id, Renewal.fiscal_year == fiscal_year)).scalars())
+            todo = [m for m in members if m.id not in done]
+            prepared = prepare(session, tenant_id, fiscal_year, todo)
+            row = session.get(RenewalRun, run_id)
+            assert row is not None
+            row.already_renewed = len(members) - len(todo)
+            return prepared, len(members) - len(todo)
+    except IntegrityError:
+        # Another run of the year inserted its row first (and may still be running).
+        with transaction() as session:
+            running = _running(session, tenant_id, fiscal_year)
+        raise in_progress(running.id if running else None) from None
+
+
 def run(transaction: Callable[[], AbstractContextManager[Session]], tenant_id: str, fiscal_year: int, actor: Actor,
-        on: date, shift: bool, chunk: int = CHUNK) -> RenewalRun:
-    """The 年度更新 run of a tenant for a fiscal year (see the module docstring)."""
+        on: date, shift: bool, chunk: int = CHUNK, stale_after: timedelta = timedelta(minutes=15)) -> RenewalRun:
+    """The 年度更新 run of a tenant for a fiscal year (see the module docstring); one at a time per
+    tenant and year (409 `renewal-run-in-progress` otherwise)."""
     now = datetime.now(UTC)
     run_id = str(uuid.uuid4())
-    with transaction() as session:
-        members = members_for_year(session, tenant_id, fiscal_year)
-        done = set(session.execute(select(Renewal.member_id).where(
-            Renewal.tenant_id == tenant_id, Renewal.fiscal_year == fiscal_year)).scalars())
-        todo = [m for m in members if m.id not in done]
-        prepared = prepare(session, tenant_id, fiscal_year, todo)
-        session.add(RenewalRun(id=run_id, tenant_id=tenant_id, fiscal_year=fiscal_year, started_at=now,
-                               computed=0, already_renewed=len(members) - len(todo), skipped=[],
-                               actor_id=actor.id))
+    prepared, _ = _begin(transaction, tenant_id, fiscal_year, run_id, actor, now, stale_after)
     computed = 0
     skipped: list[dict[str, str]] = []
-    for start in range(0, len(prepared), chunk):
-        renewals: list[dict[str, Any]] = []
-        entries: list[dict[str, Any]] = []
-        outbox: list[dict[str, Any]] = []
-        for p, result, reason in compute_all(prepared[start:start + chunk], fiscal_year, shift):
-            if result is None:
-                skipped.append({"member_id": p.member.id, "reason": reason or ""})
-                continue
-            renewal_id = str(uuid.uuid4())
-            renewals.append({"id": renewal_id, "tenant_id": tenant_id, "member_id": p.member.id, "run_id": run_id,
-                             "fiscal_year": fiscal_year, "estimate_total": result.estimate.total,
-                             "result": RenewalOut.model_validate(result).model_dump(mode="json"), "created_at": now})
-            entries += ledger_rows(tenant_id, p.member.id, renewal_id, result, on, actor.id, now)
-            outbox.append(_outbox_row(events.renewal_computed(tenant_id, p.member.id, renewal_id, run_id,
-                                                              fiscal_year, summary(result), actor), now))
-        if renewals:
-            # Core inserts on the tables: one multi-row INSERT per batch (insertmanyvalues), where
-            # the ORM's bulk path would send a statement per row on PostgreSQL.
-            with transaction() as session:
-                session.execute(insert(Base.metadata.tables["renewals"]), renewals)
-                session.execute(insert(Base.metadata.tables["ledger_entries"]), entries)
-                session.execute(insert(messaging.outbox), outbox)
-            computed += len(renewals)
-    with transaction() as session:
-        row = session.get(RenewalRun, run_id)
-        assert row is not None
-        row.computed, row.skipped, row.finished_at = computed, skipped, datetime.now(UTC)
-        return row
+    try:
+        for start in range(0, len(prepared), chunk):
+            renewals: list[dict[str, Any]] = []
+            entries: list[dict[str, Any]] = []
+            outbox: list[dict[str, Any]] = []
+            for p, result, reason in compute_all(prepared[start:start + chunk], fiscal_year, shift):
+                if result is None:
+                    skipped.append({"member_id": p.member.id, "reason": reason or ""})
+                    continue
+                renewal_id = str(uuid.uuid4())
+                renewals.append({"id": renewal_id, "tenant_id": tenant_id, "member_id": p.member.id,
+                                 "run_id": run_id, "fiscal_year": fiscal_year,
+                                 "estimate_total": result.estimate.total,
+                                 "result": RenewalOut.model_validate(result).model_dump(mode="json"),
+                                 "created_at": now})
+                entries += ledger_rows(tenant_id, p.member.id, renewal_id, result, on, actor.id, now)
+                outbox.append(_outbox_row(events.renewal_computed(tenant_id, p.member.id, renewal_id, run_id,
+                                                                  fiscal_year, summary(result), actor), now))
+            if renewals:
+                # Core inserts on the tables: one multi-row INSERT per batch (insertmanyvalues), where
+                # the ORM's bulk path would send a statement per row on PostgreSQL.
+                with transaction() as session:
+                    session.execute(insert(Base.metadata.tables["renewals"]), renewals)
+                    session.execute(insert(Base.metadata.tables["ledger_entries"]), entries)
+                    session.execute(insert(messaging.outbox), outbox)
+                    session.execute(update(RenewalRun).where(RenewalRun.id == run_id)
+                                    .values(heartbeat_at=datetime.now(UTC)))
+                computed += len(renewals)
+    finally:
+        # Finished, or failed half-way: either way the run no longer blocks the year (its
+        # members renewed so far stay; running again finishes the rest).
+        with transaction() as session:
+            row = session.get(RenewalRun, run_id)
+            assert row is not None
+            row.computed, row.skipped, row.finished_at = computed, skipped, datetime.now(UTC)
+    return row
 
 
 # --- the ledger -----------------------------------------------------------------------------
@@ -237,8 +295,10 @@ def record_money(session: Session, member: Member, kind: str, fiscal_year: int, 
 def reverse(session: Session, tenant_id: str, entry_id: str, occurred_on: date, note: str | None,
             actor: Actor, allowed: Callable[[str], bool]) -> LedgerEntry:
     """A correction: a new entry of the same kind with the opposite amount. The original stays."""
+    # The row lock queues parallel reversals of one entry, so the second finds the first's
+    # reversal; uq_ledger_entries_reverses_id is the backstop (both answer the repeat's 409).
     original = session.execute(select(LedgerEntry).where(
-        LedgerEntry.tenant_id == tenant_id, LedgerEntry.id == entry_id)).scalar_one_or_none()
+        LedgerEntry.tenant_id == tenant_id, LedgerEntry.id == entry_id).with_for_update()).scalar_one_or_none()
     if original is None or not allowed(original.member_id):
         raise not_found()
     if original.reverses_id is not None:
@@ -246,14 +306,17 @@ def reverse(session: Session, tenant_id: str, entry_id: str, occurred_on: date, 
                            "正しい金額で新たに記帳してください")
     taken = session.execute(select(LedgerEntry.id).where(LedgerEntry.reverses_id == original.id)).first()
     if taken:
-        raise ProblemError(409, "already-reversed", "この記帳は既に取り消されています")
+        raise ALREADY_REVERSED
     entry = LedgerEntry(id=str(uuid.uuid4()), tenant_id=tenant_id, member_id=original.member_id,
                         fiscal_year=original.fiscal_year, kind=original.kind, period=original.period,
                         amount=-original.amount, due_on=original.due_on, occurred_on=occurred_on,
                         reverses_id=original.id, renewal_id=original.renewal_id, note=note,
                         created_at=datetime.now(UTC), actor_id=actor.id)
     session.add(entry)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ALREADY_REVERSED from exc
     messaging.record(session, events.payment_recorded(tenant_id, original.member_id, entry.id, original.fiscal_year,
                                                       "reversal", original.period, entry.amount, occurred_on,
                                                       original.id, actor))
@@ -316,13 +379,26 @@ def notify_due(session: Session, tenant_id: str, as_of: date, horizon_days: int,
     count = 0
     for member_id, items in pending.items():
         for o in items:
-            if o.due_on < as_of or o.entry_id in notified:
+            if o.due_on < as_of or o.entry_id in notified or not _claim_notice(session, tenant_id, o.entry_id, now):
                 continue
-            session.add(DueNotice(entry_id=o.entry_id, tenant_id=tenant_id, notified_at=now))
             messaging.record(session, events.installment_due(tenant_id, member_id, o.entry_id, o.fiscal_year,
                                                              o.period, o.amount, o.due_on, actor))
             count += 1
     return count
+
+
+def _claim_notice(session: Session, tenant_id: str, entry_id: str, now: datetime) -> bool:
+    """Insert the entry's due notice unless one exists: True when this call inserted it. A notice
+    run beside another waits on the other's row and then skips it (no second event, no
+    primary-key 500 as when every run read "not notified" and inserted)."""
+    table = Base.metadata.tables["due_notices"]
+    values = {"entry_id": entry_id, "tenant_id": tenant_id, "notified_at": now}
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(values)
+    # RETURNING answers the row only when this statement inserted it.
+    inserted = session.execute(stmt.on_conflict_do_nothing(index_elements=["entry_id"])
+                               .returning(table.c.entry_id)).first()
+    return inserted is not None
 
 
 def reward_estimate(session: Session, tenant_id: str, fiscal_year: int, shift: bool) -> hoshokin.RewardEstimate:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
@@ -51,10 +51,13 @@ def start_run(body: RenewalRunIn, p: TenantPrincipal, access: CanWrite, request:
     """Run the 年度更新 of every member entrusted in the year: 確定 of the past year at its rates,
     一般拠出金, 概算 at the new rates, 不足額 / 充当 / 還付, 延納 plan; results, ledger entries and one
     roumu.jimukumiai.renewal.computed per member. Members renewed before are left alone (run again
-    to finish an interrupted run); members without wages are listed in `skipped`."""
+    to finish an interrupted run); members without wages are listed in `skipped`. One run at a time
+    per year: while one runs, another answers 409 `renewal-run-in-progress` with its `run_id`."""
     _all_jigyosho(access)
+    conf = get_jimukumiai_settings()
     row = renewal.run(rt.transaction, access.tenant_id, body.fiscal_year, actor_of(p, request),
-                      service.today(clock), get_jimukumiai_settings().shift_fixed_deadlines)
+                      service.today(clock), conf.shift_fixed_deadlines,
+                      stale_after=timedelta(seconds=conf.renewal_run_stale_seconds))
     return RenewalRunOut.model_validate(row)
 
 

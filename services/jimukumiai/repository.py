@@ -43,10 +43,12 @@ def members_in_tenant(
     return rows, total
 
 
-def wage_report(session: Session, tenant_id: str, member_id: str, fiscal_year: int) -> WageReport | None:
-    return session.execute(select(WageReport).where(
+def wage_report(session: Session, tenant_id: str, member_id: str, fiscal_year: int,
+                lock: bool = False) -> WageReport | None:
+    """`lock`: with the row lock, so a write compares the version it will update (PostgreSQL)."""
+    query = select(WageReport).where(
         WageReport.tenant_id == tenant_id, WageReport.member_id == member_id, WageReport.fiscal_year == fiscal_year)
-    ).scalar_one_or_none()
+    return session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
 
 
 def special_enrolments(session: Session, tenant_id: str, member_id: str) -> Sequence[SpecialEnrolment]:

@@ -209,20 +209,65 @@ def leave_special(session: Session, member: Member, row: SpecialEnrolment, left_
 
 # --- wages ------------------------------------------------------------------------------------
 
-def put_wages(session: Session, member: Member, fiscal_year: int, body: WageReportIn) -> tuple[WageReport, bool]:
-    """Enter (or replace) a member's wages of one year. True when created."""
-    row = repository.wage_report(session, member.tenant_id, member.id, fiscal_year)
-    created = row is None
+# A first report that lost to another created at the same moment: the answer a repeat gets
+# (the report exists now, so replacing it needs its ETag), on PostgreSQL as on SQLite.
+WAGES_CREATED_MEANWHILE = ProblemError(
+    428, "precondition-required", "If-Match ヘッダーが必要です",
+    "この年度の賃金は同時に他の操作で登録されました: 取得した ETag を If-Match に指定して更新してください")
+
+
+def put_wages(session: Session, member: Member, fiscal_year: int, body: WageReportIn, version: int | None,
+              create_only: bool = False) -> tuple[WageReport, bool]:
+    """Enter a member's wages of one year, or replace them. True when created.
+
+    Replacing needs the report's version (If-Match: 428 without, 412 when another write came
+    first); creating needs none, or `create_only` (If-None-Match: *) to be refused with 412 when
+    the report exists. Two first reports at once: one creates it, the other gets what a repeat
+    gets — 428 (412 when it said If-None-Match) — from the unique constraint, never a 500."""
+    row = repository.wage_report(session, member.tenant_id, member.id, fiscal_year, lock=True)
     if row is None:
+        if version is not None:
+            raise STALE  # If-Match names a version of a report that does not exist
         row = WageReport(id=str(uuid.uuid4()), tenant_id=member.tenant_id, member_id=member.id,
                          fiscal_year=fiscal_year)
         session.add(row)
+        _fill_wages(row, body)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise (STALE if create_only else WAGES_CREATED_MEANWHILE) from exc
+        return row, True
+    if create_only:
+        raise STALE
+    if version is None:
+        raise IF_MATCH_REQUIRED
+    if row.version != version:
+        raise STALE
+    _fill_wages(row, body)
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise STALE from exc
+    return row, False
+
+
+def _fill_wages(row: WageReport, body: WageReportIn) -> None:
     row.rousai_wages, row.koyo_wages, row.paid_estimate = body.rousai_wages, body.koyo_wages, body.paid_estimate
     row.estimated_rousai_wages, row.estimated_koyo_wages = body.estimated_rousai_wages, body.estimated_koyo_wages
     row.excess_use, row.installments_requested = str(body.excess_use), body.installments_requested
     row.source, row.updated_at = str(body.source), datetime.now(UTC)
+
+
+def _import_one(session: Session, member: Member, fiscal_year: int, body: WageReportIn) -> None:
+    """A CSV line: enters or replaces the year's wages without a precondition (the file is the
+    office's whole list; the version still moves, so an editor's stale If-Match is refused)."""
+    row = repository.wage_report(session, member.tenant_id, member.id, fiscal_year, lock=True)
+    if row is None:
+        row = WageReport(id=str(uuid.uuid4()), tenant_id=member.tenant_id, member_id=member.id,
+                         fiscal_year=fiscal_year)
+        session.add(row)
+    _fill_wages(row, body)
     session.flush()
-    return row, created
 
 
 CSV_COLUMNS = ("labour_insurance_number", "fiscal_year", "rousai_wages", "koyo_wages", "paid_estimate",
@@ -266,5 +311,5 @@ def import_wages(session: Session, tenant_id: str, text: str, granted: frozenset
     if errors:
         return 0, errors
     for member, fy, body in rows:
-        put_wages(session, member, fy, body)
+        _import_one(session, member, fy, body)
     return len(rows), []

@@ -17,6 +17,9 @@ class JimukumiaiSettings(BaseSettings):
     # How often the retention job deletes the lines of the statutory books whose period is over
     # (rules/retention.py); the first run is one interval after start. 0 = never (run elsewhere).
     retention_interval_seconds: float = 86_400.0
+    # A 年度更新 run beats with every chunk of members it commits; one silent this long is taken to
+    # have died (its process stopped) and the next run of the year closes it instead of answering 409.
+    renewal_run_stale_seconds: float = 900.0
 
 
 @lru_cache(maxsize=1)

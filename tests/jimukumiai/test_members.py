@@ -80,7 +80,10 @@ def test_wages_entered_and_imported(api):
     r = api.call("PUT", f"/members/{a['id']}/wages/2024", 201, json={"rousai_wages": 12_345_678,
                                                                      "koyo_wages": 11_800_500})
     assert r.json()["source"] == "entered"
-    api.call("PUT", f"/members/{a['id']}/wages/2024", 200, json={"rousai_wages": 1, "koyo_wages": 1})
+    # Replacing needs the report's ETag (issue 29: concurrent writers lost updates).
+    api.call("PUT", f"/members/{a['id']}/wages/2024", 428, json={"rousai_wages": 1, "koyo_wages": 1})
+    api.call("PUT", f"/members/{a['id']}/wages/2024", 200, json={"rousai_wages": 1, "koyo_wages": 1},
+             headers={"If-Match": r.headers["ETag"]})
     csv = ("labour_insurance_number,fiscal_year,rousai_wages,koyo_wages,paid_estimate\n"
            f"{a['labour_insurance_number']},2024,\"12,345,678\",11800500,200000\n"
            f"{b['labour_insurance_number']},2024,5000000,5000000,\n")

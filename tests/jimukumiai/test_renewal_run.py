@@ -187,3 +187,36 @@ def test_increase_estimate_is_judged_against_the_filed_estimate_and_booked_when_
     api.post(f"/ledger/{entry['id']}/reverse", {"note": "見込み誤り"}, 201)
     again = api.post(path, {"fiscal_year": 2025, "new_koyo_wages": 40_000_000, "expected_on": "2025-12-01"})
     assert again["ledger_entry_id"] not in (None, entry["id"])
+
+
+def _unfinished_run(settings, tenant, beat):
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    run_id = str(uuid.uuid4())
+    at = datetime.now(UTC) - timedelta(seconds=beat)
+    engine = create_engine(settings.database_url("jimukumiai"))
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO renewal_runs (id, tenant_id, fiscal_year, started_at, finished_at, computed, "
+                          "already_renewed, skipped, actor_id, heartbeat_at) VALUES (:i, :t, 2025, :a, NULL, 0, 0, "
+                          "'[]', 'u-1', :a)"), {"i": run_id, "t": tenant, "a": at})
+    engine.dispose()
+    return run_id
+
+
+def test_a_running_run_of_the_year_refuses_a_second_and_a_dead_one_is_taken_over(api, settings):
+    m = member_with_wages(api)
+    running = _unfinished_run(settings, api.tenant, beat=5)
+    r = api.post("/renewal-runs", {"fiscal_year": 2025}, 409)
+    assert r["type"].endswith("/renewal-run-in-progress") and r["run_id"] == running
+    assert api.post("/renewal-runs", {"fiscal_year": 2024}, 201)["computed"] == 0  # another year is free
+    # A run silent for longer than ROUMU_JIMUKUMIAI_RENEWAL_RUN_STALE_SECONDS (900) died: closed, not waited for.
+    engine = create_engine(settings.database_url("jimukumiai"))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM renewal_runs WHERE id = :i"), {"i": running})
+    engine.dispose()
+    dead = _unfinished_run(settings, api.tenant, beat=3600)
+    run = api.post("/renewal-runs", {"fiscal_year": 2025}, 201)
+    assert run["computed"] == 1 and run["finished_at"]
+    assert api.get(f"/renewal-runs/{dead}")["finished_at"] is not None
+    assert api.get(f"/members/{m['id']}/renewals/2025")["fiscal_year"] == 2025

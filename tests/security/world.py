@@ -220,7 +220,7 @@ def _seed_resources(w: World) -> None:
             w.made("jimukumiai", "post", f"/members/{mid}/special-enrolments", "enrolment_id", json={
                 "person_name": "山田太郎", "role": "owner", "daily_amount": 10_000, "joined_on": "2024-04-01"})
             w.made("jimukumiai", "put", f"/members/{mid}/wages/2025", "", json={
-                "rousai_wages": 30_000_000, "koyo_wages": 30_000_000}, headers={"If-Match": '"1"'})
+                "rousai_wages": 30_000_000, "koyo_wages": 30_000_000})  # a first report: no precondition
         w.made("jimukumiai", "post", "/renewal-runs", "run_id", json={"fiscal_year": 2025})
     if "efiling" in w.clients:
         w.made("efiling", "post", "/egov-accounts", "account_id", pick=lambda b: str(b["account"]["id"]),
