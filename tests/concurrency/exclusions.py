@@ -110,10 +110,8 @@ EXCLUDED: dict[str, str] = {
                                                       "payment); an Idempotency-Key would make a retry safe"),
     # --- efiling ----------------------------------------------------------------------------------
     f"POST {E}/filings": IDEMPOTENT,
-    f"POST {E}/filings/{{filing_id}}/submit": pending("test_efiling_races.py"),
     f"POST {E}/filings/{{filing_id}}/amend": not_yet("amend beside a submit or a status poll"),
     f"POST {E}/filings/{{filing_id}}/withdraw": not_yet("withdraw beside a submit or a status poll"),
-    f"POST {E}/filings/bulk-submit": pending("test_efiling_races.py"),
     f"POST {E}/egov-accounts": not_yet("e-Gov account linking twice at once"),
     f"POST {E}/egov-accounts/callback": not_yet("one OAuth state redeemed twice at once"),
     f"DELETE {E}/egov-accounts/{{account_id}}": VERSIONED,
@@ -130,7 +128,6 @@ EXCLUDED: dict[str, str] = {
     f"POST {F}/files": not_yet("quota under parallel uploads (held under issue 29's probe; first-upload "
                                "race: tests/files/test_usage_race.py)"),
     f"PUT {F}/files/{{file_id}}": not_yet("one file id uploaded twice at once"),
-    f"DELETE {F}/files/{{file_id}}": not_yet("issue 29 item 9: downloads racing a delete"),
     f"POST {F}/files/metadata": not_yet("metadata-only creates (plain inserts)"),
     f"POST {F}/files/{{file_id}}/download-link": not_yet("signed links are stateless; the download itself "
                                                          "races a delete (issue 29 item 9)"),
@@ -139,8 +136,8 @@ EXCLUDED: dict[str, str] = {
     f"POST {W}/endpoints": IDEMPOTENT,
     f"PATCH {W}/endpoints/{{endpoint_id}}": VERSIONED,
     f"DELETE {W}/endpoints/{{endpoint_id}}": not_yet("an endpoint deleted beside a delivery"),
-    f"POST {W}/endpoints/{{endpoint_id}}/secret": not_yet("issue 29 item 13: a third rotation drops earlier "
-                                                          "secrets at once"),
+    f"POST {W}/endpoints/{{endpoint_id}}/secret": not_yet("two rotations at once (the endpoint row is locked); "
+                                                          "item 13's third rotation: tests/webhooks/test_rotation.py"),
     f"POST {W}/deliveries/{{delivery_id}}/redeliver": not_yet("one delivery redelivered twice at once"),
     # --- egov_sandbox -----------------------------------------------------------------------------
     "POST /auth/token": SANDBOX,

@@ -27,6 +27,7 @@ from services.efiling.app import create_app
 from services.efiling.models import BulkSend
 from shared.db import Database
 from shared.settings import CommonSettings
+from tests.concurrency.harness import covers
 from tests.conftest import Tokens, bearer
 from tests.services.efiling.support import APPLICANT, FORM, PROC, efiling_settings, make_egov, shutoku
 from tests.services.egov_support import SandboxServer, new_account
@@ -201,6 +202,7 @@ def arrivals_held_once(office: Office, sandbox: SandboxServer, ids: list[str], d
     return states
 
 
+@covers("POST /api/v1/efiling/filings/{filing_id}/submit")
 def test_ten_submits_of_one_filing_reach_egov_once(office: Office, sandbox: SandboxServer, db: Database) -> None:
     """Issue 29 item 1: ten submits of one filing with their own keys and the same If-Match, /apply
     answering late. The nine that find the send in flight answer 409 with the state, never `draft`."""
@@ -246,6 +248,7 @@ def test_ten_submits_of_an_unknown_filing_send_it_once(office: Office, sandbox: 
     assert states[fid]["status"] == "arrived" and states[fid]["attempts"] == 2
 
 
+@covers("POST /api/v1/efiling/filings/bulk-submit", "POST /api/v1/efiling/filings/{filing_id}/submit")
 def test_bulk_send_overlapping_single_submits_files_each_once(office: Office, sandbox: SandboxServer,
                                                               db: Database) -> None:
     """Issue 29 item 2: one bulk-submit of ten filings and a single submit of each, at once, both

@@ -10,6 +10,7 @@ contracts, so a route added without regenerating contracts/ is listed too."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections import defaultdict
 from types import ModuleType
@@ -50,6 +51,8 @@ def covered_routes() -> dict[str, list[str]]:
         for route in getattr(module, "COVERS", ()):
             out[route].append(f"{short} (COVERS)")
         for name, obj in vars(module).items():
+            if not inspect.isfunction(obj):  # e.g. sqlalchemy's `func` answers any attribute
+                continue
             for route in getattr(obj, "concurrency_covers", ()):
                 out[route].append(f"{short}::{name}")
     return out

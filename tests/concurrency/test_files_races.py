@@ -10,11 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.files.models import TenantUsage
+from tests.concurrency.harness import FIGURES, covers
 from tests.conftest import bearer
 from tests.files import samples
+from tests.files.conftest import _known_jigyosho  # noqa: F401 - the files tests' 事業所, autouse
 from tests.files.support import tenant as new_tenant
 from tests.files.test_api import BASE, files, post  # noqa: F401 - fixture
+from tests.services.conftest import grants, tokens  # noqa: F401 - tokens whose users hold grants
 from tests.services.support import outbox_payloads
+from tests.support.jigyosho import jigyosho  # noqa: F401 - the 事業所 master seeder
 
 DOWNLOADERS = 6
 ROUNDS = 10
@@ -30,10 +34,12 @@ def _fire(calls: list[Any]) -> list[Any]:
         except Exception as exc:  # a stream that broke off surfaces here
             return exc
 
+    FIGURES["parallel requests sent"] += len(calls)
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))
 
 
+@covers("DELETE /api/v1/files/files/{file_id}")
 def test_downloads_racing_a_delete_are_whole_or_refused(files, tokens, settings):  # noqa: F811
     c, _ = files()
     tenant = new_tenant()
@@ -60,6 +66,7 @@ def test_downloads_racing_a_delete_are_whole_or_refused(files, tokens, settings)
     assert served + refused == ROUNDS * DOWNLOADERS
 
 
+@covers("DELETE /api/v1/files/files/{file_id}")
 def test_concurrent_deletes_count_the_file_out_once(files, tokens, settings):  # noqa: F811
     c, _ = files()
     tenant = new_tenant()
