@@ -18,7 +18,7 @@ import pytest
 from shared.db import Database
 from shared.settings import CommonSettings
 from tests.gateway.support import ServerThread
-from tests.security.world import PASSWORD, open_tenant, person_body
+from tests.security.world import PASSWORD, SEEDER, person_body
 
 NUMBER = "123456789018"  # a valid check digit
 
@@ -49,6 +49,52 @@ def services(settings: CommonSettings) -> Iterator[dict[str, str]]:
         s.stop()
 
 
+def provision(settings: CommonSettings, tenant_id: str, code: str, user_id: str, login_id: str,
+              roles: list[str]) -> None:
+    """A password in auth (what the API cannot make, as tests/security/world does). auth's consumer
+    may apply accounts' events for the same tenant and user at the same moment (provision is a
+    check-then-insert): a unique violation is retried."""
+    from sqlalchemy.exc import IntegrityError
+
+    from services.auth import service as auth_service
+
+    auth_db = Database(settings.database_url("auth"))
+    try:
+        for attempt in range(5):
+            try:
+                with auth_db.transaction() as s:
+                    auth_service.provision(s, tenant_id, code, user_id, login_id, roles, PASSWORD)
+                return
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
+    finally:
+        auth_db.dispose()
+
+
+def open_tenant(settings: CommonSettings) -> tuple[str, str]:
+    """A tenant and its administrator (accounts, directly like ops.seed), with a password: (id, code)."""
+    from datetime import date
+
+    from services.accounts import service as accounts_service
+    from services.accounts.schemas import TenantCreate, UserCreate
+
+    code = f"grant-{uuid.uuid4().hex[:8]}"
+    accounts_db = Database(settings.database_url("accounts"))
+    try:
+        with accounts_db.transaction() as s:
+            tenant = accounts_service.create_tenant(s, TenantCreate(
+                code=code, name="付与試験", kind="both", contract_start=date(2024, 4, 1)), SEEDER)
+            admin = accounts_service.create_user(s, tenant.id, UserCreate(
+                login_id="admin", display_name="管理者", roles=["tenant_admin"]), SEEDER)
+            tenant_id, admin_id = tenant.id, admin.id
+    finally:
+        accounts_db.dispose()
+    provision(settings, tenant_id, code, admin_id, "admin", ["tenant_admin"])
+    return tenant_id, code
+
+
 def login(c: httpx.Client, code: str, login_id: str) -> dict[str, str]:
     r = c.post("/api/v1/auth/login", json={"tenant_code": code, "login_id": login_id, "password": PASSWORD},
                headers={"X-Forwarded-For": f"192.0.2.{uuid.uuid4().int % 250 + 1}"})
@@ -58,10 +104,8 @@ def login(c: httpx.Client, code: str, login_id: str) -> dict[str, str]:
 
 def test_admin_grants_and_revokes_the_unmasked_view(settings: CommonSettings, services: dict[str, str],
                                                     start_gateway: Callable[..., str]) -> None:
-    from services.auth import service as auth_service
-
     gateway = start_gateway(services)
-    tenant_id, code, _admin = open_tenant(settings, "grant")
+    tenant_id, code = open_tenant(settings)
     with httpx.Client(base_url=gateway, timeout=30) as c:
         admin = login(c, code, "admin")
         js = c.post("/api/v1/accounts/jigyosho", headers=admin, json={
@@ -81,12 +125,7 @@ def test_admin_grants_and_revokes_the_unmasked_view(settings: CommonSettings, se
         assert made.status_code == 201, made.text  # 500 before the fix: the menu name read as a secret
         user = made.json()
         assert user["grants"]["menus"]["my_number_unmasked"] == "read"
-        auth_db = Database(settings.database_url("auth"))
-        try:
-            with auth_db.transaction() as s:  # a password: what the API cannot make (as tests/security/world)
-                auth_service.provision(s, tenant_id, code, user["id"], "viewer", ["staff"], PASSWORD)
-        finally:
-            auth_db.dispose()
+        provision(settings, tenant_id, code, user["id"], "viewer", ["staff"])
         viewer = login(c, code, "viewer")
 
         path = f"/api/v1/koyo-hoken/insured-persons/{person_id}/my-number"
