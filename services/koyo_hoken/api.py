@@ -6,11 +6,13 @@ which need the `my_number_unmasked` grant and are recorded as roumu.koyo_hoken.m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.koyo_hoken import csv_io, handoff, repository, service
@@ -31,6 +33,7 @@ from services.koyo_hoken.schemas import (
     EligibilityRequest,
     FormDataOut,
     ImportResult,
+    ImportRowError,
     InsuredPersonCreate,
     InsuredPersonOut,
     InsuredPersonPage,
@@ -69,6 +72,22 @@ Offset = Annotated[int, Query(ge=0, le=100_000)]
 PROBLEMS = problem_responses(401, 403, 404, 422)
 EDIT_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 CSV = "text/csv; charset=utf-8"
+
+
+T = TypeVar("T")
+RACED = ProblemError(409, "conflict", "他の操作と同時に更新されました", "もう一度操作してください")
+
+
+def retry_on_conflict(work: Callable[[], T], attempts: int = 3) -> T:
+    """Run a unit of work again when a concurrent one committed first and the database refused this
+    one (a unique index: the 被保険者番号 holder): the next run reads what committed and answers
+    as service.claim_number decides. Still refused after `attempts`: 409, never a 500."""
+    for _ in range(attempts):
+        try:
+            return work()
+        except IntegrityError:
+            continue
+    raise RACED
 
 
 def ctx_of(rt: Runtime) -> KoyoContext:
@@ -122,13 +141,14 @@ def register_insured_person(body: InsuredPersonCreate, p: TenantPrincipal, acces
     ctx = ctx_of(rt)
 
     def work(session: Session) -> Answer:
-        person = service.register_insured_person(session, ctx, access.tenant_id, body, actor_of(p, request))
+        person = service.register_insured_person(session, ctx, access, body, actor_of(p, request))
         out = service.person_out(ctx, person)
         return Answer(201, out, {"Location": f"{router.prefix}/insured-persons/{out.id}",
                                  "ETag": f'"{out.version}"'})
 
-    return idempotency.run(rt.transaction, request, access.tenant_id, p.subject, idempotency_key,
-                           body.model_dump(mode="json"), work, secret=_fingerprint_key(ctx))
+    return retry_on_conflict(lambda: idempotency.run(rt.transaction, request, access.tenant_id, p.subject,
+                                                     idempotency_key, body.model_dump(mode="json"), work,
+                                                     secret=_fingerprint_key(ctx)))
 
 
 @router.get("/insured-persons", response_model=InsuredPersonPage, responses=PROBLEMS,
@@ -164,7 +184,7 @@ def export_insured_persons(access: CanRead, rt: Rt,
 
 
 @router.post("/insured-persons/import", response_model=ImportResult,
-             responses={**problem_responses(401, 403, 413, 415, 422)},
+             responses={**problem_responses(401, 403, 409, 413, 415, 422)},
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def import_insured_persons(
     request: Request, p: TenantPrincipal, access: CanWrite, rt: Rt,
@@ -184,9 +204,12 @@ async def import_insured_persons(
     actor = actor_of(p, request)
     ctx = ctx_of(rt)
 
-    def work() -> ImportResult:
+    def run() -> tuple[int, int, list[ImportRowError], int]:
         with rt.transaction() as session:
-            rows, persons, errors, procs = csv_io.run_import(session, ctx, access, text, mode, actor)
+            return csv_io.run_import(session, ctx, access, text, mode, actor)
+
+    def work() -> ImportResult:
+        rows, persons, errors, procs = retry_on_conflict(run)
         result = ImportResult(mode=mode, rows=rows, imported_persons=persons, created_procedures=procs, errors=errors)
         if errors and mode == "all_or_nothing":
             raise ProblemError(422, "validation", "CSVに誤りがあります（何も取り込んでいません）",
@@ -213,10 +236,14 @@ def update_insured_person(person_id: str, body: InsuredPersonUpdate, p: TenantPr
                           request: Request, rt: Rt, response: Response, if_match: IfMatch = None) -> InsuredPersonOut:
     """Change some fields (If-Match). The event names the fields that changed, never their values."""
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
-        person = service.update_insured_person(session, ctx, _person(session, access, person_id), body, if_match,
-                                               actor_of(p, request))
-        out = service.person_out(ctx, person)
+
+    def work() -> InsuredPersonOut:
+        with rt.transaction() as session:
+            person = service.update_insured_person(session, ctx, access, _person(session, access, person_id), body,
+                                                   if_match, actor_of(p, request))
+            return service.person_out(ctx, person)
+
+    out = retry_on_conflict(work)
     _etag(response, out.version)
     return out
 
