@@ -238,7 +238,7 @@ def update_insured_person(person_id: str, body: InsuredPersonUpdate, p: TenantPr
     ctx = ctx_of(rt)
 
     def work() -> InsuredPersonOut:
-        with rt.transaction() as session:
+        with service.stale_is_412(), rt.transaction() as session:
             person = service.update_insured_person(session, ctx, access, _person(session, access, person_id), body,
                                                    if_match, actor_of(p, request))
             return service.person_out(ctx, person)
@@ -273,7 +273,7 @@ def set_my_number(person_id: str, body: MyNumberIn, p: TenantPrincipal, access: 
                   rt: Rt, response: Response, if_match: IfMatch = None) -> InsuredPersonOut:
     """Register or replace the My Number (check digit verified; sealed at rest; answered masked)."""
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
+    with service.stale_is_412(), rt.transaction() as session:
         person = service.set_my_number(session, ctx, _person(session, access, person_id), body.my_number, if_match,
                                        actor_of(p, request))
         out = service.person_out(ctx, person)
@@ -378,7 +378,7 @@ def get_procedure(procedure_id: str, access: CanRead, rt: Rt, response: Response
 def update_procedure(procedure_id: str, body: ProcedureUpdate, p: TenantPrincipal, access: CanWrite,
                      request: Request, rt: Rt, response: Response, if_match: IfMatch = None) -> ProcedureOut:
     """Edit a draft, checked or returned procedure (If-Match): it goes back to draft."""
-    with rt.transaction() as session:
+    with service.stale_is_412(), rt.transaction() as session:
         pr, person = _procedure(session, access, procedure_id)
         pr = service.update_procedure(session, ctx_of(rt), pr, person, body, if_match, actor_of(p, request))
         out = ProcedureOut.model_validate(pr)
@@ -387,10 +387,15 @@ def update_procedure(procedure_id: str, body: ProcedureUpdate, p: TenantPrincipa
 
 
 def _step(procedure_id: str, p: TenantPrincipal, access: Access, request: Request, rt: Runtime,
-          response: Response, action: str, transition: TransitionIn | None = None) -> ProcedureOut:
+          response: Response, action: str, transition: TransitionIn | None = None,
+          if_match: str | None = None) -> ProcedureOut:
+    """`check` and `ready` change a versioned procedure like any edit: If-Match (428 without, 412 if
+    stale, or when a concurrent write commits first)."""
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
+    with service.stale_is_412(), rt.transaction() as session:
         pr, person = _procedure(session, access, procedure_id)
+        if action in ("check", "ready"):
+            service.check_version(pr.version, if_match)
         actor = actor_of(p, request)
         if action == "check":
             pr = service.check_procedure(session, ctx, pr, person, actor)
@@ -406,18 +411,18 @@ def _step(procedure_id: str, p: TenantPrincipal, access: Access, request: Reques
 
 @router.post("/procedures/{procedure_id}/check", response_model=ProcedureOut, responses=EDIT_PROBLEMS)
 def check_procedure(procedure_id: str, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
-                    response: Response) -> ProcedureOut:
-    """Validate every field the form requires: no error → `checked`, else it stays `draft` with
-    `problems` (warnings never block)."""
-    return _step(procedure_id, p, access, request, rt, response, "check")
+                    response: Response, if_match: IfMatch = None) -> ProcedureOut:
+    """Validate every field the form requires (If-Match): no error → `checked`, else it stays
+    `draft` with `problems` (warnings never block)."""
+    return _step(procedure_id, p, access, request, rt, response, "check", if_match=if_match)
 
 
 @router.post("/procedures/{procedure_id}/ready", response_model=ProcedureOut, responses=EDIT_PROBLEMS)
 def ready_procedure(procedure_id: str, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
-                    response: Response) -> ProcedureOut:
-    """checked → ready: the hand-off to e-filing (roumu.koyo_hoken.procedure.ready with the form
-    ids and the form-data path; see docs/koyo_hoken.md)."""
-    return _step(procedure_id, p, access, request, rt, response, "ready")
+                    response: Response, if_match: IfMatch = None) -> ProcedureOut:
+    """checked → ready (If-Match): the hand-off to e-filing (roumu.koyo_hoken.procedure.ready with
+    the form ids and the form-data path; see docs/koyo_hoken.md)."""
+    return _step(procedure_id, p, access, request, rt, response, "ready", if_match=if_match)
 
 
 @router.post("/procedures/{procedure_id}/efiling", response_model=ProcedureOut,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.koyo_hoken import events, repository
 from services.koyo_hoken.context import KoyoContext
@@ -49,6 +51,16 @@ def check_version(current: int, if_match: str | None) -> None:
         raise STALE from None
     if wanted != current:
         raise STALE
+
+
+@contextmanager
+def stale_is_412() -> Iterator[None]:
+    """A write that passed the If-Match check but lost to a concurrent commit (the version column
+    refused it): the same 412 as a stale If-Match, as documented, not a generic 409."""
+    try:
+        yield
+    except StaleDataError as exc:
+        raise STALE from exc
 
 
 def invalid(field: str, message: str) -> ProblemError:

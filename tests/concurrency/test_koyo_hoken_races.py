@@ -89,3 +89,45 @@ def test_ten_csv_imports_of_one_hire_make_one_holder(koyo_url, tokens, settings)
         if r.status_code == 422:
             assert [e["field"] for e in r.json()["result"]["errors"]] == ["hihokensha_bango"], r.text
     assert holders(settings, tid, "6004000001")[0] == 1
+
+
+def test_concurrent_my_number_puts_lose_with_412(koyo_url, tokens):  # noqa: F811
+    """Issue 29 item 13: ten PUTs of a My Number with one If-Match: one wins, the rest get the
+    documented 412 (a 409 before: the version column's refusal fell to the generic handler)."""
+    tid = support.tenant()
+    h = bearer(tokens.user(tid))
+    with httpx.Client(base_url=koyo_url, timeout=60) as c:
+        p = c.post(f"{BASE}/insured-persons", headers=h, json=person("js-1")).json()
+    numbers = ["123456789018", "234567890121", "345678901234"]  # valid check digits
+    answers = at_once(koyo_url, [
+        lambda cl, n=numbers[i % 3]: cl.put(f"{BASE}/insured-persons/{p['id']}/my-number",
+                                            headers={**h, "If-Match": f'"{p["version"]}"'}, json={"my_number": n})
+        for i in range(10)])
+    _no_5xx(answers)
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200] + [412] * 9, [(r.status_code, r.text[:200]) for r in answers]
+    assert all(r.json()["type"].endswith("/precondition-failed") for r in answers if r.status_code == 412)
+    assert not any(n in r.text for r in answers for n in numbers)
+
+
+def test_concurrent_check_and_ready_with_one_if_match(koyo_url, tokens):  # noqa: F811
+    """check / ready take If-Match like every edit: of five at once with one ETag, one wins."""
+    tid = support.tenant()
+    h = bearer(tokens.user(tid))
+    with httpx.Client(base_url=koyo_url, timeout=60) as c:
+        p = c.post(f"{BASE}/insured-persons", headers=h, json=person("js-1", hire_date="2025-04-01")).json()
+        pr = c.post(f"{BASE}/procedures", headers=h, json={
+            "insured_person_id": p["id"], "kind": "shikaku_shutoku", "event_date": "2025-04-01",
+            "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}})
+        assert pr.status_code == 201, pr.text
+        proc = pr.json()
+    for step in ("check", "ready"):
+        etag = f'"{proc["version"]}"'
+        path = f"{BASE}/procedures/{proc['id']}/{step}"
+        answers = at_once(koyo_url, [lambda cl, u=path, e=etag: cl.post(u, headers={**h, "If-Match": e})
+                                     for _ in range(5)])
+        _no_5xx(answers)
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [200] + [412] * 4, (step, [(r.status_code, r.text[:200]) for r in answers])
+        proc = next(r for r in answers if r.status_code == 200).json()
+    assert proc["state"] == "ready"
