@@ -168,19 +168,24 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
             hires.append((line, person))
     # A number held by a person the caller may see is a row error; one held only where the caller
     # may not see is registered unclaimed, as over POST (service.claim_number): no row tells.
+    held: dict[str, list[InsuredPerson]] = {}
+    for h in repository.persons_by_number_keys(session, access.tenant_id,
+                                               {k for _, hire in hires if (k := _key(hire.hihokensha_bango or ""))}):
+        held.setdefault(h.hihokensha_key or "", []).append(h)
     persons: list[InsuredPerson] = []
     for line, hire in hires:
         new = service.new_person(ctx, access.tenant_id, hire)
         try:
-            service.claim_number(session, new, access.allows_jigyosho)
+            service.claim_number(session, new, access.allows_jigyosho,
+                                 held.get(_key(new.hihokensha_bango or "") or "", []))
         except ProblemError as exc:
             errors.append(_err(line, "hihokensha_bango", exc.title))
             continue
         persons.append(new)
     leavers: dict[str, list[InsuredPerson]] = {}
-    for held in repository.persons_by_number_keys(session, access.tenant_id,
-                                                  {k for _, leave in parsed.leaves if (k := _key(leave["number"]))}):
-        leavers.setdefault(held.hihokensha_key or "", []).append(held)
+    for h in repository.persons_by_number_keys(session, access.tenant_id,
+                                               {k for _, leave in parsed.leaves if (k := _key(leave["number"]))}):
+        leavers.setdefault(h.hihokensha_key or "", []).append(h)
     ok_leaves: list[tuple[InsuredPerson, dict[str, Any]]] = []
     for line, leave in parsed.leaves:
         p = next((c for c in leavers.get(_key(leave["number"]) or "", [])

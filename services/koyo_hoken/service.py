@@ -159,7 +159,8 @@ DUPLICATE_NUMBER = ProblemError(409, "conflict", "同じ被保険者番号の方
                                 "登録済みの方を検索し、その方の情報を更新してください")
 
 
-def claim_number(session: Session, p: InsuredPerson, may_see: Callable[[str], bool]) -> None:
+def claim_number(session: Session, p: InsuredPerson, may_see: Callable[[str], bool],
+                 holders: Iterable[InsuredPerson] | None = None) -> None:
     """Who holds `p`'s 被保険者番号 (set p.hihokensha_key / hihokensha_claim), before the write.
 
     One person per tenant holds a number: the unique index on (tenant_id, hihokensha_claim) is the
@@ -167,12 +168,16 @@ def claim_number(session: Session, p: InsuredPerson, may_see: Callable[[str], bo
     事業所, `may_see`) → 409. A holder the caller may not see must not be revealed: `p` keeps the
     number as entered, unclaimed (NULL claim), and the answer is the one an unused number gets.
     Checked before the write; a holder committed concurrently makes the flush fail, and the
-    caller runs the unit of work again (api.retry_on_conflict), which then finds it here."""
+    caller runs the unit of work again (api.retry_on_conflict), which then finds it here.
+    `holders`: the persons with this number, when the caller read them already (a CSV import
+    reads every row's in one query)."""
     if p.hihokensha_bango is None:
         p.hihokensha_key = p.hihokensha_claim = None
         return
     key = hihokensha_key(p.hihokensha_bango)
-    others = [o for o in repository.persons_by_number_key(session, p.tenant_id, key) if o.id != p.id]
+    if holders is None:
+        holders = repository.persons_by_number_key(session, p.tenant_id, key)
+    others = [o for o in holders if o.id != p.id and o.hihokensha_key == key]
     if any(may_see(o.jigyosho_id) for o in others):
         raise DUPLICATE_NUMBER
     p.hihokensha_key = key
