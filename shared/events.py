@@ -69,6 +69,13 @@ class EventEnvelope(BaseModel):
             raise ValueError(f"event data must not carry secrets: {sorted(bad)}")
         return v
 
+    @field_validator("subject")
+    @classmethod
+    def _no_numbers_in_ids(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if info.context is not INBOUND and _secret_keys(v):
+            raise ValueError("event subject must not carry secrets")
+        return v
+
     @property
     def aggregate_id(self) -> str:
         """The id events of one aggregate are ordered by: the first subject id."""
@@ -83,17 +90,47 @@ class EventEnvelope(BaseModel):
         return cls.model_validate_json(raw, context=INBOUND)
 
 
-def _secret_keys(obj: Any) -> set[str]:
+# Names of facts about a secret, not the secret: ids, masks, flags, rules (totp_required,
+# password_policy: tenant settings) and permissions (the menu `my_number_unmasked`, whose value is
+# a level). Their values are still searched for a number below.
+_FACT_SUFFIXES = ("_id", "_masked", "_unmasked", "_registered", "_set", "_required", "_policy")
+# Twelve digits (groups of four may be spaced or hyphenated), not inside a longer run of letters or
+# digits; a UUID's last group is excluded by `_UUID` below.
+_TWELVE = re.compile(r"(?<![0-9A-Za-z])(\d{4})[- ]?(\d{4})[- ]?(\d{4})(?![0-9A-Za-z])")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _my_number_check_digit(first11: str) -> int:
+    """総務省令第85号 5条 (as services/koyo_hoken/rules/numbers.py; shared imports no service)."""
+    total = sum(int(first11[-n]) * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))
+    return 0 if total % 11 <= 1 else 11 - total % 11
+
+
+def _holds_my_number(value: str) -> bool:
+    """A 12-digit run with a valid My Number check digit (1 in 11 random runs; ids are not runs of
+    exactly twelve digits, and UUIDs are cut out first)."""
+    for m in _TWELVE.finditer(_UUID.sub("-", value)):
+        digits = "".join(m.groups())
+        if _my_number_check_digit(digits[:11]) == int(digits[11]):
+            return True
+    return False
+
+
+def _secret_keys(obj: Any, key: str = "") -> set[str]:
+    """What makes `obj` unfit for an event: keys named like a secret (other than names of facts about
+    one), and values that hold a My Number (under any key). The answer names the keys, never values."""
     found: set[str] = set()
     if isinstance(obj, dict):
         for k, v in obj.items():
-            # Names of facts about a secret, not the secret: ids, masks, flags, rules
-            # (totp_required, password_policy: tenant settings, whose values are checked too).
-            if SECRET_KEYS.search(str(k)) and not str(k).endswith(
-                    ("_id", "_masked", "_registered", "_set", "_required", "_policy")):
-                found.add(str(k))
-            found |= _secret_keys(v)
-    elif isinstance(obj, list):
+            name = str(k)
+            if SECRET_KEYS.search(name) and not name.endswith(_FACT_SUFFIXES):
+                found.add(name)
+            if _holds_my_number(name):
+                found.add("(a key holding a My Number)")
+            found |= _secret_keys(v, name)
+    elif isinstance(obj, list | tuple):
         for v in obj:
-            found |= _secret_keys(v)
+            found |= _secret_keys(v, key)
+    elif isinstance(obj, str | int) and not isinstance(obj, bool) and _holds_my_number(str(obj)):
+        found.add(key or "(a value holding a My Number)")
     return found

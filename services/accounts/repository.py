@@ -15,6 +15,12 @@ def tenant_by_id(session: Session, tenant_id: str) -> Tenant | None:
     return session.get(Tenant, tenant_id)
 
 
+def lock_tenant(session: Session, tenant_id: str) -> None:
+    """Hold the tenant row until the transaction ends (SELECT … FOR UPDATE; a no-op on SQLite,
+    where writers are serialised anyway)."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+
+
 def tenant_by_code(session: Session, code: str) -> Tenant | None:
     return session.execute(select(Tenant).where(Tenant.code == code)).scalar_one_or_none()
 

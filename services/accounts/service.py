@@ -251,15 +251,23 @@ def _user_or_404(session: Session, tenant_id: str, user_id: str) -> User:
 
 
 def _other_active_admins(session: Session, tenant_id: str, user_id: str) -> int:
+    # populate_existing: a row already in this session is read again, not taken from its identity map.
     users = session.execute(select(User).where(User.tenant_id == tenant_id, User.id != user_id,
-                                               User.status == "active")).scalars()
+                                               User.status == "active")
+                            .execution_options(populate_existing=True)).scalars()
     return sum(1 for u in users if TENANT_ADMIN in u.roles)
 
 
 def _keeps_an_admin(session: Session, user: User, roles_after: list[str], status_after: str) -> None:
     was = TENANT_ADMIN in user.roles and user.status == "active"
     stays = TENANT_ADMIN in roles_after and status_after == "active"
-    if was and not stays and _other_active_admins(session, user.tenant_id, user.id) == 0:
+    if not was or stays:
+        return
+    # Two administrators removing each other at once each counted the other (write skew across two
+    # rows): the tenant row's lock serialises every removal of an administrator in the tenant, and
+    # the count below then sees the other's committed change (PostgreSQL; SQLite serialises writers).
+    repository.lock_tenant(session, user.tenant_id)
+    if _other_active_admins(session, user.tenant_id, user.id) == 0:
         raise LAST_ADMIN
 
 

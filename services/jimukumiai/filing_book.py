@@ -65,6 +65,10 @@ def _line(session: Session, event: EventEnvelope, procedure_id: str, jigyosho_id
     return row
 
 
+# Event types that name the state they move a procedure to.
+_STATE_OF_TYPE = {"ready": "ready", "submitted": "submitted", "completed": "completed"}
+
+
 def on_procedure_event(session: Session, event: EventEnvelope) -> None:
     """Consumer of roumu.koyo_hoken.procedure.*: 届出の種類, 被保険者 id, 受付日, 提出日, 処理日, state."""
     if not event.type.startswith(_PROCEDURE) or event.tenant_id is None:
@@ -86,7 +90,8 @@ def on_procedure_event(session: Session, event: EventEnvelope) -> None:
         row.submitted_on = day
     elif what == "completed" and row.processed_on is None:
         row.processed_on = day
-    state = data.get("state")
+    # procedure.ready carries no `state` (its type says it): without this the line stayed `checked`.
+    state = data.get("state") or _STATE_OF_TYPE.get(what)
     if isinstance(state, str) and (row.status_at is None or event.occurred_at >= row.status_at):
         row.status, row.status_at = state, event.occurred_at
         row.closed_on = day if state in CLOSED_FILING_STATES else None

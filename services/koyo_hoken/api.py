@@ -6,11 +6,13 @@ which need the `my_number_unmasked` grant and are recorded as roumu.koyo_hoken.m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.koyo_hoken import csv_io, handoff, repository, service
@@ -31,6 +33,7 @@ from services.koyo_hoken.schemas import (
     EligibilityRequest,
     FormDataOut,
     ImportResult,
+    ImportRowError,
     InsuredPersonCreate,
     InsuredPersonOut,
     InsuredPersonPage,
@@ -69,6 +72,22 @@ Offset = Annotated[int, Query(ge=0, le=100_000)]
 PROBLEMS = problem_responses(401, 403, 404, 422)
 EDIT_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 CSV = "text/csv; charset=utf-8"
+
+
+T = TypeVar("T")
+RACED = ProblemError(409, "conflict", "他の操作と同時に更新されました", "もう一度操作してください")
+
+
+def retry_on_conflict(work: Callable[[], T], attempts: int = 3) -> T:
+    """Run a unit of work again when a concurrent one committed first and the database refused this
+    one (a unique index: the 被保険者番号 holder): the next run reads what committed and answers
+    as service.claim_number decides. Still refused after `attempts`: 409, never a 500."""
+    for _ in range(attempts):
+        try:
+            return work()
+        except IntegrityError:
+            continue
+    raise RACED
 
 
 def ctx_of(rt: Runtime) -> KoyoContext:
@@ -122,13 +141,14 @@ def register_insured_person(body: InsuredPersonCreate, p: TenantPrincipal, acces
     ctx = ctx_of(rt)
 
     def work(session: Session) -> Answer:
-        person = service.register_insured_person(session, ctx, access.tenant_id, body, actor_of(p, request))
+        person = service.register_insured_person(session, ctx, access, body, actor_of(p, request))
         out = service.person_out(ctx, person)
         return Answer(201, out, {"Location": f"{router.prefix}/insured-persons/{out.id}",
                                  "ETag": f'"{out.version}"'})
 
-    return idempotency.run(rt.transaction, request, access.tenant_id, p.subject, idempotency_key,
-                           body.model_dump(mode="json"), work, secret=_fingerprint_key(ctx))
+    return retry_on_conflict(lambda: idempotency.run(rt.transaction, request, access.tenant_id, p.subject,
+                                                     idempotency_key, body.model_dump(mode="json"), work,
+                                                     secret=_fingerprint_key(ctx)))
 
 
 @router.get("/insured-persons", response_model=InsuredPersonPage, responses=PROBLEMS,
@@ -164,7 +184,7 @@ def export_insured_persons(access: CanRead, rt: Rt,
 
 
 @router.post("/insured-persons/import", response_model=ImportResult,
-             responses={**problem_responses(401, 403, 413, 415, 422)},
+             responses={**problem_responses(401, 403, 409, 413, 415, 422)},
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def import_insured_persons(
     request: Request, p: TenantPrincipal, access: CanWrite, rt: Rt,
@@ -184,9 +204,12 @@ async def import_insured_persons(
     actor = actor_of(p, request)
     ctx = ctx_of(rt)
 
-    def work() -> ImportResult:
+    def run() -> tuple[int, int, list[ImportRowError], int]:
         with rt.transaction() as session:
-            rows, persons, errors, procs = csv_io.run_import(session, ctx, access, text, mode, actor)
+            return csv_io.run_import(session, ctx, access, text, mode, actor)
+
+    def work() -> ImportResult:
+        rows, persons, errors, procs = retry_on_conflict(run)
         result = ImportResult(mode=mode, rows=rows, imported_persons=persons, created_procedures=procs, errors=errors)
         if errors and mode == "all_or_nothing":
             raise ProblemError(422, "validation", "CSVに誤りがあります（何も取り込んでいません）",
@@ -213,10 +236,14 @@ def update_insured_person(person_id: str, body: InsuredPersonUpdate, p: TenantPr
                           request: Request, rt: Rt, response: Response, if_match: IfMatch = None) -> InsuredPersonOut:
     """Change some fields (If-Match). The event names the fields that changed, never their values."""
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
-        person = service.update_insured_person(session, ctx, _person(session, access, person_id), body, if_match,
-                                               actor_of(p, request))
-        out = service.person_out(ctx, person)
+
+    def work() -> InsuredPersonOut:
+        with service.stale_is_412(), rt.transaction() as session:
+            person = service.update_insured_person(session, ctx, access, _person(session, access, person_id), body,
+                                                   if_match, actor_of(p, request))
+            return service.person_out(ctx, person)
+
+    out = retry_on_conflict(work)
     _etag(response, out.version)
     return out
 
@@ -246,7 +273,7 @@ def set_my_number(person_id: str, body: MyNumberIn, p: TenantPrincipal, access: 
                   rt: Rt, response: Response, if_match: IfMatch = None) -> InsuredPersonOut:
     """Register or replace the My Number (check digit verified; sealed at rest; answered masked)."""
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
+    with service.stale_is_412(), rt.transaction() as session:
         person = service.set_my_number(session, ctx, _person(session, access, person_id), body.my_number, if_match,
                                        actor_of(p, request))
         out = service.person_out(ctx, person)
@@ -351,7 +378,7 @@ def get_procedure(procedure_id: str, access: CanRead, rt: Rt, response: Response
 def update_procedure(procedure_id: str, body: ProcedureUpdate, p: TenantPrincipal, access: CanWrite,
                      request: Request, rt: Rt, response: Response, if_match: IfMatch = None) -> ProcedureOut:
     """Edit a draft, checked or returned procedure (If-Match): it goes back to draft."""
-    with rt.transaction() as session:
+    with service.stale_is_412(), rt.transaction() as session:
         pr, person = _procedure(session, access, procedure_id)
         pr = service.update_procedure(session, ctx_of(rt), pr, person, body, if_match, actor_of(p, request))
         out = ProcedureOut.model_validate(pr)
@@ -360,10 +387,15 @@ def update_procedure(procedure_id: str, body: ProcedureUpdate, p: TenantPrincipa
 
 
 def _step(procedure_id: str, p: TenantPrincipal, access: Access, request: Request, rt: Runtime,
-          response: Response, action: str, transition: TransitionIn | None = None) -> ProcedureOut:
+          response: Response, action: str, transition: TransitionIn | None = None,
+          if_match: str | None = None) -> ProcedureOut:
+    """`check` and `ready` change a versioned procedure like any edit: If-Match (428 without, 412 if
+    stale, or when a concurrent write commits first)."""
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
+    with service.stale_is_412(), rt.transaction() as session:
         pr, person = _procedure(session, access, procedure_id)
+        if action in ("check", "ready"):
+            service.check_version(pr.version, if_match)
         actor = actor_of(p, request)
         if action == "check":
             pr = service.check_procedure(session, ctx, pr, person, actor)
@@ -379,18 +411,18 @@ def _step(procedure_id: str, p: TenantPrincipal, access: Access, request: Reques
 
 @router.post("/procedures/{procedure_id}/check", response_model=ProcedureOut, responses=EDIT_PROBLEMS)
 def check_procedure(procedure_id: str, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
-                    response: Response) -> ProcedureOut:
-    """Validate every field the form requires: no error → `checked`, else it stays `draft` with
-    `problems` (warnings never block)."""
-    return _step(procedure_id, p, access, request, rt, response, "check")
+                    response: Response, if_match: IfMatch = None) -> ProcedureOut:
+    """Validate every field the form requires (If-Match): no error → `checked`, else it stays
+    `draft` with `problems` (warnings never block)."""
+    return _step(procedure_id, p, access, request, rt, response, "check", if_match=if_match)
 
 
 @router.post("/procedures/{procedure_id}/ready", response_model=ProcedureOut, responses=EDIT_PROBLEMS)
 def ready_procedure(procedure_id: str, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
-                    response: Response) -> ProcedureOut:
-    """checked → ready: the hand-off to e-filing (roumu.koyo_hoken.procedure.ready with the form
-    ids and the form-data path; see docs/koyo_hoken.md)."""
-    return _step(procedure_id, p, access, request, rt, response, "ready")
+                    response: Response, if_match: IfMatch = None) -> ProcedureOut:
+    """checked → ready (If-Match): the hand-off to e-filing (roumu.koyo_hoken.procedure.ready with
+    the form ids and the form-data path; see docs/koyo_hoken.md)."""
+    return _step(procedure_id, p, access, request, rt, response, "ready", if_match=if_match)
 
 
 @router.post("/procedures/{procedure_id}/efiling", response_model=ProcedureOut,

@@ -29,7 +29,7 @@ from services.koyo_hoken import events, repository, service
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.models import InsuredPerson, messaging
 from services.koyo_hoken.rules import rishoku
-from services.koyo_hoken.rules.numbers import NumberFormatError, parse_hihokensha_bango
+from services.koyo_hoken.rules.numbers import NumberFormatError, hihokensha_key
 from services.koyo_hoken.schemas import ImportRowError, InsuredPersonCreate, ProcedureCreate, ProcedureDetails
 from shared.errors import ProblemError
 from shared.events import Actor
@@ -107,12 +107,12 @@ def parse(text: str, max_rows: int) -> Parsed:
                 out.errors += _pyd_errors(line, exc)
                 continue
             if person.hihokensha_bango:
-                if person.hihokensha_bango in seen_numbers:
+                key = hihokensha_key(person.hihokensha_bango)  # a legacy 4-6 and its 4-6-1 are one number
+                if key in seen_numbers:
                     out.errors.append(ImportRowError(row=line, field="hihokensha_bango",
-                                                     message=f"{seen_numbers[person.hihokensha_bango]}行目と同じ"
-                                                             "被保険者番号です"))
+                                                     message=f"{seen_numbers[key]}行目と同じ被保険者番号です"))
                     continue
-                seen_numbers[person.hihokensha_bango] = line
+                seen_numbers[key] = line
             out.hires.append((line, person))
         elif action == "leave":
             errs = [_err(line, c, "必須項目です")
@@ -166,20 +166,31 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
             errors.append(_err(line, "jigyosho_id", why))
         else:
             hires.append((line, person))
-    existing = repository.numbers_in_tenant(session, access.tenant_id, {p.hihokensha_bango for _, p in hires
-                                                                         if p.hihokensha_bango})
-    ok_hires = []
-    for line, person in hires:
-        if person.hihokensha_bango and person.hihokensha_bango in existing:
-            errors.append(_err(line, "hihokensha_bango", "同じ被保険者番号の方が登録されています"))
-        else:
-            ok_hires.append(person)
-    leavers = repository.numbers_in_tenant(session, access.tenant_id,
-                                           {str(service_number(leave["number"])) for _, leave in parsed.leaves})
+    # A number held by a person the caller may see is a row error; one held only where the caller
+    # may not see is registered unclaimed, as over POST (service.claim_number): no row tells.
+    held: dict[str, list[InsuredPerson]] = {}
+    for h in repository.persons_by_number_keys(session, access.tenant_id,
+                                               {k for _, hire in hires if (k := _key(hire.hihokensha_bango or ""))}):
+        held.setdefault(h.hihokensha_key or "", []).append(h)
+    persons: list[InsuredPerson] = []
+    for line, hire in hires:
+        new = service.new_person(ctx, access.tenant_id, hire)
+        try:
+            service.claim_number(session, new, access.allows_jigyosho,
+                                 held.get(_key(new.hihokensha_bango or "") or "", []))
+        except ProblemError as exc:
+            errors.append(_err(line, "hihokensha_bango", exc.title))
+            continue
+        persons.append(new)
+    leavers: dict[str, list[InsuredPerson]] = {}
+    for h in repository.persons_by_number_keys(session, access.tenant_id,
+                                               {k for _, leave in parsed.leaves if (k := _key(leave["number"]))}):
+        leavers.setdefault(h.hihokensha_key or "", []).append(h)
     ok_leaves: list[tuple[InsuredPerson, dict[str, Any]]] = []
     for line, leave in parsed.leaves:
-        p = leavers.get(str(service_number(leave["number"])))
-        if p is None or p.jigyosho_id != leave["jigyosho_id"] or not access.allows_jigyosho(p.jigyosho_id):
+        p = next((c for c in leavers.get(_key(leave["number"]) or "", [])
+                  if c.jigyosho_id == leave["jigyosho_id"] and access.allows_jigyosho(c.jigyosho_id)), None)
+        if p is None:
             errors.append(_err(line, "hihokensha_bango", "該当する被保険者が見つかりません"))
             continue
         if (why := refusal(p.jigyosho_id, closed_ok=True)) is not None:  # a 喪失届 is due after a 廃止
@@ -196,7 +207,6 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
     errors.sort(key=lambda e: e.row)
     if errors and mode == "all_or_nothing":
         return parsed.rows, 0, errors, 0
-    persons = [service.new_person(ctx, access.tenant_id, body) for body in ok_hires]
     session.add_all(persons)
     session.flush()
     messaging.record_many(session, [events.insured_person_registered(new, actor) for new in persons])
@@ -215,11 +225,11 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
     return parsed.rows, len(persons), errors, created
 
 
-def service_number(text: str) -> str:
+def _key(text: str) -> str | None:
     try:
-        return parse_hihokensha_bango(text).formatted
+        return hihokensha_key(text)
     except NumberFormatError:
-        return text
+        return None
 
 
 def export(ctx: KoyoContext, persons: list[InsuredPerson]) -> str:

@@ -35,7 +35,12 @@ class InsuredPerson(Base):
 
     __tablename__ = "insured_persons"
     # Lists are per tenant and 事業所, newest last: one index serves the filter and the order.
-    __table_args__ = (Index("ix_insured_persons_tenant_jigyosho", "tenant_id", "jigyosho_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_insured_persons_tenant_jigyosho", "tenant_id", "jigyosho_id", "created_at"),
+        # One holder per tenant of each 被保険者番号 (migration 0007; docs/koyo_hoken.md "被保険者番号").
+        Index("uq_insured_persons_tenant_hihokensha_claim", "tenant_id", "hihokensha_claim", unique=True),
+        Index("ix_insured_persons_tenant_hihokensha_key", "tenant_id", "hihokensha_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(36))
@@ -62,6 +67,12 @@ class InsuredPerson(Base):
     outside_status_permission: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # 資格外活動許可
     dispatch_or_contract_work: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # 派遣・請負就労
     hihokensha_bango: Mapped[str | None] = mapped_column(String(13), nullable=True)  # 4-6-1 or legacy 4-6
+    # The number's identity (rules.numbers.hihokensha_key: 4+6 digits, so a legacy number without
+    # check digit is the same number), and the same value again where this person holds the
+    # tenant's claim on it (unique per tenant); NULL where the number was entered by a user who
+    # cannot see its holder (service.claim_number: that user's answer may not reveal the holder).
+    hihokensha_key: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    hihokensha_claim: Mapped[str | None] = mapped_column(String(10), nullable=True)
     contract_end: Mapped[date | None] = mapped_column(Date, nullable=True)  # None = 期間の定めなし
     renewal_clause: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     employment_type: Mapped[str | None] = mapped_column(String(30), nullable=True)

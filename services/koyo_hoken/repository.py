@@ -36,11 +36,11 @@ def insured_persons_in_tenant(
     return rows, total
 
 
-def person_by_number(session: Session, tenant_id: str, number: str) -> InsuredPerson | None:
-    return session.execute(
-        select(InsuredPerson).where(InsuredPerson.tenant_id == tenant_id, InsuredPerson.hihokensha_bango == number)
-        .limit(1)
-    ).scalar_one_or_none()
+def persons_by_number_key(session: Session, tenant_id: str, key: str) -> list[InsuredPerson]:
+    """Every person of the tenant with this 被保険者番号 (rules.numbers.hihokensha_key)."""
+    return list(session.execute(
+        select(InsuredPerson).where(InsuredPerson.tenant_id == tenant_id, InsuredPerson.hihokensha_key == key)
+    ).scalars())
 
 
 def procedure_in_tenant(session: Session, tenant_id: str, procedure_id: str) -> Procedure | None:
@@ -137,11 +137,11 @@ def all_persons(session: Session, tenant_id: str, granted: Collection[str] | Non
                            .order_by(InsuredPerson.created_at, InsuredPerson.id)).scalars().all()
 
 
-def numbers_in_tenant(session: Session, tenant_id: str, numbers: Collection[str]) -> dict[str, InsuredPerson]:
-    out: dict[str, InsuredPerson] = {}
-    items = sorted(numbers)
+def persons_by_number_keys(session: Session, tenant_id: str, keys: Collection[str]) -> list[InsuredPerson]:
+    """Every person of the tenant holding one of these 被保険者番号 (by hihokensha_key)."""
+    out: list[InsuredPerson] = []
+    items = sorted(keys)
     for i in range(0, len(items), 500):
-        for p in session.execute(select(InsuredPerson).where(
-                InsuredPerson.tenant_id == tenant_id, InsuredPerson.hihokensha_bango.in_(items[i:i + 500]))).scalars():
-            out[p.hihokensha_bango or ""] = p
+        out += session.execute(select(InsuredPerson).where(
+            InsuredPerson.tenant_id == tenant_id, InsuredPerson.hihokensha_key.in_(items[i:i + 500]))).scalars()
     return out

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.koyo_hoken import events, repository
 from services.koyo_hoken.context import KoyoContext
@@ -16,7 +18,7 @@ from services.koyo_hoken.rules import deadlines as dl
 from services.koyo_hoken.rules import rishoku
 from services.koyo_hoken.rules.forms import Kind, NoFormInForce, forms_for
 from services.koyo_hoken.rules.lifecycle import EDITABLE, FINAL, State, can_move
-from services.koyo_hoken.rules.numbers import mask_my_number
+from services.koyo_hoken.rules.numbers import hihokensha_key, mask_my_number
 from services.koyo_hoken.rules.procedures import Person, check, form_data
 from services.koyo_hoken.schemas import (
     EgovCharWarning,
@@ -49,6 +51,16 @@ def check_version(current: int, if_match: str | None) -> None:
         raise STALE from None
     if wanted != current:
         raise STALE
+
+
+@contextmanager
+def stale_is_412() -> Iterator[None]:
+    """A write that passed the If-Match check but lost to a concurrent commit (the version column
+    refused it): the same 412 as a stale If-Match, as documented, not a generic 409."""
+    try:
+        yield
+    except StaleDataError as exc:
+        raise STALE from exc
 
 
 def invalid(field: str, message: str) -> ProblemError:
@@ -143,27 +155,48 @@ def new_person(ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreate) -> I
     return person
 
 
-def register_insured_person(session: Session, ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreate,
+DUPLICATE_NUMBER = ProblemError(409, "conflict", "同じ被保険者番号の方が登録されています",
+                                "登録済みの方を検索し、その方の情報を更新してください")
+
+
+def claim_number(session: Session, p: InsuredPerson, may_see: Callable[[str], bool],
+                 holders: Iterable[InsuredPerson] | None = None) -> None:
+    """Who holds `p`'s 被保険者番号 (set p.hihokensha_key / hihokensha_claim), before the write.
+
+    One person per tenant holds a number: the unique index on (tenant_id, hihokensha_claim) is the
+    rule, this the answer. Another person with the same number whom the caller may see (by their
+    事業所, `may_see`) → 409. A holder the caller may not see must not be revealed: `p` keeps the
+    number as entered, unclaimed (NULL claim), and the answer is the one an unused number gets.
+    Checked before the write; a holder committed concurrently makes the flush fail, and the
+    caller runs the unit of work again (api.retry_on_conflict), which then finds it here.
+    `holders`: the persons with this number, when the caller read them already (a CSV import
+    reads every row's in one query)."""
+    if p.hihokensha_bango is None:
+        p.hihokensha_key = p.hihokensha_claim = None
+        return
+    key = hihokensha_key(p.hihokensha_bango)
+    if holders is None:
+        holders = repository.persons_by_number_key(session, p.tenant_id, key)
+    others = [o for o in holders if o.id != p.id and o.hihokensha_key == key]
+    if any(may_see(o.jigyosho_id) for o in others):
+        raise DUPLICATE_NUMBER
+    p.hihokensha_key = key
+    p.hihokensha_claim = None if any(o.hihokensha_claim == key for o in others) else key
+
+
+def register_insured_person(session: Session, ctx: KoyoContext, access: Access, body: InsuredPersonCreate,
                             actor: Actor) -> InsuredPerson:
-    require_jigyosho(session, tenant_id, body.jigyosho_id)  # a hire into a known, open 事業所 only
-    person = new_person(ctx, tenant_id, body)
-    _no_duplicate_number(session, tenant_id, person.hihokensha_bango, None)
+    require_jigyosho(session, access.tenant_id, body.jigyosho_id)  # a hire into a known, open 事業所 only
+    person = new_person(ctx, access.tenant_id, body)
+    claim_number(session, person, access.allows_jigyosho)
     session.add(person)
     session.flush()
     messaging.record(session, events.insured_person_registered(person, actor))
     return person
 
 
-def _no_duplicate_number(session: Session, tenant_id: str, number: str | None, person_id: str | None) -> None:
-    if number is None:
-        return
-    other = repository.person_by_number(session, tenant_id, number)
-    if other is not None and other.id != person_id:
-        raise ProblemError(409, "conflict", "同じ被保険者番号の方が登録されています")
-
-
-def update_insured_person(session: Session, ctx: KoyoContext, p: InsuredPerson, body: InsuredPersonUpdate,
-                          if_match: str | None, actor: Actor) -> InsuredPerson:
+def update_insured_person(session: Session, ctx: KoyoContext, access: Access, p: InsuredPerson,
+                          body: InsuredPersonUpdate, if_match: str | None, actor: Actor) -> InsuredPerson:
     check_version(p.version, if_match)
     changes = body.model_dump(exclude_unset=True)
     changed = [k for k, v in changes.items() if getattr(p, k) != v]
@@ -172,7 +205,8 @@ def update_insured_person(session: Session, ctx: KoyoContext, p: InsuredPerson, 
     if p.hire_date <= p.birth_date:
         raise invalid("body.hire_date", "雇用開始日は生年月日より後の日付にしてください")
     if "hihokensha_bango" in changed:
-        _no_duplicate_number(session, p.tenant_id, p.hihokensha_bango, p.id)
+        with session.no_autoflush:  # the new number is not written before its holder is known
+            claim_number(session, p, access.allows_jigyosho)
     if changed:
         p.updated_at = ctx.clock.now()
         session.flush()

@@ -131,9 +131,11 @@ def test_partner_hire_to_official_document(tmp_path: Path) -> None:
                 "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}})
             assert pr.status_code == 201, pr.text
             pid = pr.json()["id"]
-            checked = c.post(f"/api/v1/koyo-hoken/procedures/{pid}/check", headers=admin)
+            checked = c.post(f"/api/v1/koyo-hoken/procedures/{pid}/check",
+                             headers={**admin, "If-Match": pr.headers["etag"]})
             assert checked.json()["state"] == "checked", checked.text
-            assert c.post(f"/api/v1/koyo-hoken/procedures/{pid}/ready", headers=admin).status_code == 200
+            assert c.post(f"/api/v1/koyo-hoken/procedures/{pid}/ready",
+                          headers={**admin, "If-Match": checked.headers["etag"]}).status_code == 200
             handed = c.post(f"/api/v1/koyo-hoken/procedures/{pid}/efiling", headers=admin,
                             json={"applicant": {"氏名": "社労士 花子", "法人団体名": "花子社会保険労務士事務所"}})
             assert handed.status_code == 200, handed.text

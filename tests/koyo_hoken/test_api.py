@@ -135,11 +135,13 @@ def test_lifecycle_form_data_and_efiling_status(service_client, tokens, settings
     pr = r.json()
     assert pr["state"] == "draft" and pr["due_date"] == "2026-05-11"  # 5/10 is a Sunday
 
-    r = c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
+    assert c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h).status_code == 428  # If-Match, as any edit
+    r = c.post(f"{BASE}/procedures/{pr['id']}/check", headers={**h, "If-Match": f'"{pr["version"]}"'})
     assert r.status_code == 200 and r.json()["state"] == "draft"
     fields = {x["field"] for x in r.json()["problems"] if x["severity"] == "error"}
     assert {"details.jigyosho_number", "details.cause", "person.job_type"} <= fields
-    assert c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h).status_code == 409
+    ready = c.post(f"{BASE}/procedures/{pr['id']}/ready", headers={**h, "If-Match": r.headers["etag"]})
+    assert ready.status_code == 409, ready.text
 
     etag = c.get(f"{BASE}/insured-persons/{p['id']}", headers=h).headers["etag"]
     assert c.patch(f"{BASE}/insured-persons/{p['id']}", headers=h, json={"job_type": "事務"}).status_code == 428
@@ -149,9 +151,10 @@ def test_lifecycle_form_data_and_efiling_status(service_client, tokens, settings
     r = c.patch(f"{BASE}/procedures/{pr['id']}", headers={**h, "If-Match": etag},
                 json={"details": {"jigyosho_number": "1301-123456-7", "cause": "2"}})
     assert r.status_code == 200, r.text
-    r = c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h)
+    r = c.post(f"{BASE}/procedures/{pr['id']}/check", headers={**h, "If-Match": r.headers["etag"]})
     assert r.json()["state"] == "checked", r.json()["problems"]
-    r = c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h)
+    assert c.post(f"{BASE}/procedures/{pr['id']}/ready", headers={**h, "If-Match": '"1"'}).status_code == 412
+    r = c.post(f"{BASE}/procedures/{pr['id']}/ready", headers={**h, "If-Match": r.headers["etag"]})
     assert r.status_code == 200 and r.json()["state"] == "ready" and r.json()["proc_id"] == "4950008680033000"
 
     # The hand-off event: ids, form ids and where to fetch the data; no My Number.
@@ -296,7 +299,7 @@ def test_jigyosho_isolation_404_for_person_and_procedure(service_client, tokens,
         r = c.get(BASE + path, headers=staff)
         assert r.status_code == 404, path
         assert r.json()["title"] == "指定されたリソースが見つかりません"
-    assert c.post(f"{BASE}/procedures/{pr['id']}/check", headers=staff).status_code == 404
+    assert c.post(f"{BASE}/procedures/{pr['id']}/check", headers={**staff, "If-Match": '"1"'}).status_code == 404
     assert _procedure(c, staff, p["id"], "shikaku_soshitsu", "2025-09-11").status_code == 404
     assert c.get(f"{BASE}/insured-persons", headers=staff).json()["total"] == 0
     assert c.get(f"{BASE}/procedures", headers=staff).json()["total"] == 0

@@ -32,8 +32,10 @@ def ready_procedure(service_client, tokens):
     pr = c.post(f"{BASE}/procedures", headers=h, json={
         "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
         "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
-    assert c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h).json()["state"] == "checked"
-    assert c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h).json()["state"] == "ready"
+    checked = c.post(f"{BASE}/procedures/{pr['id']}/check", headers={**h, "If-Match": f'"{pr["version"]}"'})
+    assert checked.json()["state"] == "checked", checked.text
+    ready = c.post(f"{BASE}/procedures/{pr['id']}/ready", headers={**h, "If-Match": checked.headers["etag"]})
+    assert ready.json()["state"] == "ready", ready.text
     return c, tid, h, pr
 
 

@@ -183,8 +183,9 @@ def hire(api: Api, run: Run, i: int) -> None:
         run.procedures.append(proc)
 
     for step, reached in (("check", ("checked", "ready")), ("ready", ("ready",))):
-        a = api.call("POST", f"{base}/procedures/{proc}/{step}")
-        if a.status == 409:  # an earlier try went through
+        etag = expect(api.call("GET", f"{base}/procedures/{proc}"), 200).r.headers["etag"]
+        a = api.call("POST", f"{base}/procedures/{proc}/{step}", headers={"If-Match": etag})
+        if a.status in (409, 412):  # an earlier try went through
             a = expect(api.call("GET", f"{base}/procedures/{proc}"), 200)
         expect(a, 200)
         assert a.json()["state"] in reached, (step, a.json())

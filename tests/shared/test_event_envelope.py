@@ -14,7 +14,11 @@ ACTOR = Actor(kind="user", id="u-1")
 
 
 @pytest.mark.parametrize("data", [{"password": "x"}, {"nested": {"my_number": "1"}}, {"items": [{"totp_secret": 1}]},
-                                  {"refresh_token": "t"}, {"private_key": "k"}])
+                                  {"refresh_token": "t"}, {"private_key": "k"},
+                                  # A real number under any key, in any shape (issue 27: the sweep still refuses it).
+                                  {"note": "番号 123456789018 です"}, {"items": [{"value": "1234-5678-9018"}]},
+                                  {"menus": {"my_number_unmasked": "123456789018"}}, {"n": 123456789018},
+                                  {"123456789018": "read"}])
 def test_an_event_carrying_a_secret_cannot_be_made(data):
     with pytest.raises(ValidationError, match="must not carry secrets"):
         EventEnvelope(type="roumu.auth.user.changed", tenant_id="t", actor=ACTOR, subject={"user_id": "u"}, data=data)
@@ -29,6 +33,28 @@ def test_facts_about_secrets_are_not_secrets():
                       data={"totp_required": True, "password_policy": {"min_length": 12}, "my_number_registered": True,
                             "token_id": "j-1"})
     assert e.data["totp_required"] is True
+
+
+def test_a_permission_named_after_my_number_is_not_a_secret():
+    # Issue 27 item 1: the grant event of `my_number_unmasked` was refused, so the grant answered 500.
+    e = EventEnvelope(type="roumu.accounts.user.permissions_changed", tenant_id="t", actor=ACTOR,
+                      subject={"user_id": "u"},
+                      data={"menus": {"koyo_hoken": "read", "my_number_unmasked": "read"}, "jigyosho_ids": []})
+    assert e.data["menus"]["my_number_unmasked"] == "read"
+
+
+def test_ids_and_other_twelve_digit_runs_are_not_numbers():
+    # A UUID whose last group is twelve digits with a valid check digit, a wrong check digit, and
+    # longer runs (a 14-digit 労働保険番号, an 18-digit 到達番号).
+    data = {"person_id": "0b6f1e2a-1c2d-4e5f-8a9b-123456789018", "x": "123456789017",
+            "labour_insurance_number": "13101912340001", "arrival": "201612345678901234"}
+    assert EventEnvelope(type="roumu.auth.user.changed", tenant_id="t", actor=ACTOR, subject={"user_id": "u"},
+                         data=data).data == data
+
+
+def test_a_number_in_the_subject_is_refused():
+    with pytest.raises(ValidationError, match="must not carry secrets"):
+        EventEnvelope(type="roumu.auth.user.changed", tenant_id="t", actor=ACTOR, subject={"user_id": "123456789018"})
 
 
 def test_events_read_back_from_the_stream_are_validated_as_envelopes():

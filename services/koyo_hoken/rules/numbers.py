@@ -89,6 +89,13 @@ def parse_hihokensha_bango(text: str) -> InsuranceNumber:
     return InsuranceNumber(d[:4], d[4:10], d[10], _check_status(d[:10], d[10]))
 
 
+def hihokensha_key(text: str) -> str:
+    """What tells two 被保険者番号 apart: the office and serial (10 digits). The check digit is derived
+    from them, and a legacy number without one (4-6) is the same number as its 4-6-1 form."""
+    n = parse_hihokensha_bango(text)
+    return n.office + n.serial
+
+
 def parse_jigyosho_bango(text: str) -> InsuranceNumber:
     """雇用保険適用事業所番号: 4-6-1, 11 digits; the check digit is kept, not verified."""
     d = _digits(text)
