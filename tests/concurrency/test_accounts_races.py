@@ -11,6 +11,7 @@ import pytest
 
 from shared.settings import CommonSettings
 from tests.accounts.conftest import BASE, open_tenant
+from tests.concurrency.harness import covers
 from tests.concurrency.races import at_once, served
 from tests.conftest import Tokens, bearer
 
@@ -48,6 +49,7 @@ def _demote(target: dict[str, object], token: str, etag: str) -> Callable[[httpx
     return lambda c: c.put(f"{BASE}/users/{target['id']}", headers={**bearer(token), "If-Match": etag}, json=body)
 
 
+@covers("PUT /api/v1/accounts/users/{user_id}", "POST /api/v1/accounts/users/{user_id}/disable")
 @pytest.mark.parametrize("how", ["disable", "demote", "mixed"])
 def test_two_admins_removing_each_other_at_once_leave_one(accounts_url: str, tokens: Tokens, how: str) -> None:
     sent = 0

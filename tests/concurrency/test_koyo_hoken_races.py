@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shared.settings import CommonSettings
+from tests.concurrency.harness import covers
 from tests.concurrency.races import at_once, served
 from tests.conftest import bearer
 from tests.koyo_hoken import support
@@ -38,6 +39,7 @@ def _no_5xx(answers: list[httpx.Response]) -> None:
     assert all(r.status_code < 500 for r in answers), [(r.status_code, r.text[:200]) for r in answers]
 
 
+@covers("POST /api/v1/koyo-hoken/insured-persons")
 def test_twenty_hires_with_one_number_make_one_holder(koyo_url, tokens, settings):  # noqa: F811
     tid = support.tenant()
     h = bearer(tokens.user(tid))
@@ -52,6 +54,7 @@ def test_twenty_hires_with_one_number_make_one_holder(koyo_url, tokens, settings
     assert holders(settings, tid, "6001000001")[0] == 1
 
 
+@covers("PATCH /api/v1/koyo-hoken/insured-persons/{person_id}")
 def test_two_patches_to_one_number_make_one_holder(koyo_url, tokens, settings):  # noqa: F811
     """Issue 27 item 2: two persons in J1 and J2 given the same number at once (and, in the next
     round, one person given a number a third person already holds)."""
@@ -76,6 +79,7 @@ def test_two_patches_to_one_number_make_one_holder(koyo_url, tokens, settings): 
             assert again.status_code == 200, again.text
 
 
+@covers("POST /api/v1/koyo-hoken/insured-persons/import")
 def test_ten_csv_imports_of_one_hire_make_one_holder(koyo_url, tokens, settings):  # noqa: F811
     tid = support.tenant()
     h = {**bearer(tokens.user(tid)), "Content-Type": "text/csv"}
@@ -91,6 +95,7 @@ def test_ten_csv_imports_of_one_hire_make_one_holder(koyo_url, tokens, settings)
     assert holders(settings, tid, "6004000001")[0] == 1
 
 
+@covers("PUT /api/v1/koyo-hoken/insured-persons/{person_id}/my-number")
 def test_concurrent_my_number_puts_lose_with_412(koyo_url, tokens):  # noqa: F811
     """Issue 29 item 13: ten PUTs of a My Number with one If-Match: one wins, the rest get the
     documented 412 (a 409 before: the version column's refusal fell to the generic handler)."""
@@ -110,6 +115,8 @@ def test_concurrent_my_number_puts_lose_with_412(koyo_url, tokens):  # noqa: F81
     assert not any(n in r.text for r in answers for n in numbers)
 
 
+@covers("POST /api/v1/koyo-hoken/procedures/{procedure_id}/check",
+        "POST /api/v1/koyo-hoken/procedures/{procedure_id}/ready")
 def test_concurrent_check_and_ready_with_one_if_match(koyo_url, tokens):  # noqa: F811
     """check / ready take If-Match like every edit: of five at once with one ETag, one wins."""
     tid = support.tenant()
