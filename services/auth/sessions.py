@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from services.auth import events
@@ -83,17 +84,35 @@ def refresh(session: Session, ctx: AuthContext, token: str) -> RefreshOutcome:
             reason = {"idle_expired": "idle_timeout", "expired": "absolute_timeout"}.get(state, "user_inactive")
             revoke(session, now, s, Actor(kind="system", id="auth"), reason)
         return RefreshOutcome(None)
-    row.rotated_at = now
+    if not _spend(session, row.token_hash, now):
+        # Spent meanwhile by a concurrent request presenting the same token: a replay racing
+        # the owner (or a fork in the making) is reuse like any other.
+        revoke(session, now, s, Actor(kind="system", id="auth"), "refresh_reuse")
+        return RefreshOutcome(None)
     s.last_used_at = now
     new = _new_refresh(session, s.id, now)
     return RefreshOutcome(Tokens(access_token(ctx, cred, s.id, s.method), new, ctx.settings.access_ttl_seconds,
                                  s.id))
 
 
+def _spend(session: Session, token_hash: str, now: datetime) -> bool:
+    """Mark a refresh token used, only if nobody did yet: the guarded UPDATE waits for a
+    concurrent rotation of the same row (PostgreSQL row lock) and then matches nothing."""
+    done = session.execute(update(RefreshToken)
+                           .where(RefreshToken.token_hash == token_hash, RefreshToken.rotated_at.is_(None))
+                           .values(rotated_at=now))
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 def revoke(session: Session, now: datetime, s: AuthSession, actor: Actor, reason: str) -> bool:
+    """End a session once: of concurrent revocations only one records (and publishes) it."""
     if s.revoked_at is not None:
         return False
-    s.revoked_at, s.revoked_reason = now, reason
+    done = session.execute(update(AuthSession).where(AuthSession.id == s.id, AuthSession.revoked_at.is_(None))
+                           .values(revoked_at=now, revoked_reason=reason))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        session.refresh(s)
+        return False
     messaging.record(session, events.session_revoked(s.tenant_id, s.user_id, s.id, actor, reason))
     return True
 
