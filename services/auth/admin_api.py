@@ -161,7 +161,8 @@ def revoke_certificate(serial: str, admin: TenantAdmin, request: Request, rt: Rt
 
 def _client_item(c: PartnerClient) -> PartnerClientItem:
     return PartnerClientItem(client_id=c.client_id, name=c.name, scopes=c.scopes, jigyosho_ids=c.jigyosho_ids,
-                             created_at=c.created_at, secret_rotated_at=c.secret_rotated_at,
+                             created_at=c.created_at, created_by=c.created_by,
+                             secret_rotated_at=c.secret_rotated_at,
                              disabled_at=c.disabled_at)
 
 

@@ -33,6 +33,7 @@ USER_CREATED = "roumu.accounts.user.created"
 USER_UPDATED = "roumu.accounts.user.updated"
 USER_DISABLED = "roumu.accounts.user.disabled"
 USER_DELETED = "roumu.accounts.user.deleted"
+USER_PERMISSIONS_CHANGED = "roumu.accounts.user.permissions_changed"
 
 
 def _user_event(type_: str, tenant_id: str, user_id: str, actor: Actor, data: dict[str, Any]) -> EventEnvelope:

@@ -110,8 +110,8 @@ def my_login_history(us: CurrentSession, rt: Rt, ctx: Ctx,
 @router.post("/me/password", response_model=PasswordChanged, responses=problem_responses(401, 422))
 def change_password(body: PasswordChangeRequest, us: CurrentSession, request: Request, rt: Rt,
                     ctx: Ctx) -> PasswordChanged:
-    """Change one's password (re-entering the current one). The answer offers to end the other
-    sessions."""
+    """Change one's password (re-entering the current one). Every other session of the user ends
+    at once (`ended_sessions` says how many); this one goes on."""
     with rt.transaction() as session:
         cred = _cred(session, us)
         ok = ctx.passwords.verify(cred.password_hash, body.current_password)
@@ -119,12 +119,12 @@ def change_password(body: PasswordChangeRequest, us: CurrentSession, request: Re
         raise WRONG_CURRENT
     with rt.transaction() as session:
         cred = _cred(session, us)
-        passwords_service.change(session, ctx, cred, body.new_password, _actor(us, request), via="settings",
-                                 forced=False)
+        ended = passwords_service.change(session, ctx, cred, body.new_password, _actor(us, request),
+                                         via="settings", forced=False, keep_session=us.session.id)
         others = [s for s in sessions.active_list(session, ctx, us.user_id) if s.id != us.session.id]
         changed_at = cred.password_changed_at
     assert changed_at is not None
-    return PasswordChanged(changed_at=changed_at, other_sessions=len(others),
+    return PasswordChanged(changed_at=changed_at, other_sessions=len(others), ended_sessions=ended,
                            end_other_sessions=f"POST {api_prefix('auth')}/me/sessions/end-others")
 
 

@@ -46,7 +46,7 @@ def create(session: Session, ctx: AuthContext, tenant_id: str, name: str, scopes
     now = ctx.clock.now()
     client = PartnerClient(client_id=f"pc_{secrets.token_hex(12)}", tenant_id=tenant_id, name=name,
                            secret_hash=hash_token(secret), scopes=sorted(set(scopes)), created_at=now,
-                           secret_rotated_at=now,
+                           secret_rotated_at=now, created_by=actor.id,
                            jigyosho_ids=None if jigyosho_ids is None else sorted(set(jigyosho_ids)))
     session.add(client)
     messaging.record(session, events.partner_client(events.PARTNER_CLIENT_CREATED, tenant_id, client.client_id,

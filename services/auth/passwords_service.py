@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from services.auth import events, repository
+from services.auth import events, repository, sessions
 from services.auth.context import AuthContext
 from services.auth.models import Credential, PasswordHistory, messaging
 from services.auth.policies import tenant_settings
@@ -62,10 +62,14 @@ def set_password(session: Session, ctx: AuthContext, cred: Credential, new_passw
 
 
 def change(session: Session, ctx: AuthContext, cred: Credential, new_password: str, actor: Actor, *,
-           via: str, forced: bool) -> None:
+           via: str, forced: bool, keep_session: str | None = None) -> int:
+    """Change the password and end every session of the user but `keep_session` (the one that
+    proved the current password): another device's session does not outlive the credential it
+    logged in with. Answers how many sessions ended."""
     set_password(session, ctx, cred, new_password, exempt_min_age=forced)
     cred.must_change_password = False
     messaging.record(session, events.password_changed(cred.tenant_id, cred.user_id, actor, via, forced))
+    return sessions.revoke_all(session, ctx.clock.now(), cred.user_id, actor, "password_changed", keep=keep_session)
 
 
 def admin_reset(session: Session, ctx: AuthContext, cred: Credential, temporary_password: str, actor: Actor) -> None:
