@@ -30,11 +30,15 @@ from services.auth.schemas import (
     TenantDeviceCa,
 )
 from shared.auth_deps import CurrentPrincipal, OperatorPrincipal
-from shared.errors import forbidden, not_found, problem_responses
+from shared.errors import ProblemError, forbidden, not_found, problem_responses
 from shared.events import Actor
 from shared.topology import api_prefix
 
 router = APIRouter(prefix=api_prefix("auth"), tags=["auth: administration"])
+
+# A self-reset skipped the daily limit; cycled, it walked back to an old password (issue 18.9).
+OWN_RESET = ProblemError(403, "own-password-reset", "自分のパスワードはリセットできません",
+                         "自分のパスワードは「パスワード変更」で変更してください")
 
 
 def _actor(admin: UserSession, request: Request) -> Actor:
@@ -60,7 +64,10 @@ def unlock_user(user_id: str, admin: TenantAdmin, request: Request, rt: Rt, ctx:
 def reset_password(user_id: str, body: PasswordResetRequest, admin: TenantAdmin, request: Request, rt: Rt,
                    ctx: Ctx) -> Response:
     """Set a temporary password: exempt from the daily limit, the user must change it at next
-    login; the user's sessions end."""
+    login; the user's sessions end. Not for one's own account (403): use `POST /me/password`,
+    which the daily limit and the history apply to."""
+    if user_id == admin.user_id:
+        raise OWN_RESET
     with rt.transaction() as session:
         cred = _user(session, admin, user_id)
         passwords_service.admin_reset(session, ctx, cred, body.temporary_password, _actor(admin, request))

@@ -36,8 +36,10 @@ def violations_of_current(session: Session, cred: Credential, password: str) -> 
 
 
 def set_password(session: Session, ctx: AuthContext, cred: Credential, new_password: str, *,
-                 exempt_min_age: bool, check_history: bool = True) -> None:
-    """Check every rule, then hash, record in the history and keep only what the policy needs."""
+                 exempt_min_age: bool, check_history: bool = True, record: bool = True) -> None:
+    """Check every rule, then hash, record in the history and keep only what the policy needs.
+    `record` False: a temporary password (an administrator's reset) stays out of the history, so
+    resets cannot push the user's own passwords out of it."""
     policy = tenant_settings(session, cred.tenant_id).password
     now = ctx.clock.now()
     found = rules.check_content(policy, new_password, cred.login_id, blocklist.weakness)
@@ -46,14 +48,18 @@ def set_password(session: Session, ctx: AuthContext, cred: Credential, new_passw
         found.insert(0, age)
     history = repository.password_history(session, cred.user_id)
     if not found and check_history:
-        reused = rules.check_history(policy, new_password, [h.password_hash for h in history],
-                                     ctx.passwords.matches)
+        hashes = [h.password_hash for h in history]
+        if cred.password_hash and cred.password_hash not in hashes:
+            hashes.insert(0, cred.password_hash)  # the current one (a temporary password) counts too
+        reused = rules.check_history(policy, new_password, hashes, ctx.passwords.matches)
         if reused is not None:
             found.append(reused)
     if found:
         raise policy_error(found)
     cred.password_hash = ctx.passwords.hash(new_password)
     cred.password_changed_at = now
+    if not record:
+        return
     session.add(PasswordHistory(id=str(uuid.uuid4()), user_id=cred.user_id, password_hash=cred.password_hash,
                                 created_at=now))
     # Keep the newest `history` (the one just added counts); older ones are no longer needed.
@@ -74,6 +80,6 @@ def change(session: Session, ctx: AuthContext, cred: Credential, new_password: s
 
 def admin_reset(session: Session, ctx: AuthContext, cred: Credential, temporary_password: str, actor: Actor) -> None:
     """The administrator's reset: exempt from the daily limit, forces a change at next login."""
-    set_password(session, ctx, cred, temporary_password, exempt_min_age=True)
+    set_password(session, ctx, cred, temporary_password, exempt_min_age=True, record=False)
     cred.must_change_password = True
     messaging.record(session, events.password_reset(cred.tenant_id, cred.user_id, actor))
