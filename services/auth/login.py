@@ -91,6 +91,32 @@ def _maybe_purge(session: Session, ctx: AuthContext, now: datetime) -> None:
         ctx.last_purge = now
 
 
+def retry_after(session: Session, ctx: AuthContext, client: Client) -> int | None:
+    """Seconds to wait when the client's address failed too often (429), recorded as throttled;
+    None to go on. For every route that checks a secret, not only the login steps."""
+    now = ctx.clock.now()
+    retry = _throttle(session, ctx, client, now)
+    if retry is not None:
+        records.login_failed(session, now, None, None, "throttled", client.ip, client.user_agent, history=False)
+    return retry
+
+
+def count_failure(session: Session, ctx: AuthContext, cred: Credential, reason: str, client: Client) -> None:
+    """A wrong secret of a known user outside the password step (the current password on a
+    change): in the history and toward the lockout, exactly like a wrong login password.
+    A locked or disabled account is recorded without adding to the count."""
+    now = ctx.clock.now()
+    blocked = _usable(session, ctx, cred, client, now)
+    if blocked is not None:
+        records.login_failed(session, now, cred.tenant_id, cred.user_id, blocked, client.ip, client.user_agent)
+        return
+    _fail(session, ctx, cred, reason, client, now, tenant_settings(session, cred.tenant_id))
+
+
+def is_usable(session: Session, ctx: AuthContext, cred: Credential, client: Client) -> bool:
+    return _usable(session, ctx, cred, client, ctx.clock.now()) is None
+
+
 def _fail(session: Session, ctx: AuthContext, cred: Credential, reason: str, client: Client, now: datetime,
           settings: TenantSettings) -> Outcome:
     """A wrong password or second factor: counted toward the lockout."""

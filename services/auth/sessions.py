@@ -64,6 +64,7 @@ def start(session: Session, ctx: AuthContext, cred: Credential, method: str, ip:
 @dataclass(frozen=True)
 class RefreshOutcome:
     tokens: Tokens | None  # None: refused (any revocation is recorded; the caller commits, then answers 401)
+    unknown: bool = False  # no such token at all: a guess, counted like a failed login
 
 
 def refresh(session: Session, ctx: AuthContext, token: str) -> RefreshOutcome:
@@ -71,7 +72,7 @@ def refresh(session: Session, ctx: AuthContext, token: str) -> RefreshOutcome:
     row = session.get(RefreshToken, rules.hash_token(token))
     s = session.get(AuthSession, row.session_id) if row else None
     if row is None or s is None:
-        return RefreshOutcome(None)
+        return RefreshOutcome(None, unknown=True)
     if row.rotated_at is not None:
         # An old token again: stolen or replayed. End the whole family (the session).
         revoke(session, now, s, Actor(kind="system", id="auth"), "refresh_reuse")
