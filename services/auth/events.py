@@ -97,6 +97,13 @@ def session_revoked(tenant_id: str, user_id: str, session_id: str, actor: Actor,
                          subject={"session_id": session_id, "user_id": user_id}, data={"reason": reason})
 
 
+def partner_tokens_revoked(tenant_id: str, client_id: str, token_sid: str, actor: Actor,
+                           reason: str) -> EventEnvelope:
+    """The same feed as a user's session: every service refuses tokens carrying this `sid`."""
+    return EventEnvelope(type=SESSION_REVOKED, tenant_id=tenant_id, actor=actor,
+                         subject={"session_id": token_sid, "client_id": client_id}, data={"reason": reason})
+
+
 def partner_client(type_: str, tenant_id: str, client_id: str, actor: Actor, name: str,
                    scopes: list[str], jigyosho_ids: list[str] | None = None) -> EventEnvelope:
     return EventEnvelope(type=type_, tenant_id=tenant_id, actor=actor,

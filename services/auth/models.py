@@ -214,3 +214,6 @@ class PartnerClient(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The 事業所 the tenant granted the client (ids of accounts' 事業所); None = every 事業所.
     jigyosho_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # The revocable id (`sid`) its tokens carry; replaced on rotation and disabling, when the old
+    # one is published as revoked (roumu.auth.session.revoked), so earlier tokens stop everywhere.
+    token_sid: Mapped[str | None] = mapped_column(String(36), nullable=True)
