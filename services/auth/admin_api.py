@@ -3,8 +3,6 @@ device CA and its certificates, partner clients. Another tenant's ids answer 404
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +10,7 @@ from sqlalchemy.orm import Session
 from services.auth import certificates, partners, passwords_service, repository, service, sessions, totp_service
 from services.auth.deps import Ctx, Rt, TenantAdmin, UserSession, client_ip
 from services.auth.models import Credential, DeviceCertificate, PartnerClient, TenantCa
+from services.auth.rules.retention import kept_since
 from services.auth.rules.scopes import SCOPES
 from services.auth.schemas import (
     CsrRequest,
@@ -86,7 +85,7 @@ def reset_totp(user_id: str, admin: TenantAdmin, request: Request, rt: Rt) -> Re
 @router.get("/lockouts", response_model=list[LockoutItem], responses=problem_responses(401, 403))
 def list_lockouts(admin: TenantAdmin, rt: Rt, ctx: Ctx, user_id: str | None = Query(default=None)) -> list[LockoutItem]:
     """Lockouts of the tenant's users in the last year, and how each ended."""
-    since = ctx.clock.now() - timedelta(days=ctx.settings.retention_days)
+    since = kept_since(ctx.clock.now(), ctx.settings.retention_years)
     with rt.db.transaction() as session:
         rows = repository.lockouts(session, admin.tenant_id, since, user_id)
     return [LockoutItem(id=r.id, user_id=r.user_id, locked_at=r.locked_at, locked_until=r.locked_until,

@@ -27,6 +27,7 @@ from services.auth.context import CHALLENGE_AUDIENCE, AuthContext
 from services.auth.models import Credential, TenantRef
 from services.auth.policies import TenantSettings, tenant_settings
 from services.auth.rules.lockout import after_failure, cleared
+from services.auth.rules.retention import kept_since
 from shared.errors import ProblemError
 from shared.events import Actor
 from shared.tokens import ACCESS_ISSUER, TokenError
@@ -87,7 +88,7 @@ def _maybe_purge(session: Session, ctx: AuthContext, now: datetime) -> None:
     # Retention rides on logins, at most hourly per process: no scheduler to run or forget.
     last = ctx.last_purge
     if last is None or now - last >= timedelta(hours=1) or now < last:
-        records.purge(session, now, timedelta(days=ctx.settings.retention_days))
+        records.purge(session, kept_since(now, ctx.settings.retention_years))
         ctx.last_purge = now
 
 

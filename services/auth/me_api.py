@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from services.auth import login, passwords_service, repository, sessions, totp_service
 from services.auth.deps import Ctx, CurrentSession, Rt, UserSession, client_ip, user_agent
 from services.auth.models import AuthSession, Credential
+from services.auth.rules.retention import kept_since
 from services.auth.schemas import (
     LoginHistoryItem,
     Me,
@@ -100,7 +99,7 @@ def end_other_sessions(us: CurrentSession, request: Request, rt: Rt, ctx: Ctx) -
 def my_login_history(us: CurrentSession, rt: Rt, ctx: Ctx,
                      limit: int = Query(default=100, ge=1, le=500)) -> list[LoginHistoryItem]:
     """The caller's own logins, failures and lockouts of the last year."""
-    since = ctx.clock.now() - timedelta(days=ctx.settings.retention_days)
+    since = kept_since(ctx.clock.now(), ctx.settings.retention_years)
     with rt.db.transaction() as session:
         rows = repository.login_history(session, us.user_id, since, limit)
     return [LoginHistoryItem(at=r.at, outcome=r.outcome, reason=r.reason, method=r.method, ip=r.ip,
