@@ -206,7 +206,10 @@ def _challenge(ctx: AuthContext, cred: Credential, stage: Stage, method: str, ch
 def complete(session: Session, ctx: AuthContext, cred: Credential, method: str, client: Client) -> Outcome:
     now = ctx.clock.now()
     records.set_lock_state(cred, cleared())
-    tokens = sessions_uc.start(session, ctx, cred, method, client.ip, client.user_agent)
+    # Every step of the flow comes over the device's TLS connection: the certificate it presents
+    # now is the one the session is tied to.
+    serial = certificates.presented_serial(session, ctx, cred.tenant_id, client.cert, client.gateway_token)
+    tokens = sessions_uc.start(session, ctx, cred, method, client.ip, client.user_agent, serial)
     previous = PreviousLogin(cred.last_login_at, cred.last_login_ip, cred.last_login_user_agent) \
         if cred.last_login_at else None
     cred.last_login_at, cred.last_login_ip = now, client.ip

@@ -116,6 +116,8 @@ class AuthSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The device certificate the login presented (serial, hex): revoking it ends this session.
+    device_serial: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     # The login before this one, as shown at login; `me` answers it for the session's life.
     previous_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     previous_login_ip: Mapped[str | None] = mapped_column(String(45), nullable=True)

@@ -50,10 +50,10 @@ def _new_refresh(session: Session, session_id: str, now: datetime) -> str:
 
 
 def start(session: Session, ctx: AuthContext, cred: Credential, method: str, ip: str | None,
-          user_agent: str | None) -> Tokens:
+          user_agent: str | None, device_serial: str | None = None) -> Tokens:
     now = ctx.clock.now()
     s = AuthSession(id=str(uuid.uuid4()), user_id=cred.user_id, tenant_id=cred.tenant_id, method=method,
-                    created_at=now, last_used_at=now, ip=ip, user_agent=clip(user_agent),
+                    created_at=now, last_used_at=now, ip=ip, user_agent=clip(user_agent), device_serial=device_serial,
                     previous_login_at=cred.last_login_at, previous_login_ip=cred.last_login_ip,
                     previous_login_user_agent=cred.last_login_user_agent)
     session.add(s)
