@@ -26,6 +26,7 @@ from services.auth import sessions as sessions_uc
 from services.auth.context import CHALLENGE_AUDIENCE, AuthContext
 from services.auth.models import Credential, TenantRef
 from services.auth.policies import TenantSettings, tenant_settings
+from services.auth.rules import allowlist
 from services.auth.rules.lockout import after_failure, cleared
 from services.auth.rules.retention import kept_since
 from shared.errors import ProblemError
@@ -35,6 +36,8 @@ from shared.tokens import ACCESS_ISSUER, TokenError
 Stage = Literal["totp", "password_change", "totp_enrolment"]
 CHALLENGE_TTL_S = 300
 
+IP_NOT_ALLOWED = ProblemError(403, "ip-not-allowed", "この接続元 IP アドレスからは利用できません",
+                              "この事務所の設定で許可された接続元ではありません")
 REFUSED = ProblemError(401, "login-failed", "ログインできませんでした",
                        "テナントコード、ログインID、パスワード（必要な場合は確認コードと端末証明書）を確認してください")
 CHALLENGE_INVALID = ProblemError(401, "login-challenge-invalid", "ログインの有効期限が切れました",
@@ -67,6 +70,7 @@ class Outcome:
 
     ok: bool
     stage: Stage | None = None
+    ip_refused: bool = False
     challenge: str | None = None
     tokens: sessions_uc.Tokens | None = None
     previous: PreviousLogin | None = None
@@ -75,6 +79,18 @@ class Outcome:
 
 
 REFUSE = Outcome(ok=False)
+
+
+def outside_allowlist(session: Session, tenant_id: str, client: Client) -> bool:
+    """The tenant's allowlist, enforced here too (issue 18.4): no token is issued, no refresh
+    answered, to an address outside it, whatever the gateway let through."""
+    return not allowlist.allows(tenant_settings(session, tenant_id).ip_allowlist, client.ip)
+
+
+def _ip_refused(session: Session, now: datetime, tenant_id: str, user_id: str | None, client: Client) -> Outcome:
+    # In the history and the audit, not toward the lockout (the password is not what failed).
+    records.login_failed(session, now, tenant_id, user_id, "ip_not_allowed", client.ip, client.user_agent)
+    return Outcome(ok=False, ip_refused=True)
 
 
 def _throttle(session: Session, ctx: AuthContext, client: Client, now: datetime) -> int | None:
@@ -155,6 +171,9 @@ def password_step(session: Session, ctx: AuthContext, tenant_code: str, login_id
     cred = repository.credential(session, tenant.tenant_id, login_id, lock=True) if tenant else None
     # Exactly one argon2 verification on every path (a dummy hash when there is no user).
     ok = ctx.passwords.verify(cred.password_hash if cred else None, password)
+    if tenant is not None and outside_allowlist(session, tenant.tenant_id, client):
+        # The same answer for known and unknown users of the tenant (no enumeration from outside).
+        return _ip_refused(session, now, tenant.tenant_id, cred.user_id if cred else None, client)
     if tenant is None or cred is None:
         records.login_failed(session, now, tenant.tenant_id if tenant else None, None,
                              "unknown_tenant" if tenant is None else "unknown_user", client.ip, client.user_agent)
@@ -241,6 +260,8 @@ def resume(session: Session, ctx: AuthContext, challenge: str, stage: Stage, cli
     cred = session.get(Credential, str(claims["sub"]))
     if cred is None or cred.tenant_id != claims.get("tid"):
         raise CHALLENGE_INVALID
+    if outside_allowlist(session, cred.tenant_id, client):
+        return _ip_refused(session, now, cred.tenant_id, cred.user_id, client)
     blocked = _usable(session, ctx, cred, client, now)
     if blocked is not None:
         records.login_failed(session, now, cred.tenant_id, cred.user_id, blocked, client.ip, client.user_agent)

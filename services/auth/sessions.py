@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from services.auth import events
 from services.auth.context import AuthContext
 from services.auth.models import AuthSession, Credential, RefreshToken, TenantRef, messaging
+from services.auth.policies import tenant_settings
 from services.auth.records import clip
 from services.auth.repository import user_sessions
+from services.auth.rules import allowlist
 from services.auth.rules import sessions as rules
 from shared.errors import ProblemError
 from shared.events import Actor
@@ -65,9 +67,10 @@ def start(session: Session, ctx: AuthContext, cred: Credential, method: str, ip:
 class RefreshOutcome:
     tokens: Tokens | None  # None: refused (any revocation is recorded; the caller commits, then answers 401)
     unknown: bool = False  # no such token at all: a guess, counted like a failed login
+    ip_refused: bool = False  # from outside the tenant's allowlist: refused, the token not spent
 
 
-def refresh(session: Session, ctx: AuthContext, token: str) -> RefreshOutcome:
+def refresh(session: Session, ctx: AuthContext, token: str, ip: str | None = None) -> RefreshOutcome:
     now = ctx.clock.now()
     row = session.get(RefreshToken, rules.hash_token(token))
     s = session.get(AuthSession, row.session_id) if row else None
@@ -77,6 +80,9 @@ def refresh(session: Session, ctx: AuthContext, token: str) -> RefreshOutcome:
         # An old token again: stolen or replayed. End the whole family (the session).
         revoke(session, now, s, Actor(kind="system", id="auth"), "refresh_reuse")
         return RefreshOutcome(None)
+    if not allowlist.allows(tenant_settings(session, s.tenant_id).ip_allowlist, ip):
+        # The refresh token names its tenant: its allowlist holds here as at login (issue 18.4).
+        return RefreshOutcome(None, ip_refused=True)
     state = rules.status(s.created_at, s.last_used_at, s.revoked_at, now, ctx.session_policy)
     cred = session.get(Credential, s.user_id)
     tenant = session.get(TenantRef, s.tenant_id)
