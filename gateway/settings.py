@@ -69,10 +69,13 @@ class GatewaySettings(BaseSettings):
     rate_limit_user: str = "600/minute"
     rate_limit_partner: str = "1200/minute"
     rate_limit_tenant: str = "6000/minute"
-    # Login and password routes, per client address (and per tenant code where known).
+    # Login and password routes, per client address (and per tenant code where known): every auth
+    # route that checks a secret (tests/auth/test_credential_routes.py finds them from auth's API).
     rate_limit_login: str = "10/minute;50/hour"
     login_paths: StrList = Field(default_factory=lambda: [
-        "/api/v1/auth/login", "/api/v1/auth/oauth/token", "/api/v1/auth/password",
+        "/api/v1/auth/login", "/api/v1/auth/login/totp", "/api/v1/auth/login/password",
+        "/api/v1/auth/login/totp-enrolment/confirm", "/api/v1/auth/token/refresh", "/api/v1/auth/oauth/token",
+        "/api/v1/auth/me/password", "/api/v1/auth/me/totp/enrolment/confirm",
     ])
 
     # --- IP allowlists ---------------------------------------------------------------------------

@@ -3,8 +3,6 @@ device CA and its certificates, partner clients. Another tenant's ids answer 404
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +10,7 @@ from sqlalchemy.orm import Session
 from services.auth import certificates, partners, passwords_service, repository, service, sessions, totp_service
 from services.auth.deps import Ctx, Rt, TenantAdmin, UserSession, client_ip
 from services.auth.models import Credential, DeviceCertificate, PartnerClient, TenantCa
+from services.auth.rules.retention import kept_since
 from services.auth.rules.scopes import SCOPES
 from services.auth.schemas import (
     CsrRequest,
@@ -30,11 +29,15 @@ from services.auth.schemas import (
     TenantDeviceCa,
 )
 from shared.auth_deps import CurrentPrincipal, OperatorPrincipal
-from shared.errors import forbidden, not_found, problem_responses
+from shared.errors import ProblemError, forbidden, not_found, problem_responses
 from shared.events import Actor
 from shared.topology import api_prefix
 
 router = APIRouter(prefix=api_prefix("auth"), tags=["auth: administration"])
+
+# A self-reset skipped the daily limit; cycled, it walked back to an old password (issue 18.9).
+OWN_RESET = ProblemError(403, "own-password-reset", "自分のパスワードはリセットできません",
+                         "自分のパスワードは「パスワード変更」で変更してください")
 
 
 def _actor(admin: UserSession, request: Request) -> Actor:
@@ -60,7 +63,10 @@ def unlock_user(user_id: str, admin: TenantAdmin, request: Request, rt: Rt, ctx:
 def reset_password(user_id: str, body: PasswordResetRequest, admin: TenantAdmin, request: Request, rt: Rt,
                    ctx: Ctx) -> Response:
     """Set a temporary password: exempt from the daily limit, the user must change it at next
-    login; the user's sessions end."""
+    login; the user's sessions end. Not for one's own account (403): use `POST /me/password`,
+    which the daily limit and the history apply to."""
+    if user_id == admin.user_id:
+        raise OWN_RESET
     with rt.transaction() as session:
         cred = _user(session, admin, user_id)
         passwords_service.admin_reset(session, ctx, cred, body.temporary_password, _actor(admin, request))
@@ -79,7 +85,7 @@ def reset_totp(user_id: str, admin: TenantAdmin, request: Request, rt: Rt) -> Re
 @router.get("/lockouts", response_model=list[LockoutItem], responses=problem_responses(401, 403))
 def list_lockouts(admin: TenantAdmin, rt: Rt, ctx: Ctx, user_id: str | None = Query(default=None)) -> list[LockoutItem]:
     """Lockouts of the tenant's users in the last year, and how each ended."""
-    since = ctx.clock.now() - timedelta(days=ctx.settings.retention_days)
+    since = kept_since(ctx.clock.now(), ctx.settings.retention_years)
     with rt.db.transaction() as session:
         rows = repository.lockouts(session, admin.tenant_id, since, user_id)
     return [LockoutItem(id=r.id, user_id=r.user_id, locked_at=r.locked_at, locked_until=r.locked_until,
@@ -161,7 +167,8 @@ def revoke_certificate(serial: str, admin: TenantAdmin, request: Request, rt: Rt
 
 def _client_item(c: PartnerClient) -> PartnerClientItem:
     return PartnerClientItem(client_id=c.client_id, name=c.name, scopes=c.scopes, jigyosho_ids=c.jigyosho_ids,
-                             created_at=c.created_at, secret_rotated_at=c.secret_rotated_at,
+                             created_at=c.created_at, created_by=c.created_by,
+                             secret_rotated_at=c.secret_rotated_at,
                              disabled_at=c.disabled_at)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 
-from services.auth import certificates, login, partners, sessions, totp_service
+from services.auth import certificates, login, partners, records, sessions, totp_service
 from services.auth.deps import Ctx, Rt, client_ip, user_agent
 from services.auth.login import Outcome
 from services.auth.schemas import (
@@ -43,6 +43,8 @@ def _client(request: Request) -> login.Client:
 def _answer(outcome: Outcome) -> LoginResponse:
     """Called after the transaction committed: a refusal's records and events are kept."""
     if not outcome.ok:
+        if outcome.ip_refused:
+            raise login.IP_NOT_ALLOWED
         if outcome.retry_after is not None:
             raise login.throttled(outcome.retry_after)
         raise login.REFUSED
@@ -58,7 +60,7 @@ def _answer(outcome: Outcome) -> LoginResponse:
 
 
 @router.post("/login", response_model=LoginResponse,
-             responses=problem_responses(401, 422, 429))
+             responses=problem_responses(401, 403, 413, 422, 429))
 def post_login(body: LoginRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
     """Log in with tenant code, login id and password. Answers the tokens, or the next step
     (`totp_required`, `password_change_required`, `totp_enrolment_required`) with a challenge."""
@@ -69,7 +71,7 @@ def post_login(body: LoginRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginR
 
 
 @router.post("/login/totp", response_model=LoginResponse,
-             responses=problem_responses(401, 422, 429))
+             responses=problem_responses(401, 403, 413, 422, 429))
 def post_login_totp(body: TotpStepRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
     """Second step: the authenticator app's code, or one of the recovery codes (each works once)."""
     with rt.transaction() as session:
@@ -78,7 +80,7 @@ def post_login_totp(body: TotpStepRequest, request: Request, rt: Rt, ctx: Ctx) -
 
 
 @router.post("/login/password", response_model=LoginResponse,
-             responses=problem_responses(401, 422, 429))
+             responses=problem_responses(401, 403, 413, 422, 429))
 def post_login_password(body: PasswordStepRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
     """The change a reset (or a password no longer allowed) requires before going on."""
     with rt.transaction() as session:
@@ -86,7 +88,8 @@ def post_login_password(body: PasswordStepRequest, request: Request, rt: Rt, ctx
     return _answer(outcome)
 
 
-@router.post("/login/totp-enrolment", response_model=TotpEnrolment, responses=problem_responses(401, 409, 429))
+@router.post("/login/totp-enrolment", response_model=TotpEnrolment,
+             responses=problem_responses(401, 403, 409, 413, 429))
 def post_login_totp_enrolment(body: ChallengeRequest, request: Request, rt: Rt, ctx: Ctx) -> TotpEnrolment:
     """The tenant requires TOTP and the user has none: start enrolment (URI and QR code)."""
     with rt.transaction() as session:
@@ -101,7 +104,7 @@ def post_login_totp_enrolment(body: ChallengeRequest, request: Request, rt: Rt, 
 
 
 @router.post("/login/totp-enrolment/confirm", response_model=LoginResponse,
-             responses=problem_responses(401, 409, 422, 429))
+             responses=problem_responses(401, 403, 409, 413, 422, 429))
 def post_login_totp_confirm(body: ChallengeCodeRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
     """Confirm enrolment with a first code: logged in, and the recovery codes shown once."""
     with rt.transaction() as session:
@@ -109,12 +112,23 @@ def post_login_totp_confirm(body: ChallengeCodeRequest, request: Request, rt: Rt
     return _answer(outcome)
 
 
-@router.post("/token/refresh", response_model=TokenResponse, responses=problem_responses(401, 422))
-def post_refresh(body: RefreshRequest, rt: Rt, ctx: Ctx) -> TokenResponse:
+@router.post("/token/refresh", response_model=TokenResponse, responses=problem_responses(401, 403, 413, 422, 429))
+def post_refresh(body: RefreshRequest, request: Request, rt: Rt, ctx: Ctx) -> TokenResponse:
     """A new access token and a new refresh token; the old refresh token is spent. Presenting a
-    spent one ends the session (all its tokens)."""
+    spent one ends the session (all its tokens). An unknown token counts as a failed login of the
+    source address (throttled like the login)."""
+    client = _client(request)
     with rt.transaction() as session:
-        outcome = sessions.refresh(session, ctx, body.refresh_token)
+        retry = login.retry_after(session, ctx, client)
+        outcome = sessions.refresh(session, ctx, body.refresh_token, client.ip) if retry is None else None
+        if outcome is not None and outcome.unknown:
+            records.login_failed(session, ctx.clock.now(), None, None, "bad_refresh_token", client.ip,
+                                 client.user_agent)
+    if retry is not None:
+        raise login.throttled(retry)
+    assert outcome is not None
+    if outcome.ip_refused:
+        raise login.IP_NOT_ALLOWED
     if outcome.tokens is None:
         raise sessions.SESSION_ENDED
     t = outcome.tokens
@@ -133,7 +147,7 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return user, pw
 
 
-@router.post("/oauth/token", response_model=OAuthToken, responses=problem_responses(400, 401))
+@router.post("/oauth/token", response_model=OAuthToken, responses=problem_responses(400, 401, 413, 429))
 def post_oauth_token(
     request: Request, rt: Rt, ctx: Ctx,
     grant_type: Annotated[str, Form()],
@@ -148,8 +162,23 @@ def post_oauth_token(
     creds = _basic(request) or (client_id, client_secret)
     if not creds[0] or not creds[1]:
         raise partners.INVALID_CLIENT
+    client = _client(request)
+    tok = None
     with rt.transaction() as session:
-        tok = partners.token(session, ctx, creds[0], creds[1], scope)
+        retry = login.retry_after(session, ctx, client)
+        if retry is None:
+            try:
+                tok = partners.token(session, ctx, creds[0], creds[1], scope)
+            except ProblemError as exc:
+                if exc is not partners.INVALID_CLIENT:
+                    raise
+                # A wrong client secret is a failed login of the source (nothing was written yet).
+                records.login_failed(session, ctx.clock.now(), None, None, "bad_client_secret", client.ip,
+                                     client.user_agent)
+    if retry is not None:
+        raise login.throttled(retry)
+    if tok is None:
+        raise partners.INVALID_CLIENT
     return OAuthToken(access_token=tok.access_token, expires_in=tok.expires_in, scope=tok.scope)
 
 

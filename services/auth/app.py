@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from services.auth import admin_api, me_api, service
 from services.auth.api import router
+from services.auth.body_limit import SmallBodies
 from services.auth.context import AccessKeys, AuthContext
 from services.auth.models import messaging
 from services.auth.passwords import Passwords
@@ -49,6 +50,8 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
             settings=auth_settings or AuthSettings(),
         )
 
-    return create_service_app(NAME, messaging, [router, me_api.router, admin_api.router],
-                              subscriptions=SUBSCRIPTIONS, settings=settings, background=background,
-                              title="Roumu auth", on_startup=startup, accounts_feed=False)
+    app = create_service_app(NAME, messaging, [router, me_api.router, admin_api.router],
+                             subscriptions=SUBSCRIPTIONS, settings=settings, background=background,
+                             title="Roumu auth", on_startup=startup, accounts_feed=False)
+    app.add_middleware(SmallBodies)
+    return app

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
-from services.auth import ca, events, repository
+from services.auth import ca, events, repository, sessions
 from services.auth.context import AuthContext
 from services.auth.models import DeviceCertificate, TenantCa, TenantRef, messaging
 from shared.errors import ProblemError, not_found
@@ -72,6 +72,10 @@ def revoke(session: Session, ctx: AuthContext, tenant_id: str, serial: str, acto
         row.revoked_at, row.revoked_by = ctx.clock.now(), actor.id
         messaging.record(session, events.device_certificate(events.DEVICE_CERT_REVOKED, tenant_id, serial, actor,
                                                             row.label, row.not_after))
+        # The device is no longer trusted: neither are the sessions it logged in (in every service,
+        # through roumu.auth.session.revoked).
+        for s in repository.sessions_with_device(session, tenant_id, serial):
+            sessions.revoke(session, row.revoked_at, s, actor, "device_certificate_revoked")
     return row
 
 
@@ -79,32 +83,48 @@ def check_presented(session: Session, ctx: AuthContext, tenant_id: str, cert_hea
                     gateway_token: str | None) -> str | None:
     """None when the forwarded certificate is one of this tenant's valid device certificates;
     else the reason (recorded on the failed login, never shown to the caller)."""
+    return _check(session, ctx, tenant_id, cert_header, gateway_token)[0]
+
+
+def presented_serial(session: Session, ctx: AuthContext, tenant_id: str, cert_header: str | None,
+                     gateway_token: str | None) -> str | None:
+    """The serial of the valid device certificate this request presented, if any: the session it
+    begins is tied to it (revoking the certificate ends the session)."""
     if not cert_header:
-        return "device_certificate_missing"
+        return None
+    reason, row = _check(session, ctx, tenant_id, cert_header, gateway_token)
+    return row.serial if reason is None and row is not None else None
+
+
+def _check(session: Session, ctx: AuthContext, tenant_id: str, cert_header: str | None,
+           gateway_token: str | None) -> tuple[str | None, DeviceCertificate | None]:
+    """(None, the certificate's row) when valid, else (the reason, None)."""
+    if not cert_header:
+        return "device_certificate_missing", None
     try:
         cert = x509.load_pem_x509_certificate(unquote(cert_header).encode())
     except ValueError:
-        return "device_certificate_untrusted"
+        return "device_certificate_untrusted", None
     if not gateway_token:
-        return "device_certificate_untrusted"
+        return "device_certificate_untrusted", None
     try:
         p = ctx.verifier.verify_service(gateway_token, audience="auth")
     except TokenError:
-        return "device_certificate_untrusted"
+        return "device_certificate_untrusted", None
     cnf = p.claims.get("cnf")
     bound = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
     if p.subject != "gateway" or not bound or not secrets.compare_digest(str(bound), ca.thumbprint_s256(ca.der(cert))):
-        return "device_certificate_untrusted"
+        return "device_certificate_untrusted", None
     authority = session.get(TenantCa, tenant_id)
     if authority is None or not ca.issued_by(cert, authority.cert_pem):
-        return "device_certificate_foreign"
+        return "device_certificate_foreign", None
     row = repository.device_certificate_by_fingerprint(session, ca.fingerprint(cert))
     if row is None or row.tenant_id != tenant_id:
-        return "device_certificate_foreign"
+        return "device_certificate_foreign", None
     if row.revoked_at is not None:
-        return "device_certificate_revoked"
+        return "device_certificate_revoked", None
     now = ctx.clock.now()
     # Certificates start five minutes early for clock skew (ca.sign_csr); no tolerance beyond.
     if not (row.not_before <= now < row.not_after):
-        return "device_certificate_expired"
-    return None
+        return "device_certificate_expired", None
+    return None, row

@@ -9,9 +9,10 @@ from fastapi import Depends, Request
 
 from services.auth import sessions
 from services.auth.context import AuthContext
-from services.auth.models import AuthSession
+from services.auth.models import AuthSession, Credential, permissions
 from shared.auth_deps import UNAUTHENTICATED, CurrentPrincipal
 from shared.errors import forbidden
+from shared.permissions import ACTIVE
 from shared.service_app import Runtime, runtime
 from shared.tokens import Principal
 
@@ -65,8 +66,18 @@ def user_session(p: CurrentPrincipal, rt: Rt, ctx: Ctx) -> UserSession:
 CurrentSession = Annotated[UserSession, Depends(user_session)]
 
 
-def tenant_admin(us: CurrentSession) -> UserSession:
-    if ADMIN_ROLE not in us.principal.roles:
+def tenant_admin(us: CurrentSession, rt: Rt) -> UserSession:
+    """An administrator as auth's read model says now, never the token's `roles` claim: the
+    replicated credential (user.created/updated) and, once accounts published one, the grants
+    snapshot must both say active tenant_admin."""
+    with rt.db.transaction() as session:
+        cred = session.get(Credential, us.user_id)
+        grants = permissions.load(session, us.tenant_id, us.user_id)
+    admin = cred is not None and cred.tenant_id == us.tenant_id and cred.status == ACTIVE \
+        and ADMIN_ROLE in cred.roles
+    if grants is not None:
+        admin = admin and grants.status == ACTIVE and ADMIN_ROLE in grants.roles
+    if not admin:
         raise forbidden("テナント管理者の権限が必要です")
     return us
 

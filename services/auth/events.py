@@ -33,6 +33,7 @@ USER_CREATED = "roumu.accounts.user.created"
 USER_UPDATED = "roumu.accounts.user.updated"
 USER_DISABLED = "roumu.accounts.user.disabled"
 USER_DELETED = "roumu.accounts.user.deleted"
+USER_PERMISSIONS_CHANGED = "roumu.accounts.user.permissions_changed"
 
 
 def _user_event(type_: str, tenant_id: str, user_id: str, actor: Actor, data: dict[str, Any]) -> EventEnvelope:
@@ -94,6 +95,13 @@ def session_revoked(tenant_id: str, user_id: str, session_id: str, actor: Actor,
     verified offline and live up to 15 minutes)."""
     return EventEnvelope(type=SESSION_REVOKED, tenant_id=tenant_id, actor=actor,
                          subject={"session_id": session_id, "user_id": user_id}, data={"reason": reason})
+
+
+def partner_tokens_revoked(tenant_id: str, client_id: str, token_sid: str, actor: Actor,
+                           reason: str) -> EventEnvelope:
+    """The same feed as a user's session: every service refuses tokens carrying this `sid`."""
+    return EventEnvelope(type=SESSION_REVOKED, tenant_id=tenant_id, actor=actor,
+                         subject={"session_id": token_sid, "client_id": client_id}, data={"reason": reason})
 
 
 def partner_client(type_: str, tenant_id: str, client_id: str, actor: Actor, name: str,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from services.auth import passwords_service, repository, sessions, totp_service
-from services.auth.deps import Ctx, CurrentSession, Rt, UserSession, client_ip
+from services.auth import login, passwords_service, repository, sessions, totp_service
+from services.auth.deps import Ctx, CurrentSession, Rt, UserSession, client_ip, user_agent
 from services.auth.models import AuthSession, Credential
+from services.auth.rules.retention import kept_since
 from services.auth.schemas import (
     LoginHistoryItem,
     Me,
@@ -37,8 +36,8 @@ def _actor(us: UserSession, request: Request) -> Actor:
     return Actor(kind="user", id=us.user_id, ip=client_ip(request))
 
 
-def _cred(session: Session, us: UserSession) -> Credential:
-    cred = session.get(Credential, us.user_id)
+def _cred(session: Session, us: UserSession, lock: bool = False) -> Credential:
+    cred = session.get(Credential, us.user_id, with_for_update=lock)
     if cred is None:
         raise sessions.SESSION_ENDED
     return cred
@@ -100,31 +99,42 @@ def end_other_sessions(us: CurrentSession, request: Request, rt: Rt, ctx: Ctx) -
 def my_login_history(us: CurrentSession, rt: Rt, ctx: Ctx,
                      limit: int = Query(default=100, ge=1, le=500)) -> list[LoginHistoryItem]:
     """The caller's own logins, failures and lockouts of the last year."""
-    since = ctx.clock.now() - timedelta(days=ctx.settings.retention_days)
+    since = kept_since(ctx.clock.now(), ctx.settings.retention_years)
     with rt.db.transaction() as session:
         rows = repository.login_history(session, us.user_id, since, limit)
     return [LoginHistoryItem(at=r.at, outcome=r.outcome, reason=r.reason, method=r.method, ip=r.ip,
                              user_agent=r.user_agent) for r in rows]
 
 
-@router.post("/me/password", response_model=PasswordChanged, responses=problem_responses(401, 422))
+@router.post("/me/password", response_model=PasswordChanged, responses=problem_responses(401, 422, 429))
 def change_password(body: PasswordChangeRequest, us: CurrentSession, request: Request, rt: Rt,
                     ctx: Ctx) -> PasswordChanged:
-    """Change one's password (re-entering the current one). The answer offers to end the other
-    sessions."""
+    """Change one's password (re-entering the current one). Every other session of the user ends
+    at once (`ended_sessions` says how many); this one goes on."""
+    client = login.Client(client_ip(request), user_agent(request))
     with rt.transaction() as session:
-        cred = _cred(session, us)
-        ok = ctx.passwords.verify(cred.password_hash, body.current_password)
+        # Guesses of the current password are login failures: throttled per source, counted toward
+        # the lockout and in the login history (issue 18.7). A locked account takes none.
+        retry = login.retry_after(session, ctx, client)
+        ok = False
+        if retry is None:
+            cred = _cred(session, us, lock=True)
+            ok = ctx.passwords.verify(cred.password_hash, body.current_password) and \
+                login.is_usable(session, ctx, cred, client)
+            if not ok:
+                login.count_failure(session, ctx, cred, "bad_current_password", client)
+    if retry is not None:
+        raise login.throttled(retry)
     if not ok:
         raise WRONG_CURRENT
     with rt.transaction() as session:
         cred = _cred(session, us)
-        passwords_service.change(session, ctx, cred, body.new_password, _actor(us, request), via="settings",
-                                 forced=False)
+        ended = passwords_service.change(session, ctx, cred, body.new_password, _actor(us, request),
+                                         via="settings", forced=False, keep_session=us.session.id)
         others = [s for s in sessions.active_list(session, ctx, us.user_id) if s.id != us.session.id]
         changed_at = cred.password_changed_at
     assert changed_at is not None
-    return PasswordChanged(changed_at=changed_at, other_sessions=len(others),
+    return PasswordChanged(changed_at=changed_at, other_sessions=len(others), ended_sessions=ended,
                            end_other_sessions=f"POST {api_prefix('auth')}/me/sessions/end-others")
 
 

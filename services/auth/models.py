@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
 from shared.outbox import Messaging
+from shared.permissions import Permissions
 
 
 class Base(DeclarativeBase):
@@ -18,6 +19,9 @@ class Base(DeclarativeBase):
 
 
 messaging = Messaging(Base.metadata)
+# Users' roles, grants and status as accounts publishes them: who is an administrator here, and
+# whether a snapshot is a change (a newer permissions_version) that must end the user's sessions.
+permissions = Permissions(Base.metadata)
 
 
 class TenantRef(Base):
@@ -112,6 +116,8 @@ class AuthSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The device certificate the login presented (serial, hex): revoking it ends this session.
+    device_serial: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     # The login before this one, as shown at login; `me` answers it for the session's life.
     previous_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     previous_login_ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
@@ -204,7 +210,12 @@ class PartnerClient(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The administrator who created it (the client belongs to the tenant, see docs/identity.md).
+    created_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
     secret_rotated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The 事業所 the tenant granted the client (ids of accounts' 事業所); None = every 事業所.
     jigyosho_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # The revocable id (`sid`) its tokens carry; replaced on rotation and disabling, when the old
+    # one is published as revoked (roumu.auth.session.revoked), so earlier tokens stop everywhere.
+    token_sid: Mapped[str | None] = mapped_column(String(36), nullable=True)

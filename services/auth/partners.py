@@ -8,6 +8,7 @@ verifies them offline like user tokens (shared.tokens.TokenVerifier)."""
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +46,9 @@ def create(session: Session, ctx: AuthContext, tenant_id: str, name: str, scopes
     secret = secrets.token_urlsafe(32)
     now = ctx.clock.now()
     client = PartnerClient(client_id=f"pc_{secrets.token_hex(12)}", tenant_id=tenant_id, name=name,
+                           token_sid=str(uuid.uuid4()),
                            secret_hash=hash_token(secret), scopes=sorted(set(scopes)), created_at=now,
-                           secret_rotated_at=now,
+                           secret_rotated_at=now, created_by=actor.id,
                            jigyosho_ids=None if jigyosho_ids is None else sorted(set(jigyosho_ids)))
     session.add(client)
     messaging.record(session, events.partner_client(events.PARTNER_CLIENT_CREATED, tenant_id, client.client_id,
@@ -56,12 +58,13 @@ def create(session: Session, ctx: AuthContext, tenant_id: str, name: str, scopes
 
 def grant_jigyosho(session: Session, tenant_id: str, client_id: str, jigyosho_ids: list[str] | None,
                    actor: Actor) -> PartnerClient:
-    """The 事業所 the client may reach (None = all). Tokens issued from now on carry it; a token
-    already issued keeps its grant until it expires (partner tokens live 10 minutes)."""
+    """The 事業所 the client may reach (None = all). Tokens issued from now on carry it; those
+    already issued end now (their sid is revoked), so a narrowed grant applies at once."""
     client = _own(session, tenant_id, client_id)
     if client.disabled_at is not None:
         raise not_found()
     client.jigyosho_ids = None if jigyosho_ids is None else sorted(set(jigyosho_ids))
+    _revoke_tokens(session, client, actor, "partner_grant_changed")
     messaging.record(session, events.partner_client(events.PARTNER_CLIENT_UPDATED, tenant_id, client_id, actor,
                                                     client.name, client.scopes, client.jigyosho_ids))
     return client
@@ -75,21 +78,31 @@ def _own(session: Session, tenant_id: str, client_id: str) -> PartnerClient:
 
 
 def rotate(session: Session, ctx: AuthContext, tenant_id: str, client_id: str, actor: Actor) -> WithSecret:
-    """A new secret; the old one stops working at once (tokens already issued run out)."""
+    """A new secret; the old one stops working at once, and so do the tokens issued with it."""
     client = _own(session, tenant_id, client_id)
     if client.disabled_at is not None:
         raise not_found()
     secret = secrets.token_urlsafe(32)
     client.secret_hash, client.secret_rotated_at = hash_token(secret), ctx.clock.now()
+    _revoke_tokens(session, client, actor, "partner_secret_rotated")
     messaging.record(session, events.partner_client(events.PARTNER_CLIENT_ROTATED, tenant_id, client_id, actor,
                                                     client.name, client.scopes))
     return WithSecret(client, secret)
+
+
+def _revoke_tokens(session: Session, client: PartnerClient, actor: Actor, reason: str) -> None:
+    """End every token issued so far (they carry the current `sid`); later ones get a new sid."""
+    old, client.token_sid = client.token_sid, str(uuid.uuid4())
+    if old is not None:
+        messaging.record(session, events.partner_tokens_revoked(client.tenant_id, client.client_id, old, actor,
+                                                                reason))
 
 
 def disable(session: Session, ctx: AuthContext, tenant_id: str, client_id: str, actor: Actor) -> None:
     client = _own(session, tenant_id, client_id)
     if client.disabled_at is None:
         client.disabled_at = ctx.clock.now()
+        _revoke_tokens(session, client, actor, "partner_client_disabled")
         messaging.record(session, events.partner_client(events.PARTNER_CLIENT_DISABLED, tenant_id, client_id,
                                                         actor, client.name, client.scopes))
 
@@ -114,8 +127,11 @@ def token(session: Session, ctx: AuthContext, client_id: str, secret: str, reque
     if granted is None:
         raise invalid_scope()
     ttl = ctx.settings.partner_token_ttl_seconds
+    if client.token_sid is None:  # a client made before tokens were revocable
+        client.token_sid = str(uuid.uuid4())
     claims: dict[str, Any] = {"sub": client.client_id, "tid": client.tenant_id, "typ": "partner",
-                              "scope": " ".join(granted), "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER}
+                              "scope": " ".join(granted), "aud": ACCESS_AUDIENCE, "iss": ACCESS_ISSUER,
+                              "sid": client.token_sid}
     if client.jigyosho_ids is not None:
         # shared.permissions.partner_jigyosho_claim: every service limits the token to these.
         claims["jigyosho_ids"] = list(client.jigyosho_ids)

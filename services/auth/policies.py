@@ -17,6 +17,7 @@ class TenantSettings:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     totp_required: bool = False
     device_cert_required: bool = False
+    ip_allowlist: tuple[str, ...] = ()
 
 
 def tenant_settings(session: Session, tenant_id: str | None) -> TenantSettings:
@@ -28,4 +29,5 @@ def tenant_settings(session: Session, tenant_id: str | None) -> TenantSettings:
         lockout=LockoutPolicy.from_settings(row.lockout_policy),
         totp_required=row.totp_required,
         device_cert_required=row.device_cert_required,
+        ip_allowlist=tuple(row.ip_allowlist or ()),
     )

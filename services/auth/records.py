@@ -6,7 +6,7 @@ log. Both are written in the caller's transaction."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -70,8 +70,7 @@ def unlocked(session: Session, now: datetime, cred: Credential, actor: Actor, re
                                                       open_.id if open_ else None))
 
 
-def purge(session: Session, now: datetime, retention: timedelta) -> None:
-    """Login history and lockout records are kept exactly `retention` (the sheet: 1 year)."""
-    cutoff = now - retention
+def purge(session: Session, cutoff: datetime) -> None:
+    """Login history and lockout records from before `cutoff` go (rules/retention.kept_since)."""
     session.execute(delete(LoginEvent).where(LoginEvent.at < cutoff))
     session.execute(delete(Lockout).where(Lockout.locked_at < cutoff, Lockout.unlocked_at.is_not(None)))

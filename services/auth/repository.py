@@ -81,6 +81,13 @@ def user_sessions(session: Session, user_id: str, include_revoked: bool = False)
     return session.execute(q.order_by(AuthSession.created_at.desc())).scalars().all()
 
 
+def sessions_with_device(session: Session, tenant_id: str, serial: str) -> Sequence[AuthSession]:
+    """Live sessions whose login presented this device certificate."""
+    return session.execute(select(AuthSession).where(
+        AuthSession.tenant_id == tenant_id, AuthSession.device_serial == serial, AuthSession.revoked_at.is_(None))
+    ).scalars().all()
+
+
 def unused_recovery_code(session: Session, user_id: str, code_hash: str) -> RecoveryCode | None:
     return session.execute(
         select(RecoveryCode).where(RecoveryCode.user_id == user_id, RecoveryCode.code_hash == code_hash,

@@ -115,7 +115,8 @@ class PasswordChangeRequest(Body):
 
 class PasswordChanged(BaseModel):
     changed_at: datetime
-    other_sessions: int = Field(description="他の端末で有効なセッション数（終了を勧めます: ASVS 3.3.3）")
+    other_sessions: int = Field(description="他の端末でまだ有効なセッション数（変更で終了するため通常 0）")
+    ended_sessions: int = Field(default=0, description="この変更で終了した他のセッションの数")
     end_other_sessions: str = Field(description="他のセッションを終了する操作")
 
 
@@ -208,6 +209,7 @@ class PartnerClientItem(BaseModel):
     scopes: list[str]
     jigyosho_ids: list[str] | None = Field(default=None, description="許可された事業所 (null = すべて)")
     created_at: datetime
+    created_by: str | None = Field(default=None, description="作成した管理者の利用者ID（記録前のものは null）")
     secret_rotated_at: datetime
     disabled_at: datetime | None
 

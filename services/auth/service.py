@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.auth import events, records, sessions
-from services.auth.models import Credential, PasswordHistory, TenantPolicy, TenantRef
+from services.auth.models import Credential, PasswordHistory, TenantPolicy, TenantRef, permissions
 from services.auth.passwords import DEFAULT, Passwords
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.errors import ProblemError
@@ -61,11 +61,27 @@ def on_user_created(session: Session, event: EventEnvelope) -> None:
     # A tenant that is gone (purged at contract end) gets no credentials back from a late event.
     if session.get(TenantRef, event.subject["tenant_id"]) is None:
         return
-    upsert_credential(session, event.subject["user_id"], event.subject["tenant_id"], event.data["login_id"],
-                      list(event.data["roles"]), event.data["status"])
+    cred = session.get(Credential, event.subject["user_id"])
+    before = (sorted(cred.roles), cred.status) if cred is not None else None
+    cred = upsert_credential(session, event.subject["user_id"], event.subject["tenant_id"], event.data["login_id"],
+                             list(event.data["roles"]), event.data["status"])
+    if before is not None and before != (sorted(cred.roles), cred.status):
+        # New roles (or status) need a new login: no token keeps rights the user no longer has.
+        sessions.revoke_all(session, event.occurred_at, cred.user_id, event.actor, "roles_changed")
 
 
 on_user_updated = on_user_created
+
+
+def on_permissions_changed(session: Session, event: EventEnvelope) -> None:
+    """A newer grants snapshot (roles, menus, 事業所, status) ends the user's sessions at once:
+    every service follows roumu.auth.session.revoked, so no token outlives the rights it was
+    issued under. The same snapshot again (a redelivery, accounts' republish) changes nothing.
+    Version 1 is the user's creation, not a change."""
+    tenant_id, user_id = event.subject["tenant_id"], event.subject["user_id"]
+    applied = permissions.apply_snapshot(session, tenant_id, user_id, event.data)
+    if applied and int(event.data["permissions_version"]) > 1:
+        sessions.revoke_all(session, event.occurred_at, user_id, event.actor, "permissions_changed")
 
 
 def _end_sessions(session: Session, event: EventEnvelope, status: str) -> None:
@@ -74,6 +90,7 @@ def _end_sessions(session: Session, event: EventEnvelope, status: str) -> None:
     if cred is None:
         return
     cred.status = status
+    permissions.set_status(session, cred.tenant_id, cred.user_id, status)
     sessions.revoke_all(session, event.occurred_at, cred.user_id, event.actor, f"user_{status}")
 
 
@@ -92,6 +109,7 @@ ACCOUNTS_HANDLERS = {
     events.USER_UPDATED: on_user_updated,
     events.USER_DISABLED: on_user_disabled,
     events.USER_DELETED: on_user_deleted,
+    events.USER_PERMISSIONS_CHANGED: on_permissions_changed,
 }
 
 

@@ -11,13 +11,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from services.auth import events
 from services.auth.context import AuthContext
 from services.auth.models import AuthSession, Credential, RefreshToken, TenantRef, messaging
+from services.auth.policies import tenant_settings
 from services.auth.records import clip
 from services.auth.repository import user_sessions
+from services.auth.rules import allowlist
 from services.auth.rules import sessions as rules
 from shared.errors import ProblemError
 from shared.events import Actor
@@ -49,10 +52,10 @@ def _new_refresh(session: Session, session_id: str, now: datetime) -> str:
 
 
 def start(session: Session, ctx: AuthContext, cred: Credential, method: str, ip: str | None,
-          user_agent: str | None) -> Tokens:
+          user_agent: str | None, device_serial: str | None = None) -> Tokens:
     now = ctx.clock.now()
     s = AuthSession(id=str(uuid.uuid4()), user_id=cred.user_id, tenant_id=cred.tenant_id, method=method,
-                    created_at=now, last_used_at=now, ip=ip, user_agent=clip(user_agent),
+                    created_at=now, last_used_at=now, ip=ip, user_agent=clip(user_agent), device_serial=device_serial,
                     previous_login_at=cred.last_login_at, previous_login_ip=cred.last_login_ip,
                     previous_login_user_agent=cred.last_login_user_agent)
     session.add(s)
@@ -63,18 +66,23 @@ def start(session: Session, ctx: AuthContext, cred: Credential, method: str, ip:
 @dataclass(frozen=True)
 class RefreshOutcome:
     tokens: Tokens | None  # None: refused (any revocation is recorded; the caller commits, then answers 401)
+    unknown: bool = False  # no such token at all: a guess, counted like a failed login
+    ip_refused: bool = False  # from outside the tenant's allowlist: refused, the token not spent
 
 
-def refresh(session: Session, ctx: AuthContext, token: str) -> RefreshOutcome:
+def refresh(session: Session, ctx: AuthContext, token: str, ip: str | None = None) -> RefreshOutcome:
     now = ctx.clock.now()
     row = session.get(RefreshToken, rules.hash_token(token))
     s = session.get(AuthSession, row.session_id) if row else None
     if row is None or s is None:
-        return RefreshOutcome(None)
+        return RefreshOutcome(None, unknown=True)
     if row.rotated_at is not None:
         # An old token again: stolen or replayed. End the whole family (the session).
         revoke(session, now, s, Actor(kind="system", id="auth"), "refresh_reuse")
         return RefreshOutcome(None)
+    if not allowlist.allows(tenant_settings(session, s.tenant_id).ip_allowlist, ip):
+        # The refresh token names its tenant: its allowlist holds here as at login (issue 18.4).
+        return RefreshOutcome(None, ip_refused=True)
     state = rules.status(s.created_at, s.last_used_at, s.revoked_at, now, ctx.session_policy)
     cred = session.get(Credential, s.user_id)
     tenant = session.get(TenantRef, s.tenant_id)
@@ -83,17 +91,35 @@ def refresh(session: Session, ctx: AuthContext, token: str) -> RefreshOutcome:
             reason = {"idle_expired": "idle_timeout", "expired": "absolute_timeout"}.get(state, "user_inactive")
             revoke(session, now, s, Actor(kind="system", id="auth"), reason)
         return RefreshOutcome(None)
-    row.rotated_at = now
+    if not _spend(session, row.token_hash, now):
+        # Spent meanwhile by a concurrent request presenting the same token: a replay racing
+        # the owner (or a fork in the making) is reuse like any other.
+        revoke(session, now, s, Actor(kind="system", id="auth"), "refresh_reuse")
+        return RefreshOutcome(None)
     s.last_used_at = now
     new = _new_refresh(session, s.id, now)
     return RefreshOutcome(Tokens(access_token(ctx, cred, s.id, s.method), new, ctx.settings.access_ttl_seconds,
                                  s.id))
 
 
+def _spend(session: Session, token_hash: str, now: datetime) -> bool:
+    """Mark a refresh token used, only if nobody did yet: the guarded UPDATE waits for a
+    concurrent rotation of the same row (PostgreSQL row lock) and then matches nothing."""
+    done = session.execute(update(RefreshToken)
+                           .where(RefreshToken.token_hash == token_hash, RefreshToken.rotated_at.is_(None))
+                           .values(rotated_at=now))
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 def revoke(session: Session, now: datetime, s: AuthSession, actor: Actor, reason: str) -> bool:
+    """End a session once: of concurrent revocations only one records (and publishes) it."""
     if s.revoked_at is not None:
         return False
-    s.revoked_at, s.revoked_reason = now, reason
+    done = session.execute(update(AuthSession).where(AuthSession.id == s.id, AuthSession.revoked_at.is_(None))
+                           .values(revoked_at=now, revoked_reason=reason))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        session.refresh(s)
+        return False
     messaging.record(session, events.session_revoked(s.tenant_id, s.user_id, s.id, actor, reason))
     return True
 

@@ -15,7 +15,9 @@ class AuthSettings(BaseSettings):
     absolute_timeout_hours: int = Field(default=12, ge=1)
     source_failure_limit: int = Field(default=30, ge=1)
     source_window_minutes: int = Field(default=15, ge=1)
-    retention_days: int = Field(default=365, ge=1)
+    # Login history and lockout records, in calendar years (rules/retention.py).
+    retention_years: int = Field(default=1, ge=1)
     device_cert_days: int = Field(default=365, ge=1, le=825)
-    partner_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # At most what every service remembers a revoked sid for (shared.revocation, 20 minutes).
+    partner_token_ttl_seconds: int = Field(default=600, ge=60, le=900)
     totp_issuer: str = "Roumu"

@@ -273,3 +273,33 @@ def test_gateway_reads_one_tenants_ca_and_revocations_from_auth(tenant, auth, to
     leaf.verify_directly_issued_by(authority.ca)  # type: ignore[attr-defined]
     revoked_leaf = x509.load_pem_x509_certificate(gone["certificate_pem"].encode())
     assert authority.revoked == frozenset({revoked_leaf.serial_number})  # type: ignore[attr-defined]
+
+
+def test_revoking_a_certificate_ends_the_sessions_that_logged_in_with_it(tenant, tokens, clock):
+    """Revoking a device certificate (a stolen laptop) ends the sessions begun with it, in every
+    service (roumu.auth.session.revoked); sessions from other devices go on."""
+    pw, admin_pw = strong(), strong("admin")
+    tenant.add_user("clerk", pw)
+    tenant.add_user("boss", admin_pw, roles=("tenant_admin",))
+    admin = tenant.token("boss", admin_pw)["access_token"]
+    stolen, _ = issue(tenant, admin, "stolen PC")
+    kept, _ = issue(tenant, admin, "office PC")
+    tenant.settings(device_cert_required=True)
+
+    def presenting(cert: dict[str, Any]) -> dict[str, str]:
+        der = x509.load_pem_x509_certificate(cert["certificate_pem"].encode()).public_bytes(
+            serialization.Encoding.DER)
+        return {"X-Roumu-Client-Cert": quote(cert["certificate_pem"]), "X-Roumu-Gateway-Token": tokens.internal.sign(
+            {"iss": "gateway", "aud": "auth", "typ": "service", "cnf": {"x5t#S256": ca.thumbprint_s256(der)}}, 60)}
+
+    on_stolen = tenant.login("clerk", pw, headers=presenting(stolen)).json()
+    on_kept = tenant.login("clerk", pw, headers=presenting(kept)).json()
+    r = tenant.client.post(f"{API}/device-certificates/{stolen['serial']}/revoke", headers=bearer(admin))
+    assert r.status_code == 200, r.text
+    assert tenant.client.get(f"{API}/me", headers=bearer(on_stolen["access_token"])).status_code == 401
+    assert tenant.client.post(f"{API}/token/refresh",
+                              json={"refresh_token": on_stolen["refresh_token"]}).status_code == 401
+    assert tenant.client.get(f"{API}/me", headers=bearer(on_kept["access_token"])).status_code == 200
+    reasons = [e["data"]["reason"] for e in tenant.events("roumu.auth.session.revoked")
+               if e["subject"]["session_id"] == on_stolen["session_id"]]
+    assert reasons == ["device_certificate_revoked"]
