@@ -41,7 +41,6 @@ EXCLUDED: dict[str, str] = {
     f"POST {A}/login/password": not_yet("a forced password change sent twice at once"),
     f"POST {A}/login/totp-enrolment": not_yet("TOTP enrolment started twice at once"),
     f"POST {A}/login/totp-enrolment/confirm": not_yet("TOTP enrolment confirmed twice at once"),
-    f"POST {A}/token/refresh": pending("test_auth_races.py"),
     f"POST {A}/oauth/token": not_yet("partner client tokens: stateless issue, nothing checked before a write"),
     f"POST {A}/logout": not_yet("a session ended twice at once"),
     f"DELETE {A}/me/sessions/{{session_id}}": not_yet("a session ended twice at once"),

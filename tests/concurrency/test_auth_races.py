@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.auth.conftest import API, CHEAP, Tenant, strong
+from tests.concurrency.harness import covers
 
 REFRESH = f"{API}/token/refresh"
 N = 10
@@ -43,6 +44,7 @@ def _all_at_once(n: int, call: Any) -> list[Any]:
         return list(pool.map(one, range(n)))
 
 
+@covers("POST /api/v1/auth/token/refresh")
 def test_one_refresh_token_presented_in_parallel_rotates_once(tenant):
     """29.6: ten parallel refreshes of one token gave ten usable refresh tokens. Now at most one
     wins; the others are a replay (reuse), which ends the session, so no forked token survives."""
