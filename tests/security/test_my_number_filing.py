@@ -92,6 +92,7 @@ def test_a_filed_my_number_is_nowhere_in_clear(settings: CommonSettings, tokens:
     sec_grants.seed(tenant, "clerk", ALL_WRITE)
     filer, clerk = bearer(tokens.user(tenant, "filer")), bearer(tokens.user(tenant, "clerk"))
     sandbox = SandboxServer(settings).start()
+    sandbox.reset()  # its database outlives the server: only this test's requests
     try:
         with EfilingServer(settings, sandbox) as efiling, httpx.Client(base_url=efiling.url, timeout=30) as ef:
             monkeypatch.setenv("ROUMU_EFILING_URL", efiling.url)
