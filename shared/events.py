@@ -87,6 +87,11 @@ def _secret_keys(obj: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(obj, dict):
         for k, v in obj.items():
+            if k == "menus" and isinstance(v, dict):
+                # Menu grants: the keys name menus (my_number_unmasked is a permission, not a
+                # number); the levels beside them are still checked.
+                found |= _secret_keys(list(v.values()))
+                continue
             # Names of facts about a secret, not the secret: ids, masks, flags, rules
             # (totp_required, password_policy: tenant settings, whose values are checked too).
             if SECRET_KEYS.search(str(k)) and not str(k).endswith(
