@@ -153,10 +153,11 @@ def my_number_views(
     person_id: Annotated[str, Query(max_length=100, pattern=ID, description="the insured person's id")],
     cursor: Cursor = None, limit: Limit = 100,
 ) -> EntryPage:
-    """Who saw what: every access to one person's My Number (roumu.koyo_hoken.my_number.viewed),
-    newest first — who, when, from where, in which request."""
+    """Who saw what: every access to one person's My Number (roumu.koyo_hoken.my_number.viewed, and
+    roumu.efiling.my_number.viewed for e-filing packages downloaded with the number shown), newest
+    first — who, when, from where, in which request."""
     with rt.db.sessions() as session:
-        rows = repository.views_of(session, access.tenant_id, service.MY_NUMBER_VIEWED, person_id,
+        rows = repository.views_of(session, access.tenant_id, service.MY_NUMBER_VIEW_TYPES, person_id,
                                    now=context(rt).clock.now(), jigyosho_scope=access.jigyosho_ids,
                                    before=decode_cursor(cursor), limit=limit)
         items = [EntryOut.model_validate(r) for r in rows]

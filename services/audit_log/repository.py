@@ -83,11 +83,12 @@ def login_history(session: Session, tenant_id: str, user_id: str, *, now: dateti
     return session.execute(q.order_by(AuditEntry.seq.desc()).limit(limit)).scalars().all()
 
 
-def views_of(session: Session, tenant_id: str, event_type: str, subject_id: str, *, now: datetime,
+def views_of(session: Session, tenant_id: str, event_types: Collection[str], subject_id: str, *, now: datetime,
              jigyosho_scope: Collection[str] | None, before: int | None, limit: int) -> Sequence[AuditEntry]:
-    """Entries of one type about one id (whatever the subject key names it), e.g. every view of
+    """Entries of these types about one id (whatever the subject key names it), e.g. every view of
     one person's My Number."""
-    q = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id, AuditEntry.type == event_type, _window(now),
+    q = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id, AuditEntry.type.in_(sorted(event_types)),
+                                 _window(now),
                                  _about(tenant_id, subject_id))
     if jigyosho_scope is not None:
         q = q.where(AuditEntry.jigyosho_id.in_(sorted(jigyosho_scope)))

@@ -39,6 +39,9 @@ HEADS = cast(Table, ChainHead.__table__)
 CHECKPOINTS = cast(Table, Checkpoint.__table__)
 ACCOUNTS_PREFIX = "roumu.accounts."
 MY_NUMBER_VIEWED = "roumu.koyo_hoken.my_number.viewed"
+# Every event that records a My Number shown to someone: koyo_hoken's unmasked reads, and e-filing's
+# package downloads with the number in them.
+MY_NUMBER_VIEW_TYPES = (MY_NUMBER_VIEWED, "roumu.efiling.my_number.viewed")
 ChainKey = tuple[str, str]  # (tenant id or '-', category)
 
 

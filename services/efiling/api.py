@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.efiling import context, repository, service, submission
+from services.efiling import context, events, packages, repository, service, submission
 from services.efiling.documents import StoreError, legacy_blob
 from services.efiling.egov_accounts import finish_link, start_link, unlink
-from services.efiling.models import EgovAccount, FilingPackage, OfficialDocument, Submission
+from services.efiling.models import EgovAccount, FilingPackage, OfficialDocument, Submission, messaging
 from services.efiling.schemas import (
     IDEMPOTENCY_KEY,
     PROC_ID,
@@ -39,8 +39,9 @@ from services.efiling.schemas import (
 )
 from shared.auth_deps import TenantPrincipal, actor_of, require_menu
 from shared.errors import ProblemError, not_found, problem_responses
-from shared.permissions import EFILING, Access
+from shared.permissions import EFILING, MY_NUMBER_UNMASKED, Access
 from shared.service_app import Runtime, runtime
+from shared.tokens import Principal
 from shared.topology import api_prefix
 
 router = APIRouter(prefix=api_prefix("efiling"), tags=["efiling"])
@@ -54,6 +55,12 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTE
 PROBLEMS = problem_responses(401, 403, 404, 422)
 MUTATION_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428, 503)
 ZIP: dict[int | str, dict[str, Any]] = {200: {"content": {"application/zip": {}}, "description": "ZIP"}}
+PACKAGE_ZIP: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"application/zip": {}},
+    "description": "ZIP。マイナンバー表示（マスク解除）の権限がなければ個人番号の要素を空にしたもの",
+    "headers": {"X-Roumu-My-Number": {
+        "description": "`shown` (個人番号をそのまま含む)、`blanked` (個人番号の要素を空にした)、`none` (個人番号なし)",
+        "schema": {"type": "string", "enum": ["shown", "blanked", "none"]}}}}}
 REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"description": "同じ Idempotency-Key の再送: 最初に作成された申請", "model": FilingOut},
 }
@@ -154,23 +161,60 @@ def _zip(data: bytes, file_name: str) -> Response:
                              "X-Content-Type-Options": "nosniff"})
 
 
+def _unmask_grant(p: Principal, rt: Runtime) -> Access | None:
+    """The caller's grant of koyo_hoken's unmasked view (`my_number_unmasked`), if any; no partner
+    scope holds it. Asked before a write transaction: on SQLite a second session would wait for it."""
+    try:
+        return require_menu(MY_NUMBER_UNMASKED, "read")(p, rt)
+    except ProblemError:
+        return None
+
+
 @router.get("/filings/{filing_id}/packages/{package_id}", response_class=Response,
-            responses={**ZIP, **PROBLEMS})
-def download_package(filing_id: str, package_id: str, access: CanRead, rt: Rt) -> Response:
-    """A package exactly as it was sent to e-Gov (apply, amend or withdraw)."""
+            responses={**PACKAGE_ZIP, **PROBLEMS})
+def download_package(filing_id: str, package_id: str, access: CanRead, p: TenantPrincipal, request: Request,
+                     rt: Rt) -> Response:
+    """A package as it was sent to e-Gov (apply, amend or withdraw). Its 申請書XML holds the
+    person's My Number (`個人番号`): it is served as sent only to a caller holding the unmasked
+    view of My Number (`my_number_unmasked`) on the filing's 事業所, and that download is recorded
+    as a view of the number (roumu.efiling.my_number.viewed, listed by audit_log's my-number-views).
+    Every other caller — partners included, whatever their scopes — gets the same ZIP with each
+    `個人番号` element emptied (its signature then no longer verifies). The header
+    `X-Roumu-My-Number` says which: `shown`, `blanked` or `none` (the package holds no number).
+    Every download is in the operation log (roumu.efiling.package.downloaded)."""
+    keys = context.of(rt).egov.keys
+    unmask = _unmask_grant(p, rt)
     with rt.db.sessions() as session:
         filing = service.visible_filing(session, access.tenant_id, access.jigyosho_ids, filing_id)
         pkg = session.get(FilingPackage, package_id)
         if pkg is None or pkg.filing_id != filing.id:
             raise not_found()
-        return _zip(pkg.zip_data, pkg.file_name)
+        data = packages.zip_of(keys, pkg)
+        kind, file_name = pkg.kind, pkg.file_name
+    actor = actor_of(p, request)
+    shown = "none"
+    if packages.carries_my_number(data):
+        shown = "shown" if unmask is not None and unmask.allows_jigyosho(filing.jigyosho_id) else "blanked"
+    if shown == "blanked":
+        data = packages.blank_my_number(data)
+    with rt.transaction() as session:
+        if shown == "shown":
+            messaging.record(session, events.my_number_viewed(filing, actor, package_id))
+        messaging.record(session, events.package_downloaded(filing, actor, package_id, kind, shown))
+    rt.relay.notify()
+    response = _zip(data, file_name)
+    response.headers["X-Roumu-My-Number"] = shown
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/filings/{filing_id}/documents/{document_id}", response_class=Response,
             responses={**ZIP, **PROBLEMS}, openapi_extra=PARTNER_READ)
-def download_document(filing_id: str, document_id: str, access: CanRead, rt: Rt) -> Response:
+def download_document(filing_id: str, document_id: str, access: CanRead, p: TenantPrincipal, request: Request,
+                      rt: Rt) -> Response:
     """A 公文書 as e-Gov issued it (the ZIP: signed XML, XSL, attachments), read from the files
-    service where it is stored (also downloadable there, by its `file_id`, with the files menu)."""
+    service where it is stored (also downloadable there, by its `file_id`, with the files menu).
+    Every download is in the operation log (roumu.efiling.document.downloaded)."""
     store = context.of(rt).store
     with rt.db.sessions() as session:
         filing = service.visible_filing(session, access.tenant_id, access.jigyosho_ids, filing_id)
@@ -181,7 +225,7 @@ def download_document(filing_id: str, document_id: str, access: CanRead, rt: Rt)
         data = legacy_blob(session, filing.tenant_id, doc.blob_id) if doc.blob_id else None
         sub = session.get(Submission, filing.id)
         name = f"{sub.arrive_id if sub else filing.id}_{doc.notice_sub_id}.zip"
-        file_id = doc.file_id
+        file_id, notice_sub_id = doc.file_id, doc.notice_sub_id
     if data is None and file_id:
         try:
             data = store.get(filing.tenant_id, file_id)
@@ -190,6 +234,10 @@ def download_document(filing_id: str, document_id: str, access: CanRead, rt: Rt)
                                "しばらくしてから再度お試しください") from exc
     if data is None:
         raise not_found()
+    with rt.transaction() as session:
+        messaging.record(session, events.document_downloaded(filing, actor_of(p, request), document_id,
+                                                             notice_sub_id))
+    rt.relay.notify()
     return _zip(data, name)
 
 

@@ -6,10 +6,11 @@ worker.py) unless ROUMU_EFILING_WORKER_ENABLED=false."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import FastAPI
 
-from services.efiling import context
+from services.efiling import context, packages
 from services.efiling.api import router
 from services.efiling.api_certificates import router as certificates_router
 from services.efiling.documents import DocumentStore
@@ -21,6 +22,7 @@ from shared.service_app import Runtime, create_service_app
 from shared.settings import CommonSettings
 
 NAME = "efiling"
+log = logging.getLogger("roumu.efiling")
 
 
 async def run_worker(rt: Runtime, stop: asyncio.Event) -> None:
@@ -46,6 +48,10 @@ def create_app(settings: CommonSettings | None = None, background: bool = True,
 
     def startup(rt: Runtime) -> None:
         rt.extras["efiling"] = context.build(rt, efiling_settings, clock, store)
+        # Packages stored in clear before sealing (migration 0006) are sealed before any request.
+        sealed = packages.seal_legacy(rt.db, context.of(rt).egov.keys)
+        if sealed:
+            log.info("sealed %d e-filing packages stored in clear", sealed)
 
     return create_service_app(NAME, messaging, [router, certificates_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu efiling", on_startup=startup,

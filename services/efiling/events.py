@@ -56,3 +56,34 @@ CERTIFICATE_REMOVED = "roumu.efiling.certificate.removed"
 def certificate_event(type_: str, cert: OfficeCertificate, actor: Actor, **data: object) -> EventEnvelope:
     return EventEnvelope(type=type_, tenant_id=cert.tenant_id, actor=actor,
                          subject={"certificate_id": cert.id, "tenant_id": cert.tenant_id}, data=dict(data))
+
+
+# ---- reads of what a filing holds (operation log): who downloaded which package or 公文書; a
+# package download that showed the My Number is also a view of that number, recorded like
+# koyo_hoken's (audit_log's "who saw this My Number" lists both). Ids only, never the number.
+PACKAGE_DOWNLOADED = "roumu.efiling.package.downloaded"
+DOCUMENT_DOWNLOADED = "roumu.efiling.document.downloaded"
+MY_NUMBER_VIEWED = "roumu.efiling.my_number.viewed"
+
+
+def package_downloaded(f: Filing, actor: Actor, package_id: str, kind: str, disclosure: str) -> EventEnvelope:
+    """`disclosure` of the My Number: `shown`, `blanked` (the caller may not see it) or `none` (the
+    package holds none)."""
+    return EventEnvelope(type=PACKAGE_DOWNLOADED, tenant_id=f.tenant_id, actor=actor,
+                         subject={**subject(f), "package_id": package_id},
+                         data={"procedure_code": f.procedure_code, "kind": kind, "disclosure": disclosure})
+
+
+def document_downloaded(f: Filing, actor: Actor, document_id: str, notice_sub_id: int) -> EventEnvelope:
+    return EventEnvelope(type=DOCUMENT_DOWNLOADED, tenant_id=f.tenant_id, actor=actor,
+                         subject={**subject(f), "document_id": document_id},
+                         data={"procedure_code": f.procedure_code, "notice_sub_id": notice_sub_id})
+
+
+def my_number_viewed(f: Filing, actor: Actor, package_id: str) -> EventEnvelope:
+    """The person is named when the caller that asked for the filing named one (koyo_hoken does)."""
+    subj = {**subject(f), "package_id": package_id}
+    if f.insured_person_id:
+        subj["insured_person_id"] = f.insured_person_id
+    return EventEnvelope(type=MY_NUMBER_VIEWED, tenant_id=f.tenant_id, actor=actor, subject=subj,
+                         data={"purpose": "package_download", "procedure_code": f.procedure_code})

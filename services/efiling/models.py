@@ -47,6 +47,9 @@ class Filing(Base):
     # The service that asked for the filing (koyo_hoken, jimukumiai), None for a staff user. With
     # the idempotency key (the caller's procedure id) it goes into every event's subject.
     source: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # The insured person the filing is about, when the caller named one (koyo_hoken does): a
+    # download of its package that shows the My Number is recorded as a view of that person's number.
+    insured_person_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
@@ -177,7 +180,8 @@ class FilingEvent(Base):
 
 
 class FilingPackage(Base):
-    """Every package built for a filing (apply, amend, withdraw), exactly as sent."""
+    """Every package built for a filing (apply, amend, withdraw), exactly as sent: sealed, since its
+    申請書XML holds the My Number (services/efiling/packages.py)."""
 
     __tablename__ = "filing_packages"
     __table_args__ = (Index("ix_filing_packages_filing", "filing_id"),)
@@ -187,7 +191,10 @@ class FilingPackage(Base):
     tenant_id: Mapped[str] = mapped_column(String(36))
     kind: Mapped[str] = mapped_column(String(20))
     file_name: Mapped[str] = mapped_column(String(256))
-    zip_data: Mapped[bytes] = mapped_column(LargeBinary)
+    # The ZIP sealed with the data keys, AAD bound to the row. `zip_data`: the ZIP in clear of rows
+    # written before sealing, null once the service has sealed them at start-up.
+    zip_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    zip_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     sha256: Mapped[str] = mapped_column(String(64))
     signed: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -49,6 +49,9 @@ class FilingCreate(BaseModel):
     sign: bool | None = Field(default=None, description=(
         "true: 事務所の証明書で必ず電子署名する (証明書がなければ送信前に 409)。省略時は手続の定め: "
         "署名が必要な手続は署名し、gBizID で署名を省ける手続は証明書が設定されていれば署名する"))
+    insured_person_id: str | None = Field(default=None, pattern=REF_ID, description=(
+        "申請の対象となる被保険者 (雇用保険サービスの ID、サービスからの依頼のみ)。"
+        "指定すると、個人番号を表示したパッケージのダウンロードがその人の個人番号の閲覧として記録される"))
 
     @field_validator("applicant")
     @classmethod

@@ -74,7 +74,9 @@ def _fingerprint(body: FilingCreate, keys: DataKeys | None) -> str:
     # Field order is the schema's, so the same request always hashes the same. Form data may hold
     # a My Number: keyed (HMAC), so the stored fingerprint cannot be reversed by trying numbers.
     # `sign` came later: left out when not given, so fingerprints stored before it still match.
-    data = body.model_dump_json(exclude={"sign"} if body.sign is None else None).encode()
+    # `insured_person_id` (later still) names whom the caller's procedure is about: never part of it.
+    left_out = {"insured_person_id"} | ({"sign"} if body.sign is None else set())
+    data = body.model_dump_json(exclude=left_out).encode()
     if keys is None:
         return hashlib.sha256(data).hexdigest()
     return hmac.new(keys.fingerprint_key("efiling.filing"), data, hashlib.sha256).hexdigest()
@@ -152,6 +154,8 @@ def draft_filing(session: Session, tenant_id: str, body: FilingCreate, actor: Ac
         id=str(uuid.uuid4()), tenant_id=tenant_id, jigyosho_id=body.jigyosho_id,
         procedure_code=body.procedure_code, title=title[:200], status="draft",
         idempotency_key=idempotency_key, source=source,
+        # Taken from the services that own persons only: a staff user's value could misname whose number was seen.
+        insured_person_id=body.insured_person_id if source else None,
         request_hash=fingerprint if idempotency_key is not None else None, created_at=datetime.now(UTC),
     )
     try:

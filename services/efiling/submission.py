@@ -20,7 +20,6 @@ docs/efiling.md lists it."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -31,11 +30,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.efiling import certificates, events
+from services.efiling import certificates, events, packages
 from services.efiling.egov import package as pkg
 from services.efiling.egov.client import EgovClient, EgovError, OutcomeUnknown, Unauthorized, Unavailable
 from services.efiling.egov_accounts import Egov
-from services.efiling.models import BulkSend, EgovAccount, Filing, FilingEvent, FilingPackage, Submission, messaging
+from services.efiling.models import BulkSend, EgovAccount, Filing, FilingEvent, Submission, messaging
 from services.efiling.rules import procedures
 from services.efiling.rules.characters import check_data
 from services.efiling.rules.signing import Need, need
@@ -137,10 +136,8 @@ def build(egov: Egov, sub: Submission, *, apply_type: str = "新規申請", firs
                            apply_type=apply_type, first_arrive_id=first_arrive_id, signer=signer)
 
 
-def _keep_package(session: Session, f: Filing, kind: str, built: pkg.Built, at: datetime) -> None:
-    session.add(FilingPackage(id=str(uuid.uuid4()), filing_id=f.id, tenant_id=f.tenant_id, kind=kind,
-                              file_name=built.file_name, zip_data=built.zip_bytes,
-                              sha256=hashlib.sha256(built.zip_bytes).hexdigest(), signed=built.signed, created_at=at))
+def _keep_package(session: Session, egov: Egov, f: Filing, kind: str, built: pkg.Built, at: datetime) -> None:
+    packages.keep(session, egov.keys, f, kind, built, at)  # sealed: the 申請書XML holds the My Number
 
 
 def _set_state(session: Session, f: Filing, sub: Submission, state: State, at: datetime, kind: str,
@@ -281,7 +278,7 @@ def submit(db: Database, egov: Egov, filing_id: str, actor: Actor = SYSTEM, max_
             built = build(egov, sub, signer=signer_for(session, egov, sub))
             sub.attempts += 1
             sub.send_started_at = started = now
-            _keep_package(session, f, "apply", built, now)
+            _keep_package(session, egov, f, "apply", built, now)
             _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts)
             proc_id = sub.proc_id
         try:
@@ -463,7 +460,7 @@ def bulk_submit(db: Database, egov: Egov, filing_ids: list[str], actor: Actor = 
                 sub.attempts += 1
                 sub.send_started_at = now
                 sub.bulk_send_id, sub.bulk_folder = send_id, folder
-                _keep_package(session, f, "apply", built, now)
+                _keep_package(session, egov, f, "apply", built, now)
                 _set_state(session, f, sub, State.SUBMITTING, now, "send", attempt=sub.attempts, bulk_send_id=send_id)
             bulk.count = len(entries)
             if entries:  # nothing left to send (sent meanwhile by other requests): no bulk send at all
@@ -644,7 +641,7 @@ def amend(db: Database, egov: Egov, filing_id: str, form_data: Mapping[str, Any]
         arrive_id, account_id = sub.arrive_id, sub.egov_account_id
     with db.transaction() as session:
         f, sub = _load(session, filing_id, lock=True)
-        _keep_package(session, f, "amend", built, egov.clock.now())
+        _keep_package(session, egov, f, "amend", built, egov.clock.now())
         history(session, f, "amend_send", egov.clock.now())
     try:
         egov.client(db, account_id).amend(arrive_id, built.file_name, built.file_data)
@@ -683,7 +680,7 @@ def withdraw(db: Database, egov: Egov, filing_id: str, reason: str, actor: Actor
         arrive_id, account_id = sub.arrive_id, sub.egov_account_id
     with db.transaction() as session:
         f, sub = _load(session, filing_id, lock=True)
-        _keep_package(session, f, "withdraw", built, egov.clock.now())
+        _keep_package(session, egov, f, "withdraw", built, egov.clock.now())
         history(session, f, "withdraw_send", egov.clock.now())
     try:
         egov.client(db, account_id).withdraw(arrive_id, built.file_name, built.file_data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
@@ -60,7 +61,15 @@ def _cell(v: Cell) -> str:
     return "'" + v if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
 
 
-def _stream(db: Database, header: list[str], page: Any) -> Iterator[bytes]:
+@dataclass
+class Tally:
+    """What an export has written so far (for its operation-log entry): rows, and whether it ended."""
+
+    rows: int = 0
+    complete: bool = False
+
+
+def _stream(db: Database, header: list[str], page: Any, tally: Tally | None) -> Iterator[bytes]:
     """`page(session, offset)` answers the rows of one page; the export ends with a short page."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
@@ -74,7 +83,11 @@ def _stream(db: Database, header: list[str], page: Any) -> Iterator[bytes]:
         yield buf.getvalue().encode("utf-8")
         buf.seek(0)
         buf.truncate()
+        if tally is not None:
+            tally.rows += len(rows)
         if len(rows) < PAGE:
+            if tally is not None:
+                tally.complete = True
             return
         offset += PAGE
 
@@ -88,7 +101,7 @@ def _scoped(stmt: S, column: Any, granted: Collection[str] | None, jigyosho_id: 
 
 
 def member_register(db: Database, tenant_id: str, since: date, until: date, granted: Collection[str] | None,
-                    jigyosho_id: str | None) -> Iterator[bytes]:
+                    jigyosho_id: str | None, tally: Tally | None = None) -> Iterator[bytes]:
     """委託事業主名簿: members whose 委託 overlaps [since, until]; 特別加入 有 when a span does."""
 
     def page(session: Session, offset: int) -> list[list[Cell]]:
@@ -107,11 +120,11 @@ def member_register(db: Database, tenant_id: str, since: date, until: date, gran
                  "・".join(SCOPE_LABELS.get(s, s) for s in m.entrusted_scope or []), m.entrusted_from,
                  m.entrusted_until, "有" if m.id in special else "無", m.jigyosho_id, m.id] for m in members]
 
-    return _stream(db, MEMBER_HEADER, page)
+    return _stream(db, MEMBER_HEADER, page, tally)
 
 
 def premium_ledger(db: Database, tenant_id: str, since: date, until: date, granted: Collection[str] | None,
-                   jigyosho_id: str | None) -> Iterator[bytes]:
+                   jigyosho_id: str | None, tally: Tally | None = None) -> Iterator[bytes]:
     """労働保険料等徴収及び納付簿: the entries dated (`occurred_on`) within [since, until], reversals
     included as they stand (the book is append-only)."""
 
@@ -126,11 +139,11 @@ def premium_ledger(db: Database, tenant_id: str, since: date, until: date, grant
         return [[lin, name, e.fiscal_year, LEDGER_KIND_LABELS.get(e.kind, e.kind), e.period, e.amount, e.due_on,
                  e.occurred_on, e.reverses_id, e.note, e.id, e.member_id] for e, lin, name in rows]
 
-    return _stream(db, LEDGER_HEADER, page)
+    return _stream(db, LEDGER_HEADER, page, tally)
 
 
 def filing_book(db: Database, tenant_id: str, since: date, until: date, granted: Collection[str] | None,
-                jigyosho_id: str | None) -> Iterator[bytes]:
+                jigyosho_id: str | None, tally: Tally | None = None) -> Iterator[bytes]:
     """雇用保険被保険者関係届出事務等処理簿: the 届出 received (受付日) within [since, until]."""
 
     def page(session: Session, offset: int) -> list[list[Cell]]:
@@ -145,4 +158,4 @@ def filing_book(db: Database, tenant_id: str, since: date, until: date, granted:
                  f.received_on, f.submitted_on, f.processed_on, STATE_LABELS.get(f.status or "", f.status),
                  f.filing_status, f.arrive_id, f.procedure_id] for f, lin, name in rows]
 
-    return _stream(db, FILING_HEADER, page)
+    return _stream(db, FILING_HEADER, page, tally)

@@ -18,6 +18,7 @@ RENEWAL_COMPUTED = "roumu.jimukumiai.renewal.computed"
 INSTALLMENT_DUE = "roumu.jimukumiai.installment.due"
 PAYMENT_RECORDED = "roumu.jimukumiai.payment.recorded"
 INCREASE_ESTIMATE_BOOKED = "roumu.jimukumiai.increase_estimate.booked"
+BOOK_EXPORTED = "roumu.jimukumiai.book.exported"
 
 
 def _member_subject(m: Member) -> dict[str, str]:
@@ -89,3 +90,12 @@ def increase_estimate_booked(m: Member, entry_id: str, fiscal_year: int, increas
               "filed_estimate": filed_estimate, "expected_on": expected_on.isoformat(),
               "due_on": due_on.isoformat()},
     )
+
+
+def book_exported(tenant_id: str, actor: Actor, book: str, since: date, until: date, jigyosho_id: str | None,
+                  rows: int, complete: bool) -> EventEnvelope:
+    """A statutory book exported (operation log): which book and range, how many rows; never the rows."""
+    subject = {"tenant_id": tenant_id, **({"jigyosho_id": jigyosho_id} if jigyosho_id else {})}
+    return EventEnvelope(type=BOOK_EXPORTED, tenant_id=tenant_id, actor=actor, subject=subject,
+                         data={"book": book, "from": since.isoformat(), "to": until.isoformat(), "rows": rows,
+                               "complete": complete})

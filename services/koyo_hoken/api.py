@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.koyo_hoken import csv_io, handoff, repository, service
+from services.koyo_hoken import csv_io, events, handoff, repository, service
 from services.koyo_hoken.context import KoyoContext
-from services.koyo_hoken.models import InsuredPerson, Procedure, idempotency
+from services.koyo_hoken.models import InsuredPerson, Procedure, idempotency, messaging
 from services.koyo_hoken.rules import deadlines as dl
 from services.koyo_hoken.rules import eligibility, rishoku
 from services.koyo_hoken.rules.lifecycle import OPEN_BEFORE_FILING
@@ -53,6 +53,7 @@ from shared.errors import ProblemError, not_found, problem_responses
 from shared.idempotency import Answer, IdempotencyKey
 from shared.permissions import KOYO_HOKEN, MY_NUMBER_UNMASKED, Access
 from shared.service_app import Runtime, runtime
+from shared.tokens import Principal
 from shared.topology import api_prefix
 
 router = APIRouter(prefix=api_prefix("koyo_hoken"), tags=["koyo_hoken"])
@@ -171,14 +172,19 @@ def list_insured_persons(
 
 @router.get("/insured-persons/export.csv", response_class=Response, responses={
     200: {"content": {"text/csv": {}}, "description": "UTF-8 (BOM) CSV; My Number masked"}, **PROBLEMS})
-def export_insured_persons(access: CanRead, rt: Rt,
+def export_insured_persons(access: CanRead, p: TenantPrincipal, request: Request, rt: Rt,
                            jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None) -> Response:
-    """Every insured person the caller may see, as CSV (the import's columns; My Number masked)."""
+    """Every insured person the caller may see, as CSV (the import's columns; My Number masked).
+    Each export is in the operation log (roumu.koyo_hoken.insured_persons.exported: who, how many
+    rows, which 事業所; not the rows)."""
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
-    with rt.db.sessions() as session:
+    with rt.transaction() as session:
         persons = list(repository.all_persons(session, access.tenant_id, access.jigyosho_ids, jigyosho_id))
         body = csv_io.export(ctx_of(rt), persons)
+        messaging.record(session, events.insured_persons_exported(
+            access.tenant_id, actor_of(p, request), jigyosho_id, len(persons), {x.jigyosho_id for x in persons}))
+    rt.relay.notify()
     return Response(body, media_type=CSV,
                     headers={"Content-Disposition": 'attachment; filename="insured-persons.csv"'})
 
@@ -425,6 +431,14 @@ def ready_procedure(procedure_id: str, p: TenantPrincipal, access: CanWrite, req
     return _step(procedure_id, p, access, request, rt, response, "ready", if_match=if_match)
 
 
+def _unmask_grant(p: Principal, rt: Runtime) -> Access | None:
+    """The caller's grant of the unmasked view of My Number, if any."""
+    try:
+        return require_menu(MY_NUMBER_UNMASKED, "read")(p, rt)
+    except ProblemError:
+        return None
+
+
 @router.post("/procedures/{procedure_id}/efiling", response_model=ProcedureOut,
              responses=problem_responses(401, 403, 404, 409, 422, 502))
 def file_procedure(procedure_id: str, body: EfilingRequest, p: TenantPrincipal, access: CanWrite,
@@ -432,16 +446,24 @@ def file_procedure(procedure_id: str, body: EfilingRequest, p: TenantPrincipal, 
     """Hand a `ready` procedure to e-filing: koyo_hoken creates the filing with its form data
     (POST /api/v1/efiling/filings with a service token, `Idempotency-Key` = the procedure id, so a
     retry never makes a second filing) and answers the procedure with its `filing_id`. Staff then
-    send it in e-filing; its status events move the procedure (docs/koyo_hoken.md)."""
+    send it in e-filing; its status events move the procedure (docs/koyo_hoken.md).
+    When the person's My Number is registered, the form data carries it to e-Gov: handing it on
+    discloses it, so it needs the unmasked view of My Number (`my_number_unmasked`) on the
+    procedure's 事業所 as well (403 otherwise), and is recorded as roumu.koyo_hoken.my_number.viewed."""
     ctx = ctx_of(rt)
+    unmask = _unmask_grant(p, rt)  # before the transaction: on SQLite a second session would wait for it
     with rt.transaction() as session:
         pr, person = _procedure(session, access, procedure_id)
         if pr.state != "ready":
             raise ProblemError(409, "conflict", "提出準備済みの届出だけを電子申請に回せます", f"現在の状態: {pr.state}")
+        if person.my_number_sealed is not None and (unmask is None or not unmask.allows_jigyosho(pr.jigyosho_id)):
+            raise ProblemError(403, "forbidden", "この操作を行う権限がありません",
+                               "個人番号を含む届出を電子申請に回すには、この事業所の「マイナンバー表示（マスク解除）」"
+                               "権限が必要です", extra={"menu": MY_NUMBER_UNMASKED, "level": "read"})
         data = service.build_form_data(session, ctx, pr, person, actor_of(p, request), True)
-        jigyosho_id = pr.jigyosho_id
+        jigyosho_id, person_id = pr.jigyosho_id, person.id
     filing_id = handoff.create_filing(rt, access.tenant_id, procedure_id, jigyosho_id, data, body.applicant,
-                                      body.egov_account_id)
+                                      body.egov_account_id, person_id)
     with rt.transaction() as session:
         pr, _ = _procedure(session, access, procedure_id)
         if pr.filing_id is None:

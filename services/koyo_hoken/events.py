@@ -14,6 +14,7 @@ from shared.events import Actor, EventEnvelope
 INSURED_PERSON_REGISTERED = "roumu.koyo_hoken.insured_person.registered"
 INSURED_PERSON_UPDATED = "roumu.koyo_hoken.insured_person.updated"
 MY_NUMBER_VIEWED = "roumu.koyo_hoken.my_number.viewed"
+INSURED_PERSONS_EXPORTED = "roumu.koyo_hoken.insured_persons.exported"
 PROCEDURE_CREATED = "roumu.koyo_hoken.procedure.created"
 PROCEDURE_READY = "roumu.koyo_hoken.procedure.ready"
 PROCEDURE_SUBMITTED = "roumu.koyo_hoken.procedure.submitted"
@@ -47,6 +48,14 @@ def my_number_viewed(p: InsuredPerson, actor: Actor, purpose: str, procedure_id:
     """Every unmasked read of a My Number: who, whose (ids), why. Never the number."""
     return EventEnvelope(type=MY_NUMBER_VIEWED, tenant_id=p.tenant_id, actor=actor, subject=_person_subject(p),
                          data={"purpose": purpose, "procedure_id": procedure_id})
+
+
+def insured_persons_exported(tenant_id: str, actor: Actor, jigyosho_filter: str | None, rows: int,
+                             jigyosho_ids: set[str]) -> EventEnvelope:
+    """A CSV export (operation log): who, how many rows, which 事業所; never the rows."""
+    subject = {"tenant_id": tenant_id, **({"jigyosho_id": jigyosho_filter} if jigyosho_filter else {})}
+    return EventEnvelope(type=INSURED_PERSONS_EXPORTED, tenant_id=tenant_id, actor=actor, subject=subject,
+                         data={"format": "csv", "rows": rows, "jigyosho_ids": sorted(jigyosho_ids)})
 
 
 def _proc_subject(pr: Procedure) -> dict[str, str]:

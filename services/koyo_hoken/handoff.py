@@ -20,10 +20,12 @@ TIMEOUT_S = 30.0
 
 
 def create_filing(rt: Runtime, tenant_id: str, procedure_id: str, jigyosho_id: str, form_data: dict[str, Any],
-                  applicant: dict[str, str], egov_account_id: str | None) -> str:
+                  applicant: dict[str, str], egov_account_id: str | None, insured_person_id: str) -> str:
     """The efiling filing id for this procedure (created now, or the one created before)."""
     token = service_token(TokenSigner(rt.settings.keys_dir, "internal"), "koyo_hoken", "efiling", tenant_id)
+    # insured_person_id: a download of the package showing the number is recorded as a view of it.
     body: dict[str, Any] = {"jigyosho_id": jigyosho_id, "procedure_code": form_data["proc_id"],
+                            "insured_person_id": insured_person_id,
                             "title": form_data["title"], "applicant": applicant,
                             "forms": [{"form_id": f["form_id"], "version": f.get("version"), "fields": f["fields"]}
                                       for f in form_data["forms"]]}

@@ -87,3 +87,27 @@ def test_my_number_unmasked_needs_an_explicit_grant(service_client, tokens):
     assert me.status_code == 200, me.text
     assert me.json()["menus"]["koyo_hoken"] == "write"
     assert "my_number_unmasked" not in me.json()["menus"]
+
+
+def test_the_unmasked_view_can_be_granted_through_the_api(service_client, tokens, settings):
+    """Issue 18: handing a procedure with a My Number to e-filing and seeing it in a package need
+    `my_number_unmasked`; granting it (to a new user, or to oneself as administrator) answered 500,
+    the event guard taking the menu's name in permissions_changed for a secret."""
+    from tests.services.support import assert_matches_contract, outbox_payloads
+
+    accounts = service_client("accounts")
+    t = open_tenant(accounts, tokens)
+    clerk, _ = add_user(accounts, t, tokens, "mn-clerk", {"koyo_hoken": "write", "my_number_unmasked": "read"})
+    assert clerk["grants"]["menus"]["my_number_unmasked"] == "read"
+    admin = bearer(t.admin_token)
+    me = accounts.get(f"{BASE}/users/{t.admin_id}", headers=admin)
+    body = me.json()
+    r = accounts.put(f"{BASE}/users/{t.admin_id}", headers={**admin, "If-Match": me.headers["etag"]}, json={
+        "login_id": body["login_id"], "display_name": body["display_name"], "roles": body["roles"],
+        "grants": {**body["grants"], "menus": {"my_number_unmasked": "read"}}})
+    assert r.status_code == 200, r.text
+    for user in (clerk["id"], t.admin_id):
+        [*_, changed] = [e for e in outbox_payloads(settings, "accounts", user)
+                         if e["type"] == "roumu.accounts.user.permissions_changed"]
+        assert changed["data"]["menus"]["my_number_unmasked"] == "read"
+        assert_matches_contract(changed)

@@ -159,6 +159,23 @@ def test_every_access_to_one_persons_my_number(audit, audit_db, tokens, tenant):
         (v2.id, "u-2", "198.51.100.2", "req-b"), (v1.id, "u-1", "198.51.100.1", "req-a")]
 
 
+def test_my_number_views_include_efiling_package_downloads(audit, audit_db, tokens, tenant):
+    """An e-filing package downloaded with the number shown is a view of that person's number too
+    (issue 18): the same query lists it beside koyo_hoken's unmasked reads."""
+    person = "ip-" + uuid.uuid4().hex[:8]
+    subj = {"insured_person_id": person, "tenant_id": tenant, "jigyosho_id": "jig-1"}
+    screen = event(tenant, MY_NUMBER_VIEWED, actor="u-1", subject=subj, at=NOW - timedelta(days=1))
+    package = event(tenant, "roumu.efiling.my_number.viewed", actor="u-2",
+                    subject={**subj, "filing_id": "f-1", "package_id": "p-1"},
+                    data={"purpose": "package_download", "procedure_code": "4950008680033000"})
+    downloaded = event(tenant, "roumu.efiling.package.downloaded", actor="u-3",
+                       subject={**subj, "filing_id": "f-1", "package_id": "p-1"})
+    store(audit_db, [screen, package, downloaded])
+    admin = bearer(tokens.user(tenant, "admin-1", ADMIN))
+    page = audit.get("/api/v1/audit-log/my-number-views", params={"person_id": person}, headers=admin).json()
+    assert [(i["event_id"], i["actor_id"]) for i in page["items"]] == [(package.id, "u-2"), (screen.id, "u-1")]
+
+
 def test_csv_export_is_utf8_with_bom_and_streamed(audit, audit_db, settings, tokens, tenant, clock):
     entries = [event(tenant, actor=f"u-{n}", data={"件名": "資格取得届", "n": n}) for n in range(5)]
     entries.append(event(tenant, actor="=HYPERLINK(1)"))

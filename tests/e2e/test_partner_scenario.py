@@ -59,6 +59,24 @@ def partner_client(client: httpx.Client, h: dict[str, str], scopes: list[str], j
     return str(tok.json()["access_token"])
 
 
+def grant_my_number_view(c: httpx.Client, admin: dict[str, str]) -> dict[str, str]:
+    me = c.get("/api/v1/auth/me", headers=admin).json()["user_id"]
+    user = c.get(f"/api/v1/accounts/users/{me}", headers=admin)
+    body = user.json()
+    grants = {**body["grants"], "menus": {**body["grants"]["menus"], "my_number_unmasked": "read"}}
+    r = c.put(f"/api/v1/accounts/users/{me}", headers={**admin, "If-Match": user.headers["etag"]},
+              json={"login_id": body["login_id"], "display_name": body["display_name"], "roles": body["roles"],
+                    "grants": grants})
+    assert r.status_code == 200, r.text
+    again = {"Authorization": f"Bearer {login(c).json()['access_token']}"}
+    probe = f"/api/v1/koyo-hoken/procedures/{uuid.uuid4()}/form-data"
+    deadline = time.monotonic() + 30
+    while c.get(probe, headers=again, params={"unmask": "true"}).status_code != 404:
+        assert time.monotonic() < deadline, "koyo_hoken never saw the unmasked-view grant"
+        time.sleep(0.1)
+    return again
+
+
 def test_partner_hire_to_official_document(tmp_path: Path) -> None:
     stack = Stack(tmp_path / "var")
     sandbox = f"http://127.0.0.1:{stack.env['ROUMU_EGOV_SANDBOX_PORT']}"
@@ -124,6 +142,11 @@ def test_partner_hire_to_official_document(tmp_path: Path) -> None:
             done = c.post("/api/v1/efiling/egov-accounts/callback", headers=admin,
                           json={"code": q["code"][0], "state": q["state"][0]})
             assert done.status_code == 200, done.text
+
+            # Handing a procedure with a My Number to e-filing discloses it: the administrator grants
+            # themself the unmasked view first (issue 18), then logs in again (a grant change may end
+            # the user's sessions) and waits until koyo_hoken holds the grant.
+            admin = grant_my_number_view(c, admin)
 
             # Staff file the 資格取得届: procedure, check, ready, hand to e-filing, send.
             pr = c.post("/api/v1/koyo-hoken/procedures", headers=admin, json={

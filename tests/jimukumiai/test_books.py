@@ -35,7 +35,7 @@ from shared.nats_client import connect
 from tests.conftest import bearer
 from tests.jimukumiai.conftest import BASE
 from tests.services.grants import GrantSeeder
-from tests.services.support import assert_matches_contract
+from tests.services.support import assert_matches_contract, outbox_payloads
 
 # --- the rule ---------------------------------------------------------------------------------
 
@@ -291,6 +291,25 @@ def test_exports_follow_the_menu_and_the_jigyosho_grant(api, settings, tokens):
     assert [r[-1] for r in table[1:]] == [mine["id"]]
     table = rows(export(api, "member-register", "2020-01-01", "2030-12-31", headers=scoped, jigyosho_id="js-1"))
     assert [r[-1] for r in table[1:]] == [mine["id"]]
+
+
+def test_every_book_export_is_in_the_operation_log_without_its_rows(api, settings):
+    """Issue 18 (reads and bulk exports): who exported which book, for which range and 事業所, how
+    many rows — recorded when the stream ends; never a row."""
+    api.member(jigyosho_id="js-1", name="株式会社記録")
+    api.member(jigyosho_id="js-2", name="株式会社記録")
+    export(api, "member-register", "2020-01-01", "2030-12-31")
+    export(api, "member-register", "2020-01-01", "2030-12-31", jigyosho_id="js-2")
+    export(api, "premium-ledger", "2025-04-01", "2026-03-31")
+    export(api, "filing-register", "2025-04-01", "2026-03-31")
+    got = [e for e in outbox_payloads(settings, "jimukumiai", api.tenant)
+           if e["type"] == "roumu.jimukumiai.book.exported"]
+    assert [(e["data"]["book"], e["data"]["rows"], e["data"]["complete"], e["subject"].get("jigyosho_id"))
+            for e in got] == [("member-register", 2, True, None), ("member-register", 1, True, "js-2"),
+                              ("premium-ledger", 0, True, None), ("filing-register", 0, True, None)]
+    for e in got:
+        assert_matches_contract(e)
+        assert e["data"]["from"] and e["actor"]["kind"] == "user" and "株式会社記録" not in json.dumps(e)
 
 
 # --- retention --------------------------------------------------------------------------------

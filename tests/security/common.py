@@ -3,9 +3,15 @@ snapshot of a service database to prove a refused call changed nothing."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import gzip
 import hashlib
+import io
 import json
 import os
+import re
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -126,8 +132,76 @@ def snapshot_diff(before: dict[str, tuple[int, str]], after: dict[str, tuple[int
             if before.get(t) != after.get(t)]
 
 
+_B64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_DEPTH = 6
+
+
+def _expand_bytes(raw: bytes, depth: int) -> list[str]:
+    """A blob and what it holds: ZIP members, gzip, then the text (itself expanded)."""
+    out: list[str] = []
+    if depth > _DEPTH:
+        return out
+    if raw[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+                for info in zf.infolist():
+                    out += [f"[zip member {info.filename}] {t}" for t in _expand_bytes(zf.read(info), depth + 1)]
+        except (zipfile.BadZipFile, OSError, ValueError):
+            pass
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            out += [f"[gzip] {t}" for t in _expand_bytes(gzip.decompress(raw), depth + 1)]
+        except (OSError, EOFError):
+            pass
+    out += _expand_text(raw.decode("utf-8", "replace"), depth)
+    return out
+
+
+def _expand_text(text: str, depth: int) -> list[str]:
+    """A text and what it holds: JSON values, base64 (standard or url-safe) runs decoded."""
+    out = [text]
+    if depth > _DEPTH:
+        return out
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[", '"'):
+        try:
+            out += [f"[json] {t}" for t in _expand_json(json.loads(stripped), depth + 1)]
+        except ValueError:
+            pass
+    for body in _B64.findall(text):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                raw = decode(body + "=" * (-len(body) % 4))
+            except (ValueError, binascii.Error):
+                continue
+            out += [f"[base64] {t}" for t in _expand_bytes(raw, depth + 1)]
+    return out
+
+
+def _expand_json(value: Any, depth: int) -> list[str]:
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _expand_text(str(k), depth) + _expand_json(v, depth)]
+    if isinstance(value, list):
+        return [t for v in value for t in _expand_json(v, depth)]
+    return _expand_text(value, depth) if isinstance(value, str) else [json.dumps(value)]
+
+
+def deep_text(value: Any) -> str:
+    """A stored value as text, with everything it holds unpacked: ZIP members, gzip, base64 runs and
+    JSON (recursively, a few levels deep), so a secret inside a blob is found like one in a cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        parts = _expand_bytes(bytes(value), 0)
+    elif isinstance(value, dict | list):
+        parts = [json.dumps(value, ensure_ascii=False), *_expand_json(value, 0)]
+    else:
+        parts = _expand_text(str(value), 0)
+    return "\n".join(parts)
+
+
 def all_tables_text(settings: CommonSettings, service: str) -> list[tuple[str, str]]:
-    """Every cell of every table as text (bytes decoded leniently): (table.column, text)."""
+    """Every cell of every table as text, blobs unpacked (deep_text): (table.column, text)."""
     engine = create_engine(settings.database_url(service))
     try:
         meta = MetaData()
@@ -139,13 +213,7 @@ def all_tables_text(settings: CommonSettings, service: str) -> list[tuple[str, s
                     for col, value in row.items():
                         if value is None:
                             continue
-                        if isinstance(value, bytes | bytearray | memoryview):
-                            text = bytes(value).decode("utf-8", "replace")
-                        elif isinstance(value, dict | list):
-                            text = json.dumps(value, ensure_ascii=False)
-                        else:
-                            text = str(value)
-                        out.append((f"{name}.{col}", text))
+                        out.append((f"{name}.{col}", deep_text(value)))
         return out
     finally:
         engine.dispose()

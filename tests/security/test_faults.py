@@ -471,6 +471,22 @@ def link_egov_account(api: Api) -> None:
                     json={"code": q["code"][0], "state": q["state"][0]}), 200)
 
 
+def grant_my_number_view(api: Api) -> None:
+    """Handing a procedure with a My Number to e-filing discloses it, so it needs the unmasked view
+    (issue 18): the demo administrator grants it to themself, as an office names its My Number
+    clerk, and waits until koyo_hoken's read model holds it."""
+    me = expect(api.call("GET", "/api/v1/auth/me"), 200).json()["user_id"]
+    user = expect(api.call("GET", f"/api/v1/accounts/users/{me}"), 200)
+    body = user.json()
+    grants = {**body["grants"], "menus": {**body["grants"]["menus"], "my_number_unmasked": "read"}}
+    expect(api.call("PUT", f"/api/v1/accounts/users/{me}", headers={"If-Match": user.r.headers["etag"]},
+                    json={"login_id": body["login_id"], "display_name": body["display_name"],
+                          "roles": body["roles"], "grants": grants}), 200)
+    api.login()  # a change of one's grants may end one's sessions
+    probe = f"/api/v1/koyo-hoken/procedures/{uuid.uuid4()}/form-data?unmask=true"
+    wait_until(lambda: api.call("GET", probe).status == 404, "koyo_hoken to hold the unmasked-view grant", 60)
+
+
 def run_workload(run: Run, injector: Injector) -> float:
     apis: dict[int, Api] = {}
     started = time.monotonic()
@@ -698,6 +714,7 @@ def test_faults_in_the_whole_flow(tmp_path: Path) -> None:
         admin = Api(stack.url, run.tally)
         admin.login()
         link_egov_account(admin)
+        grant_my_number_view(admin)
         run.hire_jigyosho = str(expect(admin.call("POST", "/api/v1/accounts/jigyosho", json={
             "name": "株式会社山田製作所", "name_kana": "カブシキガイシャヤマダセイサクショ",
             "address": "東京都千代田区千代田1-1",

@@ -21,7 +21,7 @@ from shared.logging import JsonFormatter
 from shared.nats_client import connect
 from shared.settings import CommonSettings
 from tests.conftest import Tokens
-from tests.security.common import FIGURES, all_tables_text, services_with_contract
+from tests.security.common import FIGURES, all_tables_text, deep_text, services_with_contract
 from tests.security.conftest import TENANT_SERVICES
 from tests.security.world import PASSWORD, World, build_world, close_clients, open_clients, person_body
 from tests.services.grants import GrantSeeder
@@ -52,6 +52,37 @@ def live_world(settings: CommonSettings, tokens: Tokens,
         root.removeHandler(handler)
         root.setLevel(old_level)
         close_clients(clients)
+
+
+def test_the_scan_looks_inside_blobs() -> None:
+    """The cell scan finds a number however a blob wraps it: in a ZIP member, gzip, base64 (standard
+    and url-safe), JSON in a column, and those nested — the shapes an e-filing package is kept in."""
+    import base64
+    import gzip
+    import json
+    import zipfile
+
+    number = my_number("12345678901")
+
+    def zipped(data: bytes) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("4950008680033000/form.xml", data)
+        return buf.getvalue()
+
+    xml = f"<DataRoot><個人番号>{number}</個人番号></DataRoot>".encode()
+    shapes = {
+        "zip": zipped(xml),
+        "gzip": gzip.compress(xml),
+        "base64 of a zip": base64.b64encode(zipped(xml)).decode(),
+        "url-safe base64": base64.urlsafe_b64encode(gzip.compress(xml)).decode(),
+        "json holding base64 of a zip": {"send_file": {"file_data": base64.b64encode(zipped(xml)).decode()}},
+        "json text in a column": json.dumps({"file_data": base64.b64encode(zipped(zipped(xml))).decode()}),
+    }
+    for name, value in shapes.items():
+        assert number not in str(value), name  # not visible without unpacking
+        assert number in deep_text(value), f"the scan missed a number in {name}"
+    assert number not in deep_text(zipped(xml.replace(number.encode(), b"")))
 
 
 def test_planted_secrets_appear_nowhere_in_plain_text(live_world: tuple[World, io.StringIO]) -> None:

@@ -18,7 +18,7 @@ ACTOR = Actor(kind="user", id="u-1")
                                   # A real number under any key, in any shape (issue 27: the sweep still refuses it).
                                   {"note": "番号 123456789018 です"}, {"items": [{"value": "1234-5678-9018"}]},
                                   {"menus": {"my_number_unmasked": "123456789018"}}, {"n": 123456789018},
-                                  {"123456789018": "read"}])
+                                  {"123456789018": "read"}, {"menus": {"koyo_hoken": {"my_number": "1"}}}])
 def test_an_event_carrying_a_secret_cannot_be_made(data):
     with pytest.raises(ValidationError, match="must not carry secrets"):
         EventEnvelope(type="roumu.auth.user.changed", tenant_id="t", actor=ACTOR, subject={"user_id": "u"}, data=data)
@@ -33,6 +33,10 @@ def test_facts_about_secrets_are_not_secrets():
                       data={"totp_required": True, "password_policy": {"min_length": 12}, "my_number_registered": True,
                             "token_id": "j-1"})
     assert e.data["totp_required"] is True
+    # a grant of the unmasked view names a menu, not a number (issue 18: it answered 500)
+    grants = EventEnvelope(type="roumu.accounts.user.permissions_changed", tenant_id="t", actor=ACTOR,
+                           subject={"user_id": "u"}, data={"menus": {"my_number_unmasked": "read"}})
+    assert grants.data["menus"] == {"my_number_unmasked": "read"}
 
 
 def test_a_permission_named_after_my_number_is_not_a_secret():

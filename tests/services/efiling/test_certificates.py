@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import create_engine, select, text, update
 
-from services.efiling import certificates, submission
+from services.efiling import certificates, packages, submission
 from services.efiling.models import FilingPackage, OfficeCertificate, Submission
 from shared import xmldsig
 from shared.db import Database
@@ -194,7 +194,8 @@ def test_signed_with_the_uploaded_certificate_and_accepted_or_refused_without_on
         with db.sessions() as session:
             [kept] = session.execute(select(FilingPackage).where(FilingPackage.filing_id == fid)).scalars()
             assert kept.signed is True
-        files = _package_files(kept.zip_data)
+        kept_zip = packages.zip_of(egov.keys, kept)
+        files = _package_files(kept_zip)
         [verified] = xmldsig.verify_kousei(files["kousei.xml"], {k: v for k, v in files.items() if k != "kousei.xml"})
         assert verified.serial_number == format(cert.serial_number, "x")
         embedded = xmldsig.parse(files["kousei.xml"]).find(f".//{{{xmldsig.DSIG}}}X509Certificate")
@@ -202,7 +203,7 @@ def test_signed_with_the_uploaded_certificate_and_accepted_or_refused_without_on
             serialization.Encoding.DER)
         # what the sandbox received is that package, and it accepted it (one arrival)
         [sent] = sandbox.requests(path="/shinsei/v2/apply", method="POST")
-        assert base64.b64decode(json.loads(sent["body"])["send_file"]["file_data"]) == kept.zip_data
+        assert base64.b64decode(json.loads(sent["body"])["send_file"]["file_data"]) == kept_zip
         assert len(sandbox.cases(account)) == 1
 
         # an unsigned package is refused by the sandbox requiring signatures (the check is real)

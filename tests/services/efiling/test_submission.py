@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from services.efiling import submission, tracking
+from services.efiling import packages, submission, tracking
 from services.efiling.documents import OfficialFile, official_file_id
 from services.efiling.models import EgovAccount, FilingEvent, FilingPackage, OfficialDocument, Submission
 from shared.db import Database
@@ -73,7 +73,9 @@ def test_shutoku_to_official_document_stored_and_linked(sandbox, db, env, settin
     assert "<被保険者氏名>山田太郎</被保険者氏名>" in form and "<G00005-A-250045-001_1>" in form
     with db.sessions() as session:
         kept = session.execute(select(FilingPackage).where(FilingPackage.filing_id == fid)).scalar_one()
-        assert base64.b64encode(kept.zip_data).decode() == body["send_file"]["file_data"]
+        # kept sealed (services/efiling/packages.py); opened, it is exactly what was sent
+        assert kept.zip_data is None and kept.zip_sealed
+        assert base64.b64encode(packages.zip_of(egov.keys, kept)).decode() == body["send_file"]["file_data"]
 
     store = files_store
     states = [tracking.poll_filing(db, egov, store, fid) for _ in range(3)]
