@@ -24,9 +24,13 @@ def nats_server_binary() -> str:
 
 
 class NatsServer:
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+    """`config`: a nats-server config file (shared/nats_auth.write_server_config: the users and
+    their permissions); None: no authorization (tests of the messaging mechanics alone)."""
+
+    def __init__(self, store_dir: Path, port: int | None = None, config: Path | None = None) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
+        self.config = config
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,8 +40,11 @@ class NatsServer:
     def start(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.store_dir / "server.log", "ab")  # kept open for the process
+        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        if self.config is not None:
+            argv += ["-c", str(self.config)]
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+            argv,
             stdout=log, stderr=log,
         )
         deadline = time.monotonic() + 15
