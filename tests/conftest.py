@@ -57,6 +57,11 @@ def nats(session_tmp: Path, session_keys: Path) -> Iterator[NatsServer | Externa
     server.start()
     yield server
     server.stop()
+    # Every service of every test stayed within its NATS permissions (a consumer or subject missing
+    # from shared/nats_auth.py would otherwise show only as events that never arrive).
+    log = (session_tmp / "nats" / "server.log").read_text(errors="replace")
+    refused = [line for line in log.splitlines() if "Publish Violation" in line or "Subscription Violation" in line]
+    assert not refused, "NATS refused a process of the tests:\n" + "\n".join(refused[:20])
 
 
 @pytest.fixture(scope="session")

@@ -183,3 +183,57 @@ def test_every_user_has_a_password_of_its_own(authz: CommonSettings) -> None:
     assert len(set(passwords)) == len(passwords)
     folder = authz.keys_dir / "nats"
     assert all((p.stat().st_mode & 0o077) == 0 for p in folder.iterdir())
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "roumu-test-nats")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "nats.crt", folder / "nats.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_to_nats_is_configured_by_settings(settings: CommonSettings, tmp_path: Path) -> None:
+    """ROUMU_NATS_TLS_CA_FILE and a tls:// URL: the same users, over TLS, the server's certificate
+    checked; without the CA the connection is refused by the client."""
+    cert, key = _self_signed(tmp_path)
+    config = write_server_config(settings.keys_dir, STREAM, path=tmp_path / "nats-server.conf")
+    server = NatsServer(tmp_path / "nats", config=config, extra_args=["--tls", "--tlscert", str(cert),
+                                                                       "--tlskey", str(key)])
+    server.start()
+    try:
+        url = f"tls://127.0.0.1:{server.port}"
+        trusted = settings.model_copy(update={"nats_url": url, "nats_tls_ca_file": cert})
+        untrusted = settings.model_copy(update={"nats_url": url})
+
+        async def go() -> None:
+            async with Session(trusted.nats_access("accounts")) as accounts:
+                assert accounts.nc is not None
+                await ensure_stream(accounts.nc.jetstream(), STREAM)
+                await accounts.nc.jetstream().publish("roumu.accounts.user.created", b"{}", stream=STREAM)
+            with pytest.raises(Exception, match=r"(?i)certificate"):
+                await connect(untrusted.nats_access("accounts"), "authz-test", max_reconnect_attempts=0,
+                              allow_reconnect=False)
+
+        asyncio.run(go())
+    finally:
+        server.stop()
