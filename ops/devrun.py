@@ -169,7 +169,8 @@ class DevRun:
         port = free_port()
         store = self.settings.var_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
-        config = write_server_config(self.settings.keys_dir, self.settings.nats_stream)
+        config = write_server_config(self.settings.keys_dir, self.settings.nats_stream,
+                                     path=self.settings.nats_server_config)
         self.nats = Child("nats", [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store),
                                    "-c", str(config)],
                           self.log_dir / "nats.log")

@@ -31,6 +31,8 @@ class CommonSettings(BaseSettings):
     # Where each NATS user's password file (<user>.password) is read from; default <keys_dir>/nats,
     # generated there with the keys (shared/nats_auth.py). No file: connect without credentials.
     nats_credentials_dir: Path | None = None
+    # Where make run and compose's init write the nats-server config; default <credentials dir>/nats-server.conf.
+    nats_server_config: Path | None = None
     # TLS to NATS (used with a tls:// URL or when a CA is set): the CA that signed the server's
     # certificate, and a client certificate and key when the server verifies clients.
     nats_tls_ca_file: Path | None = None
