@@ -21,6 +21,7 @@ from nats.errors import Error as NatsError
 from shared.events import SYSTEM, EventEnvelope
 from shared.nats_auth import ADMIN, users, write_server_config
 from shared.nats_client import NatsAccess, connect, durable_config, ensure_stream
+from shared.revocation import SESSION_REVOKED
 from shared.settings import CommonSettings
 from tests.support.nats_server import NatsServer
 
@@ -168,6 +169,24 @@ def test_a_service_reads_only_what_it_consumes(authz: CommonSettings) -> None:
             # Changing the stream (e.g. a max age of a second): only ops may.
             with pytest.raises(nats.errors.TimeoutError):
                 await ensure_stream(js, STREAM, update=True)
+
+        # The revocation feed's permission (a consumer of any name filtered to session.revoked) cannot
+        # be used to narrow another service's durable (a create on an existing name updates it).
+        async with Session(authz.nats_access("audit_log")) as audit:
+            assert audit.nc is not None
+            ajs = audit.nc.jetstream()
+            await ajs.add_consumer(STREAM, config=durable_config("audit_log-all", "roumu.>", ack_wait=30,
+                                                                 max_deliver=-1))
+        async with Session(authz.nats_access("koyo_hoken")) as koyo:
+            assert koyo.nc is not None
+            hijack = durable_config("audit_log-all", SESSION_REVOKED, ack_wait=30, max_deliver=-1)
+            with pytest.raises(nats.errors.TimeoutError):
+                await koyo.nc.jetstream().add_consumer(STREAM, config=hijack, timeout=1.0)
+            assert await koyo.refused("audit_log-all"), koyo.errors
+        async with Session(authz.nats_access("audit_log")) as audit:
+            assert audit.nc is not None
+            info = await audit.nc.jetstream().consumer_info(STREAM, "audit_log-all")
+            assert info.config.filter_subject == "roumu.>" and info.config.deliver_subject is None
 
         async with Session(authz.nats_access("ops")) as ops:
             assert ops.nc is not None
