@@ -25,7 +25,7 @@ COPY services ./services
 COPY contracts ./contracts
 COPY ops ./ops
 RUN groupadd --system roumu && useradd --system --gid roumu --home-dir /app --no-create-home roumu \
-    && mkdir -p /data /keys && chown roumu:roumu /data /keys
+    && mkdir -p /data /keys /nats-config && chown roumu:roumu /data /keys /nats-config
 
 USER roumu
 EXPOSE 8000

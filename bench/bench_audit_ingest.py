@@ -47,9 +47,10 @@ from shared.consumer import EventConsumer
 from shared.db import Database
 from shared.events import Actor, EventEnvelope
 from shared.migrations import upgrade
-from shared.nats_client import connect, ensure_stream
+from shared.nats_auth import ADMIN, credentials_dir, read_password
+from shared.nats_client import NatsAccess, connect, ensure_stream
 from shared.purge import TenantPurge
-from tests.support.nats_server import NatsServer
+from tests.support.nats_server import server_with_users
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = markers("bench_audit_ingest")
@@ -117,7 +118,7 @@ def make_events(n: int) -> list[EventEnvelope]:
     return out
 
 
-async def publish(url: str, events: list[EventEnvelope]) -> float:
+async def publish(url: NatsAccess, events: list[EventEnvelope]) -> float:
     nc = await connect(url, "bench-publisher", max_reconnect_attempts=0)
     js = nc.jetstream()
     await ensure_stream(js, STREAM)
@@ -131,7 +132,7 @@ async def publish(url: str, events: list[EventEnvelope]) -> float:
     return len(events) / seconds
 
 
-async def bare_consume(url: str, n: int, name: str) -> Run:
+async def bare_consume(url: NatsAccess, n: int, name: str) -> Run:
     """The baseline: fetch and ack, nothing else."""
     nc = await connect(url, f"bench-{name}", max_reconnect_attempts=0)
     js = nc.jetstream()
@@ -156,7 +157,7 @@ async def bare_consume(url: str, n: int, name: str) -> Run:
     return Run(name, done, seconds, cpu / seconds)
 
 
-async def store_consume(url: str, db: Database, n: int, name: str, fetch_process: bool | None = None) -> Run:
+async def store_consume(url: NatsAccess, db: Database, n: int, name: str, fetch_process: bool | None = None) -> Run:
     """audit_log's consumer as the service runs it (or with the fetching in this process, for
     comparison), until every event is committed."""
     if fetch_process is None:
@@ -212,14 +213,16 @@ def run(n: int) -> Figures:
     events = make_events(n)
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         work = Path(tmp)
-        nats = NatsServer(work / "nats")
+        # make run's NATS users; the benchmark's own publisher and consumers are `admin`.
+        nats = server_with_users(work / "nats", work / "keys", STREAM, admin=True)
         nats.start()
+        access = NatsAccess(nats.url, ADMIN, read_password(credentials_dir(work / "keys"), ADMIN))
         signer = CheckpointSigner(work / "keys")
         pg_admin = os.environ.get("BENCH_POSTGRES_URL")
         pg_name = f"roumu_bench_audit_{uuid.uuid4().hex[:6]}"
         try:
-            publish_per_s = asyncio.run(publish(nats.url, events))
-            before = asyncio.run(bare_consume(nats.url, n, "bare nats-py (before)"))
+            publish_per_s = asyncio.run(publish(access, events))
+            before = asyncio.run(bare_consume(access, n, "bare nats-py (before)"))
             stores, verify = [], []
             targets = [("SQLite", f"sqlite:///{work.as_posix()}/audit_log.db")]
             if pg_admin:
@@ -231,12 +234,12 @@ def run(n: int) -> Figures:
             for label, url in targets:
                 db = fresh_store(url)
                 try:
-                    stores.append(asyncio.run(store_consume(nats.url, db, n, f"audit_log, {label}")))
+                    stores.append(asyncio.run(store_consume(access, db, n, f"audit_log, {label}")))
                     verify.append(verify_all(db, signer, f"verify, {label}"))
                 finally:
                     db.dispose()
-            in_process = _in_process_run(nats.url, work, n)
-            after = asyncio.run(bare_consume(nats.url, n, "bare nats-py (after)"))
+            in_process = _in_process_run(access, work, n)
+            after = asyncio.run(bare_consume(access, n, "bare nats-py (after)"))
         finally:
             nats.stop()
             if pg_admin:
@@ -255,7 +258,7 @@ def fresh_store(url: str) -> Database:
     return db
 
 
-def _in_process_run(url: str, work: Path, n: int) -> Run:
+def _in_process_run(url: NatsAccess, work: Path, n: int) -> Run:
     db = fresh_store(f"sqlite:///{work.as_posix()}/audit_log_in_process.db")
     try:
         return asyncio.run(store_consume(url, db, n, IN_PROCESS, fetch_process=False))

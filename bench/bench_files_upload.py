@@ -37,7 +37,7 @@ from shared.keys import ensure_keys
 from shared.settings import CommonSettings
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner
 from tests.files.stack import Growth, Stack, pdf_body, post_file, put_file
-from tests.support.nats_server import NatsServer
+from tests.support.nats_server import server_with_users
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = markers("bench_files_upload")
@@ -80,7 +80,8 @@ def run(runs: int = 3) -> Result:
     result = Result(runs)
     with tempfile.TemporaryDirectory(prefix="roumu-bench-files-") as tmp_name:
         tmp = Path(tmp_name)
-        nats = NatsServer(tmp / "nats")
+        # The NATS users and permissions of make run (shared/nats_auth.py).
+        nats = server_with_users(tmp / "nats", tmp / "keys", CommonSettings().nats_stream)
         nats.start()
         stack: Stack | None = None
         try:

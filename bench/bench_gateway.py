@@ -35,7 +35,7 @@ from ops.migrate import migrate
 from shared.keys import ensure_keys
 from shared.settings import CommonSettings
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner
-from tests.support.nats_server import NatsServer, free_port
+from tests.support.nats_server import free_port, server_with_users
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,7 +214,8 @@ def run(seconds: int = 10, connections: int = 32, idle_connections: int = 1000) 
     result = Result(workers=workers)
     with tempfile.TemporaryDirectory(prefix="roumu-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        nats = NatsServer(tmp / "nats")
+        # The NATS users and permissions of make run (shared/nats_auth.py).
+        nats = server_with_users(tmp / "nats", tmp / "keys", CommonSettings().nats_stream)
         nats.start()
         procs: list[subprocess.Popen[bytes]] = []
         try:

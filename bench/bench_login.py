@@ -37,7 +37,7 @@ from services.auth.passwords import Passwords
 from shared.db import Database
 from shared.keys import ensure_keys
 from shared.settings import CommonSettings
-from tests.support.nats_server import NatsServer, free_port
+from tests.support.nats_server import free_port, server_with_users
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = markers("bench_login")
@@ -155,7 +155,8 @@ def run(seconds: int = 10) -> Figures:
     threads = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="roumu-bench-login-") as tmp_name:
         tmp = Path(tmp_name)
-        nats = NatsServer(tmp / "nats")
+        # The NATS users and permissions of make run (shared/nats_auth.py).
+        nats = server_with_users(tmp / "nats", tmp / "keys", CommonSettings().nats_stream)
         nats.start()
         proc: subprocess.Popen[bytes] | None = None
         try:

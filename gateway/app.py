@@ -60,6 +60,7 @@ from shared.errors import ProblemError, problem_response
 from shared.events import Actor
 from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
+from shared.nats_auth import GATEWAY
 from shared.request_context import RequestIdMiddleware, current_request_id, new_request_id
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import Principal, TokenError, TokenSigner
@@ -368,7 +369,7 @@ class Gateway:
         tokens = ServiceTokens(TokenSigner(self.settings.keys_dir, "internal"))
         tenants = TenantDirectory(client, self.upstreams["accounts"], tokens, gw.tenant_cache_seconds,
                                   gw.tenant_stale_seconds)
-        events = RefusalEvents(self.settings.nats_url, self.settings.nats_stream, gw.events_queue_size,
+        events = RefusalEvents(self.settings.nats_access(GATEWAY), self.settings.nats_stream, gw.events_queue_size,
                                gw.events_enabled)
         events.on_connect.append(tenants.subscribe)
         events.start()

@@ -20,7 +20,7 @@ from prometheus_client import Counter
 
 from shared.errors import ProblemError
 from shared.events import Actor, EventEnvelope
-from shared.nats_client import connect, ensure_stream
+from shared.nats_client import NatsAccess, connect, ensure_stream
 
 log = logging.getLogger("roumu.gateway")
 
@@ -68,8 +68,8 @@ def certificate_refused(detail: str) -> Refused:
 class RefusalEvents:
     """A bounded queue of refusal events and the task that publishes them."""
 
-    def __init__(self, nats_url: str, stream: str, queue_size: int, enabled: bool = True) -> None:
-        self.nats_url = nats_url
+    def __init__(self, nats: NatsAccess | str, stream: str, queue_size: int, enabled: bool = True) -> None:
+        self.nats = nats
         self.stream = stream
         self.enabled = enabled
         self.queue: asyncio.Queue[EventEnvelope] = asyncio.Queue(maxsize=max(1, queue_size))
@@ -111,7 +111,7 @@ class RefusalEvents:
         wait = 0.5
         while True:
             try:
-                nc = await connect(self.nats_url, "gateway", max_reconnect_attempts=-1)
+                nc = await connect(self.nats, "gateway", max_reconnect_attempts=-1)
                 await ensure_stream(nc.jetstream(), self.stream)
                 return nc
             except Exception as exc:  # NATS down at start: keep trying, events wait in the queue

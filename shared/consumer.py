@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from shared.db import Database, UtcDateTime
 from shared.events import EventEnvelope
 from shared.fetch_process import FetchProcess, FetchSpec
-from shared.nats_client import connect, durable_config, ensure_stream
+from shared.nats_client import NatsAccess, connect, durable_config, ensure_stream
 from shared.outbox import Messaging
 
 log = logging.getLogger("roumu.consumer")
@@ -59,7 +59,7 @@ class EventConsumer:
         handler: Handler,
         db: Database,
         messaging: Messaging,
-        nats_url: str,
+        nats: NatsAccess | str,
         stream: str,
         *,
         ack_wait: float = 30.0,
@@ -73,7 +73,7 @@ class EventConsumer:
         self.handler = handler
         self.db = db
         self.messaging = messaging
-        self.nats_url = nats_url
+        self.nats = nats if isinstance(nats, NatsAccess) else NatsAccess(nats)
         self.stream = stream
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
@@ -216,7 +216,7 @@ class EventConsumer:
 
     async def _connect(self) -> NATS:
         if self._nc is None or self._nc.is_closed:
-            self._nc = await connect(self.nats_url, f"consumer-{self.durable}")
+            self._nc = await connect(self.nats, f"consumer-{self.durable}")
         return self._nc
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
@@ -270,7 +270,7 @@ class EventConsumer:
         process parses, applies and acks on its own connection."""
         nc = await self._connect()
         child = FetchProcess(FetchSpec(
-            url=self.nats_url, stream=self.stream, durable=self.durable, filter_subject=self.filter_subject,
+            nats=self.nats, stream=self.stream, durable=self.durable, filter_subject=self.filter_subject,
             batch=self.batch, ack_wait=self.ack_wait, max_deliver=self.max_deliver,
             max_ack_pending=FETCH_AHEAD * self.batch))
         await child.start()

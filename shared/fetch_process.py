@@ -44,7 +44,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
-from shared.nats_client import connect, durable_config, ensure_stream
+from shared.nats_client import NatsAccess, connect, durable_config, ensure_stream
 
 log = logging.getLogger("roumu.fetch_process")
 
@@ -61,7 +61,7 @@ class FetchSpec:
     """What the child subscribes to and how (the durable's configuration, as the parent would
     create it)."""
 
-    url: str
+    nats: NatsAccess
     stream: str
     durable: str
     filter_subject: str
@@ -169,12 +169,13 @@ async def _child() -> None:
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin.buffer)
-    spec = FetchSpec(**json.loads(await stdin.readline()))
+    fields = json.loads(await stdin.readline())
+    spec = FetchSpec(**{**fields, "nats": NatsAccess(**fields["nats"])})
     acks: asyncio.Queue[list[str] | None] = asyncio.Queue()
     # Read from the start, so the end of input is seen even while connecting (to a NATS that went
     # away, say): a child must not outlive its parent's consumer.
     reading = asyncio.create_task(_read_acks(stdin, acks))
-    nc = await connect(spec.url, f"fetch-{spec.durable}")
+    nc = await connect(spec.nats, f"fetch-{spec.durable}")
     js = nc.jetstream()
     await ensure_stream(js, spec.stream)
     config = durable_config(spec.durable, spec.filter_subject, ack_wait=spec.ack_wait,

@@ -1,8 +1,13 @@
-"""NATS connection and the JetStream stream for `roumu.>`, created idempotently at start-up."""
+"""NATS connection and the JetStream stream for `roumu.>`, created idempotently at start-up.
+
+Every process connects as a NATS user of its own (shared/nats_auth.py): `NatsAccess` carries the
+URL, that user's credentials and the TLS settings."""
 
 from __future__ import annotations
 
 import logging
+import ssl
+from dataclasses import dataclass, field
 from typing import Any
 
 import nats
@@ -48,22 +53,67 @@ def stream_config(name: str) -> StreamConfig:
 def durable_config(durable: str, filter_subject: str, *, ack_wait: float, max_deliver: int,
                    max_ack_pending: int | None = None) -> ConsumerConfig:
     """A service's durable pull consumer: explicit acks, from the start of the stream.
-    `max_ack_pending` None: the server's default (1,000)."""
-    return ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-                          ack_wait=ack_wait, max_deliver=max_deliver, filter_subject=filter_subject,
-                          max_ack_pending=max_ack_pending)
+    `max_ack_pending` None: the server's default (1,000). The name is set as well as the durable
+    name so the client creates it on `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`: the
+    filter is in the subject, where the NATS user's permissions bound it."""
+    return ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
+                          deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait, max_deliver=max_deliver,
+                          filter_subject=filter_subject, max_ack_pending=max_ack_pending)
 
 
-async def connect(url: str, name: str, **kwargs: Any) -> NATS:
-    """A client that keeps reconnecting forever: NATS being down makes events late, not lost."""
+@dataclass(frozen=True)
+class NatsAccess:
+    """How one process reaches NATS: the URL, its NATS user and password (None: the server has
+    no authorization, e.g. a test's own bare server), and TLS (a CA to trust, and a client
+    certificate when the server asks for one). Picklable and JSON-able (the fetch child gets it)."""
+
+    url: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    @property
+    def inbox_prefix(self) -> str:
+        """Replies and push deliveries come to `_INBOX.<user>.…`: the user may subscribe there
+        and nowhere else, so no service reads another's replies or deliveries."""
+        return f"_INBOX.{self.user}" if self.user else "_INBOX"
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.url.startswith("tls://") or bool(self.tls_ca_file or self.tls_cert_file)
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        if not self.uses_tls:
+            return None
+        ctx = ssl.create_default_context(cafile=self.tls_ca_file)  # None: the system's CAs
+        if self.tls_cert_file:
+            ctx.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        return ctx
+
+
+async def connect(access: NatsAccess | str, name: str, **kwargs: Any) -> NATS:
+    """A client that keeps reconnecting forever: NATS being down makes events late, not lost.
+    A bare URL connects without credentials (only a server without authorization accepts it)."""
+    if isinstance(access, str):
+        access = NatsAccess(access)
     options: dict[str, Any] = {
         "max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, "connect_timeout": 2, "allow_reconnect": True,
+        "inbox_prefix": access.inbox_prefix,
     }
+    if access.user is not None:
+        options.update(user=access.user, password=access.password or "")
+    tls = access.tls_context()
+    if tls is not None:
+        options["tls"] = tls
     options.update(kwargs)
-    return await nats.connect(servers=[url], name=name, **options)
+    return await nats.connect(servers=[access.url], name=name, **options)
 
 
-async def ensure_stream(js: JetStreamContext, name: str) -> None:
+async def ensure_stream(js: JetStreamContext, name: str, *, update: bool = False) -> None:
+    """Create the stream when missing. `update`: also apply today's configuration to an existing
+    stream; only the `ops` NATS user may (services may look and create, never change it)."""
     cfg = stream_config(name)
     try:
         await js.stream_info(name)
@@ -75,4 +125,5 @@ async def ensure_stream(js: JetStreamContext, name: str) -> None:
         except BadRequestError:
             # Another process created it between our look and our add.
             pass
-    await js.update_stream(cfg)
+    if update:
+        await js.update_stream(cfg)

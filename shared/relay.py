@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection, func, select, text, update
 
 from shared.db import Database, is_postgres
-from shared.nats_client import connect, ensure_stream
+from shared.nats_client import NatsAccess, connect, ensure_stream
 from shared.outbox import Messaging
 
 log = logging.getLogger("roumu.relay")
@@ -34,7 +34,7 @@ class OutboxRelay:
         service: str,
         db: Database,
         messaging: Messaging,
-        nats_url: str,
+        nats: NatsAccess | str,
         stream: str,
         *,
         interval: float = 0.2,
@@ -44,7 +44,7 @@ class OutboxRelay:
         self.service = service
         self.db = db
         self.outbox = messaging.outbox
-        self.nats_url = nats_url
+        self.nats = nats
         self.stream = stream
         self.interval = interval
         self.batch_size = batch_size
@@ -88,7 +88,7 @@ class OutboxRelay:
     async def _connection(self) -> NATS:
         if self._nc is None or self._nc.is_closed:
             # No reconnect loop inside the client: a failed cycle backs off and dials again.
-            self._nc = await connect(self.nats_url, f"relay-{self.service}", max_reconnect_attempts=0)
+            self._nc = await connect(self.nats, f"relay-{self.service}", max_reconnect_attempts=0)
             await ensure_stream(self._nc.jetstream(), self.stream)
         return self._nc
 

@@ -1,8 +1,8 @@
 """Revoked sessions, so a logged-out access token stops working in every service, not only auth.
 
 Access tokens are verified offline and live ACCESS_TOKEN_MAX_TTL_S at most, so a revoked session
-id only needs remembering that long. Each process keeps them in memory, fed by an ordered
-JetStream consumer of `roumu.auth.session.revoked` that starts that far back in the stream: a
+id only needs remembering that long. Each process keeps them in memory, fed by a
+JetStream push consumer (no acks) of `roumu.auth.session.revoked` that starts that far back in the stream: a
 restarted process replays exactly the revocations still relevant. No table, no migration.
 Until the first replay has caught up, `ready` is False."""
 
@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
 from shared.events import EventEnvelope
-from shared.nats_client import connect, ensure_stream
+from shared.nats_client import NatsAccess, connect, ensure_stream
 
 log = logging.getLogger("roumu.revocation")
 
@@ -30,8 +31,8 @@ ACCESS_TOKEN_MAX_TTL_S = 20 * 60
 
 
 class RevokedSessions:
-    def __init__(self, nats_url: str, stream: str, window_s: float = ACCESS_TOKEN_MAX_TTL_S) -> None:
-        self.nats_url = nats_url
+    def __init__(self, nats: NatsAccess | str, stream: str, window_s: float = ACCESS_TOKEN_MAX_TTL_S) -> None:
+        self.nats = nats
         self.stream = stream
         self.window_s = window_s
         self._until: dict[str, float] = {}  # sid → monotonic time after which no token can carry it
@@ -62,7 +63,7 @@ class RevokedSessions:
         while not stop.is_set():
             nc = None
             try:
-                nc = await connect(self.nats_url, "revocations", max_reconnect_attempts=0)
+                nc = await connect(self.nats, "revocations", max_reconnect_attempts=0)
                 js = nc.jetstream()
                 await ensure_stream(js, self.stream)
                 start = datetime.now(UTC) - timedelta(seconds=self.window_s)
@@ -70,10 +71,15 @@ class RevokedSessions:
                 async def on_msg(msg: Msg) -> None:
                     self._on_event(msg.data)
 
+                # A push consumer of this connection's own, named here so the create request
+                # carries its filter (the NATS user may create only consumers of revocations),
+                # acks none, removed by the server once this connection is gone.
                 sub = await js.subscribe(
-                    SESSION_REVOKED, stream=self.stream, cb=on_msg, ordered_consumer=True,
-                    config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
-                                          opt_start_time=start),
+                    SESSION_REVOKED, stream=self.stream, cb=on_msg, manual_ack=True,
+                    config=ConsumerConfig(name=f"revocations-{secrets.token_hex(8)}",
+                                          deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start,
+                                          ack_policy=AckPolicy.NONE, inactive_threshold=30.0, mem_storage=True,
+                                          num_replicas=1),
                 )
                 await self._caught_up(sub)
                 while not stop.is_set() and nc.is_connected:

@@ -34,6 +34,7 @@ from shared.request_context import RequestIdMiddleware
 from shared.revocation import RevokedSessions
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import TokenVerifier
+from shared.topology import ACCOUNTS_FEED, CONSUMES
 
 log = logging.getLogger("roumu.app")
 
@@ -106,22 +107,27 @@ def create_service_app(
                                  if purge and holds_tenant_data(messaging.outbox.metadata) else None,
                                  jigyosho_directory)
     if accounts_feed and feed is not None:
-        subscriptions = [*subscriptions, Subscription("accounts-feed", "roumu.accounts.>", feed)]
+        subscriptions = [*subscriptions, Subscription(*ACCOUNTS_FEED, feed)]
+    for s in subscriptions:
+        if (s.durable, s.subject) not in CONSUMES.get(name, ()):
+            # The NATS server would refuse the consumer (shared/nats_auth.py): say so now.
+            raise ValueError(f"{name} consumes {s.subject} as {s.durable}, not listed in shared/topology.CONSUMES")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(name, settings.log_level)
         ensure_keys(settings.keys_dir)
+        nats = settings.nats_access(name)
         url = settings.database_url(name)
         db = Database(url, **settings.db_pool_options(url))
-        relay = OutboxRelay(name, db, messaging, settings.nats_url, settings.nats_stream,
+        relay = OutboxRelay(name, db, messaging, nats, settings.nats_stream,
                             interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
         rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay,
                      permissions=permissions, jigyosho_directory=jigyosho_directory,
-                     revoked=RevokedSessions(settings.nats_url, settings.nats_stream))
+                     revoked=RevokedSessions(nats, settings.nats_stream))
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
-                          settings.nats_url, settings.nats_stream, ack_wait=s.ack_wait)
+                          nats, settings.nats_stream, ack_wait=s.ack_wait)
             for s in subscriptions
         ]
         app.state.runtime = rt
@@ -214,7 +220,7 @@ async def _health_connection(rt: Runtime, stop: asyncio.Event) -> None:
     """One long-lived connection whose state /readyz reports; it reconnects on its own."""
     while not stop.is_set() and rt.nats is None:
         try:
-            rt.nats = await connect(rt.settings.nats_url, f"{rt.name}-health")
+            rt.nats = await connect(rt.settings.nats_access(rt.name), f"{rt.name}-health")
         except Exception:
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)

@@ -27,6 +27,26 @@ SERVICES: tuple[ServiceInfo, ...] = (
 
 GATEWAY_PORT = 8000
 
+# Who consumes what: each service's durable consumers as (durable, subject filter); the durable's
+# full name on the stream is "<service>-<durable>". The NATS server config (shared/nats_auth.py)
+# lets a service create and read exactly these, so a consumer missing here is refused by the
+# server; create_service_app checks a service's subscriptions against this list at start-up.
+ACCOUNTS_FEED = ("accounts-feed", "roumu.accounts.>")
+CONSUMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "auth": (("accounts", "roumu.accounts.>"),),
+    "accounts": (("tenant-purged", "roumu.*.tenant.purged"), ACCOUNTS_FEED),
+    "koyo_hoken": (("efiling-status", "roumu.efiling.>"), ACCOUNTS_FEED),
+    "jimukumiai": (("koyo-hoken-procedures", "roumu.koyo_hoken.procedure.>"),
+                   ("efiling-filings", "roumu.efiling.filing.>"), ACCOUNTS_FEED),
+    "efiling": (ACCOUNTS_FEED,),
+    "audit_log": (("all", "roumu.>"),),
+    "files": (("procedure-refs", "roumu.koyo_hoken.procedure.created"), ("filing-refs", "roumu.efiling.filing.drafted"),
+              ACCOUNTS_FEED),
+    "webhooks": (("koyo-hoken-events", "roumu.koyo_hoken.>"), ("efiling-events", "roumu.efiling.>"),
+                 ACCOUNTS_FEED),
+    "egov_sandbox": (ACCOUNTS_FEED,),
+}
+
 BY_NAME: dict[str, ServiceInfo] = {s.name: s for s in SERVICES}
 ROUTED: dict[str, ServiceInfo] = {s.route: s for s in SERVICES if s.route}
 

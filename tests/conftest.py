@@ -16,7 +16,8 @@ from nats.js.errors import NotFoundError
 
 from ops.migrate import migrate
 from shared.keys import ensure_keys
-from shared.nats_client import connect
+from shared.nats_auth import ADMIN, ensure_nats_credentials, write_server_config
+from shared.nats_client import NatsAccess, connect
 from shared.settings import CommonSettings
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner, service_token
 from tests.support import egov_spec
@@ -36,16 +37,32 @@ def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def nats(session_tmp: Path) -> Iterator[NatsServer | ExternalNats]:
-    """NATS_URL when set (CI may use the machine's server); otherwise one from the wheel."""
+def session_keys(session_tmp: Path) -> Path:
+    """Signing keys and NATS passwords: every service's, and `admin` for the tests' own looks."""
+    keys = session_tmp / "keys"
+    ensure_keys(keys)
+    ensure_nats_credentials(keys, admin=True)
+    return keys
+
+
+@pytest.fixture(scope="session")
+def nats(session_tmp: Path, session_keys: Path) -> Iterator[NatsServer | ExternalNats]:
+    """NATS_URL when set (CI may use the machine's server, without authorization); otherwise one
+    from the wheel, with make run's users and permissions (shared/nats_auth.py) plus `admin`."""
     url = os.environ.get("NATS_URL")
     if url:
         yield ExternalNats(url)
         return
-    server = NatsServer(session_tmp / "nats")
+    config = write_server_config(session_keys, TEST_STREAM, admin=True, path=session_tmp / "nats-server.conf")
+    server = NatsServer(session_tmp / "nats", config=config)
     server.start()
     yield server
     server.stop()
+    # Every service of every test stayed within its NATS permissions (a consumer or subject missing
+    # from shared/nats_auth.py would otherwise show only as events that never arrive).
+    log = (session_tmp / "nats" / "server.log").read_text(errors="replace")
+    refused = [line for line in log.splitlines() if "Publish Violation" in line or "Subscription Violation" in line]
+    assert not refused, "NATS refused a process of the tests:\n" + "\n".join(refused[:20])
 
 
 @pytest.fixture(scope="session")
@@ -58,16 +75,15 @@ def test_dbs(session_tmp: Path) -> Iterator[TestDatabases]:
 
 
 @pytest.fixture(scope="session")
-def settings(session_tmp: Path, nats: NatsServer | ExternalNats, test_dbs: TestDatabases) -> CommonSettings:
-    keys = session_tmp / "keys"
-    ensure_keys(keys)
+def settings(session_tmp: Path, session_keys: Path, nats: NatsServer | ExternalNats,
+             test_dbs: TestDatabases) -> CommonSettings:
     s = CommonSettings(
-        var_dir=session_tmp, keys_dir=keys, nats_url=nats.url, database_url_template=test_dbs.template(),
+        var_dir=session_tmp, keys_dir=session_keys, nats_url=nats.url, database_url_template=test_dbs.template(),
         nats_stream=TEST_STREAM, relay_interval_seconds=0.05, log_level="WARNING",
     )
     if isinstance(nats, ExternalNats):
         # One stream may claim roumu.> on a server: start from a clean test stream.
-        asyncio.run(_delete_stream(nats.url, TEST_STREAM))
+        asyncio.run(_delete_stream(s.nats_access(ADMIN), TEST_STREAM))
     migrate(settings=s)
     return s
 
@@ -75,8 +91,8 @@ def settings(session_tmp: Path, nats: NatsServer | ExternalNats, test_dbs: TestD
 TEST_STREAM = "ROUMU_TEST"
 
 
-async def _delete_stream(url: str, name: str) -> None:
-    nc = await connect(url, "tests-cleanup", max_reconnect_attempts=0)
+async def _delete_stream(access: NatsAccess, name: str) -> None:
+    nc = await connect(access, "tests-cleanup", max_reconnect_attempts=0)
     try:
         await nc.jetstream().delete_stream(name)
     except NotFoundError:

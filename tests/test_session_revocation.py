@@ -7,6 +7,7 @@ import time
 import uuid
 
 from shared.events import Actor, EventEnvelope
+from shared.nats_auth import ADMIN
 from shared.nats_client import connect
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER
 from tests.conftest import bearer
@@ -24,7 +25,7 @@ def publish_revocation(settings, tenant_id: str, sid: str) -> None:
                           subject={"session_id": sid, "user_id": "u-rev"}, data={"reason": "logout"})
 
     async def go() -> None:
-        nc = await connect(settings.nats_url, "test-revoke", max_reconnect_attempts=0)
+        nc = await connect(settings.nats_access(ADMIN), "test-revoke", max_reconnect_attempts=0)
         await nc.jetstream().publish(event.type, event.to_json(), stream=settings.nats_stream,
                                      headers={"Nats-Msg-Id": event.id})
         await nc.close()

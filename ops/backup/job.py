@@ -256,15 +256,16 @@ def event_for(result: RunResult) -> EventEnvelope:
 
 def publish_event(common: CommonSettings, result: RunResult) -> bool:
     """Straight to JetStream (ops has no outbox): best effort, a few seconds at most."""
+    from shared.nats_auth import OPS
     from shared.nats_client import connect, ensure_stream
 
     event = event_for(result)
 
     async def go() -> None:
-        nc = await connect(common.nats_url, "ops-backup", max_reconnect_attempts=0, allow_reconnect=False)
+        nc = await connect(common.nats_access(OPS), "ops-backup", max_reconnect_attempts=0, allow_reconnect=False)
         try:
             js = nc.jetstream()
-            await ensure_stream(js, common.nats_stream)
+            await ensure_stream(js, common.nats_stream, update=True)
             await js.publish(event.type, event.to_json(), stream=common.nats_stream,
                              headers={"Nats-Msg-Id": event.id}, timeout=3.0)
         finally:

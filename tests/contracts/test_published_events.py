@@ -18,7 +18,6 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import nats
 import pytest
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
@@ -26,6 +25,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from shared.event_schemas import EventSchemas, UnknownEventType
+from shared.nats_auth import ADMIN
+from shared.nats_client import NatsAccess, connect
 from tests.conftest import bearer
 
 EXEMPT_HEADER = "Roumu-Contract-Exempt"
@@ -39,9 +40,9 @@ class Seen:
     data: bytes
 
 
-async def read_stream(url: str, stream: str) -> list[Seen]:
+async def read_stream(access: NatsAccess, stream: str) -> list[Seen]:
     """Every message the stream holds now, oldest first."""
-    nc = await nats.connect(url, name="contract-sweep", connect_timeout=2, max_reconnect_attempts=2)
+    nc = await connect(access, "contract-sweep", max_reconnect_attempts=2)
     try:
         js = nc.jetstream()
         try:
@@ -176,7 +177,7 @@ def test_every_published_event_matches_its_schema(settings, service_client, toke
     canary = _publish_canary(service_client, tokens)
     deadline = time.monotonic() + 15
     while True:
-        messages = asyncio.run(read_stream(settings.nats_url, settings.nats_stream))
+        messages = asyncio.run(read_stream(settings.nats_access(ADMIN), settings.nats_stream))
         if _has_canary(messages, canary) or time.monotonic() > deadline:
             break
         time.sleep(0.2)

@@ -4,8 +4,10 @@ from the wheel) whatever database the rest of the suite runs on: that is what ma
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 
 from shared.topology import ROUTED, SERVICES
@@ -92,6 +95,18 @@ def post_routes_without_path_params(service: str) -> list[str]:
             and "application/json" in ops["post"].get("requestBody", {}).get("content", {})]
 
 
+def anonymous_connect(url: str) -> str:
+    """The error a connection without credentials gets ("" when it is let in)."""
+    async def go() -> str:
+        try:
+            nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
+        except Exception as exc:
+            return str(exc)
+        await nc.close()
+        return ""
+    return asyncio.run(go())
+
+
 def test_make_run_brings_up_everything_behind_the_gateway(tmp_path):
     stack = Stack(tmp_path / "var")
     stack.start()
@@ -131,6 +146,14 @@ def test_make_run_brings_up_everything_behind_the_gateway(tmp_path):
                     break
                 assert time.monotonic() < deadline, page.text
                 time.sleep(0.25)
+
+        # make run's NATS has users (shared/nats_auth.py): a client without credentials is turned away,
+        # and every process of the stack stayed within its own permissions.
+        nats_url = re.search(r"NATS: (nats://\S+)", stack.log.read_text()).group(1)  # type: ignore[union-attr]
+        assert "Authorization Violation" in anonymous_connect(nats_url)
+        nats_log = (tmp_path / "var" / "log" / "nats.log").read_text()
+        assert "Publish Violation" not in nats_log and "Subscription Violation" not in nats_log, nats_log[-3000:]
+        assert (tmp_path / "var" / "keys" / "nats" / "nats-server.conf").stat().st_mode & 0o077 == 0
     finally:
         assert stack.stop() == 0
     time.sleep(0.5)

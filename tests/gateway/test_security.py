@@ -18,6 +18,8 @@ import redis
 
 from shared.event_schemas import EventSchemas
 from shared.keys import generate_key, load_public_keys
+from shared.nats_auth import ADMIN
+from shared.nats_client import NatsAccess
 from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER, TokenSigner
 from tests.conftest import bearer
 from tests.gateway.support import OWN_CSP, header_values
@@ -423,12 +425,12 @@ def test_a_services_own_security_header_is_kept(start_gateway, echo):
 
 # -- refusal events -------------------------------------------------------------------------------
 
-async def _refusal_events(nats_url: str, stream: str, request_ids: set[str]) -> list[dict]:
+async def _refusal_events(nats: NatsAccess, stream: str, request_ids: set[str]) -> list[dict]:
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     from shared.nats_client import connect
 
-    nc = await connect(nats_url, "test-refusals", max_reconnect_attempts=0)
+    nc = await connect(nats, "test-refusals", max_reconnect_attempts=0)
     found: list[dict] = []
     try:
         js = nc.jetstream()
@@ -461,7 +463,7 @@ def test_refusals_are_published_as_events_matching_their_schema(start_gateway, c
     assert httpx.get(f"{gw}/api/v1/accounts/echo", headers={**user, "X-Request-ID": rid + "-1"}).status_code == 429
     assert httpx.post(f"{gw}/api/v1/accounts/echo", content=b"x", headers={
         "X-Request-ID": rid + "-2", "Content-Type": "text/plain"}).status_code == 415
-    events = asyncio.run(_refusal_events(settings.nats_url, settings.nats_stream, {rid + "-1", rid + "-2"}))
+    events = asyncio.run(_refusal_events(settings.nats_access(ADMIN), settings.nats_stream, {rid + "-1", rid + "-2"}))
     by_id = {e["subject"]["request_id"]: e for e in events}
     assert by_id[rid + "-1"]["data"] == {"reason": "rate_limited", "route": "/api/v1/accounts/{path}", "status": 429}
     assert by_id[rid + "-1"]["tenant_id"] == "t-ev"

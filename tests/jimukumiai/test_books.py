@@ -31,6 +31,7 @@ from services.jimukumiai.rules.retention import (
 )
 from shared.clock import JST
 from shared.events import Actor, EventEnvelope
+from shared.nats_auth import ADMIN
 from shared.nats_client import connect
 from tests.conftest import bearer
 from tests.jimukumiai.conftest import BASE
@@ -196,7 +197,7 @@ def test_filing_book_events_through_nats(api, settings):
     events = full_lifecycle(api.tenant, pid, fid)
 
     async def publish() -> None:
-        nc = await connect(settings.nats_url, "tests-jimukumiai-books")
+        nc = await connect(settings.nats_access(ADMIN), "tests-jimukumiai-books")
         try:
             js = nc.jetstream()
             for ev in events:

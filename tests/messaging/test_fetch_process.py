@@ -20,7 +20,7 @@ from shared.consumer import FETCH_AHEAD, EventConsumer
 from shared.db import Database
 from shared.events import SYSTEM, EventEnvelope
 from shared.fetch_process import STOP_WAIT_S, FetchProcess, FetchSpec
-from shared.nats_client import connect, ensure_stream
+from shared.nats_client import NatsAccess, connect, ensure_stream
 from tests.messaging.conftest import effect_count, messaging, record_effect, run_until
 from tests.support.nats_server import NatsServer, free_port
 from tests.support.processes import alive
@@ -126,8 +126,9 @@ def test_the_child_exits_when_its_parent_is_killed(own_nats: NatsServer, tmp_pat
     parent = textwrap.dedent(f"""
         import asyncio, sys
         from shared.fetch_process import FetchProcess, FetchSpec
+        from shared.nats_client import NatsAccess
         async def main():
-            child = FetchProcess(FetchSpec(url={own_nats.url!r}, stream={STREAM!r}, durable="orphan",
+            child = FetchProcess(FetchSpec(nats=NatsAccess({own_nats.url!r}), stream={STREAM!r}, durable="orphan",
                                            filter_subject="roumu.test.>", batch=10, ack_wait=30, max_deliver=-1,
                                            max_ack_pending=100))
             await child.start()
@@ -222,8 +223,9 @@ def test_a_child_still_connecting_ends_when_its_input_closes():
     unreachable = f"nats://127.0.0.1:{free_port()}"
 
     async def scenario() -> int | None:
-        child = FetchProcess(FetchSpec(url=unreachable, stream=STREAM, durable="never", filter_subject="roumu.test.>",
-                                       batch=10, ack_wait=30, max_deliver=-1, max_ack_pending=100))
+        child = FetchProcess(FetchSpec(nats=NatsAccess(unreachable), stream=STREAM, durable="never",
+                                       filter_subject="roumu.test.>", batch=10, ack_wait=30, max_deliver=-1,
+                                       max_ack_pending=100))
         await child.start()
         pid = child.pid
         assert pid is not None

@@ -70,7 +70,7 @@ class Installation:
 
 
 @pytest.fixture
-def installation(tmp_path: Path, nats, test_dbs) -> Iterator[Installation]:
+def installation(tmp_path: Path, nats, test_dbs, session_keys: Path) -> Iterator[Installation]:
     var = tmp_path / "var"
     admin_url = os.environ.get("ROUMU_TEST_POSTGRES_URL")
     prefix = f"roumu_t_{uuid.uuid4().hex[:6]}_bk"
@@ -80,7 +80,9 @@ def installation(tmp_path: Path, nats, test_dbs) -> Iterator[Installation]:
             sources.create_database(template.format(service=s))
     else:
         template = f"sqlite:///{var.as_posix()}/db/{{service}}.db"
+    # The session's NATS knows the session's NATS users: their passwords come from there.
     common = CommonSettings(var_dir=var, keys_dir=var / "keys", nats_url=nats.url, nats_stream=TEST_STREAM,
+                            nats_credentials_dir=session_keys / "nats",
                             database_url_template=template, log_level="WARNING")
     ensure_keys(common.keys_dir)
     migrate(settings=common)

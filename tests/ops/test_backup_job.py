@@ -10,13 +10,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nats
-
 from ops.backup import sources
 from ops.backup.archive import open_archive
 from ops.backup.job import COMPLETED, FAILED, resolve_paths, run_backup, verify_generation
 from ops.backup.targets import DirectoryTarget
 from shared.clock import JST, FrozenClock
+from shared.nats_auth import ADMIN
+from shared.nats_client import NatsAccess, connect
 from tests.ops.conftest import MY_NUMBER, Installation
 
 DAY = timedelta(days=1)
@@ -28,8 +28,8 @@ def targets(inst: Installation) -> tuple[DirectoryTarget, DirectoryTarget]:
     return DirectoryTarget("primary", p.primary), DirectoryTarget("secondary", p.secondary)
 
 
-async def last_event(url: str, stream: str, subject: str) -> dict:
-    nc = await nats.connect(url)
+async def last_event(access: NatsAccess, stream: str, subject: str) -> dict:
+    nc = await connect(access, "tests-backup", max_reconnect_attempts=0)
     try:
         msg = await nc.jetstream().get_last_msg(stream, subject)
         return json.loads(msg.data)
@@ -53,7 +53,7 @@ def test_eight_daily_runs_leave_seven_generations_and_a_corrupt_one_rotates_noth
     assert all(primary.archive(i).exists() for i in kept) and not primary.archive(ids[0]).exists()
     assert [g.backup_id for g in secondary.records()] == ids  # 8 days < 35: all kept there
     assert all(g.status == "verified" for g in primary.records())
-    event = asyncio.run(last_event(inst.common.nats_url, inst.common.nats_stream, COMPLETED))
+    event = asyncio.run(last_event(inst.common.nats_access(ADMIN), inst.common.nats_stream, COMPLETED))
     assert event["subject"] == {"backup_id": ids[-1]} and event["data"]["verified"] is True
 
     # Run nine: the archive is damaged after writing. Verification catches it; nothing is deleted.
@@ -74,7 +74,7 @@ def test_eight_daily_runs_leave_seven_generations_and_a_corrupt_one_rotates_noth
     assert not secondary.archive(bad.backup_id).exists(), "a failed archive is not copied"
     alert = json.loads(alert_log.read_text())
     assert alert["backup_id"] == bad.backup_id and alert["stage"] == "verify"
-    failed = asyncio.run(last_event(inst.common.nats_url, inst.common.nats_stream, FAILED))
+    failed = asyncio.run(last_event(inst.common.nats_access(ADMIN), inst.common.nats_stream, FAILED))
     assert failed["subject"] == {"backup_id": bad.backup_id} and failed["data"]["stage"] == "verify"
     metrics = resolve_paths(inst.common, inst.backup).metrics.read_text()
     assert "roumu_backup_last_run_success 0" in metrics

@@ -34,7 +34,8 @@ from ops.devrun import Child, DevRun
 from ops.migrate import migrate, migrations_dir
 from ops.seed import seed_demo
 from shared.keys import ensure_keys
-from shared.nats_client import connect
+from shared.nats_auth import write_server_config
+from shared.nats_client import NatsAccess, connect
 from shared.settings import CommonSettings
 from shared.topology import SERVICES
 from tests.support.nats_server import NatsServer, free_port
@@ -124,7 +125,9 @@ class FaultStack:
         self.var = root / "var"
         self.log_dir = self.var / "log"
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.nats = NatsServer(self.var / "nats")
+        # The NATS users make run has (shared/nats_auth.py), and the tests' admin to read the stream.
+        ensure_keys(self.var / "keys")
+        self.nats = NatsServer(self.var / "nats", config=write_server_config(self.var / "keys", STREAM, admin=True))
         self.gateway_port = free_port()
         self.ports = {s.name: free_port() for s in SERVICES}
         template = database_url_template or f"sqlite:///{self.var.as_posix()}/db/{{service}}.db"
@@ -283,9 +286,9 @@ class StreamState:
     last_seq: int = 0
 
 
-def read_stream(url: str, with_messages: bool = True) -> StreamState:
+def read_stream(access: NatsAccess, with_messages: bool = True) -> StreamState:
     async def go() -> StreamState:
-        nc = await connect(url, "faults-reader", max_reconnect_attempts=0)
+        nc = await connect(access, "faults-reader", max_reconnect_attempts=0)
         try:
             js = nc.jetstream()
             consumers, floors = {}, {}

@@ -44,6 +44,7 @@ from sqlalchemy import MetaData, func, select
 from services.audit_log import service as audit_service
 from services.audit_log.signer import CheckpointSigner
 from services.koyo_hoken.rules.numbers import my_number_check_digit
+from shared.nats_auth import ADMIN
 from tests.security.common import FIGURES, LONG, NOTICES
 from tests.security.faults import (
     ROOT,
@@ -562,7 +563,7 @@ def not_settled(run: Run) -> str | None:
     out = read_outboxes(stack)
     if out.pending:
         return f"outbox pending: {out.pending}"
-    st = read_stream(stack.nats.url, with_messages=False)
+    st = read_stream(stack.settings.nats_access(ADMIN), with_messages=False)
     behind = {d: (p, a) for d, (_, p, a) in st.consumers.items() if p or a}
     return f"consumers behind: {behind}" if behind else None
 
@@ -572,7 +573,7 @@ def check_everything(run: Run, figures: dict[str, Any], injected: Counter[str]) 
     stack = run.stack
     tally = run.tally
     outboxes = read_outboxes(stack)
-    stream = read_stream(stack.nats.url)
+    stream = read_stream(stack.settings.nats_access(ADMIN))
     inboxes = read_inboxes(stack)
     events = outboxes.events
 

@@ -18,7 +18,8 @@ import pytest
 from nats.js.api import ConsumerConfig
 
 from shared.logging import JsonFormatter
-from shared.nats_client import connect
+from shared.nats_auth import ADMIN
+from shared.nats_client import NatsAccess, connect
 from shared.settings import CommonSettings
 from tests.conftest import Tokens
 from tests.security.common import FIGURES, all_tables_text, deep_text, services_with_contract
@@ -206,11 +207,11 @@ def drain_and_read_stream(w: World) -> list[str]:
                 time.sleep(0.1)
         finally:
             engine.dispose()
-    return asyncio.run(_read_stream(w.settings.nats_url, w.settings.nats_stream))
+    return asyncio.run(_read_stream(w.settings.nats_access(ADMIN), w.settings.nats_stream))
 
 
-async def _read_stream(url: str, stream: str) -> list[str]:
-    nc = await connect(url, "security-scan", max_reconnect_attempts=0)
+async def _read_stream(access: NatsAccess, stream: str) -> list[str]:
+    nc = await connect(access, "security-scan", max_reconnect_attempts=0)
     try:
         js = nc.jetstream()
         info = await js.stream_info(stream)

@@ -24,9 +24,15 @@ def nats_server_binary() -> str:
 
 
 class NatsServer:
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+    """`config`: a nats-server config file (shared/nats_auth.write_server_config: the users and
+    their permissions); None: no authorization (tests of the messaging mechanics alone)."""
+
+    def __init__(self, store_dir: Path, port: int | None = None, config: Path | None = None,
+                 extra_args: list[str] | None = None) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
+        self.config = config
+        self.extra_args = extra_args or []
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,8 +42,12 @@ class NatsServer:
     def start(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.store_dir / "server.log", "ab")  # kept open for the process
+        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        if self.config is not None:
+            argv += ["-c", str(self.config)]
+        argv += self.extra_args
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+            argv,
             stdout=log, stderr=log,
         )
         deadline = time.monotonic() + 15
@@ -66,3 +76,12 @@ class NatsServer:
             os.kill(self.proc.pid, 9)
             self.proc.wait()
         self.proc = None
+
+
+def server_with_users(store_dir: Path, keys_dir: Path, stream: str, *, admin: bool = False) -> NatsServer:
+    """A server with make run's NATS users and permissions for `stream` (passwords generated into
+    `keys_dir` when missing); `admin`: also the tests' and benchmarks' user that may do anything."""
+    from shared.nats_auth import write_server_config
+
+    config = write_server_config(keys_dir, stream, admin=admin, path=store_dir.parent / f"{store_dir.name}.conf")
+    return NatsServer(store_dir, config=config)

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from shared.events import EventEnvelope
+from shared.nats_auth import ADMIN
 from shared.nats_client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> 
 
 def publish(settings: Any, *events: EventEnvelope) -> None:
     async def go() -> None:
-        nc = await connect(settings.nats_url, "test-webhooks", max_reconnect_attempts=0)
+        nc = await connect(settings.nats_access(ADMIN), "test-webhooks", max_reconnect_attempts=0)
         js = nc.jetstream()
         for e in events:
             await js.publish(e.type, e.to_json(), stream=settings.nats_stream, headers={"Nats-Msg-Id": e.id})
