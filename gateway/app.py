@@ -56,7 +56,7 @@ from gateway.security import ResponseHeaders
 from gateway.settings import GatewaySettings, get_gateway_settings
 from gateway.tenants import ServiceTokens, TenantAccess, TenantDirectory, networks
 from gateway.upstream import Pool, Timeouts
-from shared.errors import ProblemError, problem_response
+from shared.errors import ProblemError, UnexpectedErrors, problem_response
 from shared.events import Actor
 from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
@@ -458,30 +458,10 @@ def problem(exc: ProblemError, path: str, close: bool = False) -> Response:
                             headers=headers, extra=exc.extra)
 
 
-class CatchAll:
+def _gateway_error(path: str, exc: Exception) -> Response:
     """A bug in the gateway still answers problem+json with the request id, if nothing was sent yet."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("gateway error", extra={"path": scope.get("path")})
-            if started:
-                raise
-            await problem_response(500, instance=scope.get("path"))(scope, receive, send)
+    log.error("gateway error", exc_info=exc, extra={"path": path})
+    return problem_response(500, instance=path)
 
 
 class GatewayApp:
@@ -490,7 +470,7 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.ssl_context = gateway.ssl_context
-        app: ASGIApp = CatchAll(gateway)
+        app: ASGIApp = UnexpectedErrors(gateway, _gateway_error)
         app = MetricsMiddleware(app, service=NAME)
         self.app: ASGIApp = RequestIdMiddleware(app)
 

@@ -5,12 +5,13 @@ A person reads `title`, so it is Japanese; `type` is a stable URI a program can 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.request_context import current_request_id
@@ -196,8 +197,9 @@ class UnexpectedErrors:
     RequestIdMiddleware on the way out), its body and its log line. Once the answer has started
     nothing can be sent instead, and the exception goes on to the server."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, answer: Callable[[str, Exception], Response] | None = None) -> None:
         self.app = app
+        self.answer = answer or unexpected_response  # the gateway passes its own (no DB errors there)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -216,7 +218,7 @@ class UnexpectedErrors:
         except Exception as exc:
             if started:
                 raise
-            await unexpected_response(scope.get("path", ""), exc)(scope, receive, send)
+            await self.answer(scope.get("path", ""), exc)(scope, receive, send)
 
 
 def _nul_in_text(exc: BaseException) -> bool:
