@@ -11,14 +11,19 @@ listed in tests/concurrency/exclusions.py with a reason."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+
+from shared.settings import CommonSettings
+from tests.gateway.support import ServerThread
 
 # At most this many requests at once: the suite runs in make test-pg and CI on small machines.
 MAX_PARALLEL = 20
@@ -91,3 +96,49 @@ def no_server_errors(outcomes: Sequence[Outcome]) -> None:
     wrong_type = [o.status for o in outcomes if o.response is not None and o.status >= 400
                   and not o.response.headers.get("content-type", "").startswith("application/problem+json")]
     check(not wrong_type, f"error answers that are not problem+json: {wrong_type}")
+
+
+# --- a service served by uvicorn on loopback, and calls on their own connections -----------------
+
+
+@contextmanager
+def served(name: str, settings: CommonSettings, **kwargs: Any) -> Iterator[str]:
+    """The service `name` (services.<name>.app.create_app) on a free port: its base URL."""
+    create_app = importlib.import_module(f"services.{name}.app").create_app
+    server = ServerThread(create_app(settings=settings, **kwargs), http="httptools").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def at_once(base_url: str, calls: Sequence[Callable[[httpx.Client], httpx.Response]],
+            timeout: float = 60.0) -> list[httpx.Response]:
+    """Run every call in its own thread and client, all released by one barrier; the answers in the
+    order of `calls` (an exception in a call is raised here)."""
+    barrier = threading.Barrier(len(calls))
+    answers: list[httpx.Response | BaseException | None] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        with httpx.Client(base_url=base_url, timeout=timeout) as client:
+            client.get("/healthz")  # the connection is open before the barrier
+            barrier.wait()
+            try:
+                answers[i] = calls[i](client)
+            except BaseException as exc:  # re-raised in the caller's thread
+                answers[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 30)
+    FIGURES["parallel requests sent"] += len(calls)
+    FIGURES["5xx seen"] += sum(1 for a in answers if isinstance(a, httpx.Response) and a.status_code >= 500)
+    out: list[httpx.Response] = []
+    for a in answers:
+        if isinstance(a, BaseException):
+            raise a
+        assert a is not None, "a call did not finish"
+        out.append(a)
+    return out

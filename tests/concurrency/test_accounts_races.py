@@ -11,8 +11,7 @@ import pytest
 
 from shared.settings import CommonSettings
 from tests.accounts.conftest import BASE, open_tenant
-from tests.concurrency.harness import covers
-from tests.concurrency.races import at_once, served
+from tests.concurrency.harness import at_once, covers, served
 from tests.conftest import Tokens, bearer
 
 ROUNDS = 6

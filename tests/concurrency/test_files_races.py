@@ -5,12 +5,10 @@ recorded exactly for the downloads that were served. Two deletes of one file at 
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.files.models import TenantUsage
-from tests.concurrency.harness import FIGURES, covers
+from tests.concurrency.harness import covers, fire
 from tests.conftest import bearer
 from tests.files import samples
 from tests.files.conftest import _known_jigyosho  # noqa: F401 - the files tests' 事業所, autouse
@@ -25,18 +23,8 @@ ROUNDS = 10
 
 
 def _fire(calls: list[Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Any) -> Any:
-        barrier.wait()
-        try:
-            return call()
-        except Exception as exc:  # a stream that broke off surfaces here
-            return exc
-
-    FIGURES["parallel requests sent"] += len(calls)
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
+    """Each call's response, or the exception its client raised (a stream that broke off)."""
+    return [o.response if o.response is not None else o.error for o in fire(len(calls), lambda i: calls[i]())]
 
 
 @covers("DELETE /api/v1/files/files/{file_id}")

@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from shared.settings import CommonSettings
-from tests.concurrency.harness import covers
-from tests.concurrency.races import at_once, served
+from tests.concurrency.harness import at_once, covers, served
 from tests.conftest import bearer
 from tests.koyo_hoken import support
 from tests.koyo_hoken.support import BASE, person
