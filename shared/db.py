@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event, text
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, Table, TypeDecorator, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names, so alembic migrations are the same on SQLite and PostgreSQL.
@@ -93,6 +95,16 @@ def pool_limits(budget: int, processes: int) -> tuple[int, int]:
                          "the server's max_connections, or run fewer replicas)")
     pool_size = (share + 1) // 2
     return pool_size, share - pool_size
+
+
+def insert_unless_present(session: Session, table: Table, values: dict[str, Any], key: list[str]) -> bool:
+    """INSERT … ON CONFLICT (key) DO NOTHING, on PostgreSQL and SQLite: True when this call inserted
+    the row. For rows two writers may create at once (a seed beside a consumer, two runs of a job),
+    where a read-then-insert lets both insert and one of them fail on the unique key."""
+    dialect = session.get_bind().dialect.name
+    stmt = (pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(values)
+    return session.execute(stmt.on_conflict_do_nothing(index_elements=key).returning(*table.primary_key)).first() \
+        is not None
 
 
 def is_postgres(engine: Engine) -> bool:

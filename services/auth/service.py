@@ -15,6 +15,7 @@ from services.auth import events, records, sessions
 from services.auth.models import Credential, PasswordHistory, TenantPolicy, TenantRef, permissions
 from services.auth.passwords import DEFAULT, Passwords
 from shared.clock import SYSTEM_CLOCK, Clock
+from shared.db import insert_unless_present
 from shared.errors import ProblemError
 from shared.events import SYSTEM, Actor, EventEnvelope
 
@@ -145,8 +146,14 @@ def provision(session: Session, tenant_id: str, tenant_code: str, user_id: str, 
     """Seed path (ops.seed): tenant and credential without waiting for accounts' events, which
     arrive later and are applied as idempotent upserts."""
     _claim_code(session, tenant_id, tenant_code)
-    if session.get(TenantRef, tenant_id) is None:
-        session.add(TenantRef(tenant_id=tenant_id, code=tenant_code, status="active"))
+    # auth's consumer may be applying accounts' tenant.created / user.created at this moment: insert
+    # only what is not there yet, so the seed and the consumer never fail each other on the key.
+    tables = TenantRef.metadata.tables
+    insert_unless_present(session, tables["tenant_refs"],
+                          {"tenant_id": tenant_id, "code": tenant_code, "status": "active"}, ["tenant_id"])
+    insert_unless_present(session, tables["credentials"], {
+        "user_id": user_id, "tenant_id": tenant_id, "login_id": login_id, "roles": roles, "status": "active",
+        "failed_count": 0, "must_change_password": False, "version": 1}, ["user_id"])
     cred = upsert_credential(session, user_id, tenant_id, login_id, roles, "active")
     set_password(session, cred, password, clock=clock)
 

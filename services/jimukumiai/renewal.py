@@ -19,8 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +39,7 @@ from services.jimukumiai.rules import hoshokin
 from services.jimukumiai.rules.nendo_koshin import ExcessUse, RenewalInput, RenewalResult, renew
 from services.jimukumiai.rules.rates import KoyoKubun, RateNotFound
 from services.jimukumiai.rules.tokubetsu_kanyu import SpecialEnrolment as SpecialSpan
+from shared.db import insert_unless_present
 from shared.errors import ProblemError, not_found
 from shared.events import Actor, EventEnvelope
 
@@ -391,14 +390,8 @@ def _claim_notice(session: Session, tenant_id: str, entry_id: str, now: datetime
     """Insert the entry's due notice unless one exists: True when this call inserted it. A notice
     run beside another waits on the other's row and then skips it (no second event, no
     primary-key 500 as when every run read "not notified" and inserted)."""
-    table = Base.metadata.tables["due_notices"]
-    values = {"entry_id": entry_id, "tenant_id": tenant_id, "notified_at": now}
-    dialect = session.get_bind().dialect.name
-    stmt = (pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(values)
-    # RETURNING answers the row only when this statement inserted it.
-    inserted = session.execute(stmt.on_conflict_do_nothing(index_elements=["entry_id"])
-                               .returning(table.c.entry_id)).first()
-    return inserted is not None
+    return insert_unless_present(session, Base.metadata.tables["due_notices"],
+                                 {"entry_id": entry_id, "tenant_id": tenant_id, "notified_at": now}, ["entry_id"])
 
 
 def reward_estimate(session: Session, tenant_id: str, fiscal_year: int, shift: bool) -> hoshokin.RewardEstimate:
