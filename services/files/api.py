@@ -22,6 +22,7 @@ from services.files.links import LinkClaims, LinkError, sign_link, verify_link
 from services.files.models import StoredFile
 from services.files.rules.names import content_disposition, parse_content_disposition_name
 from services.files.schemas import DownloadLinkOut, FileList, FileMetadataCreate, FileOut, UsageOut
+from services.files.storage import S3Error
 from services.files.upload import bad_name
 from shared.auth_deps import TenantPrincipal, actor_of, require_menu
 from shared.errors import ProblemError, not_found, problem_responses
@@ -204,7 +205,9 @@ def _download(rt: Runtime, f: StoredFile, actor: Actor, via: str) -> StreamingRe
     body = service.plaintext(ctx, f, key)
     try:
         first = next(body, b"")
-    except FileNotFoundError:
+    except (FileNotFoundError, S3Error) as exc:
+        if isinstance(exc, S3Error) and exc.status != 404:
+            raise
         # Deleted between our read and the open: the delete's commit came first.
         raise ProblemError(410, "file-gone", "このファイルは削除されています") from None
     with rt.transaction() as session:

@@ -38,7 +38,7 @@ class BlobStore(Protocol):
         """Move/upload the sealed temporary file into place (the temporary file is gone after)."""
 
     def chunks(self, key: str) -> Iterator[bytes]:
-        """The stored bytes, front to back; FileNotFoundError when the object is gone."""
+        """The stored bytes, front to back (local: FileNotFoundError, S3: S3Error 404 when gone)."""
 
     def delete(self, key: str) -> None:
         """Remove one object (no error when it is already gone)."""
@@ -202,9 +202,6 @@ class S3Store:
     def chunks(self, key: str) -> Iterator[bytes]:
         r = self._request("GET", key, stream=True)
         try:
-            if r.status_code == 404:
-                r.read()
-                raise FileNotFoundError(key)  # as the local store: the object is gone (deleted)
             self._check(r)
             yield from r.iter_bytes(_READ)
         finally:

@@ -56,7 +56,9 @@ def known_procedure(c, tenant_id: str, procedure_id: str, jigyosho_id: str) -> N
     """As if koyo_hoken's procedure.created had reached the files service (services/files/references.py)."""
     event = EventEnvelope(type=references.PROCEDURE_CREATED, tenant_id=tenant_id, actor=SYSTEM,
                           subject={"procedure_id": procedure_id, "tenant_id": tenant_id, "jigyosho_id": jigyosho_id,
-                                   "insured_person_id": "ip-1"}, data={})
+                                   "insured_person_id": "ip-1"},
+                          data={"kind": "shikaku_shutoku", "state": "draft", "event_date": "2026-12-01",
+                                "due_date": "2027-01-13"})
     with c.app.state.runtime.db.transaction() as session:
         references.on_event(session, event)
 

@@ -24,13 +24,15 @@ def procedure_created(tenant_id: str, jigyosho_id: str) -> EventEnvelope:
     return EventEnvelope(type="roumu.koyo_hoken.procedure.created", tenant_id=tenant_id, actor=KOYO,
                          subject={"procedure_id": pid, "tenant_id": tenant_id, "jigyosho_id": jigyosho_id,
                                   "insured_person_id": str(uuid.uuid4())},
-                         data={"kind": "shutoku", "state": "draft"})
+                         data={"kind": "shikaku_shutoku", "state": "draft", "event_date": "2026-12-01",
+                               "due_date": "2027-01-13"})
 
 
 def filing_drafted(tenant_id: str, jigyosho_id: str) -> EventEnvelope:
     return EventEnvelope(type="roumu.efiling.filing.drafted", tenant_id=tenant_id, actor=EFILING,
                          subject={"filing_id": str(uuid.uuid4()), "tenant_id": tenant_id,
-                                  "jigyosho_id": jigyosho_id}, data={})
+                                  "jigyosho_id": jigyosho_id},
+                         data={"procedure_code": "4950008680033000", "status": "draft"})
 
 
 def known(c, tenant_id: str, kind: str, ref_id: str) -> bool:

@@ -84,8 +84,10 @@ def test_a_procedure_without_a_my_number_is_handed_on_without_the_grant(service_
     pr = c.post(f"{BASE}/procedures", headers=h, json={
         "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
         "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
-    assert c.post(f"{BASE}/procedures/{pr['id']}/check", headers=h).json()["state"] == "checked"
-    assert c.post(f"{BASE}/procedures/{pr['id']}/ready", headers=h).json()["state"] == "ready"
+    checked = c.post(f"{BASE}/procedures/{pr['id']}/check", headers={**h, "If-Match": f'"{pr["version"]}"'})
+    assert checked.json()["state"] == "checked", checked.text
+    ready = c.post(f"{BASE}/procedures/{pr['id']}/ready", headers={**h, "If-Match": checked.headers["etag"]})
+    assert ready.json()["state"] == "ready", ready.text
     r = c.post(f"{BASE}/procedures/{pr['id']}/efiling", headers=h, json=APPLICANT)
     assert r.status_code == 200, r.text
 

@@ -108,8 +108,11 @@ def test_a_filed_my_number_is_nowhere_in_clear(settings: CommonSettings, tokens:
                     "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}})
                 assert pr.status_code == 201, pr.text
                 pid = pr.json()["id"]
+                etag = f'"{pr.json()["version"]}"'
                 for step in ("check", "ready"):
-                    assert kh.post(f"{base}/procedures/{pid}/{step}", headers=filer).status_code == 200
+                    moved = kh.post(f"{base}/procedures/{pid}/{step}", headers={**filer, "If-Match": etag})
+                    assert moved.status_code == 200, moved.text
+                    etag = moved.headers["etag"]
                 # the clerk (no unmasked view) may not disclose it to e-Gov; the filer may
                 refused = kh.post(f"{base}/procedures/{pid}/efiling", headers=clerk, json={"applicant": APPLICANT})
                 assert refused.status_code == 403, refused.text
