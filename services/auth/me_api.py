@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from services.auth import passwords_service, repository, sessions, totp_service
+from services.auth import cookies, passwords_service, repository, sessions, totp_service
 from services.auth.deps import Ctx, CurrentSession, Rt, UserSession, client_ip
 from services.auth.models import AuthSession, Credential
 from services.auth.schemas import (
@@ -66,7 +66,9 @@ def logout(us: CurrentSession, request: Request, rt: Rt, ctx: Ctx) -> Response:
         s = session.get(AuthSession, us.session.id)
         assert s is not None
         sessions.revoke(session, ctx.clock.now(), s, _actor(us, request), "logout")
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    cookies.clear(request, response)
+    return response
 
 
 @router.get("/me/sessions", response_model=list[SessionItem], responses=problem_responses(401))

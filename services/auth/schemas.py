@@ -62,12 +62,13 @@ class LoginResponse(BaseModel):
 
 
 class RefreshRequest(Body):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200,
+                                      description="省略できるのは cookie モード（X-Roumu-Token-Mode: cookie）のみ")
 
 
 class TokenResponse(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(default=None, description="cookie モードでは Cookie で渡し、ここには入りません")
     token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
     session_id: str
