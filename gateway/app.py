@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import tls
 from gateway.auth import AccessVerifier, FileKeys, HttpKeys, KeySource, bearer_token, invalid_token
 from gateway.body import BodyPolicy, ClientDisconnected
+from gateway.console import Console, with_page_policy
 from gateway.headers import (
     Downstream,
     Header,
@@ -123,6 +124,7 @@ class Gateway:
             "/metrics": metrics_endpoint,
             PARTNER_CONTRACT_PATH: self.partner_contract,
         }
+        self.console = Console(Path(gw.console_dir) if gw.console_dir else None, frozenset(self.local))
 
     # -- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -141,6 +143,9 @@ class Gateway:
                 ip = parse_ip(peer[0]) if peer else None
                 https = https or (ip is not None and self.proxies.trusts(ip))
         extra = self.response_headers
+        console = self.console.serves(scope)
+        if console:
+            send = with_page_policy(send)
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -156,6 +161,9 @@ class Gateway:
                     self._admin_allowlist(state)
                 response = await endpoint(Request(scope, receive))
                 await response(scope, receive, send_secured)
+                return
+            if console:
+                await self.console(scope, receive, send_secured)
                 return
             if self.rt is None:
                 raise ProblemError(503, "unavailable", "サービスが一時的に利用できません", "起動中です")
