@@ -122,7 +122,7 @@ def post_login_totp_confirm(body: ChallengeCodeRequest, request: Request, rt: Rt
 @router.post("/token/refresh", response_model=TokenResponse, responses=problem_responses(401, 422))
 def post_refresh(body: RefreshRequest, request: Request, response: Response, rt: Rt, ctx: Ctx) -> TokenResponse:
     """A new access token and a new refresh token; the old refresh token is spent. Presenting a
-    spent one ends the session (all its tokens). In cookie mode (`X-Roumu-Token-Mode: cookie`,
+    spent one ends the session (all its tokens). In cookie mode (`X-Token-Mode: cookie`,
     required with the cookie: CSRF) the refresh token comes from and goes back to its cookie."""
     token = cookies.presented(request, body.refresh_token)
     if token is None:

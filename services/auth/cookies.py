@@ -1,6 +1,6 @@
 """Cookie mode for the staff console: the refresh token in an HttpOnly cookie, never in script's reach.
 
-A client asks for it with `X-Roumu-Token-Mode: cookie` on the login steps, the refresh and the
+A client asks for it with `X-Token-Mode: cookie` on the login steps, the refresh and the
 logout; others (partner systems, scripts) keep the JSON form. In cookie mode the JSON answer carries
 no refresh token; the cookie is `HttpOnly; Secure; SameSite=Strict` and scoped to the refresh path,
 so no other request carries it.
@@ -17,7 +17,8 @@ from fastapi import Request, Response
 from shared.errors import ProblemError
 from shared.topology import api_prefix
 
-MODE_HEADER = "x-roumu-token-mode"
+# Not X-Roumu-…: the gateway strips that prefix (its own internal headers) from every request.
+MODE_HEADER = "x-token-mode"
 # __Secure-: browsers accept the cookie only when it is Secure and set over a secure origin.
 COOKIE = "__Secure-roumu-refresh"
 PATH = api_prefix("auth") + "/token/refresh"

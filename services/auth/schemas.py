@@ -63,7 +63,7 @@ class LoginResponse(BaseModel):
 
 class RefreshRequest(Body):
     refresh_token: str | None = Field(default=None, min_length=1, max_length=200,
-                                      description="省略できるのは cookie モード（X-Roumu-Token-Mode: cookie）のみ")
+                                      description="省略できるのは cookie モード（X-Token-Mode: cookie）のみ")
 
 
 class TokenResponse(BaseModel):

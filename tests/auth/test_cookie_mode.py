@@ -8,7 +8,7 @@ from tests.auth.conftest import API, bearer, strong
 
 REFRESH = f"{API}/token/refresh"
 COOKIE = "__Secure-roumu-refresh"
-MODE = {"X-Roumu-Token-Mode": "cookie"}
+MODE = {"X-Token-Mode": "cookie"}
 
 
 def set_cookie(response) -> tuple[str, list[str]]:

@@ -1,4 +1,4 @@
-import { AppShell, Button, Center, Group, Loader, Text } from "@mantine/core";
+import { Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
 import { useSession, useAccount } from "./session";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
@@ -12,22 +12,23 @@ function Signed() {
   }
   const a = account.data;
   return (
-    <AppShell header={{ height: 56 }} padding="md">
-      <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between">
+    // Not Mantine's AppShell: it writes its sizes into a <style> element, which the CSP refuses.
+    <>
+      <Box component="header" className="console-header" px="md">
+        <Group h="100%" justify="space-between">
           <Text fw={700} component="span">Roumu 業務コンソール</Text>
           <Group gap="sm">
             {/* A display name is data: React renders it as text, never as markup. */}
             <Text size="sm" data-testid="user-name">{a.displayName}</Text>
-            <Text size="xs" c="dimmed">（{a.loginId}）</Text>
+            <Text size="xs" c="gray.7">（{a.loginId}）</Text>
             <Button variant="default" size="xs" onClick={() => void signOut()}>ログアウト</Button>
           </Group>
         </Group>
-      </AppShell.Header>
-      <AppShell.Main>
+      </Box>
+      <Container component="main" size="lg" py="md">
         <HomePage account={a} />
-      </AppShell.Main>
-    </AppShell>
+      </Container>
+    </>
   );
 }
 

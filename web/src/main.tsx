@@ -1,5 +1,6 @@
 import "@mantine/core/styles.css";
-import { createTheme, MantineProvider, type MantineColorSchemeManager } from "@mantine/core";
+import "./theme.css";
+import { MantineProvider, type MantineColorSchemeManager } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
@@ -15,16 +16,13 @@ const memoryScheme: MantineColorSchemeManager = {
   unsubscribe: () => undefined,
   clear: () => undefined,
 };
-const theme = createTheme({
-  fontFamily: "'Noto Sans JP', 'Hiragino Sans', 'Yu Gothic UI', Meiryo, sans-serif",
-});
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } });
 
 const root = document.getElementById("root");
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <MantineProvider theme={theme} colorSchemeManager={memoryScheme} defaultColorScheme="light"
+      <MantineProvider colorSchemeManager={memoryScheme} defaultColorScheme="light"
         withCssVariables={false} withGlobalClasses={false}>
         <QueryClientProvider client={queryClient}>
           <SessionProvider>

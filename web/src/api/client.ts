@@ -7,7 +7,7 @@ import type { paths as AuthPaths } from "./generated/auth";
 import { NETWORK_PROBLEM, toProblem, type Problem } from "./problem";
 
 /** Asks auth for cookie mode; on the refresh route it is also the CSRF proof (a custom header). */
-export const TOKEN_MODE_HEADER = "X-Roumu-Token-Mode";
+export const TOKEN_MODE_HEADER = "X-Token-Mode";
 
 let accessToken: string | null = null;
 

@@ -20,7 +20,7 @@ export function HomePage({ account }: { account: Account }) {
                 ブラウザ: <span data-testid="previous-login-browser">{describeBrowser(prev.user_agent)}</span>
               </Text>
             </Group>
-            <Text size="xs" c="dimmed">覚えのないログインがあれば、すぐにパスワードを変更し管理者に連絡してください。</Text>
+            <Text size="xs" c="gray.7">覚えのないログインがあれば、すぐにパスワードを変更し管理者に連絡してください。</Text>
           </Stack>
         ) : (
           <Text mt="sm" data-testid="previous-login-none">前回のログイン記録はありません（初めてのログインです）。</Text>

@@ -17,6 +17,9 @@ type Step =
   | { kind: "totp_enrolment"; challenge: string; enrolment: Enrolment | null }
   | { kind: "recovery_codes"; codes: string[]; accessToken: string; expiresIn: number | null | undefined };
 
+// Mantine's PasswordInput marks an error with data-invalid only, and names its toggle in English.
+const SHOW = { "aria-label": "パスワードを表示する" };
+
 /** The form-level message: the problem's Japanese title and detail, and when to try again. */
 function ProblemAlert({ problem }: { problem: Problem | null }) {
   if (!problem) return null;
@@ -136,7 +139,8 @@ export function LoginPage({ notice }: { notice?: string | undefined }) {
           <TextInput label="ログインID" name="login_id" autoComplete="username" required
             value={loginId} onChange={(e) => setLoginId(e.currentTarget.value)} error={fields.login_id} />
           <PasswordInput label="パスワード" name="password" autoComplete="current-password" required
-            value={password} onChange={(e) => setPassword(e.currentTarget.value)} error={fields.password} />
+            value={password} onChange={(e) => setPassword(e.currentTarget.value)} error={fields.password} aria-invalid={Boolean(fields.password)}
+            visibilityToggleButtonProps={SHOW} />
           <Button type="submit" loading={busy} fullWidth>ログイン</Button>
         </>
       );
@@ -171,9 +175,11 @@ export function LoginPage({ notice }: { notice?: string | undefined }) {
           </Alert>
           <PasswordInput label="新しいパスワード" name="new_password" autoComplete="new-password" required
             description="12文字以上。過去24回に使ったパスワードは使えません"
-            value={newPassword} onChange={(e) => setNewPassword(e.currentTarget.value)} error={fields.new_password} />
+            value={newPassword} onChange={(e) => setNewPassword(e.currentTarget.value)} error={fields.new_password} aria-invalid={Boolean(fields.new_password)}
+            visibilityToggleButtonProps={SHOW} />
           <PasswordInput label="新しいパスワード（確認）" name="new_password_confirm" autoComplete="new-password" required
-            value={confirm} onChange={(e) => setConfirm(e.currentTarget.value)} error={confirmError} />
+            value={confirm} onChange={(e) => setConfirm(e.currentTarget.value)} error={confirmError} aria-invalid={Boolean(confirmError)}
+            visibilityToggleButtonProps={SHOW} />
           <Button type="submit" loading={busy} fullWidth>変更してログイン</Button>
         </>
       );
@@ -216,7 +222,7 @@ export function LoginPage({ notice }: { notice?: string | undefined }) {
       <Paper withBorder shadow="sm" p="xl" radius="md" w={420} maw="100%">
         <form onSubmit={submit} noValidate aria-labelledby="login-title">
           <Stack>
-            <Text c="dimmed" size="sm">Roumu 業務コンソール</Text>
+            <Text c="gray.7" size="sm">Roumu 業務コンソール</Text>
             <Title order={1} size="h2" id="login-title">{title}</Title>
             {notice && step.kind === "credentials" && !problem && <Alert color="blue">{notice}</Alert>}
             <ProblemAlert problem={problem} />
