@@ -60,6 +60,7 @@ class Console:
         check_path(scope.get("raw_path") or scope["path"].encode())
         path: str = scope["path"]
         parts = [p for p in path.split("/") if p]
+        response: Response
         if parts[:1] == ["assets"]:
             found = self._file(parts)
             if found is None:
