@@ -5,7 +5,8 @@ Flows: log in with TOTP and see 前回ログイン日時 (address and browser); 
 sessionStorage, the refresh token only in its HttpOnly cookie; a reload keeps the session through
 that cookie; logout ends it. A user whose password was reset changes it on the login screen: the
 policy's refusal shown next to the field, then accepted; a display name that looks like markup is
-shown as text. Every screen: axe-core with no serious or critical violation, no CSP violation,
+shown as text. An office that requires TOTP: enrolment on the login screen (the data: QR code
+renders under the CSP), the recovery codes shown once. Every screen: axe-core with no serious or critical violation, no CSP violation,
 and a screenshot in docs/screenshots/."""
 
 from __future__ import annotations
@@ -252,3 +253,49 @@ def test_forced_change_refused_then_accepted_and_a_markup_name_is_text(stack: St
         s.check("home-first-login")
     finally:
         s.close()
+
+
+def test_totp_enrolment_on_the_login_screen_when_the_office_requires_it(stack: Stack, browser: Any,
+                                                                        shots: Path) -> None:
+    temporary = "Temporary-pass-" + uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=stack.url, timeout=30) as c:
+        users = Users(c)
+        tenant_id = c.get("/api/v1/auth/me", headers=users.admin).json()["tenant_id"]
+        path = f"/api/v1/accounts/tenants/{tenant_id}/settings"
+        got = c.get(path, headers=users.admin)
+        before = got.json()
+        body = {k: before[k] for k in ("device_cert_required", "ip_allowlist", "password_policy", "lockout_policy")}
+        r = c.put(path, headers={**users.admin, "If-Match": got.headers["etag"]}, json={**body, "totp_required": True})
+        assert r.status_code == 200, r.text
+        etag = r.headers["etag"]
+        # Created after the settings change: when auth knows the user, it has applied the settings too.
+        users.create("suzuki", "鈴木 一郎", temporary)
+        s = Screen(browser, stack.url, shots)
+        try:
+            page = s.page
+            page.goto("/")
+            fill_credentials(page, "suzuki", temporary)
+            page.get_by_role("heading", name="パスワードの変更").wait_for()
+            page.locator("input[name=new_password]").fill(STRONG)
+            page.locator("input[name=new_password_confirm]").fill(STRONG)
+            page.get_by_role("button", name="変更してログイン").click()
+            page.get_by_role("heading", name="2段階認証の設定").wait_for()
+            qr = page.get_by_role("img", name="認証アプリに登録する QR コード")
+            qr.wait_for()
+            assert qr.evaluate("img => img.complete && img.naturalWidth > 0")  # the data: QR under the CSP
+            s.check("login-totp-enrolment")
+            secret = page.locator("code").first.inner_text().strip()
+            page.get_by_role("textbox", name="確認コード").fill(pyotp.TOTP(secret).now())
+            page.get_by_role("button", name="登録してログイン").click()
+            codes = page.get_by_test_id("recovery-codes")
+            codes.wait_for()
+            assert len(codes.locator("li").all()) >= 8
+            s.check("login-recovery-codes")
+            page.get_by_role("button", name="控えました。続ける").click()
+            page.get_by_test_id("previous-login").wait_for()
+            assert page.get_by_test_id("user-name").inner_text() == "鈴木 一郎"
+            assert s.storage() == {"local": 0, "session": 0}
+        finally:
+            s.close()
+            c.put(path, headers={**users.admin, "If-Match": etag},
+                  json={**body, "totp_required": before["totp_required"]})
