@@ -6,8 +6,8 @@ sessionStorage, the refresh token only in its HttpOnly cookie; a reload keeps th
 that cookie; logout ends it. A user whose password was reset changes it on the login screen: the
 policy's refusal shown next to the field, then accepted; a display name that looks like markup is
 shown as text. An office that requires TOTP: enrolment on the login screen (the data: QR code
-renders under the CSP), the recovery codes shown once. Every screen: axe-core with no serious or critical violation, no CSP violation,
-and a screenshot in docs/screenshots/."""
+renders under the CSP), the recovery codes shown once. Every screen: axe-core with no serious or
+critical violation, no CSP violation, and a screenshot (docs/screenshots/ with ROUMU_TEST_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
