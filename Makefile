@@ -39,10 +39,13 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The console (web/) is rebuilt only when its sources changed (ops/console.py keeps a stamp); Node 20.19+.
 run: $(STAMP)
+	$(BIN)/python -m ops.console build
 	$(BIN)/python -m ops.devrun
 
 test: $(STAMP)
+	$(BIN)/python -m ops.console test
 	$(BIN)/pytest -q
 
 test-pg: $(STAMP)

@@ -9,11 +9,11 @@ device-certificate check.
 * the later login steps: the `tid` of the body's `challenge` (auth's signed login challenge; read
   without checking the signature here, because auth checks it and refuses a forged one anyway —
   a lie could only name a tenant auth will not accept);
-* refresh (`REFRESH_PATHS`): the refresh token is opaque, so the client names its tenant with
-  `tenant_code` beside it (required: 422 without). The gateway checks that tenant's allowlist and
-  passes the body on without the field, as auth's schema takes the token alone. Naming another
-  tenant than the session's cannot help an attacker past auth, which checks the allowlist of the
-  session's own tenant on refresh as a second line."""
+* refresh (`REFRESH_PATHS`): the refresh token is opaque; a client may name its tenant with
+  `tenant_code` beside it, and the gateway then refuses early from outside that tenant's allowlist.
+  The body goes on as sent: auth refuses a code that is not the session's own (so naming an
+  allowlist-free office gets nothing), and auth always checks the allowlist of the session's own
+  tenant on refresh — the rule that holds for the console's cookie refresh, which names no tenant."""
 
 from __future__ import annotations
 
@@ -69,22 +69,12 @@ def challenge_tenant(body: bytes | None) -> str | None:
     return tid if isinstance(tid, str) and 0 < len(tid) <= 128 else None
 
 
-def tenant_code_required() -> ProblemError:
-    return ProblemError(422, "validation", "入力内容に誤りがあります",
-                        "tenant_code（事務所コード）を refresh_token と一緒に送ってください")
-
-
 def unknown_tenant() -> ProblemError:
     """A refresh naming a tenant that does not exist: no session of it can either (auth's own answer)."""
     return ProblemError(401, "session-ended", "セッションが終了しました", "もう一度ログインしてください",
                         headers={"WWW-Authenticate": 'Bearer realm="roumu", error="invalid_token"'})
 
 
-def refresh_body(body: bytes | None) -> tuple[str, bytes]:
-    """(the tenant code, the body auth receives: the same object without `tenant_code`); 422 without one."""
-    data = _json_object(body)
-    code = _code(data)
-    if data is None or code is None:
-        raise tenant_code_required()
-    rest = {k: v for k, v in data.items() if k != "tenant_code"}
-    return code, json.dumps(rest, ensure_ascii=False, separators=(",", ":")).encode()
+def refresh_code(body: bytes | None) -> str | None:
+    """The tenant code a refresh names, if any (auth checks it is the session's own)."""
+    return _code(_json_object(body))

@@ -137,6 +137,8 @@ class GatewaySettings(BaseSettings):
     cors_origin: str = ""
     # HSTS is sent on HTTPS responses (TLS here, or X-Forwarded-Proto https from a trusted proxy).
     hsts_seconds: int = 31536000
+    # The built staff console served at "/" (web/dist, written by `make run`); empty: the repo's.
+    console_dir: str = ""
 
     # --- TLS and client certificates --------------------------------------------------------------
     tls_certfile: Path | None = None

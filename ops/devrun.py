@@ -417,6 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(flush=True)
     say(f"Roumu is running ({time.monotonic() - started:.1f}s to start)")
     say(f"  URL:          {url}   (API under {url}/api/v1/)")
+    if gateway:
+        say(f"  console:      {url}/   (業務コンソール; built from web/ by make run)")
     if demo is not None:
         say(f"  demo tenant:  {demo.tenant_code}")
         say(f"  login id:     {demo.login_id}")

@@ -7,9 +7,9 @@ import binascii
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 
-from services.auth import certificates, login, partners, records, sessions, totp_service
+from services.auth import certificates, cookies, login, partners, records, sessions, totp_service
 from services.auth.deps import Ctx, Rt, client_ip, user_agent
 from services.auth.login import Outcome
 from services.auth.schemas import (
@@ -40,6 +40,12 @@ def _client(request: Request) -> login.Client:
                         request.headers.get(certificates.GATEWAY_TOKEN_HEADER))
 
 
+def _cookie(request: Request, response: Response, answer: LoginResponse) -> LoginResponse:
+    """In cookie mode (the console) the refresh token goes into its HttpOnly cookie, not the JSON."""
+    answer.refresh_token = cookies.deliver(request, response, answer.refresh_token)
+    return answer
+
+
 def _answer(outcome: Outcome) -> LoginResponse:
     """Called after the transaction committed: a refusal's records and events are kept."""
     if not outcome.ok:
@@ -61,31 +67,34 @@ def _answer(outcome: Outcome) -> LoginResponse:
 
 @router.post("/login", response_model=LoginResponse,
              responses=problem_responses(401, 403, 413, 422, 429))
-def post_login(body: LoginRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+def post_login(body: LoginRequest, request: Request, rt: Rt, ctx: Ctx,
+               response: Response) -> LoginResponse:
     """Log in with tenant code, login id and password. Answers the tokens, or the next step
     (`totp_required`, `password_change_required`, `totp_enrolment_required`) with a challenge."""
     with rt.transaction() as session:
         outcome = login.password_step(session, ctx, body.tenant_code, body.login_id, body.password,
                                       _client(request))
-    return _answer(outcome)
+    return _cookie(request, response, _answer(outcome))
 
 
 @router.post("/login/totp", response_model=LoginResponse,
              responses=problem_responses(401, 403, 413, 422, 429))
-def post_login_totp(body: TotpStepRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+def post_login_totp(body: TotpStepRequest, request: Request, rt: Rt, ctx: Ctx,
+                    response: Response) -> LoginResponse:
     """Second step: the authenticator app's code, or one of the recovery codes (each works once)."""
     with rt.transaction() as session:
         outcome = login.totp_step(session, ctx, body.challenge, body.code, body.recovery_code, _client(request))
-    return _answer(outcome)
+    return _cookie(request, response, _answer(outcome))
 
 
 @router.post("/login/password", response_model=LoginResponse,
              responses=problem_responses(401, 403, 413, 422, 429))
-def post_login_password(body: PasswordStepRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+def post_login_password(body: PasswordStepRequest, request: Request, rt: Rt, ctx: Ctx,
+                        response: Response) -> LoginResponse:
     """The change a reset (or a password no longer allowed) requires before going on."""
     with rt.transaction() as session:
         outcome = login.password_change_step(session, ctx, body.challenge, body.new_password, _client(request))
-    return _answer(outcome)
+    return _cookie(request, response, _answer(outcome))
 
 
 @router.post("/login/totp-enrolment", response_model=TotpEnrolment,
@@ -105,22 +114,27 @@ def post_login_totp_enrolment(body: ChallengeRequest, request: Request, rt: Rt, 
 
 @router.post("/login/totp-enrolment/confirm", response_model=LoginResponse,
              responses=problem_responses(401, 403, 409, 413, 422, 429))
-def post_login_totp_confirm(body: ChallengeCodeRequest, request: Request, rt: Rt, ctx: Ctx) -> LoginResponse:
+def post_login_totp_confirm(body: ChallengeCodeRequest, request: Request, rt: Rt, ctx: Ctx,
+                            response: Response) -> LoginResponse:
     """Confirm enrolment with a first code: logged in, and the recovery codes shown once."""
     with rt.transaction() as session:
         outcome = login.totp_enrolment_confirm(session, ctx, body.challenge, body.code, _client(request))
-    return _answer(outcome)
+    return _cookie(request, response, _answer(outcome))
 
 
 @router.post("/token/refresh", response_model=TokenResponse, responses=problem_responses(401, 403, 413, 422, 429))
-def post_refresh(body: RefreshRequest, request: Request, rt: Rt, ctx: Ctx) -> TokenResponse:
+def post_refresh(body: RefreshRequest, request: Request, response: Response, rt: Rt, ctx: Ctx) -> TokenResponse:
     """A new access token and a new refresh token; the old refresh token is spent. Presenting a
     spent one ends the session (all its tokens). An unknown token counts as a failed login of the
-    source address (throttled like the login)."""
+    source address (throttled like the login). In cookie mode (`X-Token-Mode: cookie`, required with
+    the cookie: CSRF) the refresh token comes from and goes back to its cookie."""
+    token = cookies.presented(request, body.refresh_token)
+    if token is None:
+        raise cookies.ended(request, sessions.SESSION_ENDED)
     client = _client(request)
     with rt.transaction() as session:
         retry = login.retry_after(session, ctx, client)
-        outcome = sessions.refresh(session, ctx, body.refresh_token, client.ip) if retry is None else None
+        outcome = sessions.refresh(session, ctx, token, client.ip, body.tenant_code) if retry is None else None
         if outcome is not None and outcome.unknown:
             records.login_failed(session, ctx.clock.now(), None, None, "bad_refresh_token", client.ip,
                                  client.user_agent)
@@ -130,10 +144,10 @@ def post_refresh(body: RefreshRequest, request: Request, rt: Rt, ctx: Ctx) -> To
     if outcome.ip_refused:
         raise login.IP_NOT_ALLOWED
     if outcome.tokens is None:
-        raise sessions.SESSION_ENDED
+        raise cookies.ended(request, sessions.SESSION_ENDED)
     t = outcome.tokens
-    return TokenResponse(access_token=t.access_token, refresh_token=t.refresh_token, expires_in=t.expires_in,
-                         session_id=t.session_id)
+    return TokenResponse(access_token=t.access_token, refresh_token=cookies.deliver(request, response, t.refresh_token),
+                         expires_in=t.expires_in, session_id=t.session_id)
 
 
 def _basic(request: Request) -> tuple[str, str] | None:

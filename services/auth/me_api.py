@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from services.auth import login, passwords_service, repository, sessions, totp_service
+from services.auth import cookies, login, passwords_service, repository, sessions, totp_service
 from services.auth.deps import Ctx, CurrentSession, Rt, UserSession, client_ip, user_agent
 from services.auth.models import AuthSession, Credential
 from services.auth.rules.retention import kept_since
@@ -65,7 +65,9 @@ def logout(us: CurrentSession, request: Request, rt: Rt, ctx: Ctx) -> Response:
         s = session.get(AuthSession, us.session.id)
         assert s is not None
         sessions.revoke(session, ctx.clock.now(), s, _actor(us, request), "logout")
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    cookies.clear(request, response)
+    return response
 
 
 @router.get("/me/sessions", response_model=list[SessionItem], responses=problem_responses(401))

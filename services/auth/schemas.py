@@ -62,12 +62,16 @@ class LoginResponse(BaseModel):
 
 
 class RefreshRequest(Body):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200,
+                                      description="省略できるのは cookie モード（X-Token-Mode: cookie）のみ")
+    tenant_code: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="事務所コード。ゲートウェイ経由では必須（IP 制限の確認に使い、セッションの事務所と違えば 401）")
 
 
 class TokenResponse(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(default=None, description="cookie モードでは Cookie で渡し、ここには入りません")
     token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
     session_id: str

@@ -70,12 +70,19 @@ class RefreshOutcome:
     ip_refused: bool = False  # from outside the tenant's allowlist: refused, the token not spent
 
 
-def refresh(session: Session, ctx: AuthContext, token: str, ip: str | None = None) -> RefreshOutcome:
+def refresh(session: Session, ctx: AuthContext, token: str, ip: str | None = None,
+            tenant_code: str | None = None) -> RefreshOutcome:
+    """`tenant_code`: the tenant the client named (the gateway judged its allowlist by it): one that
+    is not the session's own is refused like an unknown token, and the token is not spent."""
     now = ctx.clock.now()
     row = session.get(RefreshToken, rules.hash_token(token))
     s = session.get(AuthSession, row.session_id) if row else None
     if row is None or s is None:
         return RefreshOutcome(None, unknown=True)
+    if tenant_code is not None:
+        named = session.get(TenantRef, s.tenant_id)
+        if named is None or named.code != tenant_code:
+            return RefreshOutcome(None, unknown=True)
     if row.rotated_at is not None:
         # An old token again: stolen or replayed. End the whole family (the session).
         revoke(session, now, s, Actor(kind="system", id="auth"), "refresh_reuse")

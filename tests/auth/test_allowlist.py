@@ -53,3 +53,20 @@ def test_oversized_login_and_refresh_bodies_are_refused_with_413(tenant):
     r = tenant.client.post(LOGIN, content=chunks(), headers=headers)
     assert r.status_code == 413, r.text
     assert tenant.login("endo", pw).status_code == 200  # a normal body is fine
+
+
+def test_a_refresh_naming_another_tenant_is_refused_and_leaves_the_token_unspent(tenant):
+    """The gateway judges the allowlist of the tenant a refresh names: auth refuses a name that is not
+    the session's own, so naming an allowlist-free office gets nothing."""
+    pw = strong()
+    tenant.add_user("sato", pw)
+    got = tenant.client.post(LOGIN, json={"tenant_code": tenant.code, "login_id": "sato", "password": pw},
+                             headers=_from(INSIDE))
+    assert got.status_code == 200, got.text
+    token = got.json()["refresh_token"]
+    other = tenant.client.post(REFRESH, json={"refresh_token": token, "tenant_code": "someone-else"},
+                               headers=_from(INSIDE))
+    assert other.status_code == 401, other.text
+    own = tenant.client.post(REFRESH, json={"refresh_token": token, "tenant_code": tenant.code},
+                             headers=_from(INSIDE))
+    assert own.status_code == 200, own.text

@@ -1,0 +1,40 @@
+import { Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
+import { useSession, useAccount } from "./session";
+import { HomePage } from "./pages/HomePage";
+import { LoginPage } from "./pages/LoginPage";
+
+function Signed() {
+  const { signOut } = useSession();
+  const account = useAccount();
+  if (account.isPending) return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
+  if (account.isError || !account.data) {
+    return <Center mih="100vh"><Text role="alert">利用者情報を読み込めませんでした。再読み込みしてください。</Text></Center>;
+  }
+  const a = account.data;
+  return (
+    // Not Mantine's AppShell: it writes its sizes into a <style> element, which the CSP refuses.
+    <>
+      <Box component="header" className="console-header" px="md">
+        <Group h="100%" justify="space-between">
+          <Text fw={700} component="span">Roumu 業務コンソール</Text>
+          <Group gap="sm">
+            {/* A display name is data: React renders it as text, never as markup. */}
+            <Text size="sm" data-testid="user-name">{a.displayName}</Text>
+            <Text size="xs" c="gray.7">（{a.loginId}）</Text>
+            <Button variant="default" size="xs" onClick={() => void signOut()}>ログアウト</Button>
+          </Group>
+        </Group>
+      </Box>
+      <Container component="main" size="lg" py="md">
+        <HomePage account={a} />
+      </Container>
+    </>
+  );
+}
+
+export function App() {
+  const { state } = useSession();
+  if (state.status === "loading") return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
+  if (state.status === "anonymous") return <LoginPage notice={state.reason} />;
+  return <Signed />;
+}
