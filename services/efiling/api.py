@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.efiling import context, repository, service, submission
+from services.efiling import attachments, context, repository, service, submission
 from services.efiling.documents import StoreError, legacy_blob
 from services.efiling.egov_accounts import finish_link, start_link, unlink
 from services.efiling.models import EgovAccount, FilingPackage, OfficialDocument, Submission
@@ -77,13 +77,15 @@ def _wake(rt: Runtime) -> None:
 
 
 @router.post("/filings", status_code=status.HTTP_201_CREATED, response_model=FilingOut,
-             responses={**PROBLEMS, **problem_responses(428), **REPLAYED})
+             responses={**PROBLEMS, **problem_responses(428, 502), **REPLAYED})
 def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
                  response: Response, idempotency_key: IdemKey = None) -> FilingOut:
     """Create a filing: by a staff user, or by koyo_hoken / jimukumiai with a service token (then
     `Idempotency-Key` is required: their procedure id). With `forms` and `applicant` the filing can
     be sent; refused characters and form problems are 422 with the field. The same key returns the
-    filing it first created (200, `Idempotent-Replayed: true`) instead of creating another."""
+    filing it first created (200, `Idempotent-Replayed: true`) instead of creating another.
+    `attachments` (files of the files service) are read and checked first: 422 `attachment-refused`
+    names each one that is missing, not yet servable, of another type or too large."""
     source = None
     if p.kind == "service":
         if p.subject not in service.CALLERS:
@@ -92,10 +94,12 @@ def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, reque
             raise KEY_REQUIRED
         source = p.subject
     access.check_jigyosho(body.jigyosho_id)
-    egov = context.of(rt).egov
+    ctx = context.of(rt)
+    # Attachments are read from the files service before the transaction (no call under a lock).
+    atts = attachments.fetch(ctx.store, access.tenant_id, body.attachments) if body.attachments and body.forms else []
     with rt.transaction() as session:
         filing, created = service.draft_filing(session, access.tenant_id, body, actor_of(p, request),
-                                               idempotency_key, egov=egov, source=source)
+                                               idempotency_key, egov=ctx.egov, source=source, attachments=atts)
         out = service.filing_out(filing, session.get(Submission, filing.id))
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -1,5 +1,8 @@
 """What the sandbox checks in a package, as e-Gov would (EGOV-API.md §3, EGOV-XML.md §1–§4 and its
 closing "what this means for the sandbox validator" — inferences, not the official check rules).
+Every Reference of a signature is checked, an attachment's as much as a 申請書's (by file name,
+digest of the raw bytes); a signature need not reference the attachments, as the public clients
+send them without (EGOV-XML.md §2).
 
 A package is a base64 ZIP whose entries sit under one root folder named by the 手続ID, holding
 kousei.xml, the 申請書 files its 申請書属性情報 names and the attachments its 添付書類属性情報

@@ -2,7 +2,7 @@
 
 One root folder named by the 手続ID holds kousei.xml (構成管理XML, root `DataRoot`, no namespaces),
 one 申請書XML per form and the attachments kousei.xml declares; the folder is zipped and sent as
-base64. Signing (XMLDSig, shared.xmldsig) covers `#構成情報` and each 申請書 file. A withdrawal
+base64. Signing (XMLDSig, shared.xmldsig) covers `#構成情報`, each 申請書 file and each attachment. A withdrawal
 (取下げ依頼) uses 手続ID 9990000000000003 and torisageirai.xml, in the original procedure's folder.
 
 Unconfirmed points (kept as the sources have them, see docs/efiling.md): the position of
@@ -304,7 +304,8 @@ def application(proc: Procedure, form_data: Mapping[str, Mapping[str, Any]], app
                                    corporate_number=corporate_number)
     for a in atts:
         files[a.file_name] = a.data
-    return _finish(Built(proc.proc_id, files), signer, [n for _, n in forms], now)
+    # The signature covers every 申請書 and every attachment (a reference each, by file name).
+    return _finish(Built(proc.proc_id, files), signer, [n for _, n in forms] + [a.file_name for a in atts], now)
 
 
 def withdrawal(proc: Procedure, *, arrive_id: str, applicant_name: str, reason: str, on: date, now: datetime,
