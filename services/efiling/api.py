@@ -95,8 +95,11 @@ def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, reque
         source = p.subject
     access.check_jigyosho(body.jigyosho_id)
     ctx = context.of(rt)
-    # Attachments are read from the files service before the transaction (no call under a lock).
-    atts = attachments.fetch(ctx.store, access.tenant_id, body.attachments) if body.attachments and body.forms else []
+    # Attachments are read from the files service before the transaction (no call under a lock),
+    # and not for a retry of a filing already created (its attachments are kept with it).
+    atts = []
+    if body.attachments and body.forms and not _replay_of(rt, access.tenant_id, idempotency_key):
+        atts = attachments.fetch(ctx.store, access.tenant_id, body.attachments)
     with rt.transaction() as session:
         filing, created = service.draft_filing(session, access.tenant_id, body, actor_of(p, request),
                                                idempotency_key, egov=ctx.egov, source=source, attachments=atts)
@@ -107,6 +110,13 @@ def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, reque
     response.headers["Location"] = f"{router.prefix}/filings/{out.id}"
     _etag(response, out.version)
     return out
+
+
+def _replay_of(rt: Runtime, tenant_id: str, idempotency_key: str | None) -> bool:
+    if idempotency_key is None:
+        return False
+    with rt.db.sessions() as session:
+        return repository.filing_by_idempotency_key(session, tenant_id, idempotency_key) is not None
 
 
 @router.get("/filings", response_model=FilingList, responses=PROBLEMS, openapi_extra=PARTNER_READ)

@@ -196,3 +196,26 @@ def test_the_size_limits():
     assert [r.code for r in refused] == ["total_too_large"]
     ok, refused = attachments.check([("a", PDF), ("b", png()), ("c", b"\xff\xd8\xff\xe0jpeg")])
     assert refused == [] and [a.file_name for a in ok] == ["tenpu01.pdf", "tenpu02.png", "tenpu03.jpg"]
+
+
+def test_a_retry_answers_the_filing_created_even_once_its_attachment_is_gone(
+        api, sandbox, files_server, tokens, jigyosho):  # noqa: F811
+    c = api
+    t = str(uuid.uuid4())
+    jigyosho.open(t, "js-1", services=("files",))
+    staff = bearer(tokens.user(t))
+    link(c, sandbox, staff, new_account())
+    fid = upload_file(files_server.url, staff, "inin.pdf", PDF)
+    svc = {**bearer(tokens.service("koyo_hoken", "efiling", t)), "Idempotency-Key": str(uuid.uuid4())}
+    request = body(attachments=[{"file_id": fid, "label": "委任状"}])
+    first = c.post(f"{BASE}/filings", headers=svc, json=request)
+    assert first.status_code == 201, first.text
+    with httpx.Client(base_url=files_server.url, timeout=30) as files:
+        assert files.delete(f"/api/v1/files/files/{fid}", headers=staff).status_code == 204
+    again = c.post(f"{BASE}/filings", headers=svc, json=request)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"], again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    # what was kept is what is sent
+    sent = submit(c, staff, first.json()["id"])
+    assert sent.status_code == 200 and sent.json()["filing"]["status"] == "arrived", sent.text
+    assert package_files(c, staff, first.json()["id"])["tenpu01.pdf"] == PDF
