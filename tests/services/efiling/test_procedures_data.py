@@ -1,8 +1,10 @@
 """The procedure data of efiling, the sandbox and koyo_hoken agree; every entry says where it comes
-from; the 離職証明書's wage rows become its repeated elements, and a 続紙 is refused."""
+from; the 離職証明書's wage rows become its repeated elements, and a 続紙 is refused; the sandbox
+refuses a form block whose elements are not the skeleton's, in its order."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,6 +12,7 @@ from lxml import etree
 
 from services.efiling.egov import package
 from services.efiling.rules import procedures
+from services.egov_sandbox import packages as sandbox_packages
 from services.egov_sandbox import procedures as sandbox_procedures
 from services.koyo_hoken.rules import forms as koyo_forms
 
@@ -77,3 +80,22 @@ def test_the_whole_package_of_the_two_forms_builds():
                                        RISHOKU: {"離職者氏名": "山田", "離職年月日": {"年": "07"}}},
                                 {"氏名": "社労士 花子"}, now=datetime(2026, 4, 1, tzinfo=UTC))
     assert set(built.files) == {"kousei.xml", "495008680035800350_01.xml", f"{RISHOKU}_01.xml"}
+
+
+def test_the_sandbox_takes_the_forms_as_the_skeleton_lays_them_out_and_refuses_another_order():
+    proc = procedures.find("4950008680035000", ON)
+    assert proc is not None
+    data = {"495008680035800350": {"被保険者氏名": "山田"},
+            RISHOKU: {"離職者氏名": "山田", "離職年月日": {"年": "07"}, "賃金支払状況等": [_row(1), _row(2)]}}
+    built = package.application(proc, data, {"氏名": "社労士 花子"}, now=datetime(2026, 4, 1, tzinfo=UTC))
+    ok = sandbox_packages.check_single(base64.b64encode(built.zip_bytes).decode(), proc.proc_id, ("新規申請",))
+    assert ok.forms == ["雇用保険被保険者資格喪失届", "雇用保険被保険者離職証明書"]
+    form = etree.fromstring(built.files[f"{RISHOKU}_01.xml"])
+    block = form.find("A-250046-004_1")
+    assert block is not None
+    block.insert(0, block[1])  # 離職者氏名_フリガナ before 離職者氏名
+    swapped = package.zip_folder(proc.proc_id, {**built.files, f"{RISHOKU}_01.xml": etree.tostring(
+        form.getroottree(), xml_declaration=True, encoding="UTF-8")})
+    with pytest.raises(sandbox_packages.PackageErrors) as e:
+        sandbox_packages.check_single(base64.b64encode(swapped).decode(), proc.proc_id, ("新規申請",))
+    assert [(r.item, r.file_name) for r in e.value.reports] == [("A-250046-004_1", f"{RISHOKU}_01.xml")]
