@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.efiling import context, events, packages, repository, service, submission
+from services.efiling import attachments, context, events, packages, repository, service, submission
 from services.efiling.documents import StoreError, legacy_blob
 from services.efiling.egov_accounts import finish_link, start_link, unlink
 from services.efiling.models import EgovAccount, FilingPackage, OfficialDocument, Submission, messaging
@@ -84,13 +84,15 @@ def _wake(rt: Runtime) -> None:
 
 
 @router.post("/filings", status_code=status.HTTP_201_CREATED, response_model=FilingOut,
-             responses={**PROBLEMS, **problem_responses(428), **REPLAYED})
+             responses={**PROBLEMS, **problem_responses(428, 502), **REPLAYED})
 def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
                  response: Response, idempotency_key: IdemKey = None) -> FilingOut:
     """Create a filing: by a staff user, or by koyo_hoken / jimukumiai with a service token (then
     `Idempotency-Key` is required: their procedure id). With `forms` and `applicant` the filing can
     be sent; refused characters and form problems are 422 with the field. The same key returns the
-    filing it first created (200, `Idempotent-Replayed: true`) instead of creating another."""
+    filing it first created (200, `Idempotent-Replayed: true`) instead of creating another.
+    `attachments` (files of the files service) are read and checked first: 422 `attachment-refused`
+    names each one that is missing, not yet servable, of another type or too large."""
     source = None
     if p.kind == "service":
         if p.subject not in service.CALLERS:
@@ -99,10 +101,15 @@ def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, reque
             raise KEY_REQUIRED
         source = p.subject
     access.check_jigyosho(body.jigyosho_id)
-    egov = context.of(rt).egov
+    ctx = context.of(rt)
+    # Attachments are read from the files service before the transaction (no call under a lock),
+    # and not for a retry of a filing already created (its attachments are kept with it).
+    atts = []
+    if body.attachments and body.forms and not _replay_of(rt, access.tenant_id, idempotency_key):
+        atts = attachments.fetch(ctx.store, access.tenant_id, body.attachments)
     with rt.transaction() as session:
         filing, created = service.draft_filing(session, access.tenant_id, body, actor_of(p, request),
-                                               idempotency_key, egov=egov, source=source)
+                                               idempotency_key, egov=ctx.egov, source=source, attachments=atts)
         out = service.filing_out(filing, session.get(Submission, filing.id))
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -110,6 +117,13 @@ def draft_filing(body: FilingCreate, p: TenantPrincipal, access: CanWrite, reque
     response.headers["Location"] = f"{router.prefix}/filings/{out.id}"
     _etag(response, out.version)
     return out
+
+
+def _replay_of(rt: Runtime, tenant_id: str, idempotency_key: str | None) -> bool:
+    if idempotency_key is None:
+        return False
+    with rt.db.sessions() as session:
+        return repository.filing_by_idempotency_key(session, tenant_id, idempotency_key) is not None
 
 
 @router.get("/filings", response_model=FilingList, responses=PROBLEMS, openapi_extra=PARTNER_READ)

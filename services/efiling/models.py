@@ -142,7 +142,8 @@ class Submission(Base):
     egov_status: Mapped[str | None] = mapped_column(String(256), nullable=True)
     form_data_sealed: Mapped[str] = mapped_column(Text)
     applicant: Mapped[dict[str, Any]] = mapped_column(JSON)
-    attachments: Mapped[list[Any]] = mapped_column(JSON)
+    # Sealed attachment bytes (services/efiling/attachments.py): loaded only when a package is built.
+    attachments: Mapped[list[Any]] = mapped_column(JSON, deferred=True)
     sign: Mapped[bool] = mapped_column(Boolean)
     attempts: Mapped[int] = mapped_column(Integer)
     # Written before each send: reconciliation looks for arrivals from this moment on.

@@ -30,6 +30,16 @@ class FormIn(BaseModel):
     fields: dict[str, Any] = Field(description="要素名 → 値 (文字列または入れ子のオブジェクト)")
 
 
+class AttachmentIn(BaseModel):
+    """A file of the files service sent with the filing (提出代行証明書, 委任状, a wage register …)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    file_id: str = Field(pattern=REF_ID, description="files サービスのファイル ID")
+    label: str = Field(min_length=1, max_length=100, description="添付書類名称 (構成管理XMLに載る名前)",
+                       examples=["提出代行証明書"])
+
+
 class FilingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -52,6 +62,10 @@ class FilingCreate(BaseModel):
     insured_person_id: str | None = Field(default=None, pattern=REF_ID, description=(
         "申請の対象となる被保険者 (雇用保険サービスの ID、サービスからの依頼のみ)。"
         "指定すると、個人番号を表示したパッケージのダウンロードがその人の個人番号の閲覧として記録される"))
+    attachments: list[AttachmentIn] | None = Field(
+        default=None, max_length=10, description=(
+            "添付書類 (files サービスのファイル)。PDF・JPEG・PNG、1件 5 MB・合計 10 MB まで (e-Gov の上限は"
+            "公開されていないため控えめな値)。forms と一緒に指定する"))
 
     @field_validator("applicant")
     @classmethod

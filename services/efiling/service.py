@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.efiling import events, repository, submission
+from services.efiling.egov.package import Attachment
 from services.efiling.egov_accounts import Egov
 from services.efiling.models import (
     EgovAccount,
@@ -123,7 +124,8 @@ def linked_account(session: Session, tenant_id: str, account_id: str, field: str
 
 def draft_filing(session: Session, tenant_id: str, body: FilingCreate, actor: Actor,
                  idempotency_key: str | None = None, *, egov: Egov | None = None,
-                 source: str | None = None, fingerprint_keys: DataKeys | None = None) -> tuple[Filing, bool]:
+                 source: str | None = None, fingerprint_keys: DataKeys | None = None,
+                 attachments: Sequence[Attachment] = ()) -> tuple[Filing, bool]:
     """Create a filing; with a retry key already used by this tenant, return that filing.
 
     With `forms` (and `applicant`) the filing holds what is to be sent: characters e-Gov refuses
@@ -147,7 +149,7 @@ def draft_filing(session: Session, tenant_id: str, body: FilingCreate, actor: Ac
         if body.applicant is None:
             raise validation("body.applicant", "申請書の内容を指定するときは申請者も指定してください", "missing")
         form_data = form_data_of(proc, body.forms)
-    elif body.applicant is not None or body.egov_account_id is not None:
+    elif body.applicant is not None or body.egov_account_id is not None or body.attachments:
         raise validation("body.forms", "申請者や e-Gov アカウントは申請書の内容と一緒に指定してください", "missing")
     title = body.title or (proc.proc_name if proc else body.procedure_code)
     filing = Filing(
@@ -176,7 +178,7 @@ def draft_filing(session: Session, tenant_id: str, body: FilingCreate, actor: Ac
                       if body.egov_account_id else _default_account(session, tenant_id))
         try:
             submission.create_submission(session, egov, filing, egov_account_id=account_id, form_data=form_data,
-                                         applicant=body.applicant, sign=bool(body.sign))
+                                         applicant=body.applicant, sign=bool(body.sign), attachments=attachments)
         except ProblemError as exc:
             _fields_of_request(exc, [f.form_id for f in body.forms or []])
             raise

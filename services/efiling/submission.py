@@ -20,9 +20,10 @@ docs/efiling.md lists it."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -76,8 +77,19 @@ def refuse_characters(form_data: Mapping[str, Any], applicant: Mapping[str, Any]
                            "送信前に該当する項目を修正してください", errors=errors)
 
 
+def _attachment_aad(filing_id: str, file_name: str) -> bytes:
+    return f"efiling.submission:{filing_id}:attachment:{file_name}".encode()
+
+
+def attachments_of(egov: Egov, sub: Submission) -> list[pkg.Attachment]:
+    """The attachments kept with the submission (sealed at rest), as the package carries them."""
+    return [pkg.Attachment(str(a["label"]), str(a["file_name"]), egov.keys.open(
+        str(a["sealed"]), _attachment_aad(sub.filing_id, str(a["file_name"])))) for a in sub.attachments or []]
+
+
 def create_submission(session: Session, egov: Egov, f: Filing, *, egov_account_id: str,
-                      form_data: Mapping[str, Any], applicant: Mapping[str, str], sign: bool = False) -> Submission:
+                      form_data: Mapping[str, Any], applicant: Mapping[str, str], sign: bool = False,
+                      attachments: Sequence[pkg.Attachment] = ()) -> Submission:
     """Attach what is to be sent to a drafted filing. Characters e-Gov refuses are reported here,
     with their fields, before anything exists to send."""
     refuse_characters(form_data, applicant)
@@ -91,7 +103,7 @@ def create_submission(session: Session, egov: Egov, f: Filing, *, egov_account_i
                            errors=[{"field": "body.procedure_code", "message": "未対応の手続IDです",
                                     "code": "unknown"}])
     try:  # build once now so bad form data fails at the request, not in the worker
-        pkg.application(proc, form_data, applicant, now=egov.clock.now())
+        pkg.application(proc, form_data, applicant, now=egov.clock.now(), attachments=list(attachments))
     except pkg.PackageError as exc:
         raise ProblemError(422, "validation", "入力内容に誤りがあります", errors=[
             {"field": f"body.form_data.{exc.field}", "message": exc.message, "code": "form"}]) from exc
@@ -99,7 +111,10 @@ def create_submission(session: Session, egov: Egov, f: Filing, *, egov_account_i
         filing_id=f.id, tenant_id=f.tenant_id, egov_account_id=egov_account_id, proc_id=f.procedure_code,
         state=State.DRAFT, egov_status=None,
         form_data_sealed=egov.keys.seal(json.dumps(form_data, ensure_ascii=False).encode(), _aad(f.id)),
-        applicant=dict(applicant), attachments=[], sign=sign, attempts=0, poll_failures=0,
+        applicant=dict(applicant), sign=sign, attempts=0, poll_failures=0,
+        attachments=[{"label": a.label, "file_name": a.file_name, "size": len(a.data),
+                      "sha256": hashlib.sha256(a.data).hexdigest(),
+                      "sealed": egov.keys.seal(a.data, _attachment_aad(f.id, a.file_name))} for a in attachments],
         updated_at=egov.clock.now())
     session.add(sub)
     return sub
@@ -133,7 +148,8 @@ def build(egov: Egov, sub: Submission, *, apply_type: str = "新規申請", firs
           form_data: Mapping[str, Any] | None = None, signer: pkg.Signer | None = None) -> pkg.Built:
     proc = _procedure(egov, sub)
     return pkg.application(proc, form_data or form_data_of(egov, sub), sub.applicant, now=egov.clock.now(),
-                           apply_type=apply_type, first_arrive_id=first_arrive_id, signer=signer)
+                           apply_type=apply_type, first_arrive_id=first_arrive_id, signer=signer,
+                           attachments=attachments_of(egov, sub))
 
 
 def _keep_package(session: Session, egov: Egov, f: Filing, kind: str, built: pkg.Built, at: datetime) -> None:

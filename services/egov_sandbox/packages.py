@@ -1,5 +1,8 @@
 """What the sandbox checks in a package, as e-Gov would (EGOV-API.md §3, EGOV-XML.md §1–§4 and its
 closing "what this means for the sandbox validator" — inferences, not the official check rules).
+Every Reference of a signature is checked, an attachment's as much as a 申請書's (by file name,
+digest of the raw bytes); a signature need not reference the attachments, as the public clients
+send them without (EGOV-XML.md §2).
 
 A package is a base64 ZIP whose entries sit under one root folder named by the 手続ID, holding
 kousei.xml, the 申請書 files its 申請書属性情報 names and the attachments its 添付書類属性情報
@@ -135,6 +138,7 @@ def check_folder(folder: str, entries: dict[str, bytes], proc_id: str | None,
         if _text(form, "様式ID") != _text(attr, "申請書様式ID"):
             reports.append(Report("様式ID が構成管理XMLと一致しません", form_name=form_name, file_name=name,
                                   item="様式ID"))
+        reports += _layout(known, form, form_name, name)
         forms.append(form_name)
     if not forms and not reports:
         reports.append(Report("申請書属性情報がありません", file_name="kousei.xml", item="申請書属性情報"))
@@ -165,6 +169,21 @@ def check_folder(folder: str, entries: dict[str, bytes], proc_id: str | None,
         corporation_name=(_text(applicant, "法人団体名") if applicant is not None else "") or "-",
         forms=forms, attachments=attachments, signed=signed,
     )
+
+
+def _layout(proc: procedures.Procedure | None, form: etree._Element, form_name: str, file_name: str) -> list[Report]:
+    """Where the procedure data lists a form's block elements (the skeleton hands them out), a
+    block that is sent holds exactly those, in that order."""
+    spec = next((f for f in proc.forms if f.form_id == _text(form, "様式ID")), None) if proc else None
+    if spec is None or spec.block is None or not spec.fields:
+        return []
+    block = form.find(spec.block)
+    if block is None:
+        return []
+    if [str(c.tag) for c in block if isinstance(c.tag, str)] != list(spec.fields):
+        return [Report("様式の項目（要素名・順序）が手続の様式と一致しません", form_name=form_name, file_name=file_name,
+                       item=spec.block)]
+    return []
 
 
 def check_single(file_data: str, proc_id: str | None, allowed_types: tuple[str, ...],

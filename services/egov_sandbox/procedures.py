@@ -6,7 +6,8 @@ The skeleton follows the spec's layout (results_procedure.file_data): one root f
 (`<form_id>_01.xml`), its XSL (`<form_id>.xsl`) and check file (`<form_id>check.xml`), as
 EGOV-XML.md §1 lists them. kousei.xml carries the procedure's 手続番号 / 手続名称 and one
 申請書属性情報 per 様式; the form XML carries its 基本情報 (様式ID, 様式バージョン, STYLESHEET and the
-header fields). The XSL and check files are placeholders: e-Gov's are not public."""
+header fields, and the block's elements, empty, where a source lists them). The XSL and check
+files are placeholders: e-Gov's are not public."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class Form:
     form_name: str
     header: dict[str, str]
     block: str | None
+    # The block's elements in order, each as often as the form repeats it; () where no source
+    # lists them (the block is then handed out empty).
+    fields: tuple[str, ...] = ()
 
     @property
     def apply_file_name(self) -> str:
@@ -50,8 +54,13 @@ class Procedure:
 def catalogue() -> dict[str, Procedure]:
     raw: dict[str, Any] = json.loads(DATA.read_text(encoding="utf-8"))
     return {p["proc_id"]: Procedure(p["proc_id"], p["proc_name"], p["agency_id"], tuple(
-        Form(f["form_id"], f["form_version"], f["form_name"], dict(f.get("header") or {}), f.get("block"))
-        for f in p["forms"])) for p in raw["procedures"]}
+        Form(f["form_id"], f["form_version"], f["form_name"], dict(f.get("header") or {}), f.get("block"),
+             _fields(f)) for f in p["forms"])) for p in raw["procedures"]}
+
+
+def _fields(form: dict[str, Any]) -> tuple[str, ...]:
+    repeat: dict[str, int] = form.get("repeat") or {}
+    return tuple(name for name in form.get("fields") or () for _ in range(repeat.get(name, 1)))
 
 
 def find(proc_id: str) -> Procedure | None:
@@ -92,7 +101,8 @@ def kousei_skeleton(proc: Procedure, applicant_name: str) -> bytes:
 
 def form_skeleton(form: Form) -> bytes:
     header = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in form.header.items())
-    block = f"<{form.block}></{form.block}>" if form.block else ""
+    inner = "".join(f"<{name}></{name}>" for name in form.fields)
+    block = f"<{form.block}>{inner}</{form.block}>" if form.block else inner
     return _xml(f"{form.form_id}.xsl", _header(form.form_id, form.form_version) + header + block)
 
 

@@ -26,6 +26,9 @@ class FormSpec:
     fields: tuple[str, ...] | None
     required: tuple[str, ...]
     defaults: dict[str, str]
+    # A list in the form data written as repeated elements (離職証明書: 賃金支払状況等 → one
+    # 賃金支払状況等1, then up to 12 賃金支払状況等2): data key → ((element, how many), …).
+    repeats: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     @property
     def file_name(self) -> str:
@@ -42,12 +45,16 @@ class Procedure:
     effective_to: date | None
     signature: str
     forms: tuple[FormSpec, ...] = field(default_factory=tuple)
+    source: str = ""
+    # Values no source confirms (docs/efiling.md): said in the data, never guessed silently.
+    unconfirmed: tuple[str, ...] = ()
 
 
 def _form(d: dict[str, Any]) -> FormSpec:
     return FormSpec(d["form_id"], d["form_version"], d["form_name"], d.get("block"), dict(d.get("header") or {}),
                     tuple(d["fields"]) if d.get("fields") else None, tuple(d.get("required") or ()),
-                    dict(d.get("defaults") or {}))
+                    dict(d.get("defaults") or {}),
+                    {k: tuple((str(el), int(n)) for el, n in v) for k, v in (d.get("repeats") or {}).items()})
 
 
 @cache
@@ -56,7 +63,7 @@ def catalogue(path: Path = DATA) -> tuple[Procedure, ...]:
     return tuple(
         Procedure(p["code"], p["proc_id"], p["proc_name"], p["agency_id"], date.fromisoformat(p["effective_from"]),
                   date.fromisoformat(p["effective_to"]) if p.get("effective_to") else None, p["signature"],
-                  tuple(_form(f) for f in p["forms"]))
+                  tuple(_form(f) for f in p["forms"]), p.get("source", ""), tuple(p.get("unconfirmed") or ()))
         for p in raw["procedures"]
     )
 

@@ -282,7 +282,8 @@ def form_data(kind: Kind, forms: ProcedureForms, p: Person, event_date: date, de
             })
         docs.append({"form_id": forms.forms[1].form_id, "version": forms.forms[1].version, "fields": {
             "離職者氏名": name, "離職者氏名_フリガナ": kana, "離職年月日": wareki(event_date),
+            # 賃金支払状況等: the rows in order; e-filing writes them as the form's repeated elements.
+            # No 続紙 count: no source names such an element (e-filing refuses rows beyond one sheet).
             "賃金支払状況等": rows, "離職理由": {"事業主記入欄": details.get("rishoku_reason_code", "")},
-            "続紙枚数": str(c.sheets - 1),
         }})
     return {"proc_id": forms.proc_id, "title": forms.title, "forms": docs}
