@@ -22,7 +22,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from services.files.app import create_app as create_files_app
 from shared.settings import CommonSettings
+from tests.gateway.support import ServerThread
 from tests.security.common import FIGURES, LONG, NOTICES, openapi, services_with_contract
 from tests.security.world import World, close_clients, open_clients
 
@@ -33,6 +35,24 @@ CHECKS = [response_schema_conformance, status_code_conformance, content_type_con
 # ending sessions) would make later cases meaningless: fuzzed only with a token of their own.
 SELF_DISRUPTING = {"POST /api/v1/auth/logout", "POST /api/v1/auth/me/sessions/end-others",
                    "POST /api/v1/auth/keys/rotate", "POST /_sandbox/reset"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def files_over_http(settings: CommonSettings) -> Iterator[None]:
+    """efiling reads a filing's attachments from the files service over HTTP (as deployed): a real
+    files app on loopback, so a generated attachment id is looked up (and refused) instead of the
+    call failing on a service that is not there (502)."""
+    server = ServerThread(create_files_app(settings=settings, background=False), http="httptools").start()
+    before = os.environ.get("ROUMU_FILES_URL")
+    os.environ["ROUMU_FILES_URL"] = server.url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ROUMU_FILES_URL", None)
+        else:
+            os.environ["ROUMU_FILES_URL"] = before
+        server.stop()
 
 
 @pytest.fixture(scope="module")
