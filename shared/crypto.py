@@ -23,6 +23,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared.private_files import create_once
+
 ENV = "ROUMU_DATA_KEYS"
 FILE = "data-keys.json"
 _NONCE = 12
@@ -100,12 +102,7 @@ def ensure_data_keys(keys_dir: Path) -> Path:
         keys_dir.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"keys": [{"kid": f"dk-{secrets.token_hex(4)}",
                                      "key": base64.b64encode(secrets.token_bytes(32)).decode()}]})
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process won the race: use its key
-            return path
-        with os.fdopen(fd, "w") as f:
-            f.write(body)
+        create_once(path, body.encode())
     return path
 
 

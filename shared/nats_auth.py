@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.private_files import create_once
 from shared.revocation import SESSION_REVOKED
 from shared.topology import CONSUMES, SERVICES
 
@@ -97,14 +98,8 @@ def ensure_nats_credentials(keys_dir: Path, *, admin: bool = False) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in user_names(admin=admin):
         path = folder / f"{name}.password"
-        if path.exists():
-            continue
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            continue  # another process wrote it first: theirs stands
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
+        if not path.exists():
+            create_once(path, secrets.token_urlsafe(32).encode())
 
 
 def read_password(folder: Path, user: str) -> str | None:
