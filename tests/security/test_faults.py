@@ -720,6 +720,12 @@ def test_faults_in_the_whole_flow(tmp_path: Path) -> None:
             "name": "株式会社山田製作所", "name_kana": "カブシキガイシャヤマダセイサクショ",
             "address": "東京都千代田区千代田1-1",
             "employment_insurance_office_number": OFFICE_NUMBER}), 201).json()["id"])
+        # Writes naming a 事業所 wait for its event in each service's read model (a client retries a
+        # 404 right after creating one; the workload instead starts once every service knows it).
+        wait_until(lambda: all(any(r[0] == run.hire_jigyosho for r in rows(stack, svc, "jigyosho_directory",
+                                                                             "jigyosho_id"))
+                               for svc in ("koyo_hoken", "jimukumiai", "files")),
+                   "the new 事業所 in every read model", 60)
 
         figures["workload seconds"] = round(run_workload(run, injector), 1)
         figures["units run after the planned ones (late /apply faults)"] = run.extra_units
