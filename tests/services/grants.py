@@ -10,6 +10,8 @@ import importlib
 import itertools
 from collections.abc import Iterable, Mapping
 
+from sqlalchemy.exc import IntegrityError
+
 from shared.db import Database
 from shared.permissions import MENUS, Permissions, snapshot_data
 from shared.settings import CommonSettings
@@ -42,8 +44,16 @@ class GrantSeeder:
                              _version())
         for service in services:
             perms: Permissions = importlib.import_module(f"services.{service}.models").permissions
-            with self.db(service).transaction() as session:
-                perms.apply_snapshot(session, tenant_id, user_id, data)
+            for attempt in range(3):
+                try:
+                    with self.db(service).transaction() as session:
+                        perms.apply_snapshot(session, tenant_id, user_id, data)
+                    break
+                except IntegrityError:
+                    # The service's own consumer inserted the user's row from accounts' event at the
+                    # same moment (PostgreSQL): applied again, the snapshot compares versions instead.
+                    if attempt == 2:
+                        raise
         self._seeded.add((tenant_id, user_id))
 
     def ensure(self, tenant_id: str, user_id: str) -> None:
