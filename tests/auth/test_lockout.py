@@ -109,7 +109,7 @@ def test_per_source_throttle(service_client, clock):
     t = Tenant(client, str(uuid.uuid4()), f"s{uuid.uuid4().hex[:8]}")
     pw = strong()
     t.add_user("ueda", pw)
-    source = {"X-Roumu-Client-IP": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}
+    source = {"X-Roumu-Client-IP": f"2001:db8:6::{uuid.uuid4().hex[:4]}"}
     for login_id in ("a1", "a2", "a3"):  # spraying different accounts
         assert t.login(login_id, "whatever-password", headers=source).status_code == 401
     r = t.login("ueda", pw, headers=source)
