@@ -78,11 +78,15 @@ def on_permissions_changed(session: Session, event: EventEnvelope) -> None:
     """A newer grants snapshot (roles, menus, 事業所, status) ends the user's sessions at once:
     every service follows roumu.auth.session.revoked, so no token outlives the rights it was
     issued under. The same snapshot again (a redelivery, accounts' republish) changes nothing.
-    Version 1 is the user's creation, not a change."""
+    Version 1 is the user's creation, not a change. A session begun after the change is spared:
+    access tokens carry roles only (handled by on_user_updated), and every service reads menus and
+    事業所 from its own read model, so that session already runs under the new grants; ending it
+    would log out a user who logged in again before this event reached auth."""
     tenant_id, user_id = event.subject["tenant_id"], event.subject["user_id"]
     applied = permissions.apply_snapshot(session, tenant_id, user_id, event.data)
     if applied and int(event.data["permissions_version"]) > 1:
-        sessions.revoke_all(session, event.occurred_at, user_id, event.actor, "permissions_changed")
+        sessions.revoke_all(session, event.occurred_at, user_id, event.actor, "permissions_changed",
+                            created_before=event.occurred_at)
 
 
 def _end_sessions(session: Session, event: EventEnvelope, status: str) -> None:

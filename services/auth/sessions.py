@@ -132,9 +132,13 @@ def revoke(session: Session, now: datetime, s: AuthSession, actor: Actor, reason
 
 
 def revoke_all(session: Session, now: datetime, user_id: str, actor: Actor, reason: str,
-               keep: str | None = None) -> int:
+               keep: str | None = None, created_before: datetime | None = None) -> int:
+    """End the user's live sessions; with `created_before`, only those begun before that moment
+    (a login after a change already runs under the new rights)."""
     n = 0
     for s in user_sessions(session, user_id):
+        if created_before is not None and s.created_at >= created_before:
+            continue
         if s.id != keep and revoke(session, now, s, actor, reason):
             n += 1
     return n

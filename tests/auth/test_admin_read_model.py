@@ -127,3 +127,26 @@ def test_admins_see_who_created_each_partner_client(tenant):
     listed = tenant.client.get(f"{API}/partner-clients", headers=bearer(peer))
     [item] = [c for c in listed.json() if c["client_id"] == made.json()["client_id"]]
     assert item["created_by"] == admin and item["created_at"]
+
+
+def test_a_login_after_the_grant_change_survives_its_late_arrival(tenant, clock):
+    """The user logs in again after an administrator changed their grants but before the change
+    reached auth: that session already runs under the new grants (services read them from their
+    read models) and is not ended when the event arrives; the older one is."""
+    pw = strong()
+    user = tenant.add_user("mori", pw)
+    _grants(tenant, user, ("staff",), 1, {"koyo_hoken": "read"})
+    old = tenant.token("mori", pw)
+    clock.advance(timedelta(seconds=1))
+    changed_at = clock.now()
+    clock.advance(timedelta(seconds=1))
+    new = tenant.token("mori", pw)
+    event = EventEnvelope(type="roumu.accounts.user.permissions_changed", tenant_id=tenant.tenant_id, actor=BOSS,
+                          subject={"user_id": user, "tenant_id": tenant.tenant_id}, occurred_at=changed_at,
+                          data=snapshot_data(("staff",), {"koyo_hoken": "write"}, True, [], "active", 2))
+    with tenant.rt.transaction() as s:
+        on_accounts_event(s, event)
+    assert tenant.client.get(f"{API}/me", headers=bearer(new["access_token"])).status_code == 200
+    assert tenant.client.get(f"{API}/me", headers=bearer(old["access_token"])).status_code == 401
+    assert _revocations(tenant, old["session_id"]) == ["permissions_changed"]
+    assert _revocations(tenant, new["session_id"]) == []
