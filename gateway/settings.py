@@ -49,6 +49,11 @@ class GatewaySettings(BaseSettings):
     # service has just closed would otherwise fail the next request with a 502.
     keepalive_expiry: float = 4.0
     health_timeout: float = 1.0
+    # A service listed as several URLs (ROUMU_<SERVICE>_URL=http://a,http://b): each replica's /readyz
+    # is asked this often; one that is not ready, or refuses a connection, gets no requests for
+    # EJECT_SECONDS (or until it is ready again).
+    health_interval: float = 1.0
+    eject_seconds: float = 5.0
     # Sum of header names and values; beyond it the request is refused before any upstream sees it.
     max_header_bytes: int = 32 * 1024
 

@@ -43,6 +43,10 @@ class UpstreamTimeout(UpstreamError):
     pass
 
 
+class ConnectTimeout(UpstreamTimeout):
+    """No connection within the connect timeout: nothing was sent."""
+
+
 class PoolTimeout(UpstreamError):
     pass
 
@@ -252,7 +256,7 @@ class Pool:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(lambda: _Conn(loop), self.host, self.port), self.timeouts.connect)
         except TimeoutError as exc:
-            raise UpstreamTimeout("connect timed out") from exc
+            raise ConnectTimeout("connect timed out") from exc
         except OSError as exc:
             raise ConnectFailed(str(exc)) from exc
         return conn

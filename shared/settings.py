@@ -4,6 +4,7 @@ docs/configuration.md; a test checks that the two lists agree."""
 from __future__ import annotations
 
 import os
+import random
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -65,9 +66,16 @@ class CommonSettings(BaseSettings):
         return NatsAccess(self.nats_url, user if password is not None else None, password,
                           text(self.nats_tls_ca_file), text(self.nats_tls_cert_file), text(self.nats_tls_key_file))
 
+    def service_urls(self, service: str) -> list[str]:
+        """Every replica's base URL: ROUMU_<SERVICE>_URL may list several, comma-separated (the
+        gateway balances over them, gateway/balancer.py)."""
+        env = os.environ.get(f"ROUMU_{service.upper()}_URL", "")
+        return [u.strip() for u in env.split(",") if u.strip()] or [f"http://127.0.0.1:{BY_NAME[service].port}"]
+
     def service_url(self, service: str) -> str:
-        env = os.environ.get(f"ROUMU_{service.upper()}_URL")
-        return env or f"http://127.0.0.1:{BY_NAME[service].port}"
+        """One base URL of a service, for a call between services: a replica picked at random when
+        several are listed (spreading the calls; on Kubernetes it is the one Service name)."""
+        return random.choice(self.service_urls(service))  # noqa: S311 - load spreading, not security
 
     def service_port(self, service: str) -> int:
         env = os.environ.get(f"ROUMU_{service.upper()}_PORT")
