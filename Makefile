@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 # The console (web/) is rebuilt only when its sources changed (ops/console.py keeps a stamp); Node 20.19+.
 run: $(STAMP)
 	$(BIN)/python -m ops.console build
-	$(BIN)/python -m ops.devrun
+	$(BIN)/python -m ops.devrun $(if $(REPLICAS),--replicas $(REPLICAS))
 
 test: $(STAMP)
 	$(BIN)/python -m ops.console test

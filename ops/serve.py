@@ -62,7 +62,7 @@ def serve(name: str, settings: CommonSettings) -> None:
     import runpy
     from pathlib import Path
 
-    import uvicorn
+    from shared.serving import serve as serve_service
 
     if name == "gateway" and (Path(__file__).resolve().parents[1] / "gateway" / "__main__.py").is_file():
         # The gateway serves itself with its own uvicorn settings (gateway/server.py).
@@ -70,8 +70,8 @@ def serve(name: str, settings: CommonSettings) -> None:
         runpy.run_module("gateway", run_name="__main__", alter_sys=True)
         return
 
-    uvicorn.run(factory_of(name), factory=True, host=settings.bind_host, port=port_of(name, settings),
-                proxy_headers=False, access_log=False, timeout_graceful_shutdown=10)
+    serve_service(factory_of(name), settings.bind_host, port_of(name, settings), settings.shutdown_drain_seconds,
+                  settings.shutdown_grace_seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

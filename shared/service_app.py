@@ -32,6 +32,7 @@ from shared.purge import TenantPurge, holds_tenant_data
 from shared.relay import OutboxRelay
 from shared.request_context import RequestIdMiddleware
 from shared.revocation import RevokedSessions
+from shared.serving import DRAINING
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import TokenVerifier
 from shared.topology import ACCOUNTS_FEED, CONSUMES
@@ -166,6 +167,8 @@ def create_service_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
+        if DRAINING.is_set():  # stopping (shared/serving.py): no new requests here, please
+            return problem_response(503, detail="停止処理中です", extra={"checks": {"process": "draining"}})
         rt: Runtime = request.app.state.runtime
         checks: dict[str, str] = {}
         try:

@@ -47,6 +47,11 @@ class CommonSettings(BaseSettings):
     keys_dir: Path = Path("var/keys")
     bind_host: str = "127.0.0.1"
     relay_interval_seconds: float = 0.2
+    # SIGTERM (shared/serving.py): /readyz turns 503 at once; requests are still served for
+    # DRAIN_SECONDS (longer than the gateway's or Kubernetes' readiness check period, so no new
+    # request is sent here after it), then in-flight requests get GRACE_SECONDS to finish.
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     relay_batch_size: int = 200
     # Connections every Roumu process together may hold on the PostgreSQL server: its max_connections
     # (100 by default) less a reserve for administration, backups and migrations. Each service
