@@ -242,8 +242,10 @@ class DevRun:
     def service_child(self, name: str, replica: int, port: int, count: int = 1) -> Child:
         """One replica of a service, served by ops.serve (its drain on SIGTERM, shared/serving.py)."""
         label = name if count == 1 else f"{name}-{replica}"
+        host = self.settings.bind_host
+        health_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         return Child(label, [sys.executable, "-m", "ops.serve", name], self.log_dir / f"{label}.log",
-                     f"http://127.0.0.1:{port}/healthz", port, own_env={f"ROUMU_{name.upper()}_PORT": str(port)},
+                     f"http://{health_host}:{port}/healthz", port, own_env={f"ROUMU_{name.upper()}_PORT": str(port)},
                      service=name)
 
     def planned_services(self) -> list[Child]:
