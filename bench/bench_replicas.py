@@ -63,6 +63,8 @@ class Measured:
 class Result:
     one: list[Measured]
     two: list[Measured]
+    load_before: float = 0.0  # 1-minute load average: other work on the machine
+    load_after: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -146,12 +148,13 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> Result:
             two_pids = [two_gw.pid, *(p.pid for p in accounts)]
             for base in (one_url, two_url):
                 run_load(base + path, auth, 2, connections)  # warm pools and caches
-            result = Result([], [])
+            result = Result([], [], load_before=os.getloadavg()[0])
             for i in range(rounds):
                 result.one.append(_measure(one_url + path, auth, one_pids, seconds, connections))
                 result.two.append(_measure(two_url + path, auth, two_pids, seconds, connections))
                 print(f"round {i + 1}: {_line('1 replica ', result.one[-1])} | {_line('2 replicas', result.two[-1])}",
                       flush=True)
+            result.load_after = os.getloadavg()[0]
             print(f"2 replicas / 1 replica throughput (median of rounds): {result.ratio:.2f}", flush=True)
             return result
         finally:
@@ -178,6 +181,7 @@ def markdown(result: Result, seconds: int, connections: int) -> str:
                         f"{m.cpu_ms_per_request:.2f} | {m.load.unexpected} |")
     cpu_one = statistics.median(m.cpu_ms_per_request for m in result.one)
     cpu_two = statistics.median(m.cpu_ms_per_request for m in result.two)
+    per_round = ", ".join(f"{two.load.rps / one.load.rps:.2f}" for one, two in zip(result.one, result.two, strict=True))
     return "\n".join([
         "## Gateway with 1 and with 2 replicas of accounts (bench/bench_replicas.py)",
         "",
@@ -192,7 +196,8 @@ def markdown(result: Result, seconds: int, connections: int) -> str:
         *rows,
         "",
         f"* 2 replicas / 1 replica throughput (median of rounds): **{result.ratio:.2f}**; CPU per request "
-        f"{cpu_one:.2f} ms with one replica, {cpu_two:.2f} ms with two.",
+        f"{cpu_one:.2f} ms with one replica, {cpu_two:.2f} ms with two. Per round: {per_round}. Load average "
+        f"(1 min) before / after: {result.load_before:.1f} / {result.load_after:.1f}.",
         "",
         "Reading it: this machine has 2 cores, shared by the load generator, the gateway, PostgreSQL, the "
         "replicas and, during this run, other sessions' work. A second replica adds a Python process "
