@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import credentials, tls
 from gateway.auth import AccessVerifier, FileKeys, HttpKeys, KeySource, bearer_token, invalid_token
-from gateway.balancer import Replica, Upstream, split_urls, watch_health
+from gateway.balancer import FailoverTransport, Replica, Upstream, split_urls, watch_health
 from gateway.body import Body, BodyPolicy, ClientDisconnected
 from gateway.budgets import Budget
 from gateway.console import Console, with_page_policy
@@ -78,11 +78,16 @@ log = logging.getLogger("roumu.gateway")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def new_client(gw: GatewaySettings) -> httpx.AsyncClient:
-    """The control-plane client: health checks, tenant settings, keys, device CAs."""
+def new_client(gw: GatewaySettings, replicas: Mapping[str, str] | None = None) -> httpx.AsyncClient:
+    """The control-plane client: health checks, tenant settings, keys, device CAs. `replicas`
+    (service → comma-separated URLs): a call to a service's first replica that cannot connect
+    moves to the next (gateway/balancer.FailoverTransport)."""
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=gw.keepalive_expiry)
+    transport = FailoverTransport(httpx.AsyncHTTPTransport(limits=limits, trust_env=False),
+                                  [split_urls(u) for u in (replicas or {}).values()])
     return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10,
-                            keepalive_expiry=gw.keepalive_expiry),
+        transport=transport,
+        limits=limits,
         timeout=httpx.Timeout(connect=gw.connect_timeout, read=gw.read_timeout, write=gw.write_timeout,
                               pool=gw.pool_timeout),
         follow_redirects=False,  # a redirect is the client's to follow, not ours
@@ -364,7 +369,7 @@ class Gateway:
 
     async def start(self) -> Runtime:
         gw = self.gw
-        client = new_client(gw)
+        client = new_client(gw, self.upstreams)
         limit = asyncio.Semaphore(gw.max_connections)
         timeouts = Timeouts(gw.connect_timeout, gw.read_timeout, gw.write_timeout, gw.pool_timeout)
         # One pool per replica; each service has its own budget within the global one (two services

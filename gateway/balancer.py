@@ -160,3 +160,36 @@ async def watch_health(client: httpx.AsyncClient, upstreams: Sequence[Upstream],
             await asyncio.wait_for(stop.wait(), interval)
         except TimeoutError:
             pass
+
+
+class FailoverTransport(httpx.AsyncBaseTransport):
+    """The control-plane client's transport (tenant settings, keys, device CAs): a call addressed to a
+    service's first replica goes to the next one when the connection cannot be made (nothing was
+    sent, so any call may move). These calls are rare and cached, so they are not balanced."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, services: Sequence[Sequence[str]]) -> None:
+        self.inner = inner
+        self.alternates: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        for urls in services:
+            addresses = [_address(httpx.URL(u)) for u in urls]
+            if len(addresses) > 1:
+                self.alternates[addresses[0]] = addresses[1:]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        others = self.alternates.get(_address(request.url), [])
+        for nxt in [*others, None]:
+            try:
+                return await self.inner.handle_async_request(request)
+            except httpx.ConnectError:
+                if nxt is None:
+                    raise
+                request.url = request.url.copy_with(host=nxt[0], port=nxt[1])
+                request.headers["host"] = f"{nxt[0]}:{nxt[1]}"
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _address(url: httpx.URL) -> tuple[str, int]:
+    return url.host, url.port or 80

@@ -182,3 +182,21 @@ def test_gateway_health_counts_a_service_up_while_one_replica_is(replicas, start
     r = httpx.get(f"{gw}/healthz")
     assert r.json()["services"]["accounts"] == "up"
 
+
+
+def test_a_control_plane_call_to_a_dead_first_replica_goes_to_the_next(replicas, down_url, settings):
+    import asyncio
+
+    from gateway.app import new_client
+    from gateway.settings import GatewaySettings
+
+    a, _, urls = replicas
+    listed = f"{down_url},{urls.split(',')[0]}"
+
+    async def call() -> httpx.Response:
+        async with new_client(GatewaySettings(), {"accounts": listed}) as client:
+            return await client.get(f"{down_url}/api/v1/accounts/who")
+
+    r = asyncio.run(call())
+    assert r.status_code == 200 and r.json()["replica"] == "a"
+    assert a.hits == {"GET": 1}
