@@ -65,6 +65,7 @@ from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.nats_auth import GATEWAY
 from shared.request_context import RequestIdMiddleware, current_request_id, new_request_id
+from shared.serving import DRAINING
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import Principal, TokenError, TokenSigner
 from shared.topology import ROUTED
@@ -448,6 +449,8 @@ class Gateway:
         # pulled the gateway for one down service would take all the others down with it.
         if self.rt is None:
             return problem_response(503, detail="起動中です")
+        if DRAINING.is_set():  # stopping (shared/serving.py): the load balancer sends no more
+            return problem_response(503, detail="停止処理中です")
         return JSONResponse({"status": "ready", "service": NAME})
 
 

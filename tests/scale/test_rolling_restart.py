@@ -47,7 +47,7 @@ class Stack:
         self.env.update({
             "ROUMU_DATABASE_URL_TEMPLATE": f"{base}/{prefix}_{{service}}",
             # Longer than the gateway's check period below: ejected before it stops listening.
-            "ROUMU_SHUTDOWN_DRAIN_SECONDS": "2", "ROUMU_GATEWAY_HEALTH_INTERVAL": "0.25",
+            "ROUMU_SHUTDOWN_DRAIN_SECONDS": "1", "ROUMU_GATEWAY_HEALTH_INTERVAL": "0.25",
             # Four clients of one user for minutes: the per-user and per-tenant limits are not the subject.
             "ROUMU_GATEWAY_RATE_LIMIT_USER": "100000/minute", "ROUMU_GATEWAY_RATE_LIMIT_TENANT": "100000/minute",
             "ROUMU_GATEWAY_RATE_LIMIT_IP": "100000/minute",
