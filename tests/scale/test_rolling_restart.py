@@ -1,6 +1,6 @@
 """A rolling restart under load loses no request (issue 23): `make run REPLICAS=2` on PostgreSQL
 (ops.devrun, two processes of every service), four clients sending mixed requests through the
-gateway — reads, writes with an Idempotency-Key, uploads — while devrun restarts every replica of
+gateway — reads, writes with an Idempotency-Key, uploads, filings — while devrun restarts every replica of
 every service one at a time (SIGUSR1). Each replica drains on SIGTERM (shared/serving.py), the
 gateway ejects it and retries elsewhere only what is safe (gateway/balancer.py). Every request
 must succeed, and every write must have happened exactly once.
@@ -27,6 +27,7 @@ from shared.topology import SERVICES
 from tests.e2e.test_make_run import PASSWORD, ROOT, stack_env
 from tests.e2e.test_partner_scenario import HIRE, jigyosho, once_known
 from tests.files.samples import PDF
+from tests.services.efiling.support import PROC
 from tests.support.databases import TestDatabases
 from tests.support.nats_server import free_port
 
@@ -97,6 +98,7 @@ class Load:
         self.failures: list[str] = []
         self.hires: set[str] = set()  # ids of the insured persons created
         self.files: set[str] = set()
+        self.filings: set[str] = set()
         self.lock = threading.Lock()
 
     def client(self, n: int) -> None:
@@ -124,8 +126,17 @@ class Load:
                 if r is not None:
                     with self.lock:
                         self.files.add(fid)
+                # A filing (a draft), with the Idempotency-Key efiling asks of its callers; a repeat
+                # of the same key answers 200 with the first filing.
+                key = f"filing-{n}-{i}-{uuid.uuid4().hex[:6]}"
+                r = self.call("filing", lambda key=key: c.post(
+                    "/api/v1/efiling/filings", headers={"Idempotency-Key": key},
+                    json={"jigyosho_id": self.jigyosho_id, "procedure_code": PROC}), 201, 200)
+                if r is not None:
+                    with self.lock:
+                        self.filings.add(r.json()["id"])
 
-    def call(self, kind: str, send, expected: int) -> httpx.Response | None:
+    def call(self, kind: str, send, *expected: int) -> httpx.Response | None:
         with self.lock:
             self.sent[kind] += 1
         try:
@@ -134,7 +145,7 @@ class Load:
             with self.lock:
                 self.failures.append(f"{kind}: {type(exc).__name__} {exc}")
             return None
-        if r.status_code != expected:
+        if r.status_code not in expected:
             with self.lock:
                 self.failures.append(f"{kind} {r.request.method} {r.request.url.path}: {r.status_code} {r.text[:200]}")
             return None
@@ -186,14 +197,16 @@ def test_a_rolling_restart_of_every_replica_under_load_fails_no_request(tmp_path
         with httpx.Client(base_url=stack.url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as c:
             listed = c.get("/api/v1/koyo-hoken/insured-persons", params={"jigyosho_id": js, "limit": 1})
             stored = listed_files(c, js)
+            filings = c.get("/api/v1/efiling/filings", params={"jigyosho_id": js, "limit": 1})
         sent = sum(load.sent.values())
         print(f"\nrolling restart: {restarts} restarts of {len(REPLICATED) * 2} replicas; "
               f"{sent} requests sent ({dict(load.sent)}), {len(load.failures)} failed; "
-              f"{len(load.hires)} hires and {len(load.files)} uploads written")
+              f"{len(load.hires)} hires, {len(load.files)} uploads and {len(load.filings)} filings written")
         assert load.failures == [], load.failures[:10]
         assert restarts == len(REPLICATED) * 2
         # Every write happened once: the hires listed are the ones answered (plus the first one).
         assert listed.json()["total"] == len(load.hires) + 1
         assert stored == load.files
+        assert filings.json()["total"] == len(load.filings)
     finally:
         stack.stop()
