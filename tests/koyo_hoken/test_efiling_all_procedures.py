@@ -10,26 +10,23 @@ Before these procedures were data in efiling, the hand-off answered 422 efiling-
 from __future__ import annotations
 
 import io
-import threading
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from lxml import etree
 
 from services.efiling.app import create_app as create_efiling_app
 from services.efiling.egov.client import EgovClient
-from shared.settings import CommonSettings
 from tests.conftest import bearer
+from tests.gateway.support import ServerThread
 from tests.koyo_hoken.support import BASE, MY_NUMBER, frozen, person, tenant
 from tests.services.efiling.conftest import files_server, sandbox, sandbox_server  # noqa: F401 - fixtures
 from tests.services.efiling.support import efiling_settings
 from tests.services.efiling.test_api import link, submit, track
 from tests.services.egov_support import SandboxServer, new_account
-from tests.support.nats_server import free_port
 
 EFILING = "/api/v1/efiling"
 APPLICANT = {"氏名": "社労士 花子", "法人団体名": "花子社会保険労務士事務所"}
@@ -40,39 +37,13 @@ MONTHS = [("2024-10-01", "2024-10-31"), ("2024-11-01", "2024-11-30"), ("2024-12-
           ("2025-10-01", "2025-10-20")]
 
 
-class EfilingServer:
-    """The efiling service as a real HTTP server (uvicorn in a thread), without its worker: the
-    test drives tracking itself."""
-
-    def __init__(self, settings: CommonSettings, egov: SandboxServer) -> None:
-        self.port = free_port()
-        app = create_efiling_app(settings=settings, background=False,
-                                 efiling_settings=efiling_settings(egov, worker_enabled=False))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical",
-                                                    lifespan="on", http="httptools", loop="asyncio"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> EfilingServer:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("efiling did not start")
-            self.thread.join(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-
 @pytest.fixture
 def efiling(settings, sandbox, files_server, monkeypatch) -> Iterator[httpx.Client]:  # noqa: F811
     monkeypatch.setenv("ROUMU_FILES_URL", files_server.url)
-    server = EfilingServer(settings, sandbox).start()
+    # efiling as a real HTTP server without its worker: the test drives tracking itself.
+    app = create_efiling_app(settings=settings, background=False,
+                             efiling_settings=efiling_settings(sandbox, worker_enabled=False))
+    server = ServerThread(app, http="httptools", loop="asyncio").start()
     monkeypatch.setenv("ROUMU_EFILING_URL", server.url)  # where koyo_hoken's hand-off goes
     try:
         with httpx.Client(base_url=server.url, timeout=30) as c:
