@@ -39,6 +39,8 @@ from services.egov_sandbox import packages as sandbox_packages
 from shared import xmldsig
 from tests.e2e.support import efiling_stack, grant_my_number_view, jigyosho, link_egov_account, once_known
 from tests.e2e.test_make_run import login
+from tests.koyo_hoken.support import MY_NUMBER
+from tests.koyo_hoken.test_efiling_all_procedures import assert_soshitsu_package
 from tests.services.efiling.certs import PASSWORD
 from tests.services.efiling.support import APPLICANT, FORM, PROC, shutoku
 from tests.services.efiling.test_attachments import PDF, png
@@ -52,8 +54,6 @@ __all__ = ["signer"]  # the office's key and certificate (a module-scoped fixtur
 
 KOYO = "/api/v1/koyo-hoken"
 EFILING = "/api/v1/efiling"
-MY_NUMBER = "123456789018"
-SOSHITSU_PROC = "4950008680035000"
 TENKIN_PROC = "4950008680040000"
 
 
@@ -197,25 +197,11 @@ def test_soshitsu_with_rishoku_shomeisho_through_the_gateway_to_an_official_docu
             "jigyosho_number": "1301-123456-7", "cause": "2", "rishoku_reason_code": "2A", "wage_history": wages}})
 
     files = package_files(w, filing)
-    kousei = etree.fromstring(files["kousei.xml"])
-    assert kousei.findtext("構成情報/管理情報/手続番号/手続ID") == SOSHITSU_PROC
-    assert [a.findtext("申請書様式ID") for a in kousei.iterfind("構成情報/申請書属性情報")] == [
-        "495008680035800350", "495008680035800351"]
-    # The 離職証明書's 賃金支払状況 rows are the wage table koyo_hoken shows for the same history.
-    cert = etree.fromstring(files["495008680035800351_01.xml"]).find("A-250046-004_1")
-    assert cert is not None and cert.findtext("離職者氏名") == "山田\u3000太郎"
-    rows = cert.findall("賃金支払状況等1") + cert.findall("賃金支払状況等2")
-    assert len(rows) == 13
     preview = w.c.post(f"{KOYO}/rishoku-shomeisho/preview", headers=w.admin, json={
         "rishoku_date": left.isoformat(), "insured_since": "2020-04-01", "wage_history": wages})
     assert preview.status_code == 200, preview.text
-    wage_rows = [(r.findtext("賃金支払対象期間_開始"), r.findtext("賃金額計")) for r in rows
-                 if r.findtext("賃金支払対象期間_開始")]
-    assert wage_rows and wage_rows == [(x["start"], str(x["total"])) for x in preview.json()["wage_rows"]]
-    insured = [(r.findtext("被保険者期間算定対象期間_開始"), r.findtext("被保険者期間算定対象期間_終了"))
-               for r in rows if r.findtext("被保険者期間算定対象期間_開始")]
-    assert insured == [(x["start"], x["end"]) for x in preview.json()["insured_rows"]]
-    assert MY_NUMBER.encode() not in files["495008680035800351_01.xml"]
+    assert_soshitsu_package(files, preview.json())
+    kousei = etree.fromstring(files["kousei.xml"])
     assert kousei.find(f"署名情報/{{{xmldsig.DSIG}}}Signature") is not None  # signed with the office certificate
 
 

@@ -112,6 +112,26 @@ def hand_off_and_file(c, h, efiling: httpx.Client, egov: SandboxServer, settings
     return fid, files
 
 
+def assert_soshitsu_package(files: dict[str, bytes], preview: dict[str, Any]) -> None:
+    """A 喪失届 + 離職証明書 package: both forms declared, and the 離職証明書's 賃金支払状況 rows (13 slots
+    on the sheet) are the wage table koyo_hoken's `rishoku-shomeisho/preview` gives for the same history."""
+    kousei = etree.fromstring(files["kousei.xml"])
+    assert kousei.findtext("構成情報/管理情報/手続番号/手続ID") == "4950008680035000"
+    assert [a.findtext("申請書様式ID") for a in kousei.iterfind("構成情報/申請書属性情報")] == [
+        "495008680035800350", "495008680035800351"]
+    cert = etree.fromstring(files["495008680035800351_01.xml"]).find("A-250046-004_1")
+    assert cert is not None and cert.findtext("離職者氏名") == "山田\u3000太郎"
+    rows = cert.findall("賃金支払状況等1") + cert.findall("賃金支払状況等2")
+    assert len(rows) == 13
+    insured = [(r.findtext("被保険者期間算定対象期間_開始"), r.findtext("被保険者期間算定対象期間_終了"))
+               for r in rows if r.findtext("被保険者期間算定対象期間_開始")]
+    assert insured == [(x["start"], x["end"]) for x in preview["insured_rows"]]
+    wages = [(r.findtext("賃金支払対象期間_開始"), r.findtext("賃金額計")) for r in rows
+             if r.findtext("賃金支払対象期間_開始")]
+    assert wages and wages == [(x["start"], str(x["total"])) for x in preview["wage_rows"]]
+    assert MY_NUMBER.encode() not in files["495008680035800351_01.xml"]
+
+
 def test_soshitsu_with_rishoku_shomeisho_from_hand_off_to_official_document(service_client, tokens, grants, settings,
                                                                            efiling, sandbox):  # noqa: F811
     c = service_client("koyo_hoken", clock=frozen(2025, 10, 25))
@@ -137,25 +157,10 @@ def test_soshitsu_with_rishoku_shomeisho_from_hand_off_to_official_document(serv
     skeleton = skeleton_of(sandbox, account, "4950008680035000")
     for form_id in ("495008680035800350", "495008680035800351"):
         assert_follows_skeleton(skeleton[f"{form_id}_01.xml"], files[f"{form_id}_01.xml"])
-    kousei = etree.fromstring(files["kousei.xml"])
-    assert kousei.findtext("構成情報/管理情報/手続番号/手続ID") == "4950008680035000"
-    assert [a.findtext("申請書様式ID") for a in kousei.iterfind("構成情報/申請書属性情報")] == [
-        "495008680035800350", "495008680035800351"]
-    # The wage table koyo_hoken computes is in the 賃金支払状況 rows, newest first, 13 slots on the sheet.
-    cert = etree.fromstring(files["495008680035800351_01.xml"]).find("A-250046-004_1")
-    assert cert is not None and cert.findtext("離職者氏名") == "山田\u3000太郎"
-    rows = cert.findall("賃金支払状況等1") + cert.findall("賃金支払状況等2")
-    assert len(rows) == 13
     preview = c.post(f"{BASE}/rishoku-shomeisho/preview", headers=h, json={
         "rishoku_date": "2025-10-20", "insured_since": "2020-04-01",
         "wage_history": {"pay_type": "monthly_full", "closing_day": 31, "periods": periods}}).json()
-    insured = [(r.findtext("被保険者期間算定対象期間_開始"), r.findtext("被保険者期間算定対象期間_終了"))
-               for r in rows if r.findtext("被保険者期間算定対象期間_開始")]
-    assert insured == [(x["start"], x["end"]) for x in preview["insured_rows"]]
-    wages = [(r.findtext("賃金支払対象期間_開始"), r.findtext("賃金額計")) for r in rows
-             if r.findtext("賃金支払対象期間_開始")]
-    assert wages == [(x["start"], str(x["total"])) for x in preview["wage_rows"]]
-    assert MY_NUMBER.encode() not in files["495008680035800351_01.xml"]
+    assert_soshitsu_package(files, preview)
 
 
 def test_tenkin_from_hand_off_to_official_document(service_client, tokens, grants, settings, efiling,
