@@ -33,7 +33,10 @@ class NatsCluster:
     """`stream`: the stream the users' permissions name. `url`: every node, comma-separated
     (ROUMU_NATS_URL accepts that)."""
 
-    def __init__(self, root: Path, keys_dir: Path, stream: str, size: int = 3, *, admin: bool = True) -> None:
+    def __init__(self, root: Path, keys_dir: Path, stream: str, size: int = 3, *, admin: bool = True,
+                 sync_interval: str | None = SYNC_INTERVAL) -> None:
+        """`sync_interval` None: JetStream's default (a flush every 2 minutes), for the benchmark."""
+        self.sync_interval = sync_interval
         ensure_nats_credentials(keys_dir, admin=admin)
         self.auth = server_config(keys_dir, stream, admin=admin)
         self.keys_dir = keys_dir
@@ -54,8 +57,8 @@ class NatsCluster:
     def _config(self, node: Node) -> str:
         others = [f"nats-route://127.0.0.1:{n.route_port}" for n in self.nodes if n is not node]
         # The store directory comes from NatsServer's -sd (the config may not name it again).
-        return (f"server_name: {node.name}\n"
-                f"jetstream {{\n  sync_interval: {SYNC_INTERVAL}\n}}\n"
+        sync = f"jetstream {{\n  sync_interval: {self.sync_interval}\n}}\n" if self.sync_interval else ""
+        return (f"server_name: {node.name}\n" + sync +
                 f"cluster {{\n  name: {CLUSTER_NAME}\n  listen: 127.0.0.1:{node.route_port}\n"
                 f"  routes: {json.dumps(others)}\n}}\n" + self.auth)
 
