@@ -99,6 +99,13 @@ def mounts() -> list[dict[str, Any]]:
             {"name": "tmp", "mountPath": TMP}]
 
 
+def liveness_path(name: str) -> str:
+    """A service's /healthz answers for the process. The gateway's /healthz reports every service
+    (503 when one is down): as liveness it would restart every gateway pod for one down service, so
+    the gateway is alive when its /readyz answers (as compose's healthcheck does, ops/serve.py)."""
+    return "/readyz" if name == "gateway" else "/healthz"
+
+
 def deployment(name: str, port: int) -> dict[str, Any]:
     lab = labels(name, "gateway" if name == "gateway" else "service")
     requests, limits = BUSY.get(name, (REQUESTS, LIMITS))
@@ -110,7 +117,7 @@ def deployment(name: str, port: int) -> dict[str, Any]:
         # The local store on a ReadWriteMany volume shared by the replicas (or ROUMU_FILES_STORAGE=s3).
         vols.append({"name": "files-data", "persistentVolumeClaim": {"claimName": "files-data"}})
         mnts.append({"name": "files-data", "mountPath": "/data/files"})
-    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3,
+    probe = {"httpGet": {"path": liveness_path(name), "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3,
              "failureThreshold": 3}
     container = {
         "name": k8s_name(name), "image": IMAGE, "args": [name],

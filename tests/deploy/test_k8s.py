@@ -102,7 +102,9 @@ def test_every_process_has_its_deployment_service_probes_pdb_and_policy(target: 
         assert selector.items() <= d["spec"]["template"]["metadata"]["labels"].items(), name
         (c,) = d["spec"]["template"]["spec"]["containers"]
         assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", name
-        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+        # The gateway's /healthz is every service's health: its liveness is /readyz (ops/k8s.liveness_path).
+        assert c["livenessProbe"]["httpGet"]["path"] == ("/readyz" if name == "gateway" else "/healthz"), name
+        assert c["startupProbe"]["httpGet"] == c["livenessProbe"]["httpGet"], name
         assert c["resources"]["requests"].keys() >= {"cpu", "memory"}, name
         assert c["ports"] == [{"name": "http", "containerPort": port}], name
         assert c["securityContext"]["readOnlyRootFilesystem"] is True, name
