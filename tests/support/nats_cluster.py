@@ -38,7 +38,11 @@ class NatsCluster:
         """`sync_interval` None: JetStream's default (a flush every 2 minutes), for the benchmark."""
         self.sync_interval = sync_interval
         ensure_nats_credentials(keys_dir, admin=admin)
-        self.auth = server_config(keys_dir, stream, admin=admin)
+        # Included by every node's config, as the Helm values include the Secret roumu-nats-auth.
+        root.mkdir(parents=True, exist_ok=True)
+        self.auth = root / "auth.conf"
+        self.auth.write_text(server_config(keys_dir, stream, admin=admin), encoding="utf-8")
+        self.auth.chmod(0o600)
         self.keys_dir = keys_dir
         self.nodes: list[Node] = []
         routes = [free_port() for _ in range(size)]
@@ -60,7 +64,8 @@ class NatsCluster:
         sync = f"jetstream {{\n  sync_interval: {self.sync_interval}\n}}\n" if self.sync_interval else ""
         return (f"server_name: {node.name}\n" + sync +
                 f"cluster {{\n  name: {CLUSTER_NAME}\n  listen: 127.0.0.1:{node.route_port}\n"
-                f"  routes: {json.dumps(others)}\n}}\n" + self.auth)
+                f"  routes: {json.dumps(others)}\n}}\n"
+                f"include {json.dumps(self.auth.name)}\n")
 
     @property
     def url(self) -> str:
