@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, Table, create_engine, func, select
 from sqlalchemy.orm import Session
 
+from ops.backup.job import RunResult, publish_event
 from ops.migrate import migrate
 from ops.serve import stream as create_stream
 from services.accounts.events import JIGYOSHO_UPDATED
@@ -317,6 +319,12 @@ def test_no_event_lost_or_applied_twice_while_cluster_nodes_are_killed(
         reports = [audit_service.verify_chain(session, (t, c), keys) for t, c in heads]
     audit.engine.dispose()
     assert reports and not [(r.category, r.mismatch) for r in reports if r.mismatch is not None]
+
+    # A backup run brings the stream to today's configuration as `ops` (ops/backup/job.py): the
+    # configured replicas stay (it once applied the default, 1, which would have shrunk the stream).
+    assert publish_event(settings, RunResult("roumu-cluster-check", ok=False, created_at=datetime.now(UTC),
+                                             stage="test", error="none"))
+    assert cluster.stream_cluster(STREAM).get("num_replicas") == 3
 
     figures.update({"events": len(events), "lost": len(lost), "applied twice": len(twice),
                     "stream messages": sum(in_stream.values()), "nodes killed (-9)": killed,
