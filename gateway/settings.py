@@ -110,9 +110,11 @@ class GatewaySettings(BaseSettings):
     # --- request limits ---------------------------------------------------------------------------
     max_body_bytes: int = 1024 * 1024
     # Files, and the CSV imports that staff send as files (text/csv, up to the upload size).
+    # The office certificate (PKCS#12, multipart) of e-filing too; the service caps it at 64 KB.
     upload_paths: StrList = Field(default_factory=lambda: ["/api/v1/files/",
                                                            "/api/v1/koyo-hoken/insured-persons/import",
-                                                           "/api/v1/jimukumiai/wages/import"])
+                                                           "/api/v1/jimukumiai/wages/import",
+                                                           "/api/v1/efiling/certificates"])
     max_upload_bytes: int = 100 * 1024 * 1024
     multipart_overhead_bytes: int = 64 * 1024
     json_content_types: StrList = Field(default_factory=lambda: ["application/json"])

@@ -121,14 +121,16 @@ def create_service_app(
         nats = settings.nats_access(name)
         url = settings.database_url(name)
         db = Database(url, **settings.db_pool_options(url))
+        replicas = settings.nats_stream_replicas
         relay = OutboxRelay(name, db, messaging, nats, settings.nats_stream,
-                            interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
+                            interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size,
+                            stream_replicas=replicas)
         rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay,
                      permissions=permissions, jigyosho_directory=jigyosho_directory,
-                     revoked=RevokedSessions(nats, settings.nats_stream))
+                     revoked=RevokedSessions(nats, settings.nats_stream, stream_replicas=replicas))
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
-                          nats, settings.nats_stream, ack_wait=s.ack_wait)
+                          nats, settings.nats_stream, ack_wait=s.ack_wait, stream_replicas=replicas)
             for s in subscriptions
         ]
         app.state.runtime = rt

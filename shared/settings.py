@@ -31,6 +31,10 @@ class CommonSettings(BaseSettings):
         default="nats://127.0.0.1:4222", validation_alias=AliasChoices("ROUMU_NATS_URL", "NATS_URL")
     )
     nats_stream: str = "ROUMU"
+    # Copies of the stream: 1 on one nats-server (make run, compose), 3 on a JetStream cluster
+    # (docs/operations.md, "The NATS cluster"). Applied when the stream is created, and to an
+    # existing stream by the ops steps that manage it (`python -m ops.serve stream`, backups).
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     # Where each NATS user's password file (<user>.password) is read from; default <keys_dir>/nats,
     # generated there with the keys (shared/nats_auth.py). No file: connect without credentials.
     nats_credentials_dir: Path | None = None
