@@ -107,7 +107,7 @@ class Upstream:
             tried.append(replica)
             replica.outstanding += 1
             try:
-                conn = await replica.pool.send(method, target, headers, body, stream, length)
+                conn = await replica.pool.send(method, target, headers, body, stream, length, resend=resend)
             except (ConnectFailed, ConnectTimeout) as exc:
                 replica.outstanding -= 1
                 self.eject(replica, f"connect: {exc}")

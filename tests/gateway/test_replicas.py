@@ -200,3 +200,82 @@ def test_a_control_plane_call_to_a_dead_first_replica_goes_to_the_next(replicas,
     r = asyncio.run(call())
     assert r.status_code == 200 and r.json()["replica"] == "a"
     assert a.hits == {"GET": 1}
+
+
+class DiesOnSecond:
+    """A replica that answers the first request of a connection (kept alive), reads the second one,
+    then dies: the connection closes without a byte of an answer and nothing listens any more.
+    Whether the second request ran there is unknowable."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.second: bytes = b""
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            body = b'{"replica": "dying"}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body)
+            while b"\r\n\r\n" not in self.second:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                self.second += chunk
+            self.sock.close()  # dies: its connections go, and so does its port
+
+
+@pytest.mark.parametrize(("method", "headers", "moves"), [
+    ("GET", [], True),
+    ("POST", [(b"idempotency-key", b"k-9")], True),
+    ("POST", [], False),
+])
+def test_a_replica_dying_with_the_request_on_a_kept_alive_connection(replicas, method, headers, moves):
+    """The request went out on a connection kept alive from an earlier answer, and the replica died
+    before answering: a bare POST is not sent anywhere again (not even on a new connection to the
+    same address, whose refusal would have looked like 'nothing sent'); GET and keyed writes move."""
+    import asyncio
+
+    from gateway.balancer import Replica as Upstream_Replica
+    from gateway.balancer import Upstream
+    from gateway.proxy import host_port
+    from gateway.upstream import ConnectionBroken, Pool, Timeouts
+
+    live_app, _, urls = replicas
+    dying = DiesOnSecond()
+
+    def pool(url: str) -> Pool:
+        host, port = host_port(url)
+        return Pool(host, port, asyncio.Semaphore(10), 10, 60.0, Timeouts(2.0, 10.0, 10.0, 5.0))
+
+    async def scenario() -> str | None:
+        first, live = Upstream_Replica(dying.url, pool(dying.url)), Upstream_Replica(urls.split(",")[0],
+                                                                                     pool(urls.split(",")[0]))
+        up = Upstream("accounts", [first, live], eject_seconds=0)
+        live.outstanding = 1  # steers both requests to the dying replica first
+        r, conn = await up.send("GET", b"/api/v1/accounts/who", [], None)
+        assert r is first and conn.take_body() == b'{"replica": "dying"}'
+        r.pool.release(conn)  # kept alive
+        up.done(r)
+        body = b"{}" if method == "POST" else None
+        try:
+            r, conn = await up.send(method, b"/api/v1/accounts/who", headers, body)
+        except ConnectionBroken:
+            return None
+        answered = conn.take_body().decode()
+        r.pool.release(conn)
+        return answered
+
+    answered = asyncio.run(scenario())
+    assert dying.second.startswith(method.encode())  # it reached the replica that died
+    if moves:
+        assert answered is not None and '"a"' in answered
+        assert live_app.hits == {method: 1}
+    else:
+        assert answered is None  # 502 at the gateway
+        assert live_app.hits == {}  # never run a second time
