@@ -217,3 +217,23 @@ def test_backups_at_23_japan_time_and_postgres_and_nats_clusters() -> None:
     assert values["config"]["jetstream"]["enabled"] is True
     # The tests' cluster (tests/support/nats_cluster.py) runs with the production setting.
     assert values["config"]["jetstream"]["merge"]["sync_interval"] == SYNC_INTERVAL
+
+
+def test_a_stopping_pod_drains_before_it_closes() -> None:
+    """SIGTERM turns /readyz false; the pod keeps serving for DRAIN seconds, longer than the
+    readiness checks take to notice (periodSeconds x failureThreshold), so no request reaches a
+    closed port, and drain + grace fit in the termination grace period (or the kubelet kills it)."""
+    docs = rendered("overlays/production")
+    env = of_kind(docs, "ConfigMap")["roumu-env"]["data"]
+    drain, grace = float(env["ROUMU_SHUTDOWN_DRAIN_SECONDS"]), float(env["ROUMU_SHUTDOWN_GRACE_SECONDS"])
+    checked = 0
+    for name, deployment in of_kind(docs, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        if {"configMapRef": {"name": "roumu-env"}} not in container.get("envFrom", []):
+            continue  # redis and the like: not a Roumu process
+        ready = container["readinessProbe"]
+        assert drain > ready.get("periodSeconds", 10) * ready.get("failureThreshold", 3), name  # k8s defaults
+        assert drain + grace < pod["terminationGracePeriodSeconds"], name
+        checked += 1
+    assert checked > len(SERVICES)  # every service and the gateway
