@@ -400,7 +400,7 @@ class Gateway:
         tenants = TenantDirectory(client, self._control("accounts"), tokens, gw.tenant_cache_seconds,
                                   gw.tenant_stale_seconds)
         events = RefusalEvents(self.settings.nats_access(GATEWAY), self.settings.nats_stream, gw.events_queue_size,
-                               gw.events_enabled)
+                               gw.events_enabled, stream_replicas=self.settings.nats_stream_replicas)
         events.on_connect.append(tenants.subscribe)
         events.start()
         devices = tls.DeviceCertificates(client, self._control("auth"), tokens, self.ssl_context, gw)

@@ -68,9 +68,11 @@ def certificate_refused(detail: str) -> Refused:
 class RefusalEvents:
     """A bounded queue of refusal events and the task that publishes them."""
 
-    def __init__(self, nats: NatsAccess | str, stream: str, queue_size: int, enabled: bool = True) -> None:
+    def __init__(self, nats: NatsAccess | str, stream: str, queue_size: int, enabled: bool = True,
+                 stream_replicas: int = 1) -> None:
         self.nats = nats
         self.stream = stream
+        self.stream_replicas = stream_replicas  # a stream the gateway has to create is created as every process would
         self.enabled = enabled
         self.queue: asyncio.Queue[EventEnvelope] = asyncio.Queue(maxsize=max(1, queue_size))
         self.nc: NATS | None = None
@@ -112,7 +114,7 @@ class RefusalEvents:
         while True:
             try:
                 nc = await connect(self.nats, "gateway", max_reconnect_attempts=-1)
-                await ensure_stream(nc.jetstream(), self.stream)
+                await ensure_stream(nc.jetstream(), self.stream, replicas=self.stream_replicas)
                 return nc
             except Exception as exc:  # NATS down at start: keep trying, events wait in the queue
                 log.warning("nats unavailable for refusal events", extra={"error": type(exc).__name__})

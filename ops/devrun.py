@@ -395,7 +395,8 @@ def prepare_stream(settings: CommonSettings) -> None:
     async def go() -> None:
         nc = await connect(settings.nats_access(OPS), "ops-devrun", max_reconnect_attempts=0, allow_reconnect=False)
         try:
-            await ensure_stream(nc.jetstream(), settings.nats_stream, update=True)
+            await ensure_stream(nc.jetstream(), settings.nats_stream, update=True,
+                                replicas=settings.nats_stream_replicas)
         finally:
             await nc.close()
 

@@ -26,6 +26,7 @@ from sqlalchemy import MetaData, Table, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from ops.backup.job import RunResult, publish_event
+from ops.devrun import prepare_stream
 from ops.migrate import migrate
 from ops.serve import stream as create_stream
 from services.accounts.events import JIGYOSHO_UPDATED
@@ -324,6 +325,9 @@ def test_no_event_lost_or_applied_twice_while_cluster_nodes_are_killed(
     # configured replicas stay (it once applied the default, 1, which would have shrunk the stream).
     assert publish_event(settings, RunResult("roumu-cluster-check", ok=False, created_at=datetime.now(UTC),
                                              stage="test", error="none"))
+    assert cluster.stream_cluster(STREAM).get("num_replicas") == 3
+    # So does `make run` against a cluster (ops/devrun.py prepares the stream the same way).
+    prepare_stream(settings)
     assert cluster.stream_cluster(STREAM).get("num_replicas") == 3
 
     figures.update({"events": len(events), "lost": len(lost), "applied twice": len(twice),
