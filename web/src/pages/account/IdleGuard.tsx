@@ -45,7 +45,9 @@ export function IdleGuard({ timeoutSeconds, warningSeconds }: { timeoutSeconds: 
 
   return (
     <Modal opened={warning} onClose={() => { last.current = Date.now(); setLeft(null); }}
-      title="まもなく自動的にログアウトします" centered withinPortal closeButtonProps={{ "aria-label": "閉じて続ける" }}>
+      title="まもなく自動的にログアウトします" centered withinPortal
+      // No scroll lock: react-remove-scroll writes a <style> element, which the CSP refuses.
+      lockScroll={false} closeButtonProps={{ "aria-label": "閉じて続ける" }}>
       <Text data-testid="idle-warning">
         操作がないため、あと<strong>{left ?? 0}</strong>秒でログアウトします。続ける場合は下のボタンを押してください。
       </Text>
