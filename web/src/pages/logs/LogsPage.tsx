@@ -151,7 +151,7 @@ function EntriesTab({ category }: { category: "operation" | "login" }) {
         </Table.Thead>
         <Table.Tbody>
           {(page.data?.items ?? []).map((e: Entry) => (
-            <Table.Tr key={e.event_id} data-testid="log-row">
+            <Table.Tr key={e.event_id} data-testid="log-row" data-event-id={e.event_id}>
               <Table.Td>{formatDateTime(e.occurred_at)}</Table.Td>
               <Table.Td>{e.actor_kind === "user" ? names.user(e.actor_id) : `${e.actor_kind}: ${e.actor_id}`}</Table.Td>
               <Table.Td>{names.place(e.jigyosho_id)}</Table.Td>
