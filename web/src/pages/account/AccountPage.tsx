@@ -59,7 +59,7 @@ function PasswordCard() {
       <form onSubmit={submit} noValidate>
         <Stack>
           <Title order={2} size="h4" id="pw-title">パスワードの変更</Title>
-          {done && <Alert color="green" role="status" data-testid="password-changed">{done}</Alert>}
+          {done && <Alert color="gray" role="status" data-testid="password-changed">{done}</Alert>}
           <ProblemAlert problem={problem} />
           <PasswordInput label="現在のパスワード" name="current_password" autoComplete="current-password" required
             value={current} onChange={(e) => setCurrent(e.currentTarget.value)}

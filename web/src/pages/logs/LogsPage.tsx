@@ -227,7 +227,8 @@ function VerifyTab() {
       <ProblemAlert problem={asProblem(verify.error)} />
       {v && (
         <Card withBorder data-testid="verify-result">
-          <Alert color={v.ok ? "green" : "red"} title={v.ok ? "改ざんは見つかりませんでした" : "一致しない記録があります"}>
+          {/* gray, not green: Mantine's light green title is below 4.5:1 on this theme (axe) */}
+          <Alert color={v.ok ? "gray" : "red"} title={v.ok ? "改ざんは見つかりませんでした" : "一致しない記録があります"}>
             検証日時: {formatDateTime(v.verified_at)}
             {v.first_mismatch && (
               <Text size="sm">最初の不一致: {v.first_mismatch.category} の {v.first_mismatch.tenant_seq} 番目
