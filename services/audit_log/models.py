@@ -31,6 +31,8 @@ class AuditEntry(Base):
         Index("ix_audit_entries_tenant_time", "tenant_id", "occurred_at"),
         Index("ux_audit_entries_chain", "tenant_id", "category", "tenant_seq", unique=True),
         Index("ix_audit_entries_tenant_actor", "tenant_id", "actor_id"),
+        # The log screen's pages: one category of one tenant, newest first (repository.entries_query).
+        Index("ix_audit_entries_tenant_category_seq", "tenant_id", "category", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)

@@ -44,7 +44,7 @@ def _cred(session: Session, us: UserSession, lock: bool = False) -> Credential:
 
 
 @router.get("/me", response_model=Me, responses=problem_responses(401))
-def me(us: CurrentSession, rt: Rt) -> Me:
+def me(us: CurrentSession, rt: Rt, ctx: Ctx) -> Me:
     """The caller, with the previous login (the sheet's 最終ログイン日時) as shown at login."""
     s = us.session
     with rt.db.transaction() as session:
@@ -54,7 +54,11 @@ def me(us: CurrentSession, rt: Rt) -> Me:
         if s.previous_login_at else None
     return Me(user_id=cred.user_id, tenant_id=cred.tenant_id, login_id=cred.login_id, roles=cred.roles,
               session_id=s.id, previous_login=prev, totp_enabled=cred.totp_secret is not None,
-              recovery_codes_left=left, password_changed_at=cred.password_changed_at)
+              recovery_codes_left=left, password_changed_at=cred.password_changed_at,
+              # The session policy auth enforces, so the console can warn before it and sign out at it.
+              idle_timeout_seconds=int(ctx.session_policy.idle.total_seconds()),
+              idle_warning_seconds=min(ctx.settings.idle_warning_seconds,
+                                       int(ctx.session_policy.idle.total_seconds()) // 2))
 
 
 @router.post("/logout", status_code=204, responses=problem_responses(401))

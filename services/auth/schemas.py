@@ -87,6 +87,8 @@ class Me(BaseModel):
     totp_enabled: bool
     recovery_codes_left: int
     password_changed_at: datetime | None
+    idle_timeout_seconds: int = Field(description="この時間操作がないとセッションが終了する（秒）")
+    idle_warning_seconds: int = Field(description="終了の何秒前に警告するか（コンソール）")
 
 
 class LoginHistoryItem(BaseModel):

@@ -12,6 +12,8 @@ class AuthSettings(BaseSettings):
     # ASVS L2 wants access tokens short: 10 to 15 minutes.
     access_ttl_seconds: int = Field(default=900, ge=600, le=900)
     idle_timeout_minutes: int = Field(default=30, ge=1)
+    # How long before the idle timeout the console warns (it signs out at the timeout itself).
+    idle_warning_seconds: int = Field(default=120, ge=5)
     absolute_timeout_hours: int = Field(default=12, ge=1)
     source_failure_limit: int = Field(default=30, ge=1)
     source_window_minutes: int = Field(default=15, ge=1)

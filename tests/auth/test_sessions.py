@@ -147,3 +147,14 @@ def test_jwks_lists_keys_and_rotation_keeps_old_tokens_valid(tenant, tokens, set
         assert tenant.client.get(f"{API}/me", headers=bearer(body["access_token"])).status_code == 200
     staff = tenant.client.post(f"{API}/keys/rotate", headers=bearer(after["access_token"]))
     assert staff.status_code == 403
+
+
+def test_me_tells_the_console_the_idle_policy_it_enforces(tenant, clock):
+    """The console signs out after auth's idle period and warns before it (ROUMU_AUTH_IDLE_*)."""
+    pw = strong()
+    tenant.add_user("kimura", pw)
+    t = tenant.token("kimura", pw)
+    me = tenant.client.get(f"{API}/me", headers=bearer(t["access_token"]))
+    assert me.status_code == 200, me.text
+    assert me.json()["idle_timeout_seconds"] == 30 * 60  # what test_idle_and_absolute_timeouts enforces
+    assert me.json()["idle_warning_seconds"] == 120

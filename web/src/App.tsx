@@ -1,22 +1,42 @@
-import { Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
+import { Anchor, Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
+import { lazy, Suspense } from "react";
+import { BrowserRouter, Navigate, NavLink, Route, Routes } from "react-router";
 import { useSession, useAccount } from "./session";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
+import { IdleGuard } from "./pages/account/IdleGuard";
+import { NoticesBanner } from "./pages/account/NoticesBanner";
+import { useMenus, LOG_MENU } from "./pages/logs/access";
+
+// Screens other than ホーム load on first use: the initial JavaScript stays small (bench/bench_console.py).
+const AccountPage = lazy(() => import("./pages/account/AccountPage"));
+const LogsPage = lazy(() => import("./pages/logs/LogsPage"));
+
+const loading = <Center py="xl"><Loader aria-label="読み込み中" /></Center>;
 
 function Signed() {
   const { signOut } = useSession();
   const account = useAccount();
+  const menus = useMenus();
   if (account.isPending) return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
   if (account.isError || !account.data) {
     return <Center mih="100vh"><Text role="alert">利用者情報を読み込めませんでした。再読み込みしてください。</Text></Center>;
   }
   const a = account.data;
+  const canLogs = Boolean(menus.data?.[LOG_MENU]);
   return (
     // Not Mantine's AppShell: it writes its sizes into a <style> element, which the CSP refuses.
     <>
       <Box component="header" className="console-header" px="md">
         <Group h="100%" justify="space-between">
-          <Text fw={700} component="span">Roumu 業務コンソール</Text>
+          <Group gap="lg">
+            <Text fw={700} component="span">Roumu 業務コンソール</Text>
+            <Group gap="md" component="nav" aria-label="メニュー" className="console-nav">
+              <Anchor component={NavLink} to="/" end>ホーム</Anchor>
+              <Anchor component={NavLink} to="/account">アカウント</Anchor>
+              {canLogs && <Anchor component={NavLink} to="/logs">ログ管理</Anchor>}
+            </Group>
+          </Group>
           <Group gap="sm">
             {/* A display name is data: React renders it as text, never as markup. */}
             <Text size="sm" data-testid="user-name">{a.displayName}</Text>
@@ -25,16 +45,29 @@ function Signed() {
           </Group>
         </Group>
       </Box>
-      <Container component="main" size="lg" py="md">
-        <HomePage account={a} />
+      <IdleGuard timeoutSeconds={a.idleTimeoutSeconds} warningSeconds={a.idleWarningSeconds} />
+      <Container component="main" size="xl" py="md">
+        <NoticesBanner />
+        <Suspense fallback={loading}>
+          <Routes>
+            <Route path="/" element={<HomePage account={a} />} />
+            <Route path="/account" element={<AccountPage account={a} />} />
+            <Route path="/logs" element={menus.isPending ? loading : canLogs ? <LogsPage /> : <NoAccess />} />
+            <Route path="*" element={<Navigate to="/" replace />} />
+          </Routes>
+        </Suspense>
       </Container>
     </>
   );
+}
+
+function NoAccess() {
+  return <Text role="alert" data-testid="no-access" mt="md">この画面を利用する権限がありません（ログ管理メニューの権限が必要です）。</Text>;
 }
 
 export function App() {
   const { state } = useSession();
   if (state.status === "loading") return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
   if (state.status === "anonymous") return <LoginPage notice={state.reason} />;
-  return <Signed />;
+  return <BrowserRouter><Signed /></BrowserRouter>;
 }

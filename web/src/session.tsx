@@ -13,6 +13,12 @@ export interface Account {
   displayName: string;
   roles: string[];
   previousLogin: PreviousLogin | null;
+  totpEnabled: boolean;
+  recoveryCodesLeft: number;
+  passwordChangedAt: string | null;
+  /** auth's session policy: no activity this long ends the session; the console warns before it. */
+  idleTimeoutSeconds: number;
+  idleWarningSeconds: number;
 }
 
 type State =
@@ -23,7 +29,7 @@ type State =
 interface SessionApi {
   state: State;
   signedIn(accessToken: string, expiresIn: number | null | undefined): void;
-  signOut(): Promise<void>;
+  signOut(reason?: string): Promise<void>;
 }
 
 const SessionContext = createContext<SessionApi | null>(null);
@@ -52,6 +58,11 @@ async function loadAccount(): Promise<Account> {
     displayName: user.ok ? user.data.display_name : me.data.login_id,
     roles: me.data.roles,
     previousLogin: me.data.previous_login ?? null,
+    totpEnabled: me.data.totp_enabled,
+    recoveryCodesLeft: me.data.recovery_codes_left,
+    passwordChangedAt: me.data.password_changed_at ?? null,
+    idleTimeoutSeconds: me.data.idle_timeout_seconds,
+    idleWarningSeconds: me.data.idle_warning_seconds,
   };
 }
 
@@ -92,12 +103,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setState({ status: "authenticated" });
   }, [schedule]);
 
-  const signOut = useCallback(async () => {
+  const signOut = useCallback(async (reason?: string) => {
     await call(() => authApi.POST("/api/v1/auth/logout"));
     window.clearTimeout(timer.current);
     token.set(null);
     queryClient.clear();
-    setState({ status: "anonymous", reason: "ログアウトしました" });
+    setState({ status: "anonymous", reason: reason ?? "ログアウトしました" });
   }, [queryClient]);
 
   useEffect(() => {

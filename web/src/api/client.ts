@@ -3,6 +3,7 @@
 // sets in cookie mode; script never sees it.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths as AccountsPaths } from "./generated/accounts";
+import type { paths as AuditLogPaths } from "./generated/audit_log";
 import type { paths as AuthPaths } from "./generated/auth";
 import { NETWORK_PROBLEM, toProblem, type Problem } from "./problem";
 
@@ -38,6 +39,14 @@ authApi.use(bearer);
 
 export const accountsApi = createClient<AccountsPaths>({ baseUrl, credentials: "same-origin" });
 accountsApi.use(bearer);
+
+export const auditApi = createClient<AuditLogPaths>({ baseUrl, credentials: "same-origin" });
+auditApi.use(bearer);
+
+/** The bearer header for a raw fetch (a streamed CSV download). */
+export function authHeaders(): Record<string, string> {
+  return accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
+}
 
 export type Result<T> = { ok: true; data: T } | { ok: false; problem: Problem };
 

@@ -10,6 +10,8 @@ export interface FieldError {
 
 export interface Problem {
   status: number;
+  /** RFC 9457 `type`: ends with the stable code ("…/login-failed", "…/certificate-required"). */
+  type?: string;
   title: string;
   detail?: string | null;
   errors?: FieldError[];

@@ -27,7 +27,7 @@ export function HomePage({ account }: { account: Account }) {
         )}
       </Card>
       <Alert color="gray" title="この画面について">
-        業務画面（アカウント、管理、ログ管理）は順次追加されます。
+        パスワードや2段階認証、ログイン中のセッションは「アカウント」で確認・変更できます。業務画面は順次追加されます。
       </Alert>
     </Stack>
   );

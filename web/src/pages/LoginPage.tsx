@@ -21,7 +21,7 @@ type Step =
 const SHOW = { "aria-label": "パスワードを表示する" };
 
 /** The form-level message: the problem's Japanese title and detail, and when to try again. */
-function ProblemAlert({ problem }: { problem: Problem | null }) {
+export function ProblemAlert({ problem }: { problem: Problem | null }) {
   if (!problem) return null;
   const lines: ReactNode[] = [];
   if (problem.detail) lines.push(<Text key="d" size="sm">{problem.detail}</Text>);
@@ -37,6 +37,59 @@ function ProblemAlert({ problem }: { problem: Problem | null }) {
       {lines}
     </Alert>
   );
+}
+
+/** The problem's stable code: the last segment of its `type`. */
+function code(p: Problem): string {
+  return (p.type ?? "").split("/").pop() ?? "";
+}
+
+/**
+ * What a refused login can be explained with. Auth answers a wrong password, an unknown user, a
+ * locked or disabled account alike (one 401, no account-enumeration oracle), so the lockout rule
+ * is explained for everyone and never said to apply; the lock's end is shown to administrators
+ * (ログ管理 → ロック記録) and in the user's own login history. The gateway's device-certificate
+ * refusal (403 certificate-required) is about the office's rule, not the account: said plainly.
+ */
+export function LoginHelp({ problem }: { problem: Problem | null }) {
+  if (!problem) return null;
+  const c = code(problem);
+  if (c === "login-failed") {
+    return (
+      <Alert color="gray" title="ログインできない場合" data-testid="login-help">
+        <List size="sm" spacing={4}>
+          <List.Item>入力を確認してください（大文字・小文字、全角・半角）。</List.Item>
+          <List.Item>
+            パスワードや確認コードを続けて間違えると、アカウントは一定時間ロックされます（既定では5回で30分。事務所の設定によっては管理者が解除するまで）。
+            ロック中は正しいパスワードでもログインできません。時間をおいて再度お試しください。
+          </List.Item>
+          <List.Item>
+            安全のため、この画面ではアカウントの有無やロックの状態・解除時刻はお知らせしません。
+            管理者は「ログ管理 → ロック記録」で解除予定時刻を確認し、ロックを解除できます。
+          </List.Item>
+        </List>
+      </Alert>
+    );
+  }
+  if (c === "certificate-required") {
+    return (
+      <Alert color="gray" title="端末証明書について" data-testid="certificate-help">
+        <Text size="sm">
+          この事務所では、管理者が発行した端末証明書を取り込んだ端末（ブラウザ）からだけログインできます。
+          証明書がない、別の事務所のもの、失効済み、または有効期間外のときはログインできません。
+          管理者に端末証明書の発行・更新を依頼し、ブラウザに取り込んでから再度アクセスしてください。
+        </Text>
+      </Alert>
+    );
+  }
+  if (c === "ip-not-allowed") {
+    return (
+      <Alert color="gray" title="接続元について" data-testid="ip-help">
+        <Text size="sm">この事務所では、許可された場所（IPアドレス）からだけログインできます。事務所のネットワークから接続するか、管理者に確認してください。</Text>
+      </Alert>
+    );
+  }
+  return null;
 }
 
 export function LoginPage({ notice }: { notice?: string | undefined }) {
@@ -226,6 +279,7 @@ export function LoginPage({ notice }: { notice?: string | undefined }) {
             <Title order={1} size="h2" id="login-title">{title}</Title>
             {notice && step.kind === "credentials" && !problem && <Alert color="blue">{notice}</Alert>}
             <ProblemAlert problem={problem} />
+            {step.kind === "credentials" && <LoginHelp problem={problem} />}
             {body}
           </Stack>
         </form>
