@@ -1,11 +1,14 @@
-import { Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
+import { Anchor, Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
+import { NavLink, Route, Routes } from "react-router";
 import { useSession, useAccount } from "./session";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
+import { AdminPage, useAdminVisible } from "./pages/admin/AdminPage";
 
 function Signed() {
   const { signOut } = useSession();
   const account = useAccount();
+  const adminVisible = useAdminVisible();
   if (account.isPending) return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
   if (account.isError || !account.data) {
     return <Center mih="100vh"><Text role="alert">利用者情報を読み込めませんでした。再読み込みしてください。</Text></Center>;
@@ -16,7 +19,13 @@ function Signed() {
     <>
       <Box component="header" className="console-header" px="md">
         <Group h="100%" justify="space-between">
-          <Text fw={700} component="span">Roumu 業務コンソール</Text>
+          <Group gap="lg">
+            <Text fw={700} component="span">Roumu 業務コンソール</Text>
+            <Group component="nav" aria-label="メインメニュー" gap="md">
+              <Anchor component={NavLink} to="/" end>ホーム</Anchor>
+              {adminVisible ? <Anchor component={NavLink} to="/admin" data-testid="nav-admin">管理</Anchor> : null}
+            </Group>
+          </Group>
           <Group gap="sm">
             {/* A display name is data: React renders it as text, never as markup. */}
             <Text size="sm" data-testid="user-name">{a.displayName}</Text>
@@ -26,7 +35,10 @@ function Signed() {
         </Group>
       </Box>
       <Container component="main" size="lg" py="md">
-        <HomePage account={a} />
+        <Routes>
+          <Route path="/admin/:section?" element={<AdminPage />} />
+          <Route path="*" element={<HomePage account={a} />} />
+        </Routes>
       </Container>
     </>
   );

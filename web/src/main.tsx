@@ -4,6 +4,7 @@ import { MantineProvider, type MantineColorSchemeManager } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { BrowserRouter } from "react-router";
 import { App } from "./App";
 import { SessionProvider } from "./session";
 
@@ -26,7 +27,9 @@ if (root) {
         withCssVariables={false} withGlobalClasses={false}>
         <QueryClientProvider client={queryClient}>
           <SessionProvider>
-            <App />
+            <BrowserRouter>
+              <App />
+            </BrowserRouter>
           </SessionProvider>
         </QueryClientProvider>
       </MantineProvider>

@@ -4,6 +4,7 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths as AccountsPaths } from "./generated/accounts";
 import type { paths as AuthPaths } from "./generated/auth";
+import type { paths as WebhooksPaths } from "./generated/webhooks";
 import { NETWORK_PROBLEM, toProblem, type Problem } from "./problem";
 
 /** Asks auth for cookie mode; on the refresh route it is also the CSRF proof (a custom header). */
@@ -38,6 +39,9 @@ authApi.use(bearer);
 
 export const accountsApi = createClient<AccountsPaths>({ baseUrl, credentials: "same-origin" });
 accountsApi.use(bearer);
+
+export const webhooksApi = createClient<WebhooksPaths>({ baseUrl, credentials: "same-origin" });
+webhooksApi.use(bearer);
 
 export type Result<T> = { ok: true; data: T } | { ok: false; problem: Problem };
 
