@@ -2,6 +2,7 @@
 // permissions allow it (the APIs refuse on their own too). /admin/<section> opens one directly.
 import { Alert, Button, Group, Loader, Stack, Title } from "@mantine/core";
 import { Link, Navigate, useParams } from "react-router";
+import "./admin.css";
 import { SECTIONS, visibleSections, type Section } from "./access";
 import { ProblemAlert, asProblem, usePermissions } from "./common";
 import { JigyoshoSection } from "./JigyoshoSection";

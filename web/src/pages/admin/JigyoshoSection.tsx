@@ -1,5 +1,5 @@
 // 事業所マスタ: the 事業所 granted to the user — create (all 事業所 needed), edit (If-Match), close (廃止).
-import { Badge, Button, Group, NativeSelect, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { accountsApi, call } from "../../api/client";
@@ -77,7 +77,7 @@ function JigyoshoForm({ j, onClose }: { j: Jigyosho | null; onClose: (msg: strin
       <Stack>
         <Title order={3} size="h4" id="jigyosho-form-title">{j ? "事業所の編集" : "事業所の登録"}</Title>
         <ProblemAlert problem={problem} />
-        <SimpleGrid cols={2}>
+        <div className="admin-grid">
           {field("name", "事業所名", { required: true })}
           {field("name_kana", "事業所名（カナ）", { required: true, description: "全角カタカナ" })}
           {field("postal_code", "郵便番号", { description: "例: 100-0001" })}
@@ -88,7 +88,7 @@ function JigyoshoForm({ j, onClose }: { j: Jigyosho | null; onClose: (msg: strin
             error={errors.koyo_jigyo_kubun} onChange={(e) => setD({ ...d, koyo_jigyo_kubun: e.currentTarget.value as Kubun })} />
           {field("rousai_gyoshu_code", "労災保険の事業の種類（番号2桁）")}
           {field("headcount", "従業員数")}
-        </SimpleGrid>
+        </div>
         <Group>
           <Button type="submit" loading={busy}>{j ? "保存" : "登録"}</Button>
           <Button variant="default" onClick={() => onClose("")}>閉じる</Button>
@@ -180,8 +180,8 @@ export function JigyoshoSection({ perms }: { perms: Permissions }) {
               <Table.Td>{j.labour_insurance_number ?? "—"}</Table.Td>
               <Table.Td>
                 {j.status === "closed"
-                  ? <Badge color="gray.8" variant="filled">廃止（{formatDate(j.closed_on)}）</Badge>
-                  : <Badge color="green.9" variant="filled">有効</Badge>}
+                  ? <Text size="sm" fw={700} component="span">廃止（{formatDate(j.closed_on)}）</Text>
+                  : <Text size="sm" fw={700} component="span">有効</Text>}
               </Table.Td>
               {writable ? (
                 <Table.Td>

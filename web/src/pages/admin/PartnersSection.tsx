@@ -1,6 +1,6 @@
 // 連携クライアント: partner systems' client-credentials clients — scopes, 事業所, the secret shown
 // once (at creation and at each rotation), rotate, disable.
-import { Badge, Button, Checkbox, Group, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Checkbox, Group, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { authApi, call } from "../../api/client";
@@ -107,14 +107,14 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
               <Table.Td>{c.jigyosho_ids == null ? "すべて" : c.jigyosho_ids.map((i) => names.get(i) ?? i).join("、") || "なし"}</Table.Td>
               <Table.Td>{formatDateTime(c.secret_rotated_at)}</Table.Td>
               <Table.Td>
-                {c.disabled_at ? <Badge color="gray.8" variant="filled">無効</Badge> : (
+                {c.disabled_at ? <Text size="sm" fw={700} component="span">無効</Text> : (
                   <Group gap={4} wrap="nowrap">
-                    <Button size="xs" variant="default" aria-label={`${c.name} のシークレットを再発行`}
+                    <Button size="xs" variant="default" aria-label={`${c.name} のシークレット再発行`}
                       onClick={() => void rotate(c.client_id)}>シークレット再発行</Button>
                     {confirm === c.client_id ? (
                       <Button size="xs" color="red.9" onClick={() => void disable(c.client_id)}>無効化を確定</Button>
                     ) : (
-                      <Button size="xs" variant="default" aria-label={`${c.name} を無効にする`}
+                      <Button size="xs" variant="default" aria-label={`${c.name} を無効化`}
                         onClick={() => setConfirm(c.client_id)}>無効化</Button>
                     )}
                   </Group>

@@ -1,7 +1,7 @@
 // セキュリティ設定: TOTP and device certificate requirements, the password and lockout policy, the
 // IP allowlist (each CIDR checked as typed, by accounts' own rule), and the device CA with its
 // certificates (show the CA, issue from a CSR, revoke).
-import { Button, Checkbox, Code, Group, Paper, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { Button, Checkbox, Code, Group, Paper, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { accountsApi, authApi, call } from "../../api/client";
@@ -87,7 +87,7 @@ function SettingsForm({ tenantId, settings }: { tenantId: string; settings: Sett
         <Checkbox label="端末証明書のない端末からのログインを拒否する" checked={deviceCert}
           onChange={(e) => setDeviceCert(e.currentTarget.checked)} />
         <Text size="sm" c="gray.7">数値の欄を空にすると既定値（ASVS レベル2の範囲）が使われます。</Text>
-        <SimpleGrid cols={2}>
+        <div className="admin-grid">
           {POLICY_FIELDS.map((f) => {
             const err = typed[f.key]?.error ?? errors[f.key];
             return (
@@ -96,10 +96,10 @@ function SettingsForm({ tenantId, settings }: { tenantId: string; settings: Sett
                 onChange={(e) => setNumbers({ ...numbers, [f.key]: e.currentTarget.value })} />
             );
           })}
-        </SimpleGrid>
+        </div>
         <Checkbox label="ロックの解除を管理者の操作に限る（時間経過で解除しない）" checked={adminUnlockOnly}
           onChange={(e) => setAdminUnlockOnly(e.currentTarget.checked)} />
-        <Textarea label="接続を許可する IP アドレス（CIDR、1行に1件）" name="ip_allowlist" autosize minRows={3}
+        <Textarea label="接続を許可する IP アドレス（CIDR、1行に1件）" name="ip_allowlist" rows={4}
           description="IPv4・IPv6 とも指定できます（例: 203.0.113.0/24、2001:db8::/32）。空欄: 制限なし。自分の接続元を含めないと、保存後にログインできなくなります"
           value={allowlist} error={allowlistError || undefined} aria-invalid={!!allowlistError}
           onChange={(e) => setAllowlist(e.currentTarget.value)} />
@@ -219,7 +219,7 @@ function DeviceCa() {
               error={daysCheck.error ?? errors.days} aria-invalid={!!(daysCheck.error ?? errors.days)}
               onChange={(e) => setDays(e.currentTarget.value)} />
           </Group>
-          <Textarea label="CSR（PEM）" name="csr_pem" value={csr} required autosize minRows={3}
+          <Textarea label="CSR（PEM）" name="csr_pem" value={csr} required rows={4}
             error={errors.csr_pem} aria-invalid={!!errors.csr_pem}
             placeholder="-----BEGIN CERTIFICATE REQUEST-----" onChange={(e) => setCsr(e.currentTarget.value)} />
           <Group><Button type="submit" variant="default">署名して発行</Button></Group>

@@ -1,6 +1,6 @@
 // 利用者: list, register (with a temporary password), edit (If-Match), disable / enable, delete,
 // and each user's grants — the menu matrix and the 事業所.
-import { Badge, Button, Group, Paper, PasswordInput, Radio, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, Paper, PasswordInput, Radio, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { accountsApi, authApi, call } from "../../api/client";
@@ -228,7 +228,7 @@ export function UsersSection({ perms }: { perms: Permissions }) {
               </Table.Td>
               <Table.Td>{u.grants.jigyosho?.all ? "すべて" : `${u.grants.jigyosho?.ids?.length ?? 0} 件`}</Table.Td>
               <Table.Td>
-                <Badge color={u.status === "active" ? "green.9" : "gray.8"} variant="filled">{STATUS_LABEL[u.status] ?? u.status}</Badge>
+                <Text size="sm" fw={700} component="span">{STATUS_LABEL[u.status] ?? u.status}</Text>
               </Table.Td>
               {writable ? (
                 <Table.Td>
@@ -236,10 +236,10 @@ export function UsersSection({ perms }: { perms: Permissions }) {
                     <Button size="xs" variant="default" aria-label={`${u.login_id} を編集`}
                       onClick={() => { setMessage(""); setEditing(u); }}>編集</Button>
                     {u.status === "active" ? (
-                      <Button size="xs" variant="default" aria-label={`${u.login_id} を無効にする`}
+                      <Button size="xs" variant="default" aria-label={`${u.login_id} を無効化`}
                         onClick={() => void act(u, "disable")}>無効化</Button>
                     ) : (
-                      <Button size="xs" variant="default" aria-label={`${u.login_id} を有効にする`}
+                      <Button size="xs" variant="default" aria-label={`${u.login_id} を有効化`}
                         onClick={() => void act(u, "enable")}>有効化</Button>
                     )}
                     {confirmDelete === u.id ? (

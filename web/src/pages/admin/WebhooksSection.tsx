@@ -1,6 +1,6 @@
 // Webhook: endpoints (URL, events), each with its delivery log and redelivery, secret rotation
 // (shown once), stop / resume, delete.
-import { Badge, Button, Checkbox, Group, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Checkbox, Group, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { call, webhooksApi } from "../../api/client";
@@ -158,9 +158,9 @@ export function WebhooksSection() {
                 {ep.description ? <Text size="xs" c="gray.7">{ep.description}</Text> : null}</Table.Td>
               <Table.Td><Text size="xs">{ep.event_types.join(", ")}</Text></Table.Td>
               <Table.Td>
-                <Badge color={ep.status === "active" ? "green.9" : "gray.8"} variant="filled">
+                <Text size="sm" fw={700} component="span">
                   {ep.status === "active" ? "配信中" : "停止"}
-                </Badge>
+                </Text>
                 {ep.previous_secret_expires_at ? (
                   <Text size="xs">旧シークレットも {formatDateTime(ep.previous_secret_expires_at)} まで署名</Text>
                 ) : null}
