@@ -144,6 +144,8 @@ def test_admin_registers_a_user_with_grants_who_then_sees_them_applied(
         after = c.get(f"/api/v1/accounts/users/{made['id']}", headers=admin).json()
         assert after["grants"]["menus"] == {"jigyosho_admin": "read", "koyo_hoken": "write", "files": "read"}
         page.get_by_role("button", name="閉じる").click()
+        page.get_by_role("button", name=f"{login_id} の2段階認証リセット").click()
+        page.get_by_text(f"{login_id} の2段階認証をリセットしました").wait_for()
         assert s.dialogs == []
     finally:
         s.close()
@@ -291,6 +293,7 @@ def test_security_settings_and_device_certificates(stack: Stack, browser: Any, s
 def test_partner_clients_webhooks_and_the_jigyosho_master(stack: Stack, browser: Any, shots: Path,
                                                           api: tuple[httpx.Client, dict[str, str]]) -> None:
     c, admin = api
+    kuroda = jigyosho(c, admin, "株式会社黒田運輸", "カブシキガイシャクロダウンユ")
     s = admin_screen(browser, stack, shots)
     try:
         page = s.page
@@ -310,6 +313,15 @@ def test_partner_clients_webhooks_and_the_jigyosho_master(stack: Stack, browser:
                           auth=(client_id, secret)).status_code
 
         assert token(first) == 200
+        # Its 事業所: from all to one, as auth then holds it.
+        page.get_by_role("button", name="従業員ポータル の事業所を変更").click()
+        grant = page.locator("[aria-label='連携クライアントの事業所']")
+        grant.get_by_role("checkbox", name="すべての事業所（今後登録される事業所を含む）").uncheck()
+        grant.get_by_role("checkbox", name="株式会社黒田運輸").check()
+        grant.get_by_role("button", name="保存").click()
+        page.get_by_text("従業員ポータル の事業所を変更しました").wait_for()
+        [mine] = [x for x in c.get("/api/v1/auth/partner-clients", headers=admin).json() if x["client_id"] == client_id]
+        assert mine["jigyosho_ids"] == [kuroda]
         page.get_by_role("button", name="従業員ポータル のシークレット再発行").click()
         page.get_by_test_id("secret-once").wait_for()
         second = page.get_by_test_id("secret-value").inner_text().strip()

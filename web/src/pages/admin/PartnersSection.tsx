@@ -21,6 +21,7 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
   const [secret, setSecret] = useState<{ clientId: string; secret: string } | null>(null);
   const [message, setMessage] = useState("");
   const [confirm, setConfirm] = useState<string | null>(null);
+  const [grantEdit, setGrantEdit] = useState<{ clientId: string; all: boolean; ids: string[] } | null>(null);
   const errors = formErrors(problem);
   const options = useJigyoshoOptions(!!perms.menus.jigyosho_admin);
   const names = new Map((options.data ?? []).map((o) => [o.id, o.name]));
@@ -68,6 +69,21 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
     await qc.invalidateQueries({ queryKey: ["partner-clients"] });
   }
 
+  async function saveJigyosho(clientId: string) {
+    if (!grantEdit) return;
+    const r = await call(() => authApi.PUT("/api/v1/auth/partner-clients/{client_id}/jigyosho", {
+      params: { path: { client_id: clientId } }, body: { jigyosho_ids: grantEdit.all ? null : grantEdit.ids },
+    }));
+    if (!r.ok) {
+      setProblem(r.problem);
+      return;
+    }
+    setProblem(null);
+    setGrantEdit(null);
+    setMessage(`${r.data.name} の事業所を変更しました。次に発行されるトークンから適用されます。`);
+    await qc.invalidateQueries({ queryKey: ["partner-clients"] });
+  }
+
   async function disable(clientId: string) {
     setConfirm(null);
     const r = await call(() => authApi.DELETE("/api/v1/auth/partner-clients/{client_id}", {
@@ -111,6 +127,10 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
                   <Group gap={4} wrap="nowrap">
                     <Button size="xs" variant="default" aria-label={`${c.name} のシークレット再発行`}
                       onClick={() => void rotate(c.client_id)}>シークレット再発行</Button>
+                    <Button size="xs" variant="default" aria-label={`${c.name} の事業所を変更`}
+                      onClick={() => setGrantEdit({ clientId: c.client_id, all: c.jigyosho_ids == null, ids: c.jigyosho_ids ?? [] })}>
+                      事業所を変更
+                    </Button>
                     {confirm === c.client_id ? (
                       <Button size="xs" color="red.9" onClick={() => void disable(c.client_id)}>無効化を確定</Button>
                     ) : (
@@ -124,6 +144,20 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
           ))}
         </Table.Tbody>
       </Table>
+      {grantEdit ? (
+        <Paper withBorder p="md" aria-label="連携クライアントの事業所">
+          <Stack>
+            <Title order={3} size="h4">事業所の変更（{grantEdit.clientId}）</Title>
+            <JigyoshoGrantEditor all={grantEdit.all} ids={grantEdit.ids}
+              options={options.data ?? (perms.menus.jigyosho_admin ? [] : null)}
+              onChange={(a, i) => setGrantEdit({ ...grantEdit, all: a, ids: i })} />
+            <Group>
+              <Button onClick={() => void saveJigyosho(grantEdit.clientId)}>保存</Button>
+              <Button variant="default" onClick={() => setGrantEdit(null)}>やめる</Button>
+            </Group>
+          </Stack>
+        </Paper>
+      ) : null}
       <Paper withBorder p="md" component="form" onSubmit={create} aria-labelledby="partner-form-title" noValidate>
         <Stack>
           <Title order={3} size="h4" id="partner-form-title">クライアントの登録</Title>

@@ -166,7 +166,7 @@ function DeviceCa() {
       <Stack>
         <Title order={2} size="h3" id="device-ca-title">端末証明書（デバイス CA）</Title>
         <Text size="sm">
-          端末で作った CSR に、このテナントの CA で署名します。CA 証明書を端末のブラウザーに登録する必要はありません。
+          端末で作った CSR（証明書署名要求）に、このテナントの CA で署名します。失効させた証明書ではログインできません。
         </Text>
         {ca.data ? (
           <details>

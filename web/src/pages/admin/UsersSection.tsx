@@ -43,6 +43,17 @@ async function setTemporaryPassword(userId: string, password: string): Promise<P
   }
 }
 
+/** The grants in a line; an administrator holds every menu by the role (My Number only if granted). */
+function menuSummary(u: User): string {
+  const granted = Object.entries(u.grants.menus ?? {}).map(([k, v]) =>
+    `${MENUS.find((m) => m.key === k)?.label ?? k}(${v === "write" ? "更新" : "閲覧"})`);
+  if (u.roles.includes("tenant_admin")) {
+    const unmasked = u.grants.menus?.my_number_unmasked ? "、マイナンバー表示（マスク解除）" : "";
+    return `すべて（管理者）${unmasked}`;
+  }
+  return granted.join("、") || "—";
+}
+
 interface Draft {
   login_id: string;
   display_name: string;
@@ -157,6 +168,7 @@ export function UsersSection({ perms }: { perms: Permissions }) {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const writable = canWrite(perms, "user_admin");
+  const isAdmin = perms.status === "active" && perms.roles.includes("tenant_admin");
   const users = useQuery({
     queryKey: ["users"],
     queryFn: async () => {
@@ -179,6 +191,19 @@ export function UsersSection({ perms }: { perms: Permissions }) {
     if (!r.ok) setProblem(r.problem);
     else setMessage(`${u.login_id} を${what === "delete" ? "削除" : what === "disable" ? "無効に" : "有効に"}しました。`);
     await qc.invalidateQueries({ queryKey: ["users"] });
+  }
+
+  // Auth's administrator actions (tenant administrators only, as auth checks).
+  async function authAction(u: User, what: "unlock" | "totp") {
+    setProblem(null);
+    setMessage("");
+    const opts = { params: { path: { user_id: u.id } } };
+    const r = what === "unlock"
+      ? await call(() => authApi.POST("/api/v1/auth/users/{user_id}/unlock", opts))
+      : await call(() => authApi.DELETE("/api/v1/auth/users/{user_id}/totp", opts));
+    if (!r.ok) setProblem(r.problem);
+    else setMessage(what === "unlock" ? `${u.login_id} のロックを解除しました。`
+      : `${u.login_id} の2段階認証をリセットしました。次のログインで登録し直します。`);
   }
 
   function closed(msg: string) {
@@ -221,12 +246,11 @@ export function UsersSection({ perms }: { perms: Permissions }) {
               <Table.Td data-testid="user-display-name">{u.display_name}</Table.Td>
               <Table.Td>{u.roles.map((r) => ROLE_LABEL[r] ?? r).join("・")}</Table.Td>
               <Table.Td>
-                <Text size="xs">
-                  {Object.entries(u.grants.menus ?? {}).map(([k, v]) =>
-                    `${MENUS.find((m) => m.key === k)?.label ?? k}(${v === "write" ? "更新" : "閲覧"})`).join("、") || "—"}
-                </Text>
+                <Text size="xs">{menuSummary(u)}</Text>
               </Table.Td>
-              <Table.Td>{u.grants.jigyosho?.all ? "すべて" : `${u.grants.jigyosho?.ids?.length ?? 0} 件`}</Table.Td>
+              <Table.Td>
+                {u.roles.includes("tenant_admin") || u.grants.jigyosho?.all ? "すべて" : `${u.grants.jigyosho?.ids?.length ?? 0} 件`}
+              </Table.Td>
               <Table.Td>
                 <Text size="sm" fw={700} component="span">{STATUS_LABEL[u.status] ?? u.status}</Text>
               </Table.Td>
@@ -242,6 +266,14 @@ export function UsersSection({ perms }: { perms: Permissions }) {
                       <Button size="xs" variant="default" aria-label={`${u.login_id} を有効化`}
                         onClick={() => void act(u, "enable")}>有効化</Button>
                     )}
+                    {isAdmin ? (
+                      <>
+                        <Button size="xs" variant="default" aria-label={`${u.login_id} のロック解除`}
+                          onClick={() => void authAction(u, "unlock")}>ロック解除</Button>
+                        <Button size="xs" variant="default" aria-label={`${u.login_id} の2段階認証リセット`}
+                          onClick={() => void authAction(u, "totp")}>2段階認証リセット</Button>
+                      </>
+                    ) : null}
                     {confirmDelete === u.id ? (
                       <>
                         <Button size="xs" color="red.9" aria-label={`${u.login_id} の削除を確定`}
