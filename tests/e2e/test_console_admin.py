@@ -10,6 +10,7 @@ name that looks like markup stays text everywhere."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from ops import console
 from tests.e2e import test_console_browser as base
 from tests.e2e.test_console_browser import STRONG, XSS, Screen, fill_credentials
 from tests.e2e.test_make_run import PASSWORD, Stack, login
+from tests.webhooks.support import ScriptedReceiver, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(tmp_path_factory.mktemp("console-admin") / "var")
     s.env["ROUMU_DEMO_ADMIN_PASSWORD"] = PASSWORD
     s.env["ROUMU_GATEWAY_RATE_LIMIT_LOGIN"] = "200/minute;2000/hour"  # every login here is from 127.0.0.1
+    # The webhook receiver runs on this machine: loopback is let through explicitly (SSRF rule).
+    s.env.update({"ROUMU_WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.1/32", "ROUMU_WEBHOOKS_WORKER_INTERVAL_SECONDS": "0.1"})
     s.start()
     try:
         yield s
@@ -332,26 +336,48 @@ def test_partner_clients_webhooks_and_the_jigyosho_master(stack: Stack, browser:
         page.get_by_test_id("partner-clients").get_by_text("無効", exact=True).wait_for()
         assert token(second) == 401
 
-        # Webhook: a refused URL explained beside the field, then registered with its secret once.
-        page.goto("/admin/webhooks")
-        page.locator("input[name=url]").fill("https://127.0.0.1/hook")
-        page.get_by_role("checkbox", name="procedure.completed", exact=False).check()
-        page.get_by_role("button", name="登録してシークレットを発行").click()
-        assert "ループバック" in error_next_to(page, "url")
-        page.locator("input[name=url]").fill("https://partner.example/roumu/webhooks")
-        page.get_by_role("button", name="登録してシークレットを発行").click()
-        page.get_by_test_id("secret-once").wait_for()
-        hook_secret = page.get_by_test_id("secret-value").inner_text().strip()
-        assert len(hook_secret) >= 16
-        page.get_by_role("button", name="控えました").click()
-        page.get_by_role("button", name="配信履歴").click()
-        page.get_by_test_id("delivery-log").wait_for()
-        s.check("admin-webhooks")
+        # Webhook: a refused URL explained beside the field, then registered with its secret once;
+        # a real delivery (a hire) in its log, sent again from the screen with the same event.
+        receiver = ScriptedReceiver()
+        try:
+            page.goto("/admin/webhooks")
+            page.locator("input[name=url]").fill("https://10.0.0.1/hook")
+            page.get_by_role("checkbox", name="person.registered", exact=False).check()
+            page.get_by_role("button", name="登録してシークレットを発行").click()
+            assert "内部ネットワーク" in error_next_to(page, "url")
+            page.locator("input[name=url]").fill(receiver.url)
+            page.get_by_role("button", name="登録してシークレットを発行").click()
+            page.get_by_test_id("secret-once").wait_for()
+            hook_secret = page.get_by_test_id("secret-value").inner_text().strip()
+            assert len(hook_secret) >= 16
+            page.get_by_role("button", name="控えました").click()
+
+            hire = {"family_name": "黒田", "given_name": "一郎", "family_name_kana": "クロダ",
+                    "given_name_kana": "イチロウ",
+                    "birth_date": "1990-04-01", "hire_date": "2026-04-01", "weekly_hours": "40", "gender": "male",
+                    "employment_type": "regular", "wage_payment": "monthly", "monthly_wage": 300000,
+                    "job_type": "事務", "jigyosho_id": kuroda}
+            # koyo_hoken answers 404 until accounts' event about the new 事業所 reaches it (docs/accounts.md).
+            wait_for(lambda: c.post("/api/v1/koyo-hoken/insured-persons", headers=admin, json=hire).status_code == 201,
+                     "the hire to be accepted")
+            wait_for(lambda: receiver.requests, "the first delivery")
+            page.get_by_role("button", name="配信履歴").click()
+            log = page.get_by_test_id("delivery-log")
+            log.get_by_text("成功").wait_for()
+            assert "person.registered" in log.inner_text()
+            s.check("admin-webhooks")
+            log.get_by_role("button", name="person.registered を再送").click()
+            wait_for(lambda: len(receiver.requests) >= 2, "the redelivery")
+            first_body, again_body = receiver.requests[0].body, receiver.requests[1].body
+            assert json.loads(again_body)["id"] == json.loads(first_body)["id"]  # the same event, again
+            assert hook_secret not in log.inner_text()
+        finally:
+            receiver.stop()
         page.get_by_role("button", name="停止", exact=True).click()
         page.get_by_text("配信を停止しました").wait_for()
-        [ep] = [e for e in c.get("/api/v1/webhooks/endpoints", headers=admin).json()["items"]
-                if e["url"] == "https://partner.example/roumu/webhooks"]
-        assert ep["status"] == "disabled" and ep["event_types"] == ["procedure.completed"]
+        endpoints = c.get("/api/v1/webhooks/endpoints", headers=admin).json()["items"]
+        [ep] = [e for e in endpoints if e["url"] == receiver.url]
+        assert ep["status"] == "disabled" and ep["event_types"] == ["person.registered"]
         assert hook_secret not in c.get(f"/api/v1/webhooks/endpoints/{ep['id']}", headers=admin).text
 
         # 事業所: a kana mistake beside its field, then created, edited, closed.

@@ -59,7 +59,8 @@ function Deliveries({ endpoint }: { endpoint: Endpoint }) {
               <Table.Td>{d.attempts}</Table.Td>
               <Table.Td>{d.last_status_code ?? d.last_error ?? "—"}</Table.Td>
               <Table.Td>
-                <Button size="xs" variant="default" disabled={d.status === "pending"}
+                {/* Also while pending (a failing receiver): it is tried again now, with a fresh retry period. */}
+                <Button size="xs" variant="default" aria-label={`${d.event_type} を再送`}
                   onClick={() => void redeliver(d.id)}>再送</Button>
               </Table.Td>
             </Table.Tr>
