@@ -1,9 +1,13 @@
 import { Anchor, Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
+import { lazy, Suspense } from "react";
 import { NavLink, Route, Routes } from "react-router";
 import { useSession, useAccount } from "./session";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
-import { AdminPage, useAdminVisible } from "./pages/admin/AdminPage";
+import { useAdminVisible } from "./pages/admin/visible";
+
+// The 管理 screens load when first opened: most users never need their code.
+const AdminPage = lazy(() => import("./pages/admin/AdminPage").then((m) => ({ default: m.AdminPage })));
 
 function Signed() {
   const { signOut } = useSession();
@@ -36,7 +40,7 @@ function Signed() {
       </Box>
       <Container component="main" size="lg" py="md">
         <Routes>
-          <Route path="/admin/:section?" element={<AdminPage />} />
+          <Route path="/admin/:section?" element={<Suspense fallback={<Loader aria-label="読み込み中" />}><AdminPage /></Suspense>} />
           <Route path="*" element={<HomePage account={a} />} />
         </Routes>
       </Container>

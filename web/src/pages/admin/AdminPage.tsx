@@ -49,9 +49,3 @@ export function AdminPage() {
     </Stack>
   );
 }
-
-/** Whether the 管理 entry belongs in the navigation. */
-export function useAdminVisible(): boolean {
-  const perms = usePermissions();
-  return visibleSections(perms.data).length > 0;
-}
