@@ -1,6 +1,6 @@
 import { Anchor, Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
 import { lazy, Suspense } from "react";
-import { NavLink, Route, Routes } from "react-router";
+import { BrowserRouter, NavLink, Route, Routes } from "react-router";
 import { useSession, useAccount } from "./session";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
@@ -52,5 +52,5 @@ export function App() {
   const { state } = useSession();
   if (state.status === "loading") return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
   if (state.status === "anonymous") return <LoginPage notice={state.reason} />;
-  return <Signed />;
+  return <BrowserRouter><Signed /></BrowserRouter>;
 }

@@ -4,7 +4,6 @@ import { MantineProvider, type MantineColorSchemeManager } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { BrowserRouter } from "react-router";
 import { App } from "./App";
 import { SessionProvider } from "./session";
 
@@ -27,9 +26,7 @@ if (root) {
         withCssVariables={false} withGlobalClasses={false}>
         <QueryClientProvider client={queryClient}>
           <SessionProvider>
-            <BrowserRouter>
-              <App />
-            </BrowserRouter>
+            <App />
           </SessionProvider>
         </QueryClientProvider>
       </MantineProvider>
