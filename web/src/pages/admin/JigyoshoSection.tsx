@@ -6,7 +6,7 @@ import { accountsApi, call } from "../../api/client";
 import type { components } from "../../api/generated/accounts";
 import type { Problem } from "../../api/problem";
 import { canWrite, type Permissions } from "./access";
-import { Done, ProblemAlert, asProblem, formErrors, formatDate, ifMatch } from "./common";
+import { Done, PAGE, Pager, ProblemAlert, asProblem, formErrors, formatDate, ifMatch } from "./common";
 
 type Jigyosho = components["schemas"]["JigyoshoOut"];
 type Kubun = "ippan" | "norin_shuzo" | "kensetsu";
@@ -104,11 +104,12 @@ export function JigyoshoSection({ perms }: { perms: Permissions }) {
   const [closing, setClosing] = useState<{ j: Jigyosho; on: string } | null>(null);
   const [message, setMessage] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [offset, setOffset] = useState(0);
   const writable = canWrite(perms, "jigyosho_admin");
   const list = useQuery({
-    queryKey: ["jigyosho", "list"],
+    queryKey: ["jigyosho", "list", offset],
     queryFn: async () => {
-      const r = await call(() => accountsApi.GET("/api/v1/accounts/jigyosho", { params: { query: { limit: 100 } } }));
+      const r = await call(() => accountsApi.GET("/api/v1/accounts/jigyosho", { params: { query: { limit: PAGE, offset } } }));
       if (!r.ok) throw r.problem;
       return r.data;
     },
@@ -199,6 +200,7 @@ export function JigyoshoSection({ perms }: { perms: Permissions }) {
           ))}
         </Table.Tbody>
       </Table>
+      <Pager offset={offset} total={list.data?.total ?? 0} onChange={setOffset} />
     </Stack>
   );
 }

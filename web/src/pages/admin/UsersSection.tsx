@@ -7,7 +7,7 @@ import { accountsApi, authApi, call } from "../../api/client";
 import type { components } from "../../api/generated/accounts";
 import type { Problem } from "../../api/problem";
 import { MENUS, canWrite, menusFromMatrix, type Level, type Permissions } from "./access";
-import { Done, ProblemAlert, asProblem, formErrors, ifMatch } from "./common";
+import { Done, PAGE, Pager, ProblemAlert, asProblem, formErrors, ifMatch } from "./common";
 import { JigyoshoGrantEditor, MenuMatrix, type JigyoshoOption } from "./GrantMatrix";
 
 type User = components["schemas"]["UserOut"];
@@ -167,12 +167,13 @@ export function UsersSection({ perms }: { perms: Permissions }) {
   const [message, setMessage] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
+  const [offset, setOffset] = useState(0);
   const writable = canWrite(perms, "user_admin");
   const isAdmin = perms.status === "active" && perms.roles.includes("tenant_admin");
   const users = useQuery({
-    queryKey: ["users"],
+    queryKey: ["users", offset],
     queryFn: async () => {
-      const r = await call(() => accountsApi.GET("/api/v1/accounts/users", { params: { query: { limit: 100 } } }));
+      const r = await call(() => accountsApi.GET("/api/v1/accounts/users", { params: { query: { limit: PAGE, offset } } }));
       if (!r.ok) throw r.problem;
       return r.data;
     },
@@ -291,6 +292,7 @@ export function UsersSection({ perms }: { perms: Permissions }) {
           ))}
         </Table.Tbody>
       </Table>
+      <Pager offset={offset} total={users.data?.total ?? 0} onChange={setOffset} />
     </Stack>
   );
 }
