@@ -7,10 +7,12 @@ import { LoginPage } from "./pages/LoginPage";
 import { IdleGuard } from "./pages/account/IdleGuard";
 import { NoticesBanner } from "./pages/account/NoticesBanner";
 import { useMenus, LOG_MENU } from "./pages/logs/access";
+import { useAdminVisible } from "./pages/admin/visible";
 
 // Screens other than ホーム load on first use: the initial JavaScript stays small (bench/bench_console.py).
 const AccountPage = lazy(() => import("./pages/account/AccountPage"));
 const LogsPage = lazy(() => import("./pages/logs/LogsPage"));
+const AdminPage = lazy(() => import("./pages/admin/AdminPage").then((m) => ({ default: m.AdminPage })));
 
 const loading = <Center py="xl"><Loader aria-label="読み込み中" /></Center>;
 
@@ -18,6 +20,7 @@ function Signed() {
   const { signOut } = useSession();
   const account = useAccount();
   const menus = useMenus();
+  const adminVisible = useAdminVisible();
   if (account.isPending) return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
   if (account.isError || !account.data) {
     return <Center mih="100vh"><Text role="alert">利用者情報を読み込めませんでした。再読み込みしてください。</Text></Center>;
@@ -35,6 +38,7 @@ function Signed() {
               <Anchor component={NavLink} to="/" end>ホーム</Anchor>
               <Anchor component={NavLink} to="/account">アカウント</Anchor>
               {canLogs && <Anchor component={NavLink} to="/logs">ログ管理</Anchor>}
+              {adminVisible ? <Anchor component={NavLink} to="/admin" data-testid="nav-admin">管理</Anchor> : null}
             </Group>
           </Group>
           <Group gap="sm">
@@ -53,6 +57,7 @@ function Signed() {
             <Route path="/" element={<HomePage account={a} />} />
             <Route path="/account" element={<AccountPage account={a} />} />
             <Route path="/logs" element={menus.isPending ? loading : canLogs ? <LogsPage /> : <NoAccess />} />
+            <Route path="/admin/:section?" element={<AdminPage />} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>
         </Suspense>

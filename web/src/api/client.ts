@@ -5,6 +5,7 @@ import createClient, { type Middleware } from "openapi-fetch";
 import type { paths as AccountsPaths } from "./generated/accounts";
 import type { paths as AuditLogPaths } from "./generated/audit_log";
 import type { paths as AuthPaths } from "./generated/auth";
+import type { paths as WebhooksPaths } from "./generated/webhooks";
 import { NETWORK_PROBLEM, toProblem, type Problem } from "./problem";
 
 /** Asks auth for cookie mode; on the refresh route it is also the CSRF proof (a custom header). */
@@ -42,6 +43,9 @@ accountsApi.use(bearer);
 
 export const auditApi = createClient<AuditLogPaths>({ baseUrl, credentials: "same-origin" });
 auditApi.use(bearer);
+
+export const webhooksApi = createClient<WebhooksPaths>({ baseUrl, credentials: "same-origin" });
+webhooksApi.use(bearer);
 
 /** The bearer header for a raw fetch (a streamed CSV download). */
 export function authHeaders(): Record<string, string> {

@@ -27,4 +27,10 @@ describe("fieldErrors", () => {
     expect(f.new_password).toBe("12文字以上にしてください / 過去24回に使ったパスワードは使えません");
     expect(f.login_id).toBe("入力してください");
   });
+  it("says pydantic's English in Japanese even when it quotes a Japanese pattern", () => {
+    const p = toProblem(422, { status: 422, title: "入力内容に誤りがあります", errors: [
+      { field: "body.name_kana", code: "string_pattern_mismatch", message: "String should match pattern '^[ァ-ヺー]+$'" },
+    ] });
+    expect(fieldErrors(p).name_kana).toBe("形式が正しくありません");
+  });
 });

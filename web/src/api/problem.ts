@@ -75,6 +75,9 @@ export function fieldName(field: string): string {
 }
 
 export function fieldMessage(e: FieldError): string {
+  // pydantic's own messages are English even when they quote a Japanese pattern ("String should
+  // match pattern '^[ァ-ヺ…]+$'"): its codes are said in Japanese; value_error carries our own text.
+  if (e.code && e.code !== "value_error" && CODE_MESSAGES[e.code]) return CODE_MESSAGES[e.code] as string;
   if (e.message && JAPANESE.test(e.message)) return e.message;
   return (e.code && CODE_MESSAGES[e.code]) || "入力内容を確認してください";
 }
