@@ -475,8 +475,13 @@ def _termination_out(session: Any, term: ContractTermination) -> TerminationOut:
 
 
 @router.get("/tenants/{tenant_id}/termination", response_model=TerminationOut, responses=PROBLEMS)
-def get_termination(tenant_id: str, p: OperatorPrincipal, rt: Rt) -> TerminationOut:
-    """The end-of-contract schedule (行政機関 business days) and how far it went."""
+def get_termination(tenant_id: str, p: CurrentPrincipal, rt: Rt) -> TerminationOut:
+    """The end-of-contract schedule (行政機関 business days) and how far it went: for the operator,
+    and read-only for an administrator of this tenant (when their data will be deleted)."""
+    if not (p.kind == "operator" or (p.kind == "service" and p.tenant_id is None)):
+        _own_tenant_or_operator(p, tenant_id)
+        if p.kind != "user" or not _caller(rt, p).is_admin:
+            raise forbidden("契約終了の予定は管理者のみ参照できます")
     with rt.db.sessions() as session:
         term = session.get(ContractTermination, tenant_id)
         if term is None:

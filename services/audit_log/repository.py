@@ -26,6 +26,7 @@ class EntryFilter:
     since: datetime | None = None
     until: datetime | None = None  # exclusive
     category: str | None = None
+    actor_kind: str | None = None  # "operator": 運用者による操作
 
 
 def _window(now: datetime) -> Any:
@@ -63,6 +64,8 @@ def entries(session: Session, tenant_id: str, flt: EntryFilter, *, now: datetime
         q = q.where(AuditEntry.occurred_at < flt.until)
     if flt.category:
         q = q.where(AuditEntry.category == flt.category)
+    if flt.actor_kind:
+        q = q.where(AuditEntry.actor_kind == flt.actor_kind)
     if before is not None:
         q = q.where(AuditEntry.seq < before)
     return session.execute(q.order_by(AuditEntry.seq.desc()).limit(limit)).scalars().all()
