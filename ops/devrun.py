@@ -204,6 +204,12 @@ class DevRun:
             port = self.settings.service_port(s.name)
             env.setdefault(f"ROUMU_{s.name.upper()}_URL", f"http://127.0.0.1:{port}")
         env["ROUMU_GATEWAY_PORT"] = str(self.gateway_port)
+        # efiling files to the sandbox this run started, and e-Gov sends people back to this
+        # gateway: a second `make run` on other ports must not file to the first one's sandbox.
+        sandbox = env["ROUMU_EGOV_SANDBOX_URL"].rstrip("/")
+        env.setdefault("ROUMU_EFILING_EGOV_AUTH_URL", f"{sandbox}/auth")
+        env.setdefault("ROUMU_EFILING_EGOV_API_URL", f"{sandbox}/shinsei/v2")
+        env.setdefault("ROUMU_EFILING_EGOV_REDIRECT_URI", f"http://127.0.0.1:{self.gateway_port}/efiling/egov-callback")
         # Local webhook receivers (docs/partner-example.py) listen on http://127.0.0.1.
         env.setdefault("ROUMU_WEBHOOKS_ALLOW_HTTP", "true")
         return env
