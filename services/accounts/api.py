@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
-from services.accounts import certificate, repository, service
+from services.accounts import certificate, mail, repository, service
 from services.accounts.events import PURGING_SERVICES
 from services.accounts.models import ContractTermination, Jigyosho, PurgeConfirmation, Tenant, User, permissions
 from services.accounts.rules.grants import Caller
@@ -24,6 +24,8 @@ from services.accounts.schemas import (
     JigyoshoPage,
     JobRun,
     LabourInsuranceNumberOut,
+    MailDeliveryOut,
+    MailDeliveryPage,
     NoticeCreate,
     NoticeOut,
     NoticePage,
@@ -185,7 +187,7 @@ def _user_out(u: User) -> UserOut:
                    roles=list(u.roles), status=u.status,
                    grants=Grants(menus=dict(u.menus or {}),
                                  jigyosho=JigyoshoGrant(all=u.jigyosho_all, ids=list(u.jigyosho_ids or []))),
-                   permissions_version=u.permissions_version, created_at=u.created_at, version=u.version)
+                   email=u.email, permissions_version=u.permissions_version, created_at=u.created_at, version=u.version)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=PROBLEMS)
@@ -533,6 +535,18 @@ def run_contract_jobs(p: OperatorPrincipal, rt: Rt) -> JobRun:
 def run_jobs(rt: Runtime) -> list[dict[str, Any]]:
     cfg: AccountsSettings = rt.extras["accounts_settings"]
     return service.run_due_jobs(rt.transaction, _clock(rt).now(), timedelta(seconds=cfg.purge_settle_seconds))
+
+
+@operations.get("/mail-deliveries", response_model=MailDeliveryPage, responses=problem_responses(401, 403, 422))
+def mail_deliveries(p: OperatorPrincipal, rt: Rt, limit: Limit = 100,
+                    status: Annotated[str | None, Query(pattern=r"^(pending|sent|refused|failed)$")] = None,
+                    tenant_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{1,36}$")] = None,
+                    ) -> MailDeliveryPage:
+    """The mail delivery log, newest first (system operators): what was sent, what waits for a
+    retry, and what the server refused or was given up on."""
+    with rt.db.sessions() as session:
+        rows = mail.deliveries(session, status, tenant_id, limit)
+        return MailDeliveryPage(items=[MailDeliveryOut.model_validate(r) for r in rows])
 
 
 @operations.post("/republish-grants", response_model=Republished, responses=problem_responses(401, 403, 404, 422))

@@ -7,7 +7,7 @@ import logging
 
 from fastapi import FastAPI
 
-from services.accounts import api, events, service
+from services.accounts import api, events, mail, service
 from services.accounts.models import PURGE_KEEP, messaging, permissions
 from services.accounts.settings import AccountsSettings
 from shared.clock import SYSTEM_CLOCK, Clock
@@ -18,7 +18,6 @@ from shared.settings import CommonSettings
 NAME = "accounts"
 log = logging.getLogger("roumu.accounts.scheduler")
 
-SUBSCRIPTIONS = (Subscription("tenant-purged", "roumu.*.tenant.purged", service.on_tenant_purged),)
 assert all(t.endswith(".tenant.purged") for t in events.TENANT_PURGED.values())
 
 
@@ -38,6 +37,23 @@ async def scheduler(rt: Runtime, stop: asyncio.Event) -> None:
             pass
 
 
+async def mail_worker(rt: Runtime, stop: asyncio.Event) -> None:
+    """Sends the due mails of the delivery log (services/accounts/mail.py)."""
+    cfg: AccountsSettings = rt.extras["accounts_settings"]
+    while not stop.is_set():
+        try:
+            clock: Clock = rt.extras["clock"]
+            sent = await asyncio.to_thread(mail.send_due, rt.transaction, cfg, clock.now())
+            if sent:
+                mail.log.info("mail pass", extra=sent)
+        except Exception as exc:
+            mail.log.warning("mail worker failed", extra={"error": repr(exc)[:300]})
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=cfg.mail_worker_interval_seconds)
+        except TimeoutError:
+            pass
+
+
 def create_app(settings: CommonSettings | None = None, background: bool = True, *, clock: Clock | None = None,
                accounts_settings: AccountsSettings | None = None) -> FastAPI:
     """`clock` is for tests (a FrozenClock moved by hand)."""
@@ -48,7 +64,12 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
         rt.extras["accounts_settings"] = cfg
         ensure_key(rt.settings.keys_dir, "certificate")  # published at /certificate-keys from the start
 
-    return create_service_app(NAME, messaging, [api.router, api.operations], subscriptions=SUBSCRIPTIONS,
+    subscriptions = (
+        Subscription("tenant-purged", "roumu.*.tenant.purged", service.on_tenant_purged),
+        Subscription("notice-mail", events.NOTICE_PUBLISHED, mail.notice_handler(cfg, clock or SYSTEM_CLOCK)),
+        Subscription("efiling-mail", "roumu.efiling.filing.>", mail.efiling_handler(cfg, clock or SYSTEM_CLOCK)),
+    )
+    return create_service_app(NAME, messaging, [api.router, api.operations], subscriptions=subscriptions,
                               settings=settings, background=background, title="Roumu accounts",
                               on_startup=startup, permissions=permissions, purge_keep=PURGE_KEEP,
-                              background_tasks=(scheduler,))
+                              background_tasks=(scheduler, mail_worker))
