@@ -187,7 +187,8 @@ def _user_out(u: User) -> UserOut:
                    roles=list(u.roles), status=u.status,
                    grants=Grants(menus=dict(u.menus or {}),
                                  jigyosho=JigyoshoGrant(all=u.jigyosho_all, ids=list(u.jigyosho_ids or []))),
-                   email=u.email, permissions_version=u.permissions_version, created_at=u.created_at, version=u.version)
+                   email=u.email, deadline_digest_days=u.deadline_digest_days,
+                   permissions_version=u.permissions_version, created_at=u.created_at, version=u.version)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=PROBLEMS)

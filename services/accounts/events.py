@@ -160,11 +160,14 @@ def notice_published(n: Notice, actor: Actor) -> EventEnvelope:
     )
 
 
+_MAIL_REF = {"notice": "notice_id", "efiling": "event_id", "digest": "digest_day"}
+
+
 def mail_undelivered(d: MailDelivery, smtp_code: int | None) -> EventEnvelope:
     """A mail refused by the server (5xx) or given up after its retries: in the tenant's log.
     Never the address: only accounts holds it (the delivery log, for operators)."""
     return EventEnvelope(type=MAIL_UNDELIVERED, tenant_id=d.tenant_id, actor=Actor(kind="system", id="accounts.mail"),
                          subject={"delivery_id": d.id, "user_id": d.user_id, "tenant_id": d.tenant_id,
-                                  # what the mail was about: the notice, or the efiling event
-                                  ("notice_id" if d.kind == "notice" else "event_id"): d.ref_id},
+                                  # what the mail was about: the notice, the efiling event, the digest's day
+                                  _MAIL_REF.get(d.kind, "ref_id"): d.ref_id},
                          data={"kind": d.kind, "status": d.status, "attempts": d.attempts, "smtp_code": smtp_code})

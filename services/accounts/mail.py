@@ -28,10 +28,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.accounts import events
+from services.accounts.deadlines import DeadlinesUnavailable, KoyoDeadlines
 from services.accounts.models import Jigyosho, MailDelivery, Notice, Tenant, User, messaging
 from services.accounts.rules import mail as rules
 from services.accounts.settings import AccountsSettings
-from shared.clock import Clock
+from shared.clock import JST, Clock
 from shared.events import EventEnvelope
 
 log = logging.getLogger("roumu.accounts.mail")
@@ -109,6 +110,58 @@ def queue_efiling(session: Session, event: EventEnvelope, cfg: AccountsSettings,
                                  status=PENDING, attempts=0, next_attempt_at=now, created_at=now))
         n += 1
     return n
+
+
+def queue_digests(session_factory: Callable[[], Any], cfg: AccountsSettings, koyo: KoyoDeadlines,
+                  now: datetime) -> tuple[int, bool]:
+    """The daily deadline digest, once a day per user (kind "digest", ref_id the JST date), from
+    `MAIL_DIGEST_HOUR` Japan time: to each active user with an address and a chosen number of days,
+    the count of 雇用保険 deadlines due within them (and overdue) per 事業所 they can see. Nothing
+    due: no mail. Answers (mails queued, every tenant done); a tenant whose deadlines could not be
+    read (koyo_hoken unreachable) is tried again at the worker's next pass."""
+    local = now.astimezone(JST)
+    if local.hour < cfg.mail_digest_hour:
+        return 0, False
+    today, ref = local.date(), local.date().isoformat()
+    with session_factory() as session:
+        wanted: dict[str, list[tuple[Tenant, User]]] = {}
+        for tenant, user in _recipients(session, None):
+            if user.deadline_digest_days:
+                wanted.setdefault(tenant.id, []).append((tenant, user))
+        done = set(session.execute(select(MailDelivery.user_id).where(
+            MailDelivery.kind == "digest", MailDelivery.ref_id == ref)).scalars())
+    n, complete = 0, True
+    for tenant_id, people in wanted.items():
+        people = [(t, u) for t, u in people if u.id not in done]
+        if not people:
+            continue
+        horizon = max(int(u.deadline_digest_days or 0) for _, u in people)
+        try:
+            items = koyo.due_by(tenant_id, today + timedelta(days=horizon))
+        except DeadlinesUnavailable as exc:
+            log.warning("deadline digest: koyo_hoken unavailable", extra={"tenant_id": tenant_id, "error": str(exc)})
+            complete = False
+            continue
+        with session_factory() as session:
+            names = {j.id: j.name for j in session.execute(
+                select(Jigyosho).where(Jigyosho.tenant_id == tenant_id)).scalars()}
+            for tenant, user in people:
+                days = int(user.deadline_digest_days or 0)
+
+                def visible(jid: str, u: User = user, known: dict[str, str] = names) -> bool:
+                    return jid in known and rules.sees_menu(list(u.roles), dict(u.menus or {}), u.jigyosho_all,
+                                                            list(u.jigyosho_ids or []), "koyo_hoken", jid)
+
+                counts = rules.digest_counts(items, days, visible)
+                if not counts or not user.email:
+                    continue
+                rows = sorted(((names[j], o, c) for j, (o, c) in counts.items()), key=lambda r: r[0])
+                mail = rules.digest_mail(user.display_name, tenant.name, today, days, rows, cfg.mail_base_url)
+                session.add(MailDelivery(id=str(uuid.uuid4()), tenant_id=tenant.id, user_id=user.id, kind="digest",
+                                         ref_id=ref, address=user.email, subject=mail.subject, body=mail.body,
+                                         status=PENDING, attempts=0, next_attempt_at=now, created_at=now))
+                n += 1
+    return n, complete
 
 
 # --- sending ----------------------------------------------------------------------------------

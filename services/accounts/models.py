@@ -71,6 +71,8 @@ class User(Base):
     permissions_version: Mapped[int] = mapped_column(Integer, default=1)
     # Where notices are mailed (optional). Never in an event: only accounts holds addresses.
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # The daily deadline digest: deadlines within this many days (None: no digest).
+    deadline_digest_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 

@@ -190,6 +190,8 @@ class UserCreate(BaseModel):
     grants: Grants = Field(default_factory=Grants)
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL,
                               description="お知らせ等のメールの宛先 (省略可)")
+    deadline_digest_days: int | None = Field(
+        default=None, ge=1, le=90, description="期限のお知らせメール: この日数以内の期限を毎朝通知 (省略: 配信しない)")
 
 
 class UserUpdate(BaseModel):
@@ -203,6 +205,8 @@ class UserUpdate(BaseModel):
     grants: Grants
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL,
                               description="メールの宛先。省略時は変更しません (null で削除)")
+    deadline_digest_days: int | None = Field(
+        default=None, ge=1, le=90, description="期限のお知らせメールの日数。省略時は変更しません (null で停止)")
 
 
 class UserOut(BaseModel):
@@ -214,6 +218,7 @@ class UserOut(BaseModel):
     status: str
     grants: Grants
     email: str | None = None
+    deadline_digest_days: int | None = None
     permissions_version: int
     created_at: datetime
     version: int

@@ -231,7 +231,7 @@ def create_user(session: Session, tenant_id: str, body: UserCreate, actor: Actor
         id=user_id or str(uuid.uuid4()), tenant_id=tenant_id, login_id=body.login_id,
         display_name=body.display_name, roles=roles, status="active", created_at=datetime.now(UTC),
         menus=menus, jigyosho_all=body.grants.jigyosho.all, jigyosho_ids=body.grants.jigyosho.ids,
-        permissions_version=1, email=body.email,
+        permissions_version=1, email=body.email, deadline_digest_days=body.deadline_digest_days,
     )
     session.add(user)
     try:
@@ -289,6 +289,8 @@ def update_user(session: Session, tenant_id: str, user_id: str, body: UserUpdate
     user.menus, user.jigyosho_all, user.jigyosho_ids = menus, body.grants.jigyosho.all, body.grants.jigyosho.ids
     if "email" in body.model_fields_set:  # absent: kept (clients from before the field never clear it)
         user.email = body.email
+    if "deadline_digest_days" in body.model_fields_set:
+        user.deadline_digest_days = body.deadline_digest_days
     if grants_changed:
         user.permissions_version += 1
     with stale_is_412():

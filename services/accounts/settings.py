@@ -33,3 +33,5 @@ class AccountsSettings(BaseSettings):
     mail_max_attempts: int = Field(default=8, ge=1)
     mail_retry_base_seconds: float = Field(default=60.0, ge=0)
     mail_retry_cap_seconds: float = Field(default=3600.0, ge=0)
+    # The daily deadline digest is queued from this hour, Japan time (users choose their days).
+    mail_digest_hour: int = Field(default=8, ge=0, le=23)

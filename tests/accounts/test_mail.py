@@ -284,3 +284,67 @@ def test_e_gov_events_reach_the_people_who_can_see_that_filing(service_client, t
                                                               MailDelivery.tenant_id == t.id)).scalars().all()
     assert sorted(queued) == sorted([f"admin-{tag}@office.example", on_a])
     assert not inbox.to(koyo_only) and not inbox.to(on_b)
+
+
+def test_the_daily_digest_counts_deadlines_per_jigyosho_each_user_can_see(service_client, tokens, smtp, settings):
+    """Deadlines come from koyo_hoken over HTTP (accounts' service token); each user gets the counts
+    within their chosen days for the 事業所 they can see — names of 事業所 and counts, never a person."""
+    from fastapi.testclient import TestClient
+
+    from services.accounts.deadlines import KoyoDeadlines
+    from tests.accounts.conftest import add_jigyosho
+    from tests.koyo_hoken.support import frozen, person
+
+    inbox, port = smtp
+    koyo = service_client("koyo_hoken", clock=frozen(2025, 5, 8))
+    deadlines = KoyoDeadlines("http://testserver", settings.keys_dir, http=TestClient(koyo.app))
+    cfg = mail_settings(port, mail_digest_hour=0)
+    accounts = service_client("accounts", accounts_settings=cfg, deadlines=deadlines)
+    tag = uuid.uuid4().hex[:8]
+    t = open_tenant(accounts, tokens, admin={"login_id": "admin", "display_name": "佐藤 一郎",
+                                             "email": f"admin-{tag}@office.example"})
+    a = add_jigyosho(accounts, t, "株式会社山田製作所")
+    b = add_jigyosho(accounts, t, "株式会社川田商店")
+    admin = accounts.get(f"{BASE}/users/{t.admin_id}", headers=bearer(t.admin_token))
+    body = {k: admin.json()[k] for k in ("login_id", "display_name", "roles", "grants")}
+    r = accounts.put(f"{BASE}/users/{t.admin_id}", json={**body, "deadline_digest_days": 40},
+                     headers={**bearer(t.admin_token), "If-Match": admin.headers["etag"]})
+    assert r.status_code == 200 and r.json()["deadline_digest_days"] == 40 and r.json()["email"], r.text
+
+    def staff(login: str, menus: dict[str, str], days: int) -> str:
+        address = f"{login}-{tag}@office.example"
+        r = accounts.post(f"{BASE}/users", headers=bearer(t.admin_token), json={
+            "login_id": login, "display_name": f"{login} さん", "roles": ["staff"], "email": address,
+            "deadline_digest_days": days, "grants": {"menus": menus, "jigyosho": {"all": False, "ids": [a]}}})
+        assert r.status_code == 201, r.text
+        return address
+
+    on_a = staff("koyo-a", {"koyo_hoken": "read"}, 7)
+    no_koyo = staff("efile-a", {"efiling": "read"}, 7)
+
+    # koyo_hoken (on 2025-05-08): 取得届 due 5/12 at each 事業所 (4 days left), one due 6/10 at 山田 (33).
+    admin_h = bearer(tokens.user(t.id, t.admin_id, ("tenant_admin",)))
+    for jid, hire, name in ((a, "2025-04-15", "山田"), (b, "2025-04-15", "川田"), (a, "2025-05-01", "海野")):
+        wait_for(lambda jid=jid, hire=hire, name=name: koyo.post(
+            "/api/v1/koyo-hoken/insured-persons", headers=admin_h,
+            json=person(jid, hire_date=hire, family_name=name)).status_code == 201)
+
+    # The worker ran its pass of the day at start, before these users existed: run the same pass now.
+    queued, complete = mail.queue_digests(accounts.app.state.runtime.transaction, cfg, deadlines,
+                                          dt.datetime.now(dt.UTC))
+    assert complete and queued == 2
+
+    wait_for(lambda: inbox.to(f"admin-{tag}@office.example") and inbox.to(on_a))
+    [to_admin] = inbox.to(f"admin-{tag}@office.example")
+    text = to_admin.get_content()
+    assert "40日以内 3 件" in to_admin["Subject"]
+    assert "・株式会社山田製作所: 40日以内 2 件" in text and "・株式会社川田商店: 40日以内 1 件" in text
+    [to_staff] = inbox.to(on_a)
+    staff_text = to_staff.get_content()
+    assert "・株式会社山田製作所: 7日以内 1 件" in staff_text and "川田商店" not in staff_text
+    for t_ in (text, staff_text):
+        assert "山田 太郎" not in t_ and "海野" not in t_ and "300000" not in t_
+    assert not inbox.to(no_koyo)
+    # Once a day: the same day again queues nothing.
+    assert mail.queue_digests(accounts.app.state.runtime.transaction, cfg, deadlines, dt.datetime.now(dt.UTC)) \
+        == (0, True)

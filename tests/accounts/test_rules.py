@@ -219,3 +219,16 @@ def test_only_a_5xx_answer_refuses_for_good(code, permanent):
     from services.accounts.rules.mail import is_permanent
 
     assert is_permanent(code) is permanent
+
+
+def test_the_digest_counts_per_jigyosho_within_the_users_days():
+    from services.accounts.rules.mail import DueItem, digest_counts, sees_menu
+
+    items = [DueItem("a", -2), DueItem("a", 0), DueItem("a", 7), DueItem("a", 8), DueItem("b", 3), DueItem("c", 1)]
+    assert digest_counts(items, 7, lambda j: j != "c") == {"a": (1, 2), "b": (0, 1)}
+    assert digest_counts(items, 7, lambda j: False) == {}
+    assert sees_menu(["tenant_admin"], {}, False, [], "koyo_hoken", "a")
+    assert sees_menu(["staff"], {"koyo_hoken": "read"}, False, ["a"], "koyo_hoken", "a")
+    assert not sees_menu(["staff"], {"koyo_hoken": "read"}, False, ["a"], "koyo_hoken", "b")
+    assert sees_menu(["staff"], {"koyo_hoken": "write"}, True, [], "koyo_hoken", "b")
+    assert not sees_menu(["staff"], {"efiling": "write"}, True, [], "koyo_hoken", "b")

@@ -4,8 +4,9 @@ wage or any other record: mail leaves our systems and stays in mailboxes we do n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.clock import JST
 
@@ -87,3 +88,48 @@ def efiling_mail(display_name: str, tenant_name: str, title: str, jigyosho_name:
     lines += ["", "内容は Roumu の電子申請メニューでご確認ください。", f"{base_url.rstrip('/')}/", "",
               "このメールは送信専用です。"]
     return Mail(f"【Roumu】{title}: {jigyosho_name}"[:300], "\n".join(lines) + "\n")
+
+
+# --- the daily deadline digest ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DueItem:
+    """One deadline as koyo_hoken answers it: only the 事業所 and the days left travel here."""
+
+    jigyosho_id: str
+    days_left: int
+
+
+def sees_menu(roles: list[str], menus: dict[str, str], jigyosho_all: bool, jigyosho_ids: list[str], menu: str,
+              jigyosho_id: str) -> bool:
+    if "tenant_admin" in roles:
+        return True
+    return menus.get(menu) in ("read", "write") and (jigyosho_all or jigyosho_id in jigyosho_ids)
+
+
+def digest_counts(items: list[DueItem], days: int, visible: Callable[[str], bool]) -> dict[str, tuple[int, int]]:
+    """Per 事業所 the user can see: (overdue, due within `days` days, today included, not overdue)."""
+    out: dict[str, tuple[int, int]] = {}
+    for i in items:
+        if i.days_left > days or not visible(i.jigyosho_id):
+            continue
+        overdue, soon = out.get(i.jigyosho_id, (0, 0))
+        out[i.jigyosho_id] = (overdue + 1, soon) if i.days_left < 0 else (overdue, soon + 1)
+    return out
+
+
+def digest_mail(display_name: str, tenant_name: str, day: date, days: int, rows: list[tuple[str, int, int]],
+                base_url: str) -> Mail:
+    """`rows`: (事業所 name, overdue, due soon), in the order to show. Counts only: no person."""
+    overdue = sum(r[1] for r in rows)
+    soon = sum(r[2] for r in rows)
+    lines = [tenant_name, f"{display_name} 様", "",
+             f"{day:%Y年%m月%d日} 時点で、{days}日以内に期限が来る雇用保険の手続は {soon} 件、"
+             f"期限を過ぎた手続は {overdue} 件です。", ""]
+    for name, o, s in rows:
+        lines.append(f"・{name}: {days}日以内 {s} 件" + (f" / 期限切れ {o} 件" if o else ""))
+    lines += ["", "詳しくは Roumu の期限一覧でご確認ください。", f"{base_url.rstrip('/')}/", "",
+              "このメールは送信専用です。配信の要否と日数は利用者管理で変更できます。"]
+    subject = f"【Roumu】期限のお知らせ ({day:%m/%d}): {days}日以内 {soon} 件" + \
+        (f"・期限切れ {overdue} 件" if overdue else "")
+    return Mail(subject[:300], "\n".join(lines) + "\n")

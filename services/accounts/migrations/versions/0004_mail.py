@@ -1,4 +1,4 @@
-"""Users' mail address and the mail delivery log (issue 24.2).
+"""Users' mail address and digest preference, and the mail delivery log (issue 24.2).
 
 Revision ID: 0004
 Revises: 0003
@@ -15,6 +15,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("email", sa.String(254), nullable=True))
+        batch.add_column(sa.Column("deadline_digest_days", sa.Integer(), nullable=True))
     op.create_table(
         "mail_deliveries",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -40,4 +41,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("mail_deliveries")
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("deadline_digest_days")
         batch.drop_column("email")
