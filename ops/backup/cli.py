@@ -24,11 +24,11 @@ from pathlib import Path
 
 from ops.backup import archive
 from ops.backup.drill import run_drill
-from ops.backup.job import resolve_paths, run_backup, verify_generation
+from ops.backup.job import resolve_paths, run_backup, secondary_target, verify_generation
 from ops.backup.keyring import load_backup_keys
 from ops.backup.schedule import next_run
 from ops.backup.settings import BackupSettings, MonitorSettings
-from ops.backup.targets import DirectoryTarget
+from ops.backup.targets import DirectoryTarget, Target
 from shared.clock import SYSTEM_CLOCK
 from shared.settings import CommonSettings
 
@@ -41,11 +41,12 @@ def settings() -> CommonSettings:
     return resolve_settings()
 
 
-def targets(common: CommonSettings, backup: BackupSettings) -> list[DirectoryTarget]:
+def targets(common: CommonSettings, backup: BackupSettings) -> list[Target]:
     paths = resolve_paths(common, backup)
-    out = [DirectoryTarget("primary", paths.primary)]
-    if paths.secondary:
-        out.append(DirectoryTarget("secondary", paths.secondary))
+    out: list[Target] = [DirectoryTarget("primary", paths.primary)]
+    secondary = secondary_target(common, backup)
+    if secondary is not None:
+        out.append(secondary)
     return out
 
 
@@ -88,7 +89,7 @@ def cmd_list(common: CommonSettings, backup: BackupSettings) -> int:
     for t in targets(common, backup):
         print(f"{t.name}: {t.path}")
         for r in t.records():
-            present = "" if t.archive(r.backup_id).exists() else "  (archive missing)"
+            present = "" if t.has(r.backup_id) else "  (archive missing)"
             print(f"  {r.backup_id}  {r.created_at}  {r.status:<8} {r.size or 0:>12} bytes  key {r.kid}{present}"
                   + (f"  {r.error}" if r.error else ""))
     return 0
@@ -112,6 +113,8 @@ def cmd_verify(common: CommonSettings, backup: BackupSettings, ids: list[str], q
 def cmd_rewrap(common: CommonSettings, backup: BackupSettings) -> int:
     keys = load_backup_keys(backup, common.keys_dir)
     for t in targets(common, backup):
+        if not isinstance(t, DirectoryTarget):
+            continue  # an object store's archives are rewrapped by the next run's copy, not in place
         for r in t.records():
             path = t.archive(r.backup_id)
             if not path.exists() or r.status != "verified":

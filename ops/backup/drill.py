@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 
 from ops.backup import archive, sources
 from ops.backup.archive import BackupKeys
-from ops.backup.job import DATA_KEYS_MEMBER, resolve_paths
+from ops.backup.job import DATA_KEYS_MEMBER, resolve_paths, secondary_target
 from ops.backup.keyring import load_backup_keys
 from ops.backup.settings import BackupSettings, MonitorSettings
-from ops.backup.targets import DirectoryTarget
+from ops.backup.targets import DirectoryTarget, Target
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.ports import free_port
 from shared.settings import CommonSettings
@@ -98,13 +98,13 @@ def _scratch_url(live_url: str, server_url: str, name: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def pick_generation(target: DirectoryTarget, backup_id: str | None) -> str:
+def pick_generation(target: Target, backup_id: str | None) -> str:
     records = target.records()
     if backup_id:
         if not any(r.backup_id == backup_id for r in records):
             raise DrillError(f"no generation {backup_id} on the {target.name} target ({target.path})")
         return backup_id
-    good = [r for r in records if r.status == "verified" and target.archive(r.backup_id).exists()]
+    good = [r for r in records if r.status == "verified" and target.has(r.backup_id)]
     if not good:
         raise DrillError(f"no verified generation on the {target.name} target ({target.path})")
     return good[-1].backup_id
@@ -120,8 +120,8 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
     report = DrillReport()
     paths = resolve_paths(common, backup)
     keys = keys or load_backup_keys(backup, common.keys_dir)
-    target = DirectoryTarget("secondary" if from_secondary else "primary",
-                             paths.secondary if from_secondary and paths.secondary else paths.primary)
+    secondary = secondary_target(common, backup) if from_secondary else None
+    target: Target = secondary or DirectoryTarget("primary", paths.primary)
     scratch = Path(tempfile.mkdtemp(prefix="roumu-drill-", dir=scratch_dir))
     report.scratch = scratch
     var = scratch / "var"
@@ -140,7 +140,8 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         t = time.monotonic()
         extract = scratch / "restore"
         extract.mkdir(mode=0o700)
-        manifest = archive.open_archive(target.archive(report.backup_id), keys, extract_to=extract)
+        # From an S3 store the archive is downloaded first (into the scratch folder's cache).
+        manifest = archive.open_archive(target.local_archive(report.backup_id), keys, extract_to=extract)
         report.backup_created_at = datetime.fromisoformat(manifest["created_at"])
         report.rpo_seconds = (started_at - report.backup_created_at).total_seconds()
         t = phase("decrypt and checksums", t)

@@ -34,6 +34,16 @@ class BackupSettings(BaseSettings):
     # The restore drill: PostgreSQL scratch databases are `<prefix>_<random>_<service>`.
     drill_database_prefix: str = "roumu_drill"
     drill_postgres_url: str = ""  # a server to restore into; default the live databases' server
+    # The secondary target on an S3-compatible store instead of SECONDARY_DIR (issue 24.3): set the
+    # endpoint and bucket. OBJECT_LOCK_DAYS: COMPLIANCE retention of each archive (0: none; the
+    # bucket must have object lock enabled otherwise the store refuses the upload).
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "roumu-backups/"
+    s3_object_lock_days: int = 35
 
     @field_validator("at")
     @classmethod
