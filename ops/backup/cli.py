@@ -23,7 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ops.backup import archive
-from ops.backup.drill import run_drill
+from ops.backup.drill import drill_record_path, read_drill_record, run_drill
+from ops.backup.drill_rules import drill_due
 from ops.backup.job import resolve_paths, run_backup, secondary_target, verify_generation
 from ops.backup.keyring import load_backup_keys
 from ops.backup.schedule import next_run
@@ -74,7 +75,19 @@ def cmd_schedule(common: CommonSettings, backup: BackupSettings) -> int:
             beat.write_text(f"{time.time():.0f} next {due.isoformat()}\n")
             time.sleep(min(left, 60.0))
         cmd_run(common, backup)
+        maybe_drill(common, backup)
         time.sleep(1.0)  # past the minute boundary, so the next due time is tomorrow's
+
+
+def maybe_drill(common: CommonSettings, backup: BackupSettings) -> bool:
+    """The monthly restore drill, after the night's backup, when due (drill_rules.drill_due): from
+    the secondary target (the copy a disaster leaves), RTO measured, alert on failure."""
+    last = read_drill_record(drill_record_path(resolve_paths(common, backup).metrics))
+    last_at = datetime.fromisoformat(str(last["at"])) if last else None
+    if not drill_due(SYSTEM_CLOCK.now(), last_at, backup.drill_day):
+        return False
+    run_drill(common, backup, MonitorSettings(), from_secondary=True, start_stack=backup.drill_start_stack)
+    return True
 
 
 def cmd_health(common: CommonSettings, backup: BackupSettings) -> int:
