@@ -24,7 +24,8 @@ COPY gateway ./gateway
 COPY services ./services
 COPY contracts ./contracts
 COPY ops ./ops
-RUN groupadd --system roumu && useradd --system --gid roumu --home-dir /app --no-create-home roumu \
+# A fixed uid/gid (10001): Kubernetes runs the pods as that number (deploy/k8s, runAsNonRoot).
+RUN groupadd --system --gid 10001 roumu && useradd --system --uid 10001 --gid roumu --home-dir /app --no-create-home roumu \
     && mkdir -p /data /keys /nats-config && chown roumu:roumu /data /keys /nats-config
 
 USER roumu

@@ -11,7 +11,7 @@ ROUMU_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-pg lint typecheck bench contracts clean distclean backup restore-drill monitor \
-	test-security test-concurrency audit
+	test-security test-concurrency audit k8s
 
 help:
 	@echo "make run        install, start NATS, migrate, seed a demo tenant, start every service and the gateway"
@@ -24,6 +24,7 @@ help:
 	@echo "make typecheck  mypy (strict)"
 	@echo "make bench      the benchmarks"
 	@echo "make contracts  check the OpenAPI and event contracts"
+	@echo "make k8s        check deploy/k8s/base/processes is current and render the production manifests"
 	@echo "make backup     one backup now: every database, the file store and the keys, encrypted, verified, copied"
 	@echo "make restore-drill  restore the newest backup into scratch, check it, start it, log in; prints RTO/RPO"
 	@echo "make monitor    log in through the gateway, touch every service, check databases, NATS, disk, backups"
@@ -42,7 +43,7 @@ $(STAMP): pyproject.toml
 # The console (web/) is rebuilt only when its sources changed (ops/console.py keeps a stamp); Node 20.19+.
 run: $(STAMP)
 	$(BIN)/python -m ops.console build
-	$(BIN)/python -m ops.devrun
+	$(BIN)/python -m ops.devrun $(if $(REPLICAS),--replicas $(REPLICAS))
 
 test: $(STAMP)
 	$(BIN)/python -m ops.console test
@@ -76,6 +77,11 @@ bench: $(STAMP)
 
 contracts: $(STAMP)
 	$(BIN)/python -m ops.contracts
+
+# The manifests as `kubectl apply -k` would send them (tests/deploy validates them against the schemas).
+k8s: $(STAMP)
+	$(BIN)/python -m ops.k8s --check
+	kubectl kustomize deploy/k8s/overlays/production
 
 backup: $(STAMP)
 	$(BIN)/python -m ops.backup run

@@ -7,4 +7,4 @@ from gateway.settings import get_gateway_settings
 from shared.settings import get_settings
 
 if __name__ == "__main__":
-    serve(get_settings().bind_host, get_gateway_settings())
+    serve(get_settings().bind_host, get_gateway_settings(), get_settings().shutdown_drain_seconds)

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import credentials, tls
 from gateway.auth import AccessVerifier, FileKeys, HttpKeys, KeySource, bearer_token, invalid_token
+from gateway.balancer import FailoverTransport, Replica, Upstream, split_urls, watch_health
 from gateway.body import Body, BodyPolicy, ClientDisconnected
 from gateway.budgets import Budget
 from gateway.console import Console, with_page_policy
@@ -63,6 +65,7 @@ from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.nats_auth import GATEWAY
 from shared.request_context import RequestIdMiddleware, current_request_id, new_request_id
+from shared.serving import DRAINING
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import Principal, TokenError, TokenSigner
 from shared.topology import ROUTED
@@ -76,11 +79,16 @@ log = logging.getLogger("roumu.gateway")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def new_client(gw: GatewaySettings) -> httpx.AsyncClient:
-    """The control-plane client: health checks, tenant settings, keys, device CAs."""
+def new_client(gw: GatewaySettings, replicas: Mapping[str, str] | None = None) -> httpx.AsyncClient:
+    """The control-plane client: health checks, tenant settings, keys, device CAs. `replicas`
+    (service → comma-separated URLs): a call to a service's first replica that cannot connect
+    moves to the next (gateway/balancer.FailoverTransport)."""
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=gw.keepalive_expiry)
+    transport = FailoverTransport(httpx.AsyncHTTPTransport(limits=limits, trust_env=False),
+                                  [split_urls(u) for u in (replicas or {}).values()])
     return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10,
-                            keepalive_expiry=gw.keepalive_expiry),
+        transport=transport,
+        limits=limits,
         timeout=httpx.Timeout(connect=gw.connect_timeout, read=gw.read_timeout, write=gw.write_timeout,
                               pool=gw.pool_timeout),
         follow_redirects=False,  # a redirect is the client's to follow, not ours
@@ -94,8 +102,11 @@ class Runtime:
     """What exists only while the app runs (created at startup, closed at shutdown)."""
 
     def __init__(self, client: httpx.AsyncClient, proxy: Proxy, verifier: AccessVerifier, limiter: Limiter,
-                 tenants: TenantDirectory, events: RefusalEvents, devices: tls.DeviceCertificates) -> None:
+                 tenants: TenantDirectory, events: RefusalEvents, devices: tls.DeviceCertificates,
+                 health: asyncio.Task[None] | None = None, stop: asyncio.Event | None = None) -> None:
         self.client = client
+        self.health = health
+        self.stop = stop or asyncio.Event()
         self.proxy = proxy
         self.verifier = verifier
         self.limiter = limiter
@@ -359,41 +370,58 @@ class Gateway:
 
     async def start(self) -> Runtime:
         gw = self.gw
-        client = new_client(gw)
+        client = new_client(gw, self.upstreams)
         limit = asyncio.Semaphore(gw.max_connections)
         timeouts = Timeouts(gw.connect_timeout, gw.read_timeout, gw.write_timeout, gw.pool_timeout)
-        # One pool per service, each with its own budget within the global one (two services at one
-        # address still count apart).
-        pools: dict[str, Pool] = {}
-        for name, url in self.upstreams.items():
-            address = host_port(url)
-            pools[name] = Pool(address[0], address[1], limit, gw.max_keepalive_connections, gw.keepalive_expiry,
-                               timeouts, asyncio.Semaphore(gw.max_connections_per_service))
-        proxy = Proxy(pools, self.proxies, gw.max_header_bytes, gw.read_timeout)
+        # One pool per replica; each service has its own budget within the global one (two services
+        # at one address still count apart), shared by its replicas (gateway/balancer.py).
+        upstreams: dict[str, Upstream] = {}
+        for name, urls in self.upstreams.items():
+            own = asyncio.Semaphore(gw.max_connections_per_service)
+            replicas = []
+            for url in split_urls(urls):
+                host, port = host_port(url)
+                replicas.append(Replica(url, Pool(host, port, limit, gw.max_keepalive_connections,
+                                                  gw.keepalive_expiry, timeouts, own)))
+            upstreams[name] = Upstream(name, replicas, gw.eject_seconds)
+        proxy = Proxy(upstreams, self.proxies, gw.max_header_bytes, gw.read_timeout)
+        stop = asyncio.Event()
+        health = asyncio.create_task(watch_health(client, list(upstreams.values()), gw.health_interval,
+                                                  gw.health_timeout, stop), name="gateway-upstream-health")
         source: KeySource
         if gw.jwks_source == "http":
-            url = gw.jwks_url or self.upstreams["auth"].rstrip("/") + "/api/v1/auth/.well-known/jwks.json"
+            url = gw.jwks_url or self._control("auth") + "/api/v1/auth/.well-known/jwks.json"
             source = HttpKeys(client, url)
         else:
             source = FileKeys(self.settings.keys_dir)
         verifier = AccessVerifier(source, gw.jwks_cache_seconds, gw.jwks_min_refresh_seconds)
         await verifier.refresh(force=True)
         tokens = ServiceTokens(TokenSigner(self.settings.keys_dir, "internal"))
-        tenants = TenantDirectory(client, self.upstreams["accounts"], tokens, gw.tenant_cache_seconds,
+        tenants = TenantDirectory(client, self._control("accounts"), tokens, gw.tenant_cache_seconds,
                                   gw.tenant_stale_seconds)
         events = RefusalEvents(self.settings.nats_access(GATEWAY), self.settings.nats_stream, gw.events_queue_size,
                                gw.events_enabled)
         events.on_connect.append(tenants.subscribe)
         events.start()
-        devices = tls.DeviceCertificates(client, self.upstreams["auth"], tokens, self.ssl_context, gw)
+        devices = tls.DeviceCertificates(client, self._control("auth"), tokens, self.ssl_context, gw)
         devices.start()
-        return Runtime(client, proxy, verifier, Limiter(gw), tenants, events, devices)
+        return Runtime(client, proxy, verifier, Limiter(gw), tenants, events, devices, health, stop)
+
+    def _control(self, name: str) -> str:
+        """The base URL of control-plane calls to a service (keys, tenant settings, device CAs): its
+        first replica. These calls are rare and cached, and each falls back to what it knew
+        (tenant settings: TENANT_STALE_SECONDS), so they are not balanced."""
+        return split_urls(self.upstreams[name])[0].rstrip("/")
 
     async def stop(self, rt: Runtime) -> None:
+        rt.stop.set()
+        if rt.health is not None:
+            with suppress(asyncio.CancelledError):
+                await rt.health
         await rt.devices.stop()
         await rt.events.stop()
-        for pool in set(rt.proxy.pools.values()):
-            pool.close()
+        for upstream in rt.proxy.upstreams.values():
+            upstream.close()
         await rt.client.aclose()
 
     # -- local endpoints ---------------------------------------------------------------------------
@@ -421,6 +449,8 @@ class Gateway:
         # pulled the gateway for one down service would take all the others down with it.
         if self.rt is None:
             return problem_response(503, detail="起動中です")
+        if DRAINING.is_set():  # stopping (shared/serving.py): the load balancer sends no more
+            return problem_response(503, detail="停止処理中です")
         return JSONResponse({"status": "ready", "service": NAME})
 
 
@@ -498,7 +528,7 @@ def create_app(
     """`upstreams` (service name → base URL) overrides the settings' service URLs, for tests."""
     settings = settings or get_settings()
     gw = gateway_settings or get_gateway_settings()
-    urls = {info.name: settings.service_url(info.name) for info in ROUTED.values()}
+    urls = {info.name: ",".join(settings.service_urls(info.name)) for info in ROUTED.values()}
     urls.update({k: v for k, v in (upstreams or {}).items() if k in urls})
     return GatewayApp(Gateway(settings, gw, urls))
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Scope, Send
 
+from gateway.balancer import Upstream
 from gateway.body import Body, ClientDisconnected
 from gateway.headers import Header, TrustedProxies, downstream_headers, header_bytes
 from gateway.routing import Target, check_path, match
@@ -23,6 +24,7 @@ from gateway.upstream import (
     PoolTimeout,
     UpstreamError,
     UpstreamTimeout,
+    _Conn,
 )
 from shared.errors import ProblemError
 
@@ -40,9 +42,9 @@ def host_port(url: str) -> tuple[str, int]:
 
 
 class Proxy:
-    def __init__(self, pools: Mapping[str, Pool], proxies: TrustedProxies, max_header_bytes: int,
+    def __init__(self, upstreams: Mapping[str, Upstream], proxies: TrustedProxies, max_header_bytes: int,
                  read_timeout: float) -> None:
-        self.pools = dict(pools)
+        self.upstreams = dict(upstreams)
         self.proxies = proxies
         self.max_header_bytes = max_header_bytes
         self.read_timeout = read_timeout
@@ -60,12 +62,13 @@ class Proxy:
         return target
 
     async def forward(self, scope: Scope, send: Send, target: Target, body: Body, headers: list[Header]) -> None:
-        pool = self.pools[target.service.name]
+        upstream = self.upstreams[target.service.name]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         query: bytes = scope.get("query_string", b"")
         request_target = raw_path + b"?" + query if query else raw_path
         try:
-            conn = await pool.send(scope["method"], request_target, headers, body.data, body.stream, body.length)
+            replica, conn = await upstream.send(scope["method"], request_target, headers, body.data, body.stream,
+                                                body.length)
         except ClientDisconnected:
             return
         except PoolTimeout as exc:
@@ -77,6 +80,12 @@ class Proxy:
         except (ConnectFailed, ConnectionBroken) as exc:
             log.warning("upstream unreachable", extra={"service": target.service.name, "error": str(exc)})
             raise ProblemError(502, "bad-gateway", "サービスに接続できません") from exc
+        try:
+            await self._respond(send, target, replica.pool, conn)
+        finally:
+            upstream.done(replica)
+
+    async def _respond(self, send: Send, target: Target, pool: Pool, conn: _Conn) -> None:
         headers = downstream_headers(conn.headers)
         if conn.body_incomplete:
             # Answered before the client's body was done: the rest will never be read, so the client's

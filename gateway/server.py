@@ -28,6 +28,7 @@ from gateway.security import SECURITY_HEADERS
 from gateway.settings import GatewaySettings, get_gateway_settings
 from shared.errors import PROBLEM_JSON, problem_body
 from shared.request_context import new_request_id
+from shared.serving import DrainingServer
 
 _HEAD_SLACK = 8192  # request line and header framing on top of MAX_HEADER_BYTES
 
@@ -145,12 +146,14 @@ def uvicorn_config(app: ASGIApp | str, host: str, port: int, gw: GatewaySettings
     return uvicorn.Config(app, host=host, port=port, **options)  # type: ignore[arg-type]
 
 
-def serve(host: str, gw: GatewaySettings) -> None:
-    """`python -m gateway`: one process, or uvicorn's supervisor over WORKERS processes."""
+def serve(host: str, gw: GatewaySettings, drain_seconds: float = 0.0) -> None:
+    """`python -m gateway`: one process, or uvicorn's supervisor over WORKERS processes. One process
+    drains on SIGTERM like a service (shared/serving.py): /readyz 503 at once, requests still served
+    for `drain_seconds`, then uvicorn's graceful stop."""
     if gw.workers <= 1:
         from gateway.app import create_app
 
-        uvicorn.Server(uvicorn_config(create_app(), host, gw.port, gw)).run()
+        DrainingServer(uvicorn_config(create_app(), host, gw.port, gw), drain_seconds).run()
         return
     from uvicorn.supervisors import Multiprocess
 

@@ -49,6 +49,11 @@ class GatewaySettings(BaseSettings):
     # service has just closed would otherwise fail the next request with a 502.
     keepalive_expiry: float = 4.0
     health_timeout: float = 1.0
+    # A service listed as several URLs (ROUMU_<SERVICE>_URL=http://a,http://b): each replica's /readyz
+    # is asked this often; one that is not ready, or refuses a connection, gets no requests for
+    # EJECT_SECONDS (or until it is ready again).
+    health_interval: float = 1.0
+    eject_seconds: float = 5.0
     # Sum of header names and values; beyond it the request is refused before any upstream sees it.
     max_header_bytes: int = 32 * 1024
 
@@ -107,9 +112,11 @@ class GatewaySettings(BaseSettings):
     # --- request limits ---------------------------------------------------------------------------
     max_body_bytes: int = 1024 * 1024
     # Files, and the CSV imports that staff send as files (text/csv, up to the upload size).
+    # The office certificate (PKCS#12, multipart) of e-filing too; the service caps it at 64 KB.
     upload_paths: StrList = Field(default_factory=lambda: ["/api/v1/files/",
                                                            "/api/v1/koyo-hoken/insured-persons/import",
-                                                           "/api/v1/jimukumiai/wages/import"])
+                                                           "/api/v1/jimukumiai/wages/import",
+                                                           "/api/v1/efiling/certificates"])
     max_upload_bytes: int = 100 * 1024 * 1024
     multipart_overhead_bytes: int = 64 * 1024
     json_content_types: StrList = Field(default_factory=lambda: ["application/json"])

@@ -11,7 +11,8 @@ what a reverse proxy needs and nothing else:
 * the response is parsed as bytes arrive; a small response that arrived whole is answered in one
   piece, a large one streams with back-pressure the other way (reading pauses past 256 KiB queued);
 * a reused connection that the service closed while idle fails before any byte of the answer:
-  such a request is retried once on a new connection when its body was buffered (nothing lost).
+  such a request is retried once on a new connection when its body was buffered (nothing lost)
+  and the caller says it may run twice (gateway/balancer.py: not a bare POST).
 
 Control-plane calls (health checks, tenant settings, keys) still use httpx: they are rare."""
 
@@ -41,6 +42,10 @@ class ConnectFailed(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     pass
+
+
+class ConnectTimeout(UpstreamTimeout):
+    """No connection within the connect timeout: nothing was sent."""
 
 
 class PoolTimeout(UpstreamError):
@@ -252,7 +257,7 @@ class Pool:
             _, conn = await asyncio.wait_for(
                 loop.create_connection(lambda: _Conn(loop), self.host, self.port), self.timeouts.connect)
         except TimeoutError as exc:
-            raise UpstreamTimeout("connect timed out") from exc
+            raise ConnectTimeout("connect timed out") from exc
         except OSError as exc:
             raise ConnectFailed(str(exc)) from exc
         return conn
@@ -329,12 +334,15 @@ class Pool:
         return b"".join(parts)
 
     async def send(self, method: str, target: bytes, headers: Sequence[Header], body: bytes | None,
-                   stream: AsyncIterator[bytes] | None = None, length: int | None = None) -> _Conn:
+                   stream: AsyncIterator[bytes] | None = None, length: int | None = None,
+                   resend: bool = True) -> _Conn:
         """Send one request; return its connection with the response head read.
 
         `body`: the whole body (or None for none); `stream`: a body to forward piece by piece, of
         `length` bytes when known, chunked otherwise. The caller reads the body from the connection
-        and then calls `release` (or `discard` when it gave up half-way)."""
+        and then calls `release` (or `discard` when it gave up half-way). `resend`: whether the
+        request may be sent again after it went out on a kept-alive connection that broke before
+        any answer (False for a bare POST: the service may have run it and died)."""
         for attempt in (0, 1):
             conn = await self.acquire()
             conn._reset(head_only=method == "HEAD")
@@ -353,7 +361,7 @@ class Pool:
                 self.discard(conn)
                 # A kept-alive connection the service closed while idle: nothing of the answer came,
                 # and the body is still ours to send again.
-                if attempt == 0 and conn.reused and not conn.got_bytes and stream is None:
+                if attempt == 0 and conn.reused and not conn.got_bytes and stream is None and resend:
                     continue
                 raise
             except BaseException:

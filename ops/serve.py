@@ -3,6 +3,8 @@
     python -m ops.serve <name>              serve a service (auth, accounts, ..., egov_sandbox) or `gateway`
     python -m ops.serve init                create missing databases, migrate them all, create signing keys,
                                             NATS passwords and the nats-server config (ROUMU_NATS_SERVER_CONFIG)
+    python -m ops.serve stream              create the event stream, or apply today's configuration to it
+                                            (ROUMU_NATS_STREAM_REPLICAS: 3 on a JetStream cluster), as `ops`
     python -m ops.serve healthcheck <name>  exit 0 when <name> on this host answers its health endpoint
 
 <name> defaults to $ROUMU_SERVICE. Services listen on ROUMU_BIND_HOST (compose sets 0.0.0.0 inside
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from shared.settings import CommonSettings
 from shared.topology import BY_NAME, GATEWAY_PORT
 
-USAGE = "usage: python -m ops.serve [init | healthcheck <name> | <name>]  (names: gateway, " + ", ".join(
+USAGE = "usage: python -m ops.serve [init | stream | healthcheck <name> | <name>]  (names: gateway, " + ", ".join(
     BY_NAME) + ")"
 
 
@@ -48,6 +50,28 @@ def init(settings: CommonSettings) -> None:
     print(f"init: keys in {settings.keys_dir}; databases created: {created or 'none'}; migrated: {names}")
 
 
+def stream(settings: CommonSettings) -> None:
+    """Once per rollout (Kubernetes: the stream Job; docs/operations.md): services only create the
+    stream when it is missing, so a change of replicas or limits reaches an existing stream here."""
+    import asyncio
+
+    from shared.nats_auth import OPS
+    from shared.nats_client import connect, ensure_stream
+
+    async def go() -> int:
+        nc = await connect(settings.nats_access(OPS), "ops-stream", max_reconnect_attempts=3)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, settings.nats_stream, update=True, replicas=settings.nats_stream_replicas)
+            info = await js.stream_info(settings.nats_stream)
+            return int(info.config.num_replicas or 1)
+        finally:
+            await nc.close()
+
+    replicas = asyncio.run(go())
+    print(f"stream: {settings.nats_stream} ready with {replicas} replica(s)")
+
+
 def healthcheck(name: str, settings: CommonSettings) -> int:
     # The gateway's /healthz reports every service; its own liveness is /readyz.
     path = "/readyz" if name == "gateway" else "/healthz"
@@ -62,7 +86,7 @@ def serve(name: str, settings: CommonSettings) -> None:
     import runpy
     from pathlib import Path
 
-    import uvicorn
+    from shared.serving import serve as serve_service
 
     if name == "gateway" and (Path(__file__).resolve().parents[1] / "gateway" / "__main__.py").is_file():
         # The gateway serves itself with its own uvicorn settings (gateway/server.py).
@@ -70,8 +94,8 @@ def serve(name: str, settings: CommonSettings) -> None:
         runpy.run_module("gateway", run_name="__main__", alter_sys=True)
         return
 
-    uvicorn.run(factory_of(name), factory=True, host=settings.bind_host, port=port_of(name, settings),
-                proxy_headers=False, access_log=False, timeout_graceful_shutdown=10)
+    serve_service(factory_of(name), settings.bind_host, port_of(name, settings), settings.shutdown_drain_seconds,
+                  settings.shutdown_grace_seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[0] if args else os.environ.get("ROUMU_SERVICE", "")
     if command == "init":
         init(settings)
+        return 0
+    if command == "stream":
+        stream(settings)
         return 0
     if command == "healthcheck":
         name = args[1] if len(args) > 1 else os.environ.get("ROUMU_SERVICE", "")

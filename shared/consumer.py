@@ -67,6 +67,7 @@ class EventConsumer:
         batch: int = 50,
         batch_handler: BatchHandler | None = None,
         fetch_process: bool = False,
+        stream_replicas: int = 1,
     ) -> None:
         self.durable = durable
         self.filter_subject = filter_subject
@@ -75,6 +76,7 @@ class EventConsumer:
         self.messaging = messaging
         self.nats = nats if isinstance(nats, NatsAccess) else NatsAccess(nats)
         self.stream = stream
+        self.stream_replicas = stream_replicas  # used only when the stream is missing
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
         self.batch = batch
@@ -221,7 +223,7 @@ class EventConsumer:
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         js = (await self._connect()).jetstream()
-        await ensure_stream(js, self.stream)
+        await ensure_stream(js, self.stream, replicas=self.stream_replicas)
         return await js.pull_subscribe(
             self.filter_subject, durable=self.durable, stream=self.stream,
             config=durable_config(self.durable, self.filter_subject, ack_wait=self.ack_wait,
@@ -272,7 +274,7 @@ class EventConsumer:
         child = FetchProcess(FetchSpec(
             nats=self.nats, stream=self.stream, durable=self.durable, filter_subject=self.filter_subject,
             batch=self.batch, ack_wait=self.ack_wait, max_deliver=self.max_deliver,
-            max_ack_pending=FETCH_AHEAD * self.batch))
+            max_ack_pending=FETCH_AHEAD * self.batch, stream_replicas=self.stream_replicas))
         await child.start()
         self.fetch_child = child
 

@@ -71,6 +71,7 @@ class FetchSpec:
     # Messages delivered and not yet acked: room for the batch being applied, the one being
     # acked and the one being fetched, so fetching overlaps the parent's work.
     max_ack_pending: int
+    stream_replicas: int = 1  # when the child is the first to find the stream missing
 
 
 def encode(msgs: Sequence[tuple[str, str, bytes]]) -> bytes:
@@ -177,7 +178,7 @@ async def _child() -> None:
     reading = asyncio.create_task(_read_acks(stdin, acks))
     nc = await connect(spec.nats, f"fetch-{spec.durable}")
     js = nc.jetstream()
-    await ensure_stream(js, spec.stream)
+    await ensure_stream(js, spec.stream, replicas=spec.stream_replicas)
     config = durable_config(spec.durable, spec.filter_subject, ack_wait=spec.ack_wait,
                             max_deliver=spec.max_deliver, max_ack_pending=spec.max_ack_pending)
     # Creates the durable, or updates one created before with another max_ack_pending.

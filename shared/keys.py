@@ -7,6 +7,7 @@ add a key to the folder, the JWKS lists old and new, the newest signs."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import tempfile
@@ -47,9 +48,15 @@ def generate_key(keys_dir: Path, use: Use) -> SigningKey:
     path = keys_dir / f"{kid}.pem"
     pem = priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    # Written whole under a temporary name, then linked into place (never replacing a key): a
+    # process reading the folder meanwhile sees no key or the whole key, never half of one.
+    fd, tmp = tempfile.mkstemp(dir=keys_dir, prefix=".key-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
     write_jwks(keys_dir)
     return SigningKey(kid, use, priv)
 
@@ -67,8 +74,7 @@ def load_signing_keys(keys_dir: Path, use: Use) -> list[SigningKey]:
 def ensure_keys(keys_dir: Path) -> None:
     """Create one key of each use when none exists (first `make run`, test sessions)."""
     for use in USES:
-        if not load_signing_keys(keys_dir, use):
-            generate_key(keys_dir, use)
+        ensure_key(keys_dir, use)
     write_jwks(keys_dir)
 
 
@@ -100,9 +106,17 @@ def load_public_keys(keys_dir: Path) -> dict[str, tuple[Use, Ed25519PublicKey]]:
 
 
 def ensure_key(keys_dir: Path, use: Use) -> SigningKey:
-    """The newest signing key of one use, created when there is none."""
+    """The newest signing key of one use, created when there is none. Replicas starting together
+    on one folder (`make run REPLICAS=2`) take turns (a lock file), so one creates it and the
+    others load that one."""
     keys = load_signing_keys(keys_dir, use)
-    return keys[-1] if keys else generate_key(keys_dir, use)
+    if keys:
+        return keys[-1]
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    with open(keys_dir / ".keys.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        keys = load_signing_keys(keys_dir, use)
+        return keys[-1] if keys else generate_key(keys_dir, use)
 
 
 def certificate_jwks(keys_dir: Path) -> dict[str, list[dict[str, str]]]:

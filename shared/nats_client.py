@@ -35,7 +35,9 @@ MAX_BYTES = 10 * 1024**3
 MAX_MSG_SIZE = 1024 * 1024
 
 
-def stream_config(name: str) -> StreamConfig:
+def stream_config(name: str, replicas: int = 1) -> StreamConfig:
+    """`replicas`: 1 on a single server (make run, compose), 3 on a JetStream cluster, where a
+    message is acknowledged once a majority of the nodes stored it (docs/operations.md)."""
     return StreamConfig(
         name=name,
         subjects=SUBJECTS,
@@ -46,7 +48,7 @@ def stream_config(name: str) -> StreamConfig:
         max_age=MAX_AGE_S,
         max_bytes=MAX_BYTES,
         max_msg_size=MAX_MSG_SIZE,
-        num_replicas=1,
+        num_replicas=replicas,
     )
 
 
@@ -93,6 +95,12 @@ class NatsAccess:
         return ctx
 
 
+def server_urls(url: str) -> list[str]:
+    """`url` may name several servers of a cluster, comma-separated: the client tries them all
+    when it connects (a cluster's other nodes are also learnt from the first one reached)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 async def connect(access: NatsAccess | str, name: str, **kwargs: Any) -> NATS:
     """A client that keeps reconnecting forever: NATS being down makes events late, not lost.
     A bare URL connects without credentials (only a server without authorization accepts it)."""
@@ -108,13 +116,14 @@ async def connect(access: NatsAccess | str, name: str, **kwargs: Any) -> NATS:
     if tls is not None:
         options["tls"] = tls
     options.update(kwargs)
-    return await nats.connect(servers=[access.url], name=name, **options)
+    return await nats.connect(servers=server_urls(access.url), name=name, **options)
 
 
-async def ensure_stream(js: JetStreamContext, name: str, *, update: bool = False) -> None:
-    """Create the stream when missing. `update`: also apply today's configuration to an existing
-    stream; only the `ops` NATS user may (services may look and create, never change it)."""
-    cfg = stream_config(name)
+async def ensure_stream(js: JetStreamContext, name: str, *, update: bool = False, replicas: int = 1) -> None:
+    """Create the stream when missing, with `replicas` copies (ROUMU_NATS_STREAM_REPLICAS).
+    `update`: also apply today's configuration, replicas included, to an existing stream; only
+    the `ops` NATS user may (services may look and create, never change it)."""
+    cfg = stream_config(name, replicas)
     try:
         await js.stream_info(name)
     except NotFoundError:

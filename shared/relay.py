@@ -40,12 +40,14 @@ class OutboxRelay:
         interval: float = 0.2,
         batch_size: int = 200,
         max_backoff: float = 5.0,
+        stream_replicas: int = 1,
     ) -> None:
         self.service = service
         self.db = db
         self.outbox = messaging.outbox
         self.nats = nats
         self.stream = stream
+        self.stream_replicas = stream_replicas  # used only when the stream is missing
         self.interval = interval
         self.batch_size = batch_size
         self.max_backoff = max_backoff
@@ -89,7 +91,7 @@ class OutboxRelay:
         if self._nc is None or self._nc.is_closed:
             # No reconnect loop inside the client: a failed cycle backs off and dials again.
             self._nc = await connect(self.nats, f"relay-{self.service}", max_reconnect_attempts=0)
-            await ensure_stream(self._nc.jetstream(), self.stream)
+            await ensure_stream(self._nc.jetstream(), self.stream, replicas=self.stream_replicas)
         return self._nc
 
     async def _drop_connection(self) -> None:

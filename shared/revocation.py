@@ -31,9 +31,11 @@ ACCESS_TOKEN_MAX_TTL_S = 20 * 60
 
 
 class RevokedSessions:
-    def __init__(self, nats: NatsAccess | str, stream: str, window_s: float = ACCESS_TOKEN_MAX_TTL_S) -> None:
+    def __init__(self, nats: NatsAccess | str, stream: str, window_s: float = ACCESS_TOKEN_MAX_TTL_S,
+                 stream_replicas: int = 1) -> None:
         self.nats = nats
         self.stream = stream
+        self.stream_replicas = stream_replicas  # used only when the stream is missing
         self.window_s = window_s
         self._until: dict[str, float] = {}  # sid → monotonic time after which no token can carry it
         self.ready = False
@@ -65,7 +67,7 @@ class RevokedSessions:
             try:
                 nc = await connect(self.nats, "revocations", max_reconnect_attempts=0)
                 js = nc.jetstream()
-                await ensure_stream(js, self.stream)
+                await ensure_stream(js, self.stream, replicas=self.stream_replicas)
                 start = datetime.now(UTC) - timedelta(seconds=self.window_s)
 
                 async def on_msg(msg: Msg) -> None:

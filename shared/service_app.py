@@ -32,6 +32,7 @@ from shared.purge import TenantPurge, holds_tenant_data
 from shared.relay import OutboxRelay
 from shared.request_context import RequestIdMiddleware
 from shared.revocation import RevokedSessions
+from shared.serving import DRAINING
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import TokenVerifier
 from shared.topology import ACCOUNTS_FEED, CONSUMES
@@ -120,14 +121,16 @@ def create_service_app(
         nats = settings.nats_access(name)
         url = settings.database_url(name)
         db = Database(url, **settings.db_pool_options(url))
+        replicas = settings.nats_stream_replicas
         relay = OutboxRelay(name, db, messaging, nats, settings.nats_stream,
-                            interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size)
+                            interval=settings.relay_interval_seconds, batch_size=settings.relay_batch_size,
+                            stream_replicas=replicas)
         rt = Runtime(name, settings, db, messaging, TokenVerifier(settings.keys_dir), relay,
                      permissions=permissions, jigyosho_directory=jigyosho_directory,
-                     revoked=RevokedSessions(nats, settings.nats_stream))
+                     revoked=RevokedSessions(nats, settings.nats_stream, stream_replicas=replicas))
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
-                          nats, settings.nats_stream, ack_wait=s.ack_wait)
+                          nats, settings.nats_stream, ack_wait=s.ack_wait, stream_replicas=replicas)
             for s in subscriptions
         ]
         app.state.runtime = rt
@@ -166,6 +169,8 @@ def create_service_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
+        if DRAINING.is_set():  # stopping (shared/serving.py): no new requests here, please
+            return problem_response(503, detail="停止処理中です", extra={"checks": {"process": "draining"}})
         rt: Runtime = request.app.state.runtime
         checks: dict[str, str] = {}
         try:

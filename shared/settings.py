@@ -4,6 +4,7 @@ docs/configuration.md; a test checks that the two lists agree."""
 from __future__ import annotations
 
 import os
+import random
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ class CommonSettings(BaseSettings):
         default="nats://127.0.0.1:4222", validation_alias=AliasChoices("ROUMU_NATS_URL", "NATS_URL")
     )
     nats_stream: str = "ROUMU"
+    # Copies of the stream: 1 on one nats-server (make run, compose), 3 on a JetStream cluster
+    # (docs/operations.md, "The NATS cluster"). Applied when the stream is created, and to an
+    # existing stream by the ops steps that manage it (`python -m ops.serve stream`, backups).
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     # Where each NATS user's password file (<user>.password) is read from; default <keys_dir>/nats,
     # generated there with the keys (shared/nats_auth.py). No file: connect without credentials.
     nats_credentials_dir: Path | None = None
@@ -46,6 +51,11 @@ class CommonSettings(BaseSettings):
     keys_dir: Path = Path("var/keys")
     bind_host: str = "127.0.0.1"
     relay_interval_seconds: float = 0.2
+    # SIGTERM (shared/serving.py): /readyz turns 503 at once; requests are still served for
+    # DRAIN_SECONDS (longer than the gateway's or Kubernetes' readiness check period, so no new
+    # request is sent here after it), then in-flight requests get GRACE_SECONDS to finish.
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     relay_batch_size: int = 200
     # Connections every Roumu process together may hold on the PostgreSQL server: its max_connections
     # (100 by default) less a reserve for administration, backups and migrations. Each service
@@ -65,9 +75,16 @@ class CommonSettings(BaseSettings):
         return NatsAccess(self.nats_url, user if password is not None else None, password,
                           text(self.nats_tls_ca_file), text(self.nats_tls_cert_file), text(self.nats_tls_key_file))
 
+    def service_urls(self, service: str) -> list[str]:
+        """Every replica's base URL: ROUMU_<SERVICE>_URL may list several, comma-separated (the
+        gateway balances over them, gateway/balancer.py)."""
+        env = os.environ.get(f"ROUMU_{service.upper()}_URL", "")
+        return [u.strip() for u in env.split(",") if u.strip()] or [f"http://127.0.0.1:{BY_NAME[service].port}"]
+
     def service_url(self, service: str) -> str:
-        env = os.environ.get(f"ROUMU_{service.upper()}_URL")
-        return env or f"http://127.0.0.1:{BY_NAME[service].port}"
+        """One base URL of a service, for a call between services: a replica picked at random when
+        several are listed (spreading the calls; on Kubernetes it is the one Service name)."""
+        return random.choice(self.service_urls(service))  # noqa: S311 - load spreading, not security
 
     def service_port(self, service: str) -> int:
         env = os.environ.get(f"ROUMU_{service.upper()}_PORT")

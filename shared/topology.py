@@ -48,6 +48,25 @@ CONSUMES: dict[str, tuple[tuple[str, str], ...]] = {
     "egov_sandbox": (ACCOUNTS_FEED,),
 }
 
+# Under replicas (docs/operations.md, "Scaling") a consumer is one of two kinds:
+#
+# * work — every durable in CONSUMES. The replicas of a service share it: one durable pull consumer
+#   ("<service>-<durable>") from which JetStream hands each message to one replica, which writes the
+#   effect and the inbox row in one transaction in the service's database (shared/consumer.py). Every
+#   replica sees the effect; a redelivery (a replica stopped before its ack) is skipped by the inbox.
+#   The permission and 事業所 read models are tables (shared/permissions.py,
+#   shared/jigyosho_directory.py), so they are work consumers too: one replica applies, all read.
+# * read-model — a view in each process's memory, fed by a consumer of that process alone that acks
+#   nothing and goes with the process; a restarted replica builds its view again from the stream.
+#   Listed here (feed → subject, who keeps it and how):
+PER_PROCESS_FEEDS: dict[str, tuple[str, str]] = {
+    "revocations": ("roumu.auth.session.revoked",
+                    "every service: revoked session ids (shared/revocation.py), an ephemeral JetStream "
+                    "consumer replaying the last ACCESS_TOKEN_MAX_TTL_S"),
+    "tenant-settings": ("roumu.accounts.tenant.settings_changed",
+                        "gateway: drops a tenant's cached settings (gateway/tenants.py), a core NATS subscription"),
+}
+
 BY_NAME: dict[str, ServiceInfo] = {s.name: s for s in SERVICES}
 ROUTED: dict[str, ServiceInfo] = {s.route: s for s in SERVICES if s.route}
 

@@ -279,7 +279,7 @@ def publish_event(common: CommonSettings, result: RunResult) -> bool:
         nc = await connect(common.nats_access(OPS), "ops-backup", max_reconnect_attempts=0, allow_reconnect=False)
         try:
             js = nc.jetstream()
-            await ensure_stream(js, common.nats_stream, update=True)
+            await ensure_stream(js, common.nats_stream, update=True, replicas=common.nats_stream_replicas)
             await js.publish(event.type, event.to_json(), stream=common.nats_stream,
                              headers={"Nats-Msg-Id": event.id}, timeout=3.0)
         finally:

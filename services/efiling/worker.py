@@ -33,6 +33,7 @@ from services.efiling.models import BulkSend, Submission
 from services.efiling.rules.status import State
 from shared.db import Database
 from shared.errors import ProblemError
+from shared.leader import exclusive
 
 log = logging.getLogger("roumu.efiling.worker")
 
@@ -80,7 +81,13 @@ class Worker:
             return [(b.id, b.state) for b in rows if b.state != "sending" or b.started_at < stale]
 
     def run_once(self) -> PassResult:
-        """One pass; every step is independent, a failure of one filing never stops the rest."""
+        """One pass, by one replica at a time (shared/leader.py: two would ask e-Gov about the same
+        cases and fetch the same 公文書); every step is independent, a failure of one filing never
+        stops the rest."""
+        with exclusive(self.db, "efiling-worker") as mine:
+            return self._pass() if mine else PassResult()
+
+    def _pass(self) -> PassResult:
         result = PassResult()
         for fid in self.lost_sends():
             if self.halt.is_set():

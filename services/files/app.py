@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 
 from fastapi import FastAPI
@@ -17,6 +18,8 @@ from services.files.scanner import Scanner
 from services.files.settings import FilesSettings
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import DataKeys, load_data_keys
+from shared.db import Database
+from shared.leader import exclusive
 from shared.purge import TenantPurge
 from shared.service_app import Runtime, Subscription, accounts_feed_handler, create_service_app
 from shared.settings import CommonSettings
@@ -59,12 +62,19 @@ async def _every(stop: asyncio.Event, seconds: float) -> bool:
     return not stop.is_set()
 
 
+def _once(rt: Runtime, name: str, job: Callable[[Database, FilesContext], int], ctx: FilesContext) -> int:
+    """A sweep by one replica at a time (shared/leader.py): two would scan the same quarantined file,
+    or delete the same expired one, and announce it twice."""
+    with exclusive(rt.db, name) as mine:
+        return job(rt.db, ctx) if mine else 0
+
+
 async def _rescan_loop(rt: Runtime, stop: asyncio.Event) -> None:
     """Quarantined files (clamd was unreachable at upload) are scanned again."""
     ctx: FilesContext = rt.extras["files"]
     while await _every(stop, ctx.settings.rescan_interval_seconds):
         try:
-            if await asyncio.to_thread(service.rescan_quarantined, rt.db, ctx):
+            if await asyncio.to_thread(_once, rt, "files-rescan", service.rescan_quarantined, ctx):
                 rt.relay.notify()
         except Exception:
             log.exception("rescan failed")
@@ -74,7 +84,7 @@ async def _retention_loop(rt: Runtime, stop: asyncio.Event) -> None:
     ctx: FilesContext = rt.extras["files"]
     while await _every(stop, ctx.settings.retention_interval_seconds):
         try:
-            if await asyncio.to_thread(service.expire_retention, rt.db, ctx):
+            if await asyncio.to_thread(_once, rt, "files-retention", service.expire_retention, ctx):
                 rt.relay.notify()
         except Exception:
             log.exception("retention sweep failed")

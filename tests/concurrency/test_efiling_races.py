@@ -19,7 +19,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select, text
 
 from services.efiling import submission
@@ -29,42 +28,19 @@ from shared.db import Database
 from shared.settings import CommonSettings
 from tests.concurrency.harness import covers
 from tests.conftest import Tokens, bearer
+from tests.gateway.support import ServerThread
 from tests.services.efiling.support import APPLICANT, FORM, PROC, efiling_settings, make_egov, shutoku
 from tests.services.egov_support import SandboxServer, new_account
 from tests.services.grants import GrantSeeder
-from tests.support.nats_server import free_port
 
 BASE = "/api/v1/efiling"
 LATE = 0.3  # seconds the sandbox holds /apply and /bulk-apply (the issue's probe used 0.3 s)
 
 
-class AppServer:
+def efiling_server(settings: CommonSettings, sandbox: SandboxServer) -> ServerThread:
     """The efiling app on a loopback port, in a thread, with its lifespan (relay; worker off)."""
-
-    def __init__(self, settings: CommonSettings, sandbox: SandboxServer) -> None:
-        self.port = free_port()
-        cfg = efiling_settings(sandbox, worker_enabled=False)
-        app = create_app(settings=settings, efiling_settings=cfg)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="on",
-                                http="httptools", loop="asyncio")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> AppServer:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("efiling did not start")
-            self.thread.join(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+    app = create_app(settings=settings, efiling_settings=efiling_settings(sandbox, worker_enabled=False))
+    return ServerThread(app, http="httptools", loop="asyncio").start()
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +51,8 @@ def sandbox_server(settings: CommonSettings) -> Iterator[SandboxServer]:
 
 
 @pytest.fixture(scope="module")
-def efiling(settings: CommonSettings, sandbox_server: SandboxServer) -> Iterator[AppServer]:
-    server = AppServer(settings, sandbox_server).start()
+def efiling(settings: CommonSettings, sandbox_server: SandboxServer) -> Iterator[ServerThread]:
+    server = efiling_server(settings, sandbox_server)
     yield server
     server.stop()
 
@@ -104,7 +80,7 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
 class Office:
     """One tenant's staff member with a linked e-Gov account, talking to the running app."""
 
-    def __init__(self, efiling: AppServer, sandbox: SandboxServer, settings: CommonSettings,
+    def __init__(self, efiling: ServerThread, sandbox: SandboxServer, settings: CommonSettings,
                  seeder: GrantSeeder) -> None:
         self.tenant, self.account = str(uuid.uuid4()), new_account()
         seeder.ensure(self.tenant, "u-1")
@@ -150,7 +126,7 @@ class Office:
 
 
 @pytest.fixture
-def office(efiling: AppServer, sandbox: SandboxServer, settings: CommonSettings,
+def office(efiling: ServerThread, sandbox: SandboxServer, settings: CommonSettings,
            seeder: GrantSeeder) -> Iterator[Office]:
     o = Office(efiling, sandbox, settings, seeder)
     yield o

@@ -10,26 +10,23 @@ Before these procedures were data in efiling, the hand-off answered 422 efiling-
 from __future__ import annotations
 
 import io
-import threading
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from lxml import etree
 
 from services.efiling.app import create_app as create_efiling_app
 from services.efiling.egov.client import EgovClient
-from shared.settings import CommonSettings
 from tests.conftest import bearer
+from tests.gateway.support import ServerThread
 from tests.koyo_hoken.support import BASE, MY_NUMBER, frozen, person, tenant
 from tests.services.efiling.conftest import files_server, sandbox, sandbox_server  # noqa: F401 - fixtures
 from tests.services.efiling.support import efiling_settings
 from tests.services.efiling.test_api import link, submit, track
 from tests.services.egov_support import SandboxServer, new_account
-from tests.support.nats_server import free_port
 
 EFILING = "/api/v1/efiling"
 APPLICANT = {"氏名": "社労士 花子", "法人団体名": "花子社会保険労務士事務所"}
@@ -40,39 +37,13 @@ MONTHS = [("2024-10-01", "2024-10-31"), ("2024-11-01", "2024-11-30"), ("2024-12-
           ("2025-10-01", "2025-10-20")]
 
 
-class EfilingServer:
-    """The efiling service as a real HTTP server (uvicorn in a thread), without its worker: the
-    test drives tracking itself."""
-
-    def __init__(self, settings: CommonSettings, egov: SandboxServer) -> None:
-        self.port = free_port()
-        app = create_efiling_app(settings=settings, background=False,
-                                 efiling_settings=efiling_settings(egov, worker_enabled=False))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical",
-                                                    lifespan="on", http="httptools", loop="asyncio"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> EfilingServer:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("efiling did not start")
-            self.thread.join(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-
 @pytest.fixture
 def efiling(settings, sandbox, files_server, monkeypatch) -> Iterator[httpx.Client]:  # noqa: F811
     monkeypatch.setenv("ROUMU_FILES_URL", files_server.url)
-    server = EfilingServer(settings, sandbox).start()
+    # efiling as a real HTTP server without its worker: the test drives tracking itself.
+    app = create_efiling_app(settings=settings, background=False,
+                             efiling_settings=efiling_settings(sandbox, worker_enabled=False))
+    server = ServerThread(app, http="httptools", loop="asyncio").start()
     monkeypatch.setenv("ROUMU_EFILING_URL", server.url)  # where koyo_hoken's hand-off goes
     try:
         with httpx.Client(base_url=server.url, timeout=30) as c:
@@ -141,6 +112,26 @@ def hand_off_and_file(c, h, efiling: httpx.Client, egov: SandboxServer, settings
     return fid, files
 
 
+def assert_soshitsu_package(files: dict[str, bytes], preview: dict[str, Any]) -> None:
+    """A 喪失届 + 離職証明書 package: both forms declared, and the 離職証明書's 賃金支払状況 rows (13 slots
+    on the sheet) are the wage table koyo_hoken's `rishoku-shomeisho/preview` gives for the same history."""
+    kousei = etree.fromstring(files["kousei.xml"])
+    assert kousei.findtext("構成情報/管理情報/手続番号/手続ID") == "4950008680035000"
+    assert [a.findtext("申請書様式ID") for a in kousei.iterfind("構成情報/申請書属性情報")] == [
+        "495008680035800350", "495008680035800351"]
+    cert = etree.fromstring(files["495008680035800351_01.xml"]).find("A-250046-004_1")
+    assert cert is not None and cert.findtext("離職者氏名") == "山田\u3000太郎"
+    rows = cert.findall("賃金支払状況等1") + cert.findall("賃金支払状況等2")
+    assert len(rows) == 13
+    insured = [(r.findtext("被保険者期間算定対象期間_開始"), r.findtext("被保険者期間算定対象期間_終了"))
+               for r in rows if r.findtext("被保険者期間算定対象期間_開始")]
+    assert insured == [(x["start"], x["end"]) for x in preview["insured_rows"]]
+    wages = [(r.findtext("賃金支払対象期間_開始"), r.findtext("賃金額計")) for r in rows
+             if r.findtext("賃金支払対象期間_開始")]
+    assert wages and wages == [(x["start"], str(x["total"])) for x in preview["wage_rows"]]
+    assert MY_NUMBER.encode() not in files["495008680035800351_01.xml"]
+
+
 def test_soshitsu_with_rishoku_shomeisho_from_hand_off_to_official_document(service_client, tokens, grants, settings,
                                                                            efiling, sandbox):  # noqa: F811
     c = service_client("koyo_hoken", clock=frozen(2025, 10, 25))
@@ -166,25 +157,10 @@ def test_soshitsu_with_rishoku_shomeisho_from_hand_off_to_official_document(serv
     skeleton = skeleton_of(sandbox, account, "4950008680035000")
     for form_id in ("495008680035800350", "495008680035800351"):
         assert_follows_skeleton(skeleton[f"{form_id}_01.xml"], files[f"{form_id}_01.xml"])
-    kousei = etree.fromstring(files["kousei.xml"])
-    assert kousei.findtext("構成情報/管理情報/手続番号/手続ID") == "4950008680035000"
-    assert [a.findtext("申請書様式ID") for a in kousei.iterfind("構成情報/申請書属性情報")] == [
-        "495008680035800350", "495008680035800351"]
-    # The wage table koyo_hoken computes is in the 賃金支払状況 rows, newest first, 13 slots on the sheet.
-    cert = etree.fromstring(files["495008680035800351_01.xml"]).find("A-250046-004_1")
-    assert cert is not None and cert.findtext("離職者氏名") == "山田\u3000太郎"
-    rows = cert.findall("賃金支払状況等1") + cert.findall("賃金支払状況等2")
-    assert len(rows) == 13
     preview = c.post(f"{BASE}/rishoku-shomeisho/preview", headers=h, json={
         "rishoku_date": "2025-10-20", "insured_since": "2020-04-01",
         "wage_history": {"pay_type": "monthly_full", "closing_day": 31, "periods": periods}}).json()
-    insured = [(r.findtext("被保険者期間算定対象期間_開始"), r.findtext("被保険者期間算定対象期間_終了"))
-               for r in rows if r.findtext("被保険者期間算定対象期間_開始")]
-    assert insured == [(x["start"], x["end"]) for x in preview["insured_rows"]]
-    wages = [(r.findtext("賃金支払対象期間_開始"), r.findtext("賃金額計")) for r in rows
-             if r.findtext("賃金支払対象期間_開始")]
-    assert wages == [(x["start"], str(x["total"])) for x in preview["wage_rows"]]
-    assert MY_NUMBER.encode() not in files["495008680035800351_01.xml"]
+    assert_soshitsu_package(files, preview)
 
 
 def test_tenkin_from_hand_off_to_official_document(service_client, tokens, grants, settings, efiling,

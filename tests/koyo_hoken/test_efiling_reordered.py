@@ -22,12 +22,12 @@ def _event(rt, tenant_id, etype, procedure_id, filing_id, occurred_at=None, **da
         service.on_efiling_event(session, ev)
 
 
-def ready_procedure(service_client, tokens):
+def ready_procedure(service_client, tokens, my_number: str | None = MY_NUMBER):
     """A 資格取得届 of a new tenant, checked and ready to send: (client, tenant, headers, procedure)."""
     c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
     tid = tenant()
     h = bearer(tokens.user(tid))
-    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=MY_NUMBER))
+    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01", my_number=my_number))
     assert p.status_code == 201, p.text
     pr = c.post(f"{BASE}/procedures", headers=h, json={
         "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",

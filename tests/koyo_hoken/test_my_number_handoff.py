@@ -5,11 +5,9 @@ insured persons is in the operation log (issue 18, reads and bulk exports)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from services.efiling.app import create_app as create_efiling_app
@@ -17,10 +15,10 @@ from services.efiling.models import Filing
 from services.efiling.settings import EfilingSettings
 from shared.db import Database
 from tests.conftest import bearer
-from tests.koyo_hoken.support import BASE, MY_NUMBER, frozen, person, tenant
+from tests.gateway.support import ServerThread
+from tests.koyo_hoken.support import BASE, MY_NUMBER, person, tenant
 from tests.koyo_hoken.test_efiling_reordered import ready_procedure
 from tests.services.support import assert_matches_contract, outbox_payloads
-from tests.support.nats_server import free_port
 
 APPLICANT = {"applicant": {"氏名": "社労士 花子", "法人団体名": "花子社会保険労務士事務所"}}
 
@@ -28,18 +26,11 @@ APPLICANT = {"applicant": {"氏名": "社労士 花子", "法人団体名": "花
 @pytest.fixture(scope="module")
 def efiling_url(settings) -> Iterator[str]:
     """efiling as a real HTTP server, where koyo_hoken's hand-off creates the filing."""
-    port = free_port()
     app = create_efiling_app(settings=settings, background=False,
                              efiling_settings=EfilingSettings(worker_enabled=False))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "efiling did not start"
-        thread.join(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    server = ServerThread(app, http="httptools", loop="asyncio").start()
+    yield server.url
+    server.stop()
 
 
 def filing_of(settings, filing_id: str) -> Filing:
@@ -76,18 +67,7 @@ def test_handing_a_procedure_with_a_my_number_on_needs_the_unmask_grant(service_
 def test_a_procedure_without_a_my_number_is_handed_on_without_the_grant(service_client, tokens, efiling_url,
                                                                          monkeypatch):
     monkeypatch.setenv("ROUMU_EFILING_URL", efiling_url)
-    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
-    tid = tenant()
-    h = bearer(tokens.user(tid))
-    p = c.post(f"{BASE}/insured-persons", headers=h, json=person(hire_date="2026-04-01"))
-    assert p.status_code == 201, p.text
-    pr = c.post(f"{BASE}/procedures", headers=h, json={
-        "insured_person_id": p.json()["id"], "kind": "shikaku_shutoku", "event_date": "2026-04-01",
-        "details": {"jigyosho_number": "1301-123456-7", "cause": "2"}}).json()
-    checked = c.post(f"{BASE}/procedures/{pr['id']}/check", headers={**h, "If-Match": f'"{pr["version"]}"'})
-    assert checked.json()["state"] == "checked", checked.text
-    ready = c.post(f"{BASE}/procedures/{pr['id']}/ready", headers={**h, "If-Match": checked.headers["etag"]})
-    assert ready.json()["state"] == "ready", ready.text
+    c, _, h, pr = ready_procedure(service_client, tokens, my_number=None)
     r = c.post(f"{BASE}/procedures/{pr['id']}/efiling", headers=h, json=APPLICANT)
     assert r.status_code == 200, r.text
 

@@ -13,19 +13,17 @@ import base64
 import io
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from services.efiling.app import create_app as create_efiling_app
 from shared.logging import JsonFormatter
 from shared.settings import CommonSettings
 from tests.conftest import Tokens, bearer
+from tests.gateway.support import ServerThread
 from tests.security.common import FIGURES, all_tables_text, services_with_contract
 from tests.security.test_secrets import my_number
 from tests.security.world import close_clients, open_clients, person_body
@@ -34,36 +32,10 @@ from tests.services.efiling.test_api import link
 from tests.services.egov_support import SandboxServer, new_account
 from tests.services.grants import ALL_WRITE, GrantSeeder
 from tests.support.jigyosho import JigyoshoSeeder
-from tests.support.nats_server import free_port
 
 APPLICANT = {"氏名": "社労士 花子", "法人団体名": "花子社会保険労務士事務所"}
 # The stand-in for e-Gov holds what was filed, by design: it is the outside system.
 SCANNED = [s for s in services_with_contract() if s != "egov_sandbox"]
-
-
-class EfilingServer:
-    def __init__(self, settings: CommonSettings, sandbox: SandboxServer) -> None:
-        self.port = free_port()
-        app = create_efiling_app(settings=settings, background=False,
-                                 efiling_settings=efiling_settings(sandbox, worker_enabled=False))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> EfilingServer:
-        self.thread.start()
-        while not self.server.started:
-            assert self.thread.is_alive(), "efiling did not start"
-            self.thread.join(0.02)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture
@@ -93,8 +65,12 @@ def test_a_filed_my_number_is_nowhere_in_clear(settings: CommonSettings, tokens:
     filer, clerk = bearer(tokens.user(tenant, "filer")), bearer(tokens.user(tenant, "clerk"))
     sandbox = SandboxServer(settings).start()
     sandbox.reset()  # its database outlives the server: only this test's requests
+    efiling: ServerThread | None = None
     try:
-        with EfilingServer(settings, sandbox) as efiling, httpx.Client(base_url=efiling.url, timeout=30) as ef:
+        app = create_efiling_app(settings=settings, background=False,
+                                 efiling_settings=efiling_settings(sandbox, worker_enabled=False))
+        efiling = ServerThread(app, http="httptools", loop="asyncio").start()
+        with httpx.Client(base_url=efiling.url, timeout=30) as ef:
             monkeypatch.setenv("ROUMU_EFILING_URL", efiling.url)
             clients = open_clients(settings, ["koyo_hoken"])
             try:
@@ -138,6 +114,8 @@ def test_a_filed_my_number_is_nowhere_in_clear(settings: CommonSettings, tokens:
             shown = ef.get(url, headers=filer)
             assert shown.headers["x-roumu-my-number"] == "shown" and shown.content == filed
     finally:
+        if efiling is not None:
+            efiling.stop()
         sandbox.stop()
 
     cells = [(f"{s}:{where}", text) for s in SCANNED for where, text in all_tables_text(settings, s)]
