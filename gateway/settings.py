@@ -80,13 +80,15 @@ class GatewaySettings(BaseSettings):
     login_paths: StrList = Field(default_factory=lambda: [
         "/api/v1/auth/login", "/api/v1/auth/login/totp", "/api/v1/auth/login/password",
         "/api/v1/auth/login/totp-enrolment/confirm", "/api/v1/auth/token/refresh", "/api/v1/auth/oauth/token",
-        "/api/v1/auth/me/password", "/api/v1/auth/me/totp/enrolment/confirm",
+        "/api/v1/auth/me/password", "/api/v1/auth/me/totp/enrolment/confirm", "/api/v1/auth/operators/login",
     ])
 
     # --- IP allowlists ---------------------------------------------------------------------------
     # Operator tokens and the paths below (prefixes) only from these CIDRs; empty: no restriction.
     admin_allowlist: CidrList = Field(default_factory=list)
-    admin_paths: StrList = Field(default_factory=lambda: ["/metrics"])
+    # The operators' sign-in is administrative: ADMIN_ALLOWLIST holds there too (auth checks its own
+    # ROUMU_AUTH_OPERATOR_ALLOWLIST behind it).
+    admin_paths: StrList = Field(default_factory=lambda: ["/metrics", "/api/v1/auth/operators"])
     # /metrics only from these CIDRs, whatever ADMIN_ALLOWLIST says (both apply when both are set).
     # Loopback by default; open it to the monitoring network explicitly. Empty: nobody.
     metrics_allowlist: CidrList = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])

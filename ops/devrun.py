@@ -152,6 +152,12 @@ class Child:
             return ""
 
 
+@dataclass(frozen=True)
+class MailCatcher:
+    port: int
+    maildir: Path
+
+
 @dataclass
 class DemoInfo:
     tenant_code: str
@@ -167,6 +173,7 @@ class DevRun:
         self.replicas = replicas
         self.children: list[Child] = []  # in start order; stopped in reverse
         self.nats: Child | None = None
+        self.mail: MailCatcher | None = None
         self.stopping = False
         self.restart_requested = False
         self.env: dict[str, str] = {}
@@ -207,6 +214,29 @@ class DevRun:
                 time.sleep(0.1)
         raise StartupError("nats-server did not accept connections within 20s")
 
+    # --- mail -------------------------------------------------------------------------
+    def start_mail_catcher(self) -> MailCatcher | None:
+        """A local SMTP server (aiosmtpd) that keeps every mail in a Maildir under var/mail, unless
+        ROUMU_ACCOUNTS_MAIL_SMTP_HOST names a real server."""
+        if os.environ.get("ROUMU_ACCOUNTS_MAIL_SMTP_HOST"):
+            say(f"mail: sent through {os.environ['ROUMU_ACCOUNTS_MAIL_SMTP_HOST']} (ROUMU_ACCOUNTS_MAIL_SMTP_HOST)")
+            return None
+        port = free_port()
+        maildir = self.settings.var_dir / "mail"
+        child = Child("mail", [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                               "-c", "aiosmtpd.handlers.Mailbox", str(maildir)], self.log_dir / "mail.log", port=port)
+        child.start(dict(os.environ))
+        self.children.append(child)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if port_in_use("127.0.0.1", port):
+                self.mail = MailCatcher(port, maildir)
+                return self.mail
+            if not child.alive():
+                raise StartupError("the mail catcher (aiosmtpd) exited:\n" + child.log_tail())
+            time.sleep(0.1)
+        raise StartupError("the mail catcher (aiosmtpd) did not accept connections within 20s")
+
     # --- processes ----------------------------------------------------------------------
     def child_env(self, nats_url: str) -> dict[str, str]:
         """The environment every process shares, so they agree on NATS, paths and each other's URLs."""
@@ -231,6 +261,18 @@ class DevRun:
             env["ROUMU_DB_REPLICAS"] = str(self.replicas)
             env.setdefault("ROUMU_SHUTDOWN_DRAIN_SECONDS", "2")
         env["ROUMU_GATEWAY_PORT"] = str(self.gateway_port)
+        # efiling files to the sandbox this run started, and e-Gov sends people back to this
+        # gateway: a second `make run` on other ports must not file to the first one's sandbox.
+        sandbox = env["ROUMU_EGOV_SANDBOX_URL"].rstrip("/")
+        env.setdefault("ROUMU_EFILING_EGOV_AUTH_URL", f"{sandbox}/auth")
+        env.setdefault("ROUMU_EFILING_EGOV_API_URL", f"{sandbox}/shinsei/v2")
+        env.setdefault("ROUMU_EFILING_EGOV_REDIRECT_URI", f"http://127.0.0.1:{self.gateway_port}/efiling/egov-callback")
+        if self.mail is not None:
+            # Notices by mail go to the local catcher: plain SMTP on loopback, no login.
+            env.setdefault("ROUMU_ACCOUNTS_MAIL_SMTP_HOST", "127.0.0.1")
+            env.setdefault("ROUMU_ACCOUNTS_MAIL_SMTP_PORT", str(self.mail.port))
+            env.setdefault("ROUMU_ACCOUNTS_MAIL_SMTP_STARTTLS", "false")
+        env.setdefault("ROUMU_ACCOUNTS_MAIL_BASE_URL", f"http://127.0.0.1:{self.gateway_port}")
         # Local webhook receivers (docs/partner-example.py) listen on http://127.0.0.1.
         env.setdefault("ROUMU_WEBHOOKS_ALLOW_HTTP", "true")
         return env
@@ -490,6 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Now, not only in the banner: a generated password must not be lost if a start fails.
             say(f"demo login: tenant {demo.tenant_code}, login id {demo.login_id}, password {demo.password_line}")
 
+        run.start_mail_catcher()
         env = run.env = run.child_env(nats_url)
         run.start_and_wait(services, env)
         if gateway is not None:
@@ -517,6 +560,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"  password:     {demo.password_line}")
     say(f"  databases:    one per service, e.g. {db_example}")
     say(f"  NATS:         {settings.nats_url}")
+    if run.mail is not None:
+        say(f"  mail:         smtp://127.0.0.1:{run.mail.port}; every mail sent is kept in {run.mail.maildir}/new "
+            "(one file per mail, Maildir)")
     say(f"  logs:         {log_dir}/<name>.log")
     say("  stop:         Ctrl-C (the data under var/ is kept for the next run)")
     code = run.watch()

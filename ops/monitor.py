@@ -31,6 +31,8 @@ from pathlib import Path
 
 import httpx
 
+from ops.backup.drill import drill_record_path, read_drill_record
+from ops.backup.drill_rules import drill_status
 from ops.backup.job import backed_up_services, resolve_paths
 from ops.backup.settings import BackupSettings, MonitorSettings
 from ops.backup.sources import kind_of, sqlite_path
@@ -48,7 +50,7 @@ TOKEN_REUSE_S = 600.0  # in a loop, log in again every 10 minutes (the login rat
 
 @dataclass
 class Check:
-    kind: str  # login | service | database | nats | disk | backup
+    kind: str  # login | service | database | nats | disk | backup | drill
     name: str
     status: str  # ok | warning | critical
     latency_s: float | None = None
@@ -165,6 +167,13 @@ class Monitor:
         status = OK if age_h <= self.s.backup_max_age_hours else CRIT
         return Check("backup", "primary", status, None, age_h * 3600, f"{good[-1].backup_id}, {age_h:.1f} h old")
 
+    def last_drill(self) -> Check:
+        """The monthly restore drill: failed (or slower than the RTO) or overdue is critical."""
+        record = read_drill_record(drill_record_path(resolve_paths(self.common, self.backup).metrics))
+        st = drill_status(record, datetime.now(UTC), self.s.drill_max_age_days)
+        return Check("drill", "restore", {"ok": OK, "warn": WARN, "crit": CRIT}[st.level], None, st.age_seconds,
+                     st.message)
+
     @staticmethod
     def _level(ratio: float, warn: float, crit: float) -> str:
         return CRIT if ratio >= crit else WARN if ratio >= warn else OK
@@ -173,7 +182,7 @@ class Monitor:
         with httpx.Client(base_url=self.gateway, timeout=self.s.timeout_seconds) as client:
             login, token = self.login(client, reuse_token)
             checks = [login, *self.services(client, token)]
-        return checks + self.databases() + [self.nats()] + self.disks() + [self.last_backup()]
+        return checks + self.databases() + [self.nats()] + self.disks() + [self.last_backup(), self.last_drill()]
 
 
 def database_size(url: str, timeout: float) -> int:
@@ -249,6 +258,8 @@ def render_prometheus(checks: Sequence[Check]) -> str:
                 c.value)
         if c.kind == "backup" and c.value is not None:
             add("roumu_monitor_backup_age_seconds", "age of the newest verified backup", lab, c.value)
+        if c.kind == "drill" and c.value is not None:
+            add("roumu_monitor_drill_age_seconds", "age of the last restore drill", lab, c.value)
         add("roumu_monitor_check_status", "0 ok, 1 warning, 2 critical", f'kind="{c.kind}",{lab}',
             SEVERITY[c.status])
     add("roumu_monitor_run_timestamp_seconds", "when this run ended", 'name="monitor"', time.time())

@@ -21,6 +21,8 @@ from shared.settings import CommonSettings
 
 DEMO_TENANT = "demo"
 DEMO_LOGIN = "admin"
+# Notices by mail reach the demo admin in make run's mail catcher (var/mail).
+DEMO_EMAIL = "admin@demo.example"
 SEEDER = Actor(kind="system", id="ops.seed")
 
 
@@ -46,7 +48,8 @@ def seed_demo(settings: CommonSettings, password: str | None = None) -> DemoLogi
             admin = accounts_repo.user_by_login(s, tenant.id, DEMO_LOGIN)
             if admin is None:
                 admin = accounts.create_user(s, tenant.id, UserCreate(
-                    login_id=DEMO_LOGIN, display_name="デモ管理者", roles=["tenant_admin"]), SEEDER)
+                    login_id=DEMO_LOGIN, display_name="デモ管理者", roles=["tenant_admin"],
+                    email=DEMO_EMAIL), SEEDER)
             tenant_id, user_id = tenant.id, admin.id
         with auth_db.transaction() as s:
             cred = auth_repo.credential(s, tenant_id, DEMO_LOGIN)

@@ -34,7 +34,8 @@ GATEWAY_PORT = 8000
 ACCOUNTS_FEED = ("accounts-feed", "roumu.accounts.>")
 CONSUMES: dict[str, tuple[tuple[str, str], ...]] = {
     "auth": (("accounts", "roumu.accounts.>"),),
-    "accounts": (("tenant-purged", "roumu.*.tenant.purged"), ACCOUNTS_FEED),
+    "accounts": (("tenant-purged", "roumu.*.tenant.purged"), ("notice-mail", "roumu.accounts.notice.published"),
+                 ("efiling-mail", "roumu.efiling.filing.>"), ACCOUNTS_FEED),
     "koyo_hoken": (("efiling-status", "roumu.efiling.>"), ACCOUNTS_FEED),
     "jimukumiai": (("koyo-hoken-procedures", "roumu.koyo_hoken.procedure.>"),
                    ("efiling-filings", "roumu.efiling.filing.>"), ACCOUNTS_FEED),

@@ -23,12 +23,13 @@ from datetime import datetime
 from pathlib import Path
 
 from ops.backup import archive
-from ops.backup.drill import run_drill
-from ops.backup.job import resolve_paths, run_backup, verify_generation
+from ops.backup.drill import drill_record_path, read_drill_record, run_drill
+from ops.backup.drill_rules import drill_due
+from ops.backup.job import resolve_paths, run_backup, secondary_target, verify_generation
 from ops.backup.keyring import load_backup_keys
 from ops.backup.schedule import next_run
 from ops.backup.settings import BackupSettings, MonitorSettings
-from ops.backup.targets import DirectoryTarget
+from ops.backup.targets import DirectoryTarget, Target
 from shared.clock import SYSTEM_CLOCK
 from shared.settings import CommonSettings
 
@@ -41,11 +42,12 @@ def settings() -> CommonSettings:
     return resolve_settings()
 
 
-def targets(common: CommonSettings, backup: BackupSettings) -> list[DirectoryTarget]:
+def targets(common: CommonSettings, backup: BackupSettings) -> list[Target]:
     paths = resolve_paths(common, backup)
-    out = [DirectoryTarget("primary", paths.primary)]
-    if paths.secondary:
-        out.append(DirectoryTarget("secondary", paths.secondary))
+    out: list[Target] = [DirectoryTarget("primary", paths.primary)]
+    secondary = secondary_target(common, backup)
+    if secondary is not None:
+        out.append(secondary)
     return out
 
 
@@ -73,7 +75,19 @@ def cmd_schedule(common: CommonSettings, backup: BackupSettings) -> int:
             beat.write_text(f"{time.time():.0f} next {due.isoformat()}\n")
             time.sleep(min(left, 60.0))
         cmd_run(common, backup)
+        maybe_drill(common, backup)
         time.sleep(1.0)  # past the minute boundary, so the next due time is tomorrow's
+
+
+def maybe_drill(common: CommonSettings, backup: BackupSettings) -> bool:
+    """The monthly restore drill, after the night's backup, when due (drill_rules.drill_due): from
+    the secondary target (the copy a disaster leaves), RTO measured, alert on failure."""
+    last = read_drill_record(drill_record_path(resolve_paths(common, backup).metrics))
+    last_at = datetime.fromisoformat(str(last["at"])) if last else None
+    if not drill_due(SYSTEM_CLOCK.now(), last_at, backup.drill_day):
+        return False
+    run_drill(common, backup, MonitorSettings(), from_secondary=True, start_stack=backup.drill_start_stack)
+    return True
 
 
 def cmd_health(common: CommonSettings, backup: BackupSettings) -> int:
@@ -88,7 +102,7 @@ def cmd_list(common: CommonSettings, backup: BackupSettings) -> int:
     for t in targets(common, backup):
         print(f"{t.name}: {t.path}")
         for r in t.records():
-            present = "" if t.archive(r.backup_id).exists() else "  (archive missing)"
+            present = "" if t.has(r.backup_id) else "  (archive missing)"
             print(f"  {r.backup_id}  {r.created_at}  {r.status:<8} {r.size or 0:>12} bytes  key {r.kid}{present}"
                   + (f"  {r.error}" if r.error else ""))
     return 0
@@ -112,6 +126,8 @@ def cmd_verify(common: CommonSettings, backup: BackupSettings, ids: list[str], q
 def cmd_rewrap(common: CommonSettings, backup: BackupSettings) -> int:
     keys = load_backup_keys(backup, common.keys_dir)
     for t in targets(common, backup):
+        if not isinstance(t, DirectoryTarget):
+            continue  # an object store's archives are rewrapped by the next run's copy, not in place
         for r in t.records():
             path = t.archive(r.backup_id)
             if not path.exists() or r.status != "verified":

@@ -7,6 +7,7 @@ that login is the measured RTO; the backup's age at the start is the RPO."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,10 +26,11 @@ from sqlalchemy.engine import make_url
 
 from ops.backup import archive, sources
 from ops.backup.archive import BackupKeys
-from ops.backup.job import DATA_KEYS_MEMBER, resolve_paths
+from ops.backup.drill_rules import rto_problem
+from ops.backup.job import DATA_KEYS_MEMBER, RunResult, resolve_paths, run_alert, secondary_target
 from ops.backup.keyring import load_backup_keys
 from ops.backup.settings import BackupSettings, MonitorSettings
-from ops.backup.targets import DirectoryTarget
+from ops.backup.targets import DirectoryTarget, Target
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.ports import free_port
 from shared.settings import CommonSettings
@@ -98,13 +100,13 @@ def _scratch_url(live_url: str, server_url: str, name: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def pick_generation(target: DirectoryTarget, backup_id: str | None) -> str:
+def pick_generation(target: Target, backup_id: str | None) -> str:
     records = target.records()
     if backup_id:
         if not any(r.backup_id == backup_id for r in records):
             raise DrillError(f"no generation {backup_id} on the {target.name} target ({target.path})")
         return backup_id
-    good = [r for r in records if r.status == "verified" and target.archive(r.backup_id).exists()]
+    good = [r for r in records if r.status == "verified" and target.has(r.backup_id)]
     if not good:
         raise DrillError(f"no verified generation on the {target.name} target ({target.path})")
     return good[-1].backup_id
@@ -113,15 +115,15 @@ def pick_generation(target: DirectoryTarget, backup_id: str | None) -> str:
 def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSettings, *,
               backup_id: str | None = None, from_secondary: bool = False, scratch_dir: Path | None = None,
               keep: bool = False, start_stack: bool = True, keys: BackupKeys | None = None,
-              clock: Clock = SYSTEM_CLOCK, out: IO[str] | None = None) -> DrillReport:
+              clock: Clock = SYSTEM_CLOCK, out: IO[str] | None = None, alert: bool = True) -> DrillReport:
     out = out or sys.stdout
     t0 = time.monotonic()
     started_at = clock.now()
     report = DrillReport()
     paths = resolve_paths(common, backup)
     keys = keys or load_backup_keys(backup, common.keys_dir)
-    target = DirectoryTarget("secondary" if from_secondary else "primary",
-                             paths.secondary if from_secondary and paths.secondary else paths.primary)
+    secondary = secondary_target(common, backup) if from_secondary else None
+    target: Target = secondary or DirectoryTarget("primary", paths.primary)
     scratch = Path(tempfile.mkdtemp(prefix="roumu-drill-", dir=scratch_dir))
     report.scratch = scratch
     var = scratch / "var"
@@ -140,7 +142,8 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         t = time.monotonic()
         extract = scratch / "restore"
         extract.mkdir(mode=0o700)
-        manifest = archive.open_archive(target.archive(report.backup_id), keys, extract_to=extract)
+        # From an S3 store the archive is downloaded first (into the scratch folder's cache).
+        manifest = archive.open_archive(target.local_archive(report.backup_id), keys, extract_to=extract)
         report.backup_created_at = datetime.fromisoformat(manifest["created_at"])
         report.rpo_seconds = (started_at - report.backup_created_at).total_seconds()
         t = phase("decrypt and checksums", t)
@@ -208,6 +211,9 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         report.login_ok = True
         phase("login through the gateway", t)
         report.rto_seconds = time.monotonic() - t0
+        too_slow = rto_problem(report.rto_seconds, backup.drill_rto_limit_seconds)
+        if too_slow:
+            report.problems.append(too_slow)
     except _Skip:
         say(out, "services not started (--no-stack): no login, no RTO")
     except (DrillError, archive.ArchiveError, sources.SourceError, OSError) as exc:
@@ -229,8 +235,45 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         say(out, f"kept: {scratch}")
         for service, url in report.database_urls.items():
             say(out, f"  {service}: {make_url(url).render_as_string(hide_password=True)}")
-    write_drill_metrics(resolve_paths(common, backup).metrics.with_name("roumu_backup_drill.prom"), report)
+    metrics = resolve_paths(common, backup).metrics
+    write_drill_metrics(metrics.with_name("roumu_backup_drill.prom"), report)
+    write_drill_record(drill_record_path(metrics), report, started_at)
+    if not report.ok and alert:
+        drill_alert(backup, report)
     return report
+
+
+def drill_record_path(metrics: Path) -> Path:
+    return metrics.with_name("roumu_backup_drill.json")
+
+
+def read_drill_record(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def write_drill_record(path: Path, report: DrillReport, at: datetime) -> None:
+    """The last drill's result, for the monitor and the monthly schedule (no secrets, no data)."""
+    body = {"at": at.isoformat(), "ok": report.ok, "backup_id": report.backup_id,
+            "rto_seconds": report.rto_seconds, "rpo_seconds": report.rpo_seconds,
+            "stack_started": report.stack_started, "problems": report.problems[:10]}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(body, indent=1))
+        tmp.replace(path)
+    except OSError as exc:
+        print(f"[roumu] WARNING: drill record not written to {path}: {exc}", file=sys.stderr)
+
+
+def drill_alert(backup: BackupSettings, report: DrillReport) -> None:
+    """A failed drill (or one slower than the RTO) through the backup's alert hook."""
+    result = RunResult(report.backup_id or "-", ok=False, created_at=datetime.now(UTC))
+    result.stage, result.error = "restore drill", "; ".join(report.problems)[:500]
+    run_alert(backup, result)
 
 
 def say(out: IO[str], msg: str) -> None:

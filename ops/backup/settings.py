@@ -34,6 +34,21 @@ class BackupSettings(BaseSettings):
     # The restore drill: PostgreSQL scratch databases are `<prefix>_<random>_<service>`.
     drill_database_prefix: str = "roumu_drill"
     drill_postgres_url: str = ""  # a server to restore into; default the live databases' server
+    # The monthly drill (`ops.backup schedule` runs it after the daily backup from this day of the
+    # month, JST): it fails, and alerts, when the measured RTO exceeds the limit (the sheet: 4 h).
+    drill_day: int = 1
+    drill_rto_limit_seconds: float = 4 * 3600.0
+    drill_start_stack: bool = True
+    # The secondary target on an S3-compatible store instead of SECONDARY_DIR (issue 24.3): set the
+    # endpoint and bucket. OBJECT_LOCK_DAYS: COMPLIANCE retention of each archive (0: none; the
+    # bucket must have object lock enabled otherwise the store refuses the upload).
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "roumu-backups/"
+    s3_object_lock_days: int = 35
 
     @field_validator("at")
     @classmethod
@@ -61,4 +76,6 @@ class MonitorSettings(BaseSettings):
     stream_critical_ratio: float = 0.90
     database_warn_bytes: int = 50 * 1024**3
     backup_max_age_hours: float = 26.0
+    # The last restore drill older than this is overdue (monthly, with slack).
+    drill_max_age_days: float = 35.0
     interval_seconds: float = 60.0

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
-from services.accounts import certificate, repository, service
+from services.accounts import certificate, mail, repository, service
 from services.accounts.events import PURGING_SERVICES
 from services.accounts.models import ContractTermination, Jigyosho, PurgeConfirmation, Tenant, User, permissions
 from services.accounts.rules.grants import Caller
@@ -24,6 +24,8 @@ from services.accounts.schemas import (
     JigyoshoPage,
     JobRun,
     LabourInsuranceNumberOut,
+    MailDeliveryOut,
+    MailDeliveryPage,
     NoticeCreate,
     NoticeOut,
     NoticePage,
@@ -185,6 +187,7 @@ def _user_out(u: User) -> UserOut:
                    roles=list(u.roles), status=u.status,
                    grants=Grants(menus=dict(u.menus or {}),
                                  jigyosho=JigyoshoGrant(all=u.jigyosho_all, ids=list(u.jigyosho_ids or []))),
+                   email=u.email, deadline_digest_days=u.deadline_digest_days,
                    permissions_version=u.permissions_version, created_at=u.created_at, version=u.version)
 
 
@@ -475,8 +478,13 @@ def _termination_out(session: Any, term: ContractTermination) -> TerminationOut:
 
 
 @router.get("/tenants/{tenant_id}/termination", response_model=TerminationOut, responses=PROBLEMS)
-def get_termination(tenant_id: str, p: OperatorPrincipal, rt: Rt) -> TerminationOut:
-    """The end-of-contract schedule (行政機関 business days) and how far it went."""
+def get_termination(tenant_id: str, p: CurrentPrincipal, rt: Rt) -> TerminationOut:
+    """The end-of-contract schedule (行政機関 business days) and how far it went: for the operator,
+    and read-only for an administrator of this tenant (when their data will be deleted)."""
+    if not (p.kind == "operator" or (p.kind == "service" and p.tenant_id is None)):
+        _own_tenant_or_operator(p, tenant_id)
+        if p.kind != "user" or not _caller(rt, p).is_admin:
+            raise forbidden("契約終了の予定は管理者のみ参照できます")
     with rt.db.sessions() as session:
         term = session.get(ContractTermination, tenant_id)
         if term is None:
@@ -528,6 +536,18 @@ def run_contract_jobs(p: OperatorPrincipal, rt: Rt) -> JobRun:
 def run_jobs(rt: Runtime) -> list[dict[str, Any]]:
     cfg: AccountsSettings = rt.extras["accounts_settings"]
     return service.run_due_jobs(rt.transaction, _clock(rt).now(), timedelta(seconds=cfg.purge_settle_seconds))
+
+
+@operations.get("/mail-deliveries", response_model=MailDeliveryPage, responses=problem_responses(401, 403, 422))
+def mail_deliveries(p: OperatorPrincipal, rt: Rt, limit: Limit = 100,
+                    status: Annotated[str | None, Query(pattern=r"^(pending|sent|refused|failed)$")] = None,
+                    tenant_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{1,36}$")] = None,
+                    ) -> MailDeliveryPage:
+    """The mail delivery log, newest first (system operators): what was sent, what waits for a
+    retry, and what the server refused or was given up on."""
+    with rt.db.sessions() as session:
+        rows = mail.deliveries(session, status, tenant_id, limit)
+        return MailDeliveryPage(items=[MailDeliveryOut.model_validate(r) for r in rows])
 
 
 @operations.post("/republish-grants", response_model=Republished, responses=problem_responses(401, 403, 404, 422))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.accounts.models import ContractTermination, Jigyosho, Notice, Tenant, User
+from services.accounts.models import ContractTermination, Jigyosho, MailDelivery, Notice, Tenant, User
 from shared.events import SYSTEM, Actor, EventEnvelope
 from shared.permissions import Grants, snapshot_data
 
@@ -26,6 +26,7 @@ JIGYOSHO_CREATED = "roumu.accounts.jigyosho.created"
 JIGYOSHO_UPDATED = "roumu.accounts.jigyosho.updated"
 JIGYOSHO_CLOSED = "roumu.accounts.jigyosho.closed"
 NOTICE_PUBLISHED = "roumu.accounts.notice.published"
+MAIL_UNDELIVERED = "roumu.accounts.mail.undelivered"
 
 # Consumed: every service's confirmation that it purged a tenant (shared.purge), collected for the
 # deletion certificate. The services expected to confirm, in certificate order:
@@ -157,3 +158,16 @@ def notice_published(n: Notice, actor: Actor) -> EventEnvelope:
               "ends_at": n.ends_at.isoformat() if n.ends_at else None,
               "visible_until": n.visible_until.isoformat()},
     )
+
+
+_MAIL_REF = {"notice": "notice_id", "efiling": "event_id", "digest": "digest_day"}
+
+
+def mail_undelivered(d: MailDelivery, smtp_code: int | None) -> EventEnvelope:
+    """A mail refused by the server (5xx) or given up after its retries: in the tenant's log.
+    Never the address: only accounts holds it (the delivery log, for operators)."""
+    return EventEnvelope(type=MAIL_UNDELIVERED, tenant_id=d.tenant_id, actor=Actor(kind="system", id="accounts.mail"),
+                         subject={"delivery_id": d.id, "user_id": d.user_id, "tenant_id": d.tenant_id,
+                                  # what the mail was about: the notice, the efiling event, the digest's day
+                                  _MAIL_REF.get(d.kind, "ref_id"): d.ref_id},
+                         data={"kind": d.kind, "status": d.status, "attempts": d.attempts, "smtp_code": smtp_code})

@@ -69,6 +69,10 @@ class User(Base):
     jigyosho_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Grows with every change of roles, grants or status: read models keep only the newest.
     permissions_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Where notices are mailed (optional). Never in an event: only accounts holds addresses.
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    # The daily deadline digest: deadlines within this many days (None: no digest).
+    deadline_digest_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -161,4 +165,30 @@ class PurgeConfirmation(Base):
 
 
 # The generic purge (shared.purge) leaves these to the account-deletion step (or keeps them).
+class MailDelivery(Base):
+    """One mail to one user (the delivery log): queued from an event, sent by the mail worker with
+    retries; a refusal or a give-up stays here (and is an event), never silently dropped."""
+
+    __tablename__ = "mail_deliveries"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref_id", "user_id", name="uq_mail_deliveries_kind"),
+        Index("ix_mail_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(40))  # notice
+    ref_id: Mapped[str] = mapped_column(String(36))  # the notice's id
+    address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # pending | sent | refused | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 PURGE_KEEP = ("users", "permission_grants", "contract_terminations", "purge_confirmations")

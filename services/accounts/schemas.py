@@ -25,6 +25,7 @@ NoticeKind = Literal["maintenance", "end_of_service", "information"]
 
 # Login ids end up in URLs, logs and CSVs: keep them plain.
 LOGIN_ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 TENANT_CODE = r"^[a-z0-9][a-z0-9-]{2,31}$"
 ID = r"^[A-Za-z0-9-]{1,36}$"
 KATAKANA = r"^[ァ-ヺー・　 （）()0-9０-９A-Za-zＡ-Ｚａ-ｚ&＆.,．，-]+$"
@@ -80,6 +81,7 @@ class AdminCreate(BaseModel):
 
     login_id: str = Field(pattern=LOGIN_ID, examples=["admin"])
     display_name: str = Field(min_length=1, max_length=100, examples=["佐藤 一郎"])
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
 
 
 class TenantCreate(BaseModel):
@@ -186,6 +188,10 @@ class UserCreate(BaseModel):
     display_name: str = Field(min_length=1, max_length=100, examples=["田中 花子"])
     roles: list[Role] = Field(default_factory=lambda: list[Role](["staff"]), min_length=1)
     grants: Grants = Field(default_factory=Grants)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL,
+                              description="お知らせ等のメールの宛先 (省略可)")
+    deadline_digest_days: int | None = Field(
+        default=None, ge=1, le=90, description="期限のお知らせメール: この日数以内の期限を毎朝通知 (省略: 配信しない)")
 
 
 class UserUpdate(BaseModel):
@@ -197,6 +203,10 @@ class UserUpdate(BaseModel):
     display_name: str = Field(min_length=1, max_length=100)
     roles: list[Role] = Field(min_length=1)
     grants: Grants
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL,
+                              description="メールの宛先。省略時は変更しません (null で削除)")
+    deadline_digest_days: int | None = Field(
+        default=None, ge=1, le=90, description="期限のお知らせメールの日数。省略時は変更しません (null で停止)")
 
 
 class UserOut(BaseModel):
@@ -207,6 +217,8 @@ class UserOut(BaseModel):
     roles: list[str]
     status: str
     grants: Grants
+    email: str | None = None
+    deadline_digest_days: int | None = None
     permissions_version: int
     created_at: datetime
     version: int
@@ -225,7 +237,7 @@ class Contact(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["山田 花子"])
     role: str | None = Field(default=None, max_length=100, examples=["総務部 担当"])
     phone: str | None = Field(default=None, pattern=r"^[0-9+()\- ]{6,20}$", examples=["03-1234-5678"])
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
 
 
 class JigyoshoIn(BaseModel):
@@ -429,3 +441,27 @@ class SignedCertificate(BaseModel):
     signature: str = Field(description="base64url (no padding) Ed25519 signature of certificate's UTF-8 bytes")
     key_id: str
     algorithm: Literal["Ed25519"] = "Ed25519"
+
+
+class MailDeliveryOut(BaseModel):
+    """One line of the mail delivery log (operators)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: str
+    user_id: str
+    kind: str
+    ref_id: str
+    address: str
+    subject: str
+    status: str = Field(description="pending | sent | refused (5xx) | failed (retries exhausted)")
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class MailDeliveryPage(BaseModel):
+    items: list[MailDeliveryOut]

@@ -118,7 +118,7 @@ def open_tenant(session: Session, body: TenantOpen, actor: Actor) -> tuple[Tenan
     messaging.record(session, events.tenant_settings_changed(tenant, actor))
     admin = create_user(session, tenant.id, UserCreate(login_id=body.admin.login_id,
                                                        display_name=body.admin.display_name,
-                                                       roles=["tenant_admin"]), actor)
+                                                       roles=["tenant_admin"], email=body.admin.email), actor)
     return tenant, admin
 
 
@@ -231,7 +231,7 @@ def create_user(session: Session, tenant_id: str, body: UserCreate, actor: Actor
         id=user_id or str(uuid.uuid4()), tenant_id=tenant_id, login_id=body.login_id,
         display_name=body.display_name, roles=roles, status="active", created_at=datetime.now(UTC),
         menus=menus, jigyosho_all=body.grants.jigyosho.all, jigyosho_ids=body.grants.jigyosho.ids,
-        permissions_version=1,
+        permissions_version=1, email=body.email, deadline_digest_days=body.deadline_digest_days,
     )
     session.add(user)
     try:
@@ -287,6 +287,10 @@ def update_user(session: Session, tenant_id: str, user_id: str, body: UserUpdate
         dict(user.menus or {}), user.jigyosho_all, list(user.jigyosho_ids or []))
     user.login_id, user.display_name, user.roles = body.login_id, body.display_name, roles
     user.menus, user.jigyosho_all, user.jigyosho_ids = menus, body.grants.jigyosho.all, body.grants.jigyosho.ids
+    if "email" in body.model_fields_set:  # absent: kept (clients from before the field never clear it)
+        user.email = body.email
+    if "deadline_digest_days" in body.model_fields_set:
+        user.deadline_digest_days = body.deadline_digest_days
     if grants_changed:
         user.permissions_version += 1
     with stale_is_412():

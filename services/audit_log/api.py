@@ -94,13 +94,17 @@ def entry_filter(
     since: Annotated[datetime | None, Query(description="occurred at or after")] = None,
     until: Annotated[datetime | None, Query(description="occurred before")] = None,
     category: Annotated[str | None, Query(pattern=r"^(login|operation)$")] = None,
+    actor_kind: Annotated[str | None, Query(
+        pattern=r"^(user|partner|service|system|operator)$",
+        description="who did it, by kind: `operator` lists the 運用者による操作 (system operators' actions on "
+                    "this tenant, under the operator's name)")] = None,
 ) -> EntryFilter:
     for t in (since, until):
         if t is not None and t.tzinfo is None:
             raise ProblemError(422, "naive-time", "日時にはタイムゾーンが必要です",
                                "since / until は 2026-04-01T09:00:00+09:00 のようにオフセット付きで指定してください")
     return EntryFilter(user_id=user_id, jigyosho_id=jigyosho_id, action=action or type, target=target,
-                       since=since, until=until, category=category)
+                       since=since, until=until, category=category, actor_kind=actor_kind)
 
 
 Filter = Annotated[EntryFilter, Depends(entry_filter)]

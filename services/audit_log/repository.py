@@ -26,6 +26,7 @@ class EntryFilter:
     since: datetime | None = None
     until: datetime | None = None  # exclusive
     category: str | None = None
+    actor_kind: str | None = None  # "operator": 運用者による操作
 
 
 def _window(now: datetime) -> Any:
@@ -72,6 +73,8 @@ def entries_query(tenant_id: str, flt: EntryFilter, *, now: datetime, jigyosho_s
         q = q.where(AuditEntry.occurred_at < flt.until)
     if flt.category:
         q = q.where(AuditEntry.category == flt.category)
+    if flt.actor_kind:
+        q = q.where(AuditEntry.actor_kind == flt.actor_kind)
     if before is not None:
         q = q.where(AuditEntry.seq < before)
     return q.order_by(AuditEntry.seq.desc()).limit(limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
-from services.auth import admin_api, me_api, service
+from services.auth import admin_api, me_api, operators_api, service
 from services.auth.api import router
 from services.auth.body_limit import SmallBodies
 from services.auth.context import AccessKeys, AuthContext
@@ -50,7 +50,7 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
             settings=auth_settings or AuthSettings(),
         )
 
-    app = create_service_app(NAME, messaging, [router, me_api.router, admin_api.router],
+    app = create_service_app(NAME, messaging, [router, me_api.router, admin_api.router, operators_api.router],
                              subscriptions=SUBSCRIPTIONS, settings=settings, background=background,
                              title="Roumu auth", on_startup=startup, accounts_feed=False)
     app.add_middleware(SmallBodies)

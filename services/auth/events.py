@@ -26,6 +26,10 @@ PARTNER_CLIENT_CREATED = "roumu.auth.partner_client.created"
 PARTNER_CLIENT_ROTATED = "roumu.auth.partner_client.rotated"
 PARTNER_CLIENT_DISABLED = "roumu.auth.partner_client.disabled"
 PARTNER_CLIENT_UPDATED = "roumu.auth.partner_client.updated"
+OPERATOR_CREATED = "roumu.auth.operator.created"
+OPERATOR_DISABLED = "roumu.auth.operator.disabled"
+OPERATOR_LOGIN_SUCCEEDED = "roumu.auth.operator.login_succeeded"
+OPERATOR_LOGIN_FAILED = "roumu.auth.operator.login_failed"
 
 TENANT_CREATED = "roumu.accounts.tenant.created"
 TENANT_SETTINGS_CHANGED = "roumu.accounts.tenant.settings_changed"
@@ -109,6 +113,25 @@ def partner_client(type_: str, tenant_id: str, client_id: str, actor: Actor, nam
     return EventEnvelope(type=type_, tenant_id=tenant_id, actor=actor,
                          subject={"client_id": client_id, "tenant_id": tenant_id},
                          data={"name": name, "scopes": scopes, "jigyosho_ids": jigyosho_ids})
+
+
+def operator_changed(type_: str, operator_id: str, name: str, actor: Actor) -> EventEnvelope:
+    """An operator account created or disabled: no tenant's, in the system log."""
+    return EventEnvelope(type=type_, tenant_id=None, actor=actor,
+                         subject={"operator_id": operator_id}, data={"name": name})
+
+
+def operator_login(operator_id: str | None, name: str | None, ip: str | None, reason: str | None,
+                   session_id: str | None = None) -> EventEnvelope:
+    """An operator's sign-in (reason None) or its refusal. Only a known operator's name is
+    recorded: a name typed at a failed sign-in could be a password typed in the wrong field."""
+    actor = Actor(kind="operator", id=name or "unknown", ip=ip)
+    if reason is None:
+        assert operator_id and session_id
+        return EventEnvelope(type=OPERATOR_LOGIN_SUCCEEDED, tenant_id=None, actor=actor,
+                             subject={"operator_id": operator_id, "session_id": session_id}, data={})
+    return EventEnvelope(type=OPERATOR_LOGIN_FAILED, tenant_id=None, actor=actor,
+                         subject={"operator_id": operator_id or "unknown"}, data={"reason": reason})
 
 
 SYSTEM_ACTOR = SYSTEM

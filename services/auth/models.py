@@ -219,3 +219,25 @@ class PartnerClient(Base):
     # The revocable id (`sid`) its tokens carry; replaced on rotation and disabling, when the old
     # one is published as revoked (roumu.auth.session.revoked), so earlier tokens stop everywhere.
     token_sid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class Operator(Base):
+    """A system operator (issue 24): not a user of any tenant, created by `python -m ops.operators
+    add`. TOTP is always required; `totp_secret` is sealed (shared.crypto) with the operator's id as
+    associated data. `name` is what the audit log shows as the actor of every operator action."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # active | disabled
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str] = mapped_column(String(255))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failed_count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_login_ip: Mapped[str | None] = mapped_column(String(45), nullable=True)

@@ -238,3 +238,19 @@ class OAuthToken(BaseModel):
 
 class RotatedKey(BaseModel):
     kid: str
+
+
+class OperatorLoginRequest(Body):
+    """An operator's sign-in: name, password and the authenticator's code, in one step (TOTP is
+    always required of operators)."""
+
+    name: str = Field(min_length=1, max_length=32, examples=["yamada"])
+    password: str = Field(min_length=1, max_length=PASSWORD_FIELD_MAX)
+    code: str = Field(min_length=1, max_length=10, description="認証アプリの6桁のコード")
+
+
+class OperatorToken(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int
+    session_id: str

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import ipaddress
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class AuthSettings(BaseSettings):
@@ -23,3 +26,22 @@ class AuthSettings(BaseSettings):
     # At most what every service remembers a revoked sid for (shared.revocation, 20 minutes).
     partner_token_ttl_seconds: int = Field(default=600, ge=60, le=900)
     totp_issuer: str = "Roumu"
+    # Operators (issue 24): they sign in only from these CIDRs (the management network), whatever
+    # the gateway's ADMIN_ALLOWLIST says; loopback by default, empty: nobody. Their access tokens
+    # live this long and are not refreshed: a short session, then TOTP again.
+    operator_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    operator_token_ttl_seconds: int = Field(default=600, ge=60, le=900)
+
+    @field_validator("operator_allowlist", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("operator_allowlist")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # a typo must fail at start, not trust nobody silently
+        return value

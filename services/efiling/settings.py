@@ -9,15 +9,21 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.topology import BY_NAME, GATEWAY_PORT
+
+# The defaults follow the topology's default ports; `make run` (ops/devrun.py) sets all three
+# from the ports it actually uses.
+_SANDBOX = f"http://127.0.0.1:{BY_NAME['egov_sandbox'].port}"
+
 
 class EfilingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUMU_EFILING_", extra="ignore")
 
-    egov_auth_url: str = "http://127.0.0.1:8108/auth"
-    egov_api_url: str = "http://127.0.0.1:8108/shinsei/v2"
+    egov_auth_url: str = f"{_SANDBOX}/auth"
+    egov_api_url: str = f"{_SANDBOX}/shinsei/v2"
     egov_client_id: str = "roumu-sandbox"
     egov_client_secret: str = "sandbox-api-key"  # noqa: S105 - the sandbox's well-known test key
-    egov_redirect_uri: str = "http://127.0.0.1:8000/efiling/egov-callback"
+    egov_redirect_uri: str = f"http://127.0.0.1:{GATEWAY_PORT}/efiling/egov-callback"
     # Send X-eGovAPI-Trial: true (試行: e-Gov runs the call without filing for real).
     egov_trial: bool = False
     http_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -189,3 +189,46 @@ def test_no_escalation_by_a_staff_user_admin():
     assert refusal(me, "me", ["staff"], ["staff"], {}, False, [])
     admin = Caller("a", True, {}, True, frozenset())
     assert refusal(admin, "x", ["staff"], ["tenant_admin"], {"files": "write"}, True, []) is None
+
+
+# --- mail (issue 24.2) ----------------------------------------------------------------------
+
+def test_a_notice_mail_names_the_person_and_links_but_never_carries_the_body():
+    from services.accounts.rules.mail import notice_mail
+
+    m = notice_mail("田中 花子", "テスト事務所", "maintenance", "定期メンテナンス",
+                    datetime(2026, 3, 1, 16, 0, tzinfo=UTC), datetime(2026, 3, 1, 19, 0, tzinfo=UTC), False,
+                    "https://roumu.example/")
+    assert m.subject == "【Roumu】メンテナンスのお知らせ: 定期メンテナンス"
+    assert "田中 花子 様" in m.body and "https://roumu.example/\n" in m.body
+    # 16:00 UTC is 01:00 the next day in Japan
+    assert "期間: 2026年03月02日 01:00 〜 2026年03月02日 04:00 (日本時間)" in m.body
+    eos = notice_mail("a", "b", "end_of_service", "終了", datetime(2026, 9, 30, 15, 0, tzinfo=UTC), None, True, "x")
+    assert eos.subject.startswith("【Roumu】【緊急】サービス終了のお知らせ") and "2026年10月01日 00:00" in eos.body
+
+
+@pytest.mark.parametrize(("attempts", "delay"), [(1, 60), (2, 120), (3, 240), (7, 3600), (30, 3600)])
+def test_mail_retries_double_up_to_the_cap(attempts, delay):
+    from services.accounts.rules.mail import next_attempt_delay
+
+    assert next_attempt_delay(attempts, 60, 3600) == delay
+
+
+@pytest.mark.parametrize(("code", "permanent"), [(550, True), (554, True), (451, False), (421, False), (None, False)])
+def test_only_a_5xx_answer_refuses_for_good(code, permanent):
+    from services.accounts.rules.mail import is_permanent
+
+    assert is_permanent(code) is permanent
+
+
+def test_the_digest_counts_per_jigyosho_within_the_users_days():
+    from services.accounts.rules.mail import DueItem, digest_counts, sees_menu
+
+    items = [DueItem("a", -2), DueItem("a", 0), DueItem("a", 7), DueItem("a", 8), DueItem("b", 3), DueItem("c", 1)]
+    assert digest_counts(items, 7, lambda j: j != "c") == {"a": (1, 2), "b": (0, 1)}
+    assert digest_counts(items, 7, lambda j: False) == {}
+    assert sees_menu(["tenant_admin"], {}, False, [], "koyo_hoken", "a")
+    assert sees_menu(["staff"], {"koyo_hoken": "read"}, False, ["a"], "koyo_hoken", "a")
+    assert not sees_menu(["staff"], {"koyo_hoken": "read"}, False, ["a"], "koyo_hoken", "b")
+    assert sees_menu(["staff"], {"koyo_hoken": "write"}, True, [], "koyo_hoken", "b")
+    assert not sees_menu(["staff"], {"efiling": "write"}, True, [], "koyo_hoken", "b")

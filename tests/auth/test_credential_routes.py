@@ -101,9 +101,13 @@ def test_every_secret_checking_route_counts_a_wrong_secret(tenant, clock):
         tenant.client.post(f"{API}/oauth/token", data={"grant_type": "client_credentials", "client_id": "pc_guess",
                                                        "client_secret": "guess"}, headers=ip_headers(ip))
 
+    def operator_login(ip: str) -> None:
+        tenant.client.post(f"{API}/operators/login", json={"name": "guess", "password": "guess", "code": "000001"},
+                           headers=ip_headers(ip))
+
     probes: dict[str, Callable[[str], None]] = {
         f"{API}/login": login, f"{API}/login/totp": login_totp, f"{API}/me/password": me_password,
-        f"{API}/token/refresh": refresh, f"{API}/oauth/token": oauth,
+        f"{API}/token/refresh": refresh, f"{API}/oauth/token": oauth, f"{API}/operators/login": operator_login,
     }
     routes = secret_routes(tenant.client.app) - NOT_A_SECRET_CHECK
     assert routes <= set(probes), f"no probe for {sorted(routes - set(probes))}: write one"

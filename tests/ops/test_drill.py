@@ -57,3 +57,39 @@ def test_the_drill_refuses_a_damaged_generation(installation):
     report = run_drill(inst.common, inst.backup, inst.monitor, keys=inst.keys, out=out, start_stack=False)
     assert not report.ok and "ArchiveError" in report.problems[0]
     assert "drill: FAILED" in out.getvalue()
+
+
+def test_the_drill_leaves_its_record_for_the_monitor_and_alerts_when_it_fails(installation, tmp_path):
+    import json
+    import shlex
+    import sys
+
+    from ops.backup.drill import drill_record_path
+    from ops.backup.job import resolve_paths
+    from ops.monitor import Monitor
+
+    inst = installation
+    alerted = tmp_path / "alert.json"
+    hook = f"{sys.executable} -c " + shlex.quote(
+        f"import sys, pathlib; pathlib.Path({str(alerted)!r}).write_text(sys.stdin.read())")
+    backup = inst.backup.model_copy(update={"alert_command": hook})
+    r = run_backup(inst.common, backup, keys=inst.keys, publish=False)
+    assert r.ok, r.error
+    report = run_drill(inst.common, backup, inst.monitor, keys=inst.keys, out=io.StringIO(), start_stack=False)
+    assert report.ok, report.problems
+    record = json.loads(drill_record_path(resolve_paths(inst.common, backup).metrics).read_text())
+    assert record["ok"] is True and record["backup_id"] == r.backup_id
+    check = Monitor(inst.common, inst.monitor, backup).last_drill()
+    assert (check.kind, check.status) == ("drill", "ok") and r.backup_id in check.detail
+    assert not alerted.exists()
+
+    path = backup.primary_dir / f"{r.backup_id}.rbk"  # type: ignore[operator]
+    data = bytearray(path.read_bytes())
+    data[-50] ^= 1
+    path.write_bytes(bytes(data))
+    bad = run_drill(inst.common, backup, inst.monitor, keys=inst.keys, out=io.StringIO(), start_stack=False)
+    assert not bad.ok
+    check = Monitor(inst.common, inst.monitor, backup).last_drill()
+    assert check.status == "critical" and "FAILED" in check.detail
+    sent = json.loads(alerted.read_text())
+    assert sent["stage"] == "restore drill" and "ArchiveError" in sent["error"]

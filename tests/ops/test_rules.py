@@ -80,3 +80,42 @@ def test_the_setting_refuses_a_time_before_23(monkeypatch):
     monkeypatch.setenv("ROUMU_BACKUP_AT", "22:00")
     with pytest.raises(ValidationError):
         BackupSettings()
+
+
+# --- the monthly drill (issue 24.4) ----------------------------------------------------------
+
+def test_the_rto_limit_is_four_hours():
+    from ops.backup.drill_rules import rto_problem
+
+    assert rto_problem(None) is None and rto_problem(4 * 3600.0) is None
+    assert "exceeds the 4.0 h" in (rto_problem(4 * 3600.0 + 1) or "")
+
+
+def test_the_drill_is_due_once_a_month_from_its_day():
+    from datetime import UTC, datetime
+
+    from ops.backup.drill_rules import drill_due
+
+    # 2026-03-31 15:30 UTC is 2026-04-01 00:30 JST: April's drill is due on the 1st (JST).
+    now = datetime(2026, 3, 31, 15, 30, tzinfo=UTC)
+    assert drill_due(now, None, 1)
+    assert drill_due(now, datetime(2026, 3, 1, 0, 0, tzinfo=UTC), 1)
+    assert not drill_due(now, datetime(2026, 3, 31, 15, 10, tzinfo=UTC), 1)  # 00:10 JST on April 1st: done
+    assert not drill_due(now, None, 2)  # from the 2nd only
+    assert drill_due(datetime(2026, 4, 20, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC), 2)
+
+
+def test_the_monitor_reads_the_last_drill():
+    from datetime import UTC, datetime, timedelta
+
+    from ops.backup.drill_rules import drill_status
+
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    assert drill_status(None, now, 35).level == "warn"
+    fresh = {"at": (now - timedelta(days=3)).isoformat(), "ok": True, "backup_id": "b1", "rto_seconds": 600.0}
+    st = drill_status(fresh, now, 35)
+    assert st.level == "ok" and "RTO 10.0 min" in st.message and st.age_seconds == 3 * 86400
+    old = {**fresh, "at": (now - timedelta(days=36)).isoformat()}
+    assert drill_status(old, now, 35).level == "crit" and "overdue" in drill_status(old, now, 35).message
+    failed = {**fresh, "ok": False, "problems": ["RTO 4.50 h exceeds the 4.0 h the service promises"]}
+    assert drill_status(failed, now, 35).level == "crit" and "RTO 4.50 h" in drill_status(failed, now, 35).message

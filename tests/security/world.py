@@ -140,7 +140,10 @@ def open_tenant(settings: CommonSettings, label: str) -> tuple[str, str, str]:
     try:
         with accounts_db.transaction() as s:
             tenant = accounts_service.create_tenant(s, TenantCreate(
-                code=code, name=f"セキュリティ試験 {label}", kind="both", contract_start=date(2024, 4, 1)), SEEDER)
+                code=code, name=f"セキュリティ試験 {label}", kind="both", contract_start=date(2024, 4, 1),
+                # A contract end far ahead: the termination schedule exists (its owner reads it), and
+                # nothing of it is due.
+                contract_end=date(2099, 3, 31)), SEEDER)
             admin = accounts_service.create_user(s, tenant.id, UserCreate(
                 login_id="admin", display_name="管理者", roles=["tenant_admin"]), SEEDER)
             tenant_id, admin_id = tenant.id, admin.id
