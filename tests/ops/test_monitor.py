@@ -26,9 +26,13 @@ def pid_of(service: str, port: str) -> int:
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if argv[-3:-1] != [b"ops.serve", service.encode()]:
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if f"services.{service}.app:create_app".encode() in argv and port.encode() in argv:
+        # make run serves each service as `python -m ops.serve <name>`, its port in the environment
+        if f"ROUMU_{service.upper()}_PORT={port}".encode() in environ:
             return int(entry.name)
     raise AssertionError(f"no process for {service} on {port}")
 
