@@ -216,7 +216,7 @@ def markdown(figures: list[Figures]) -> str:
             lines += ["", f"* time({large.members:,}) / time({small.members:,}) = "
                           f"**{large.run_s / small.run_s:.1f}** for {scale:.0f}× the members (goal ≤ "
                           f"{GOAL_SCALING:.0f}); baseline {large.baseline_s / small.baseline_s:.1f}."]
-        sections.append("\n".join(lines))
+        sections.append("\n".join(lines) + "\n")
     return f"""{BEGIN}
 ## 年度更新 run, scaling with the members (bench/bench_nendo_koshin.py)
 

@@ -13,8 +13,8 @@ rounds (the machine's drift hits both alike; the figures are the medians over ro
   request a new name, its roumu.accounts.tenant.updated event in the outbox, one transaction);
   the bare app does the UPDATE and the outbox INSERT in one transaction.
 
-BENCH_FRAME_DATABASE=postgres runs both on PostgreSQL (ROUMU_BENCH_POSTGRES_URL, an admin URL;
-two databases are created and dropped), default SQLite. BENCH_SECONDS, BENCH_CONNECTIONS,
+BENCH_FRAME_DATABASES (default sqlite,postgres): SQLite, then PostgreSQL (ROUMU_BENCH_POSTGRES_URL, an
+admin URL; two databases are created and dropped), each its own section. BENCH_SECONDS, BENCH_CONNECTIONS,
 BENCH_FRAME_ROUNDS (default 3). Run alone: `python -m bench.bench_service_frame`."""
 
 from __future__ import annotations
@@ -165,8 +165,7 @@ def _copy_tenants(src_url: str, dst_url: str, tenant_ids: list[str]) -> None:
         dst.dispose()
 
 
-def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> tuple[list[Measured], str]:
-    kind = os.environ.get("BENCH_FRAME_DATABASE", "sqlite")
+def run(seconds: int = 10, connections: int = 32, rounds: int = 3, kind: str = "sqlite") -> list[Measured]:
     admin = os.environ.get("ROUMU_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     prefix = f"roumu_bench_frame_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="roumu-bench-frame-") as tmp_name:
@@ -240,7 +239,7 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> tuple[list
                 m = Measured(case, b, f)
                 out.append(m)
                 print(_line(m), flush=True)
-            return out, kind
+            return out
         finally:
             for p in reversed(procs):
                 _stop(p)
@@ -300,12 +299,13 @@ def main() -> None:
     seconds = int(os.environ.get("BENCH_SECONDS", "10"))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
     rounds = int(os.environ.get("BENCH_FRAME_ROUNDS", "3"))
-    before = os.getloadavg()[0]
-    results, kind = run(seconds, connections, rounds)
-    load = (before, os.getloadavg()[0])
-    name = "bench_service_frame" if kind == "sqlite" else f"bench_service_frame_{kind}"
-    write_section(name, markdown(name, results, kind, load, seconds, connections, rounds))
-    print(f"written: {OUT.relative_to(ROOT)}")
+    for kind in os.environ.get("BENCH_FRAME_DATABASES", "sqlite,postgres").split(","):
+        before = os.getloadavg()[0]
+        results = run(seconds, connections, rounds, kind.strip())
+        load = (before, os.getloadavg()[0])
+        name = "bench_service_frame" if kind.strip() == "sqlite" else f"bench_service_frame_{kind.strip()}"
+        write_section(name, markdown(name, results, kind.strip(), load, seconds, connections, rounds))
+        print(f"written: {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
