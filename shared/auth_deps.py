@@ -27,8 +27,10 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Principal:
-    """A user or partner access token, or a service token addressed to this service."""
+async def principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Principal:
+    """A user or partner access token, or a service token addressed to this service. Async: the
+    check is CPU work (an Ed25519 verify, an in-memory revocation look-up) that a thread-pool hop
+    only delays; routes with a database then use their own threads."""
     token = _bearer(request)
     try:
         kid_use = rt.verifier.key_use(token)
@@ -46,7 +48,7 @@ def principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Pri
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 
 
-def tenant_principal(p: CurrentPrincipal) -> Principal:
+async def tenant_principal(p: CurrentPrincipal) -> Principal:
     """A caller acting inside one tenant (every tenant-data route)."""
     if not p.tenant_id:
         raise ProblemError(403, "forbidden", "この操作を行う権限がありません", "テナントに属さない呼び出しです")
@@ -56,7 +58,7 @@ def tenant_principal(p: CurrentPrincipal) -> Principal:
 TenantPrincipal = Annotated[Principal, Depends(tenant_principal)]
 
 
-def operator_principal(p: CurrentPrincipal) -> Principal:
+async def operator_principal(p: CurrentPrincipal) -> Principal:
     """The system operator: manages tenants, strictly apart from tenant users."""
     if p.kind != "operator" and not (p.kind == "service" and p.tenant_id is None):
         raise ProblemError(403, "forbidden", "この操作を行う権限がありません", "運用者の権限が必要です")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, Table, TypeDecorator, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Dialect, Engine, MetaData, Table, TypeDecorator, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -63,16 +64,72 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class _WriterQueue:
+    """SQLite admits one writer; one waiting on busy_timeout polls with growing sleeps (up to
+    100 ms each), so under a burst of writes a free lock sat unused while waiters slept, and the
+    p99 of a one-row update passed two seconds. Writers of this process queue on a lock of their
+    own instead, taken before BEGIN IMMEDIATE and given back at commit or rollback (and, should
+    neither be seen, when the connection goes back to the pool); other processes still meet
+    SQLite's own lock and busy_timeout. A writer that waits longer than busy_timeout goes on to
+    BEGIN IMMEDIATE regardless, so a lock never given back slows writers, never stops them."""
+
+    KEY = "roumu_writer_queue"
+
+    def __init__(self, engine: Engine, wait_s: float = 10.0) -> None:
+        self.lock = threading.Lock()
+        self.wait_s = wait_s
+        event.listen(engine, "begin", self.begin)
+        event.listen(engine, "commit", self.end)
+        event.listen(engine, "rollback", self.end)
+        event.listen(engine.pool, "checkin", self.checkin)
+
+    def begin(self, conn: Connection) -> None:
+        if conn.get_execution_options().get("sqlite_begin") == "DEFERRED":
+            conn.exec_driver_sql("BEGIN")
+            return
+        held = self.lock.acquire(timeout=self.wait_s)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if held:
+                self.lock.release()
+            raise
+        if held:
+            conn.info[self.KEY] = True
+
+    def _release(self, info: dict[Any, Any]) -> None:
+        if info.pop(self.KEY, False):
+            self.lock.release()
+
+    def end(self, conn: Connection) -> None:
+        self._release(conn.info)
+
+    def checkin(self, _dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            self._release(record.info)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if "///" in url and path and path != ":memory:" and "poolclass" not in kwargs:
+            # Keep a connection per thread that may hold one (anyio's 40 request threads, the
+            # default executor's relay and consumers): with the default 5 (+10 overflow, closed
+            # when returned), a request burst opened and closed a connection per request, each
+            # opening running the pragmas below.
+            kwargs.setdefault("pool_size", 50)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead,
-        # so two writers queue on busy_timeout rather than failing on upgrade.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # so two writers queue on busy_timeout rather than failing on upgrade. A connection marked
+        # read-only (Database.sessions: execution option sqlite_begin="DEFERRED") begins deferred:
+        # WAL gives it a snapshot without the lock, so reads neither wait for writers nor queue
+        # behind each other on busy_timeout's sleeps (a one-row GET had p99 > 1 s at 32
+        # connections when every read took the write lock).
+        _WriterQueue(engine)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_tx(dbapi_conn: Any, _r: Any) -> None:
@@ -117,12 +174,16 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # `sessions()` is for reads (what it writes is never committed: writes go through
+        # `transaction()`); on SQLite its transactions begin deferred, without the write lock.
+        reader = self.engine.execution_options(sqlite_begin="DEFERRED") if url.startswith("sqlite") else self.engine
+        self.sessions = sessionmaker(reader, expire_on_commit=False)
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits together or not at all (the unit of work)."""
-        with self.sessions() as session, session.begin():
+        with self._writer() as session, session.begin():
             yield session
 
     def ping(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -109,6 +110,8 @@ def _my_number_check_digit(first11: str) -> int:
 def _holds_my_number(value: str) -> bool:
     """A 12-digit run with a valid My Number check digit (1 in 11 random runs; ids are not runs of
     exactly twelve digits, and UUIDs are cut out first)."""
+    if len(value) < 12:  # no room for twelve digits (cutting UUIDs out only shortens it)
+        return False
     for m in _TWELVE.finditer(_UUID.sub("-", value)):
         digits = "".join(m.groups())
         if _my_number_check_digit(digits[:11]) == int(digits[11]):
@@ -123,14 +126,29 @@ def _secret_keys(obj: Any, key: str = "") -> set[str]:
     if isinstance(obj, dict):
         for k, v in obj.items():
             name = str(k)
-            if SECRET_KEYS.search(name) and not name.endswith(_FACT_SUFFIXES):
-                found.add(name)
-            if _holds_my_number(name):
-                found.add("(a key holding a My Number)")
+            found.update(_key_findings(name))
             found |= _secret_keys(v, name)
     elif isinstance(obj, list | tuple):
         for v in obj:
             found |= _secret_keys(v, key)
-    elif isinstance(obj, str | int) and not isinstance(obj, bool) and _holds_my_number(str(obj)):
+    elif isinstance(obj, int) and not isinstance(obj, bool):
+        # Fewer than twelve digits cannot hold one (amounts, counts): no string to build.
+        if not -_ELEVEN_DIGITS < obj < _ELEVEN_DIGITS and _holds_my_number(str(obj)):
+            found.add(key or "(a value holding a My Number)")
+    elif isinstance(obj, str) and _holds_my_number(obj):
         found.add(key or "(a value holding a My Number)")
     return found
+
+
+_ELEVEN_DIGITS = 10**11
+
+
+@lru_cache(maxsize=4096)
+def _key_findings(name: str) -> tuple[str, ...]:
+    """What a key's name alone makes unfit (events of a kind repeat the same keys: asked once each)."""
+    found: list[str] = []
+    if SECRET_KEYS.search(name) and not name.endswith(_FACT_SUFFIXES):
+        found.append(name)
+    if _holds_my_number(name):
+        found.append("(a key holding a My Number)")
+    return tuple(found)

@@ -125,9 +125,14 @@ class OutboxRelay:
                 PUBLISHED.labels(self.service).inc(len(done))
         return len(done)
 
+    def _reader(self) -> Connection:
+        # A read: on SQLite it begins deferred, without the write lock the requests queue on
+        # (shared.db); after every write the relay looks here.
+        return self.db.engine.execution_options(sqlite_begin="DEFERRED").connect()
+
     def _pending(self) -> list[tuple[int, str, str, Any]]:
         o = self.outbox
-        with self.db.engine.connect() as conn:
+        with self._reader() as conn:
             q = (select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload)
                  .where(o.c.published_at.is_(None)).order_by(o.c.seq).limit(self.batch_size))
             return [tuple(r) for r in conn.execute(q)]
@@ -143,7 +148,7 @@ class OutboxRelay:
                          .values(attempts=self.outbox.c.attempts + 1, last_error=error))
 
     def pending_count(self) -> int:
-        with self.db.engine.connect() as conn:
+        with self._reader() as conn:
             n = conn.execute(select(func.count()).select_from(self.outbox)
                              .where(self.outbox.c.published_at.is_(None))).scalar_one()
             return int(n)

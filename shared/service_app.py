@@ -249,6 +249,14 @@ def accounts_feed_handler(permissions: Permissions | None, purge: TenantPurge | 
     return handle
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    """The dependency (`Annotated[Runtime, Depends(runtime)]`). Async on purpose: FastAPI runs a
+    sync dependency in the thread pool, a hop through anyio's 40 threads for an attribute read,
+    on every request of every route (under load it queued behind the endpoints' own work)."""
+    return runtime_of(request)
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The runtime, from plain (sync) code."""
     rt: Runtime = request.app.state.runtime
     return rt

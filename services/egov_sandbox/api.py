@@ -30,27 +30,27 @@ from services.egov_sandbox.schemas import (
 )
 from services.egov_sandbox.settings import SandboxSettings
 from shared.db import Database
-from shared.service_app import runtime
+from shared.service_app import runtime_of
 
 SEND_NUMBER = r"^[0-9]{18}$"
 
 
 def database(request: Request) -> Database:
-    return runtime(request).db
+    return runtime_of(request).db
 
 
 def config(request: Request) -> SandboxSettings:
-    cfg: SandboxSettings = runtime(request).extras["sandbox_settings"]
+    cfg: SandboxSettings = runtime_of(request).extras["sandbox_settings"]
     return cfg
 
 
 def controls(request: Request) -> ctl.Control:
-    c: ctl.Control = runtime(request).extras["control"]
+    c: ctl.Control = runtime_of(request).extras["control"]
     return c
 
 
 def officials(request: Request) -> Officials:
-    o: Officials = runtime(request).extras["officials"]
+    o: Officials = runtime_of(request).extras["officials"]
     return o
 
 
