@@ -18,6 +18,8 @@ from typing import Any
 from services.auth.rules.scopes import SCOPES
 from services.webhooks.events import EVENT_TYPES
 from services.webhooks.rules import signing
+from shared.openapi_polish import SECURITY_SCHEMES
+from shared.problem_types import problem_type_base
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_DIR = ROOT / "contracts" / "public"
@@ -86,26 +88,27 @@ OAuth2 client credentials: `POST {TOKEN_PATH}` (HTTP Basic で client_id / clien
 変更履歴は contracts/public/CHANGELOG.md。
 """
 
+_BASE = problem_type_base()
 PROBLEM_EXAMPLES: dict[str, dict[str, Any]] = {
     "forbidden": {"summary": "スコープがない", "value": {
-        "type": "https://roumu.example/problems/forbidden", "title": "この操作を行う権限がありません", "status": 403,
+        "type": _BASE + "forbidden", "title": "この操作を行う権限がありません", "status": 403,
         "detail": "「雇用保険」メニューの更新権限がありません", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a", "menu": "koyo_hoken", "level": "write"}},
     "not-found": {"summary": "ない、または見えない (別テナント・許可外の事業所)", "value": {
-        "type": "https://roumu.example/problems/not-found", "title": "見つかりません", "status": 404,
+        "type": _BASE + "not-found", "title": "見つかりません", "status": 404,
         "instance": "/api/v1/koyo-hoken/insured-persons/0d9a…", "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a"}},
     "validation": {"summary": "入力エラー", "value": {
-        "type": "https://roumu.example/problems/validation", "title": "入力内容に誤りがあります", "status": 422,
+        "type": _BASE + "validation", "title": "入力内容に誤りがあります", "status": 422,
         "detail": "リクエストの項目を確認してください", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a",
         "errors": [{"field": "body.hire_date", "message": "Field required", "code": "missing"}]}},
     "idempotency-key-reused": {"summary": "同じ Idempotency-Key を別の内容で使った", "value": {
-        "type": "https://roumu.example/problems/idempotency-key-reused",
+        "type": _BASE + "idempotency-key-reused",
         "title": "この Idempotency-Key は別の内容の要求に使われています", "status": 422,
         "detail": "要求ごとに新しいキーを指定してください", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a"}},
     "rate-limited": {"summary": "レート制限", "value": {
-        "type": "https://roumu.example/problems/rate-limited",
+        "type": _BASE + "rate-limited",
         "title": "リクエストが多すぎます。しばらくしてから再度お試しください", "status": 429,
         "detail": "17 秒後に再度お試しください", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a"}},
@@ -188,8 +191,9 @@ def _closure(schemas: Mapping[str, Any], start: set[str]) -> set[str]:
     return seen
 
 
-def _decorate(op: dict[str, Any], scopes: list[str]) -> None:
-    op["security"] = [{"partner": scopes}] if scopes else []
+def _decorate(op: dict[str, Any], scopes: list[str], *, keep_security: bool = False) -> None:
+    if not keep_security:  # the token endpoint keeps its HTTP Basic
+        op["security"] = [{"partner": scopes}] if scopes else []
     op["x-roumu-scopes"] = scopes
     for status, resp in op.get("responses", {}).items():
         if status.startswith("2"):
@@ -200,7 +204,7 @@ def _decorate(op: dict[str, Any], scopes: list[str]) -> None:
         if examples and content is not None:
             content["examples"] = {k: {"$ref": f"#/components/examples/{k}"} for k in examples}
     op.setdefault("responses", {}).setdefault("429", {
-        "description": "レート制限", "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        "description": "レート制限", "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"},
                                                  "examples": {"rate-limited":
                                                               {"$ref": "#/components/examples/rate-limited"}}}}})
@@ -210,9 +214,11 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """The merged document from the services' OpenAPI documents (name → document)."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
+    headers: dict[str, Any] = {}
     owner_of: dict[str, str] = {}
     for service, doc in docs.items():
         source = (doc.get("components") or {}).get("schemas") or {}
+        headers.update((doc.get("components") or {}).get("headers") or {})
         picked: dict[str, dict[str, Any]] = {}
         for path, item in (doc.get("paths") or {}).items():
             for method in _METHODS:
@@ -224,9 +230,8 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
                     continue
                 op = copy.deepcopy(op)
                 op.pop(MARK, None)
-                op["operationId"] = f"{service}_{op.get('operationId', method + path)}"
-                op["tags"] = [service]
-                _decorate(op, list((mark or {}).get("scopes", [])))
+                op["tags"] = [service]  # the operationId stays the service's own (`koyo_hoken.getProcedure`)
+                _decorate(op, list((mark or {}).get("scopes", [])), keep_security=mark is None)
                 picked.setdefault(path, {})[method] = op
         if not picked:
             continue
@@ -267,8 +272,8 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {"partner": {"type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": TOKEN_PATH, "scopes": dict(SCOPES)}}}},
-            "headers": HEADERS,
+                "tokenUrl": TOKEN_PATH, "scopes": dict(SCOPES)}}}, "clientBasic": SECURITY_SCHEMES["clientBasic"]},
+            "headers": dict(sorted({**headers, **HEADERS}.items())),
             "examples": PROBLEM_EXAMPLES,
         },
     }
