@@ -7,6 +7,7 @@
   descriptions of contracts/events/<type>.schema.json.
 * contracts/public/partner-api.v1.json: the public Partner API, merged from the operations the
   services mark `x-roumu-partner` (ops/partner_contract.py).
+* contracts/asyncapi/roumu-events.v1.json: the AsyncAPI 3 document of the events (ops/asyncapi.py).
 * docs/problems.md: one anchor per problem type (shared/problem_types.py), the page the problem
   `type` URIs point at when ROUMU_PROBLEM_TYPE_BASE names its copy.
 
@@ -192,6 +193,21 @@ def problems_doc() -> str:
     return "\n".join(lines)
 
 
+def asyncapi_problem() -> str | None:
+    from ops import asyncapi
+
+    path = asyncapi.ASYNCAPI_FILE
+    if not path.exists():
+        return f"{_rel(path)} is missing; {FIX}"
+    expected = asyncapi.render(asyncapi.build())
+    text = path.read_text(encoding="utf-8")
+    if text != expected:
+        diff = list(difflib.unified_diff(text.splitlines(), expected.splitlines(), "committed", "generated",
+                                         lineterm="", n=1))
+        return f"{_rel(path)} differs from the event schemas ({FIX}):\n  " + "\n  ".join(diff[:40])
+    return None
+
+
 def problems_doc_problem() -> str | None:
     if not PROBLEMS_DOC.exists() or PROBLEMS_DOC.read_text(encoding="utf-8") != problems_doc():
         return f"{_rel(PROBLEMS_DOC)} is out of date ({FIX})"
@@ -284,7 +300,7 @@ def check() -> Outcome:
     if partner:
         problems.append(partner)
     problems += [f"{_rel(p)}: no app serves it any more; delete it" for p in stale_contracts()]
-    problems += [p for p in (events_doc_problem(), problems_doc_problem()) if p]
+    problems += [p for p in (events_doc_problem(), problems_doc_problem(), asyncapi_problem()) if p]
     return Outcome([], problems)
 
 
@@ -315,6 +331,9 @@ def write() -> Outcome:
     except Exception as exc:
         problems.append(f"{_rel(PARTNER_CONTRACT)}: building it failed: {type(exc).__name__}: {exc}")
     _write_if_changed(PROBLEMS_DOC, problems_doc(), written)
+    from ops import asyncapi
+
+    _write_if_changed(asyncapi.ASYNCAPI_FILE, asyncapi.render(asyncapi.build()), written)
     try:
         text = EVENTS_DOC.read_text(encoding="utf-8")
         _write_if_changed(EVENTS_DOC, render_events_doc(text, events_table()), written)

@@ -11,14 +11,16 @@ contracts/public/CHANGELOG.md (a reviewed, by-hand file)."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from services.auth.rules.scopes import SCOPES
-from services.webhooks.events import EVENT_TYPES
+from services.webhooks.events import EVENT_TYPES, LINKS, PUBLIC_TYPES
 from services.webhooks.rules import signing
-from shared.openapi_polish import SECURITY_SCHEMES
+from shared.event_schemas import load_schema, schema_files
+from shared.openapi_polish import SECURITY_SCHEMES, hoist_enums
 from shared.problem_types import problem_type_base
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +29,7 @@ PARTNER_CONTRACT = PUBLIC_DIR / "partner-api.v1.json"
 MARK = "x-roumu-partner"
 TOKEN_PATH = "/api/v1/auth/oauth/token"  # noqa: S105 - a path
 SERVED_AT = "/api/v1/partner/openapi.json"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 _METHODS = ("get", "put", "post", "delete", "patch")
 
 DESCRIPTION = f"""Roumu の Partner API (v1): 従業員ポータル、書類交換サービス、マイナンバー収集サービスなど、
@@ -125,21 +127,52 @@ HEADERS: dict[str, Any] = {
                      "schema": {"type": "string"}},
 }
 
-WEBHOOK_EVENT: dict[str, Any] = {
-    "type": "object", "title": "WebhookEvent",
-    "required": ["id", "type", "occurred_at", "tenant_id", "subject", "data", "links"],
-    "properties": {
-        "id": {"type": "string", "description": "イベント ID (Roumu-Webhook-Id と同じ)"},
-        "type": {"enum": sorted(EVENT_TYPES)},
-        "occurred_at": {"type": "string", "format": "date-time"},
-        "tenant_id": {"type": "string"},
-        "subject": {"type": "object", "description": "対象の ID (filing_id, procedure_id, insured_person_id, "
-                                                     "jigyosho_id)", "additionalProperties": {"type": "string"}},
-        "data": {"type": "object", "description": "事実のみ (氏名・マイナンバーは含みません)"},
-        "links": {"type": "object", "description": "次に読むもののパス (例: document = 公文書の ZIP)",
-                  "additionalProperties": {"type": "string"}},
-    },
-}
+def _pascal(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[._]", name) if p)
+
+
+def webhook_schema_name(public: str) -> str:
+    """`official_document.received` → `OfficialDocumentReceivedWebhook`."""
+    return _pascal(public) + "Webhook"
+
+
+def webhook_schemas() -> dict[str, Any]:
+    """One schema per webhook type, its `data` the `data` of the internal event's JSON Schema
+    (contracts/events/), and `WebhookEvent`: their oneOf, discriminated by `type`."""
+    files = schema_files()
+    out: dict[str, Any] = {}
+    for internal, (public, _key) in sorted(PUBLIC_TYPES.items(), key=lambda kv: kv[1][0]):
+        props = load_schema(files[internal])["properties"]
+        subject_ids = [k for k in props["subject"]["required"] if k != "tenant_id"]
+        links = LINKS[public]
+        out[webhook_schema_name(public)] = {
+            "type": "object", "title": webhook_schema_name(public), "description": EVENT_TYPES[public],
+            "required": ["id", "type", "occurred_at", "tenant_id", "subject", "data", "links"],
+            "properties": {
+                "id": {"type": "string", "description": "イベント ID (Roumu-Webhook-Id と同じ)"},
+                "type": {"type": "string", "const": public},
+                "occurred_at": {"type": "string", "format": "date-time"},
+                "tenant_id": {"type": "string"},
+                "subject": {"type": "object", "required": subject_ids,
+                            "properties": {k: {"type": "string"} for k in subject_ids},
+                            "additionalProperties": {"type": "string"}, "description": "対象の ID"},
+                "data": {"$ref": f"#/components/schemas/{_pascal(public)}Data"},
+                "links": {"type": "object", "required": list(links),
+                          "properties": {k: {"type": "string"} for k in links},
+                          "description": "次に読むもののパス (例: document = 公文書の ZIP)"},
+            },
+        }
+        out[_pascal(public) + "Data"] = copy.deepcopy(props["data"]) | {
+            "title": _pascal(public) + "Data", "description": "事実のみ (氏名・マイナンバーは含みません)"}
+    refs = {public: f"#/components/schemas/{webhook_schema_name(public)}" for public in EVENT_TYPES}
+    out["WebhookEvent"] = {
+        "title": "WebhookEvent", "description": "Webhook の本文 (どの種類かは `type`)",
+        "oneOf": [{"$ref": refs[p]} for p in sorted(refs)],
+        "discriminator": {"propertyName": "type", "mapping": dict(sorted(refs.items()))},
+    }
+    return out
+
+
 WEBHOOK_EXAMPLE = {
     "id": "6c1f0b1e-4d7e-4a53-9f6a-0d5a2f1c9b11", "type": "official_document.received",
     "occurred_at": "2026-04-20T03:12:45+00:00", "tenant_id": "0b3c…",
@@ -246,7 +279,8 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
             owner_of.setdefault(target, service)
         for path, ops in picked.items():
             paths.setdefault(path, {}).update(_rename(ops, renames))
-    schemas["WebhookEvent"] = WEBHOOK_EVENT
+    schemas.update(webhook_schemas())
+    hoist_enums(schemas)  # the events' inline enums, as the services' own are
     webhooks = {
         name: {"post": {
             "summary": description, "operationId": f"webhook_{name.replace('.', '_')}",
@@ -258,7 +292,7 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
                  "description": "v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>, カンマ区切りで複数可"},
             ],
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/WebhookEvent"},
+                "schema": {"$ref": f"#/components/schemas/{webhook_schema_name(name)}"},
                 **({"example": WEBHOOK_EXAMPLE} if name == "official_document.received" else {})}}},
             "responses": {"2XX": {"description": "受け取った (2xx 以外は再試行されます)"}},
         }} for name, description in EVENT_TYPES.items()}

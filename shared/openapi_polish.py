@@ -191,14 +191,19 @@ def hoist_enums(schemas: dict[str, Any]) -> None:
         base = _pascal(field)
         if field in _GENERIC_FIELDS:
             base = _model_stem(model) + base
+        base = str(node.get("x-roumu-enum") or base)  # named by the model (shared.schema_types.one_of)
         target = by_key.get((base, values))
+        if target is None:  # the same values under another field name: the same type (Kind)
+            same = [n for n, v in existing.items() if v == values] + [
+                n for n, s in added.items() if tuple(sorted(map(str, s["enum"]))) == values]
+            target = same[0] if len(same) == 1 else None
         if target is None:
             target, n = base, 2
             while target in existing or target in added:
                 target, n = f"{base}{n}", n + 1
             by_key[(base, values)] = target
-            added[target] = {k: v for k, v in node.items()
-                             if k not in ("title", "description", "examples", "default")} | {"title": target}
+            dropped = ("title", "description", "examples", "default", "x-roumu-enum")
+            added[target] = {k: v for k, v in node.items() if k not in dropped} | {"title": target}
         return {"$ref": f"#/components/schemas/{target}"}
 
     for model in sorted(schemas):

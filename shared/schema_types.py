@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from pydantic import WithJsonSchema
 
 
-def one_of(values: Iterable[Any]) -> WithJsonSchema:
+def one_of(values: Iterable[Any], name: str | None = None) -> WithJsonSchema:
     """For `Annotated[str, one_of(...)]`: a `str` documented as one of `values` (an Enum class or
-    strings); the component's name comes from the field (shared.openapi_polish.hoist_enums)."""
+    strings); the component is `name`, else named after the field (shared.openapi_polish.hoist_enums)."""
     names = [v.value if isinstance(v, Enum) else str(v) for v in values]
-    return WithJsonSchema({"type": "string", "enum": names})
+    return WithJsonSchema({"type": "string", "enum": names, **({"x-roumu-enum": name} if name else {})})
 
 
 DateText = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
