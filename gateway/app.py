@@ -116,10 +116,11 @@ class Gateway:
         self.admin_paths = tuple(gw.admin_paths)
         self.metrics_allowlist = networks(gw.metrics_allowlist)
         self.login_paths = frozenset(p.rstrip("/") for p in gw.login_paths)
+        self.token_paths = frozenset(p.rstrip("/") for p in gw.token_paths)
         self.tenant_code_paths = frozenset(p.rstrip("/") for p in gw.tenant_code_paths)
         self.refresh_paths = frozenset(p.rstrip("/") for p in gw.refresh_paths)
         self.credential_paths = frozenset(p.rstrip("/") for p in gw.credential_paths) | self.tenant_code_paths \
-            | self.refresh_paths
+            | self.refresh_paths | self.token_paths
         self.body_policy = BodyPolicy(gw)
         self.tenant_budget = Budget(gw.concurrency_tenant)
         self.anonymous_budget = Budget(gw.concurrency_anonymous)
@@ -277,6 +278,10 @@ class Gateway:
         """The tenant a login, login step or refresh is for → its limits, allowlist and certificate."""
         rt = self.rt
         assert rt is not None
+        if path in self.token_paths:
+            authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            client_id = credentials.oauth_client_id(authorization, body.data)
+            await rt.limiter.hit("token", "client:" + client_id if client_id else "ip:" + (state.ip or "unknown"))
         if path in self.tenant_code_paths:
             code = credentials.tenant_code(body.data)
             if code is None:

@@ -70,6 +70,8 @@ OAuth2 client credentials: `POST {TOKEN_PATH}` (HTTP Basic で client_id / clien
 パートナークライアントごとの制限があります。ゲートウェイはパートナーへのすべての応答に
 `RateLimit-Policy: "partner";q=<件数>;w=<秒>` と `RateLimit: "partner";r=<残り>;t=<リセットまでの秒>`
 (draft-ietf-httpapi-ratelimit-headers) を付け、超えると 429 と `Retry-After` を返します。
+トークン発行 (`POST {TOKEN_PATH}`) は client_id ごとに 60 回/分・1000 回/時 (`"token"` ポリシー) で、
+誤ったシークレットは送信元 IP ごとにも数えます (続くと 429)。トークンは期限の少し前に更新してください。
 
 ## Webhook
 `POST /api/v1/webhooks/endpoints` (スコープ `webhooks:manage`) で URL とイベントを登録します。配信は JSON の POST で:

@@ -132,6 +132,8 @@ def _polish_operation(path: str, method: str, op: dict[str, Any], route: APIRout
         op["security"] = [{"bearer": []}] if _reads_bearer(route) else []
     if_match = _param(op, "If-Match")
     optional = op.pop("x-roumu-if-match-optional", False)
+    if op.pop("x-roumu-validation-status", 422) != 422:  # the route answers bad input otherwise (OAuth: 400)
+        responses.pop("422", None)
     if if_match is not None and "428" in responses and not optional:
         if_match["required"] = True
         if_match["schema"] = {"type": "string"}
@@ -227,7 +229,7 @@ def hoist_enums(schemas: dict[str, Any]) -> None:
 
 
 def _hoistable(node: Any) -> bool:
-    return _enum_node(node) is not None and len(node["enum"]) > 1
+    return _enum_node(node) is not None and (len(node["enum"]) > 1 or "x-roumu-enum" in node)
 
 
 def problem_schema() -> dict[str, Any]:

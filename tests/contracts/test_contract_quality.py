@@ -160,3 +160,14 @@ def test_the_problem_type_base_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> 
     assert problem_body(404, "not-found", "x")["type"] == "https://docs.partner.example/roumu/problems.html#not-found"
     monkeypatch.setenv("ROUMU_PROBLEM_TYPE_BASE", "https://errors.example")
     assert problem_body(403, "forbidden", "x")["type"] == "https://errors.example/forbidden"
+
+
+def test_the_token_endpoint_documents_the_gateways_limits_and_its_grant_type() -> None:
+    from gateway.settings import GatewaySettings
+
+    op = load("partner")["paths"]["/api/v1/auth/oauth/token"]["post"]
+    default = GatewaySettings.model_fields["rate_limit_token"].default
+    assert op["x-roumu-rate-limits"]["per_client_id"] == default.split(";")
+    assert "422" not in op["responses"] and "400" in op["responses"]
+    form = load("partner")["components"]["schemas"]["PostOauthTokenForm"]["properties"]
+    assert form["grant_type"]["$ref"] == "#/components/schemas/GrantType"
