@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.efiling.egov.package import APPLICANT_FIELDS
 from services.efiling.rules.status import State
+from shared.paging import NEXT_DESCRIPTION
 from shared.schema_types import DateText, one_of
 
 # Ids of other services' records (the 事業所 of accounts) are opaque strings to this service.
@@ -107,6 +108,7 @@ class FilingList(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(default=None, description=NEXT_DESCRIPTION)
 
 
 class HistoryEntry(BaseModel):

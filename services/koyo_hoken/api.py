@@ -48,6 +48,7 @@ from services.koyo_hoken.schemas import (
     RishokuPreviewRequest,
     TransitionIn,
 )
+from shared import paging
 from shared.auth_deps import TenantPrincipal, actor_of, require_menu
 from shared.errors import ProblemError, not_found, problem_responses
 from shared.idempotency import Answer, IdempotencyKey
@@ -155,19 +156,22 @@ def register_insured_person(body: InsuredPersonCreate, p: TenantPrincipal, acces
 @router.get("/insured-persons", response_model=InsuredPersonPage, responses=PROBLEMS,
             openapi_extra=partner_operation("employees:read"))
 def list_insured_persons(
-    access: CanRead, rt: Rt,
+    access: CanRead, rt: Rt, request: Request,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50, offset: Offset = 0, sort: paging.SortQuery = "created_at",
+    updated_since: paging.UpdatedSince = None,
 ) -> InsuredPersonPage:
-    """Insured persons of the 事業所 granted to the caller (one of them with `jigyosho_id`)."""
+    """Insured persons of the 事業所 granted to the caller (one of them with `jigyosho_id`). To sync:
+    `sort=updated_at&updated_since=<the last updated_at seen>` and follow `next` (shared/paging.py)."""
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
     ctx = ctx_of(rt)
     with rt.db.sessions() as session:
         rows, total = repository.insured_persons_in_tenant(session, access.tenant_id, jigyosho_id,
-                                                           access.jigyosho_ids, limit, offset)
+                                                           access.jigyosho_ids, limit, offset, sort=sort,
+                                                           updated_since=updated_since)
         return InsuredPersonPage(items=[service.person_out(ctx, r) for r in rows], total=total, limit=limit,
-                                 offset=offset)
+                                 offset=offset, next=paging.next_link(request, limit, offset, total))
 
 
 @router.get("/insured-persons/export.csv", response_class=Response, responses={
@@ -354,21 +358,23 @@ def create_procedure(body: ProcedureCreate, p: TenantPrincipal, access: CanWrite
 @router.get("/procedures", response_model=ProcedurePage, responses=PROBLEMS,
             openapi_extra=partner_operation("employees:read"))
 def list_procedures(
-    access: CanRead, rt: Rt,
+    access: CanRead, rt: Rt, request: Request,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
     insured_person_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50, offset: Offset = 0, sort: paging.SortQuery = "created_at",
+    updated_since: paging.UpdatedSince = None,
 ) -> ProcedurePage:
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
     with rt.db.sessions() as session:
         rows, total = repository.procedures_in_tenant(session, access.tenant_id, access.jigyosho_ids,
                                                       jigyosho_id=jigyosho_id, person_id=insured_person_id,
-                                                      kind=kind, state=state, limit=limit, offset=offset)
+                                                      kind=kind, state=state, limit=limit, offset=offset,
+                                                      sort=sort, updated_since=updated_since)
         return ProcedurePage(items=[ProcedureOut.model_validate(r) for r in rows], total=total, limit=limit,
-                             offset=offset)
+                             offset=offset, next=paging.next_link(request, limit, offset, total))
 
 
 @router.get("/procedures/{procedure_id}", response_model=ProcedureOut, responses=PROBLEMS,

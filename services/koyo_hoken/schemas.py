@@ -13,6 +13,7 @@ from services.koyo_hoken.rules.forms import Kind
 from services.koyo_hoken.rules.lifecycle import State
 from services.koyo_hoken.rules.numbers import NumberFormatError, normalize_my_number, parse_hihokensha_bango
 from shared.jp_text import is_katakana_name, to_fullwidth_katakana
+from shared.paging import NEXT_DESCRIPTION
 from shared.schema_types import DecimalText, one_of
 
 # Full-width katakana, the long-vowel mark and the middle dot (foreign names). Half-width kana and
@@ -253,6 +254,7 @@ class InsuredPersonPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(default=None, description=NEXT_DESCRIPTION)
 
 
 class OtherJobIn(BaseModel):
@@ -449,6 +451,7 @@ class ProcedurePage(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(default=None, description=NEXT_DESCRIPTION)
 
 
 class TransitionIn(BaseModel):
