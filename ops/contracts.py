@@ -8,6 +8,8 @@
 * contracts/public/partner-api.v1.json: the public Partner API, merged from the operations the
   services mark `x-roumu-partner` (ops/partner_contract.py).
 * contracts/asyncapi/roumu-events.v1.json: the AsyncAPI 3 document of the events (ops/asyncapi.py).
+* contracts/public/partner-api.v1.html, events.v1.html, reference.css: the rendered reference the
+  gateway serves at /api/v1/partner/docs (ops/reference.py).
 * docs/problems.md: one anchor per problem type (shared/problem_types.py), the page the problem
   `type` URIs point at when ROUMU_PROBLEM_TYPE_BASE names its copy.
 
@@ -208,6 +210,26 @@ def asyncapi_problem() -> str | None:
     return None
 
 
+def rendered() -> dict[Path, str]:
+    """The rendered reference pages, from the committed partner contract and AsyncAPI document."""
+    from ops import asyncapi, reference
+    from ops.partner_contract import PARTNER_CONTRACT
+
+    partner = json.loads(PARTNER_CONTRACT.read_text(encoding="utf-8"))
+    events = json.loads(asyncapi.ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    return {reference.REFERENCE_HTML: reference.render_reference(partner),
+            reference.EVENTS_HTML: reference.render_events(events), reference.STYLESHEET: reference.CSS}
+
+
+def rendered_problems() -> list[str]:
+    try:
+        pages = rendered()
+    except (OSError, ValueError, KeyError) as exc:
+        return [f"the rendered reference could not be made: {type(exc).__name__}: {exc}"]
+    return [f"{_rel(p)} is out of date ({FIX})" for p, text in pages.items()
+            if not p.exists() or p.read_text(encoding="utf-8") != text]
+
+
 def problems_doc_problem() -> str | None:
     if not PROBLEMS_DOC.exists() or PROBLEMS_DOC.read_text(encoding="utf-8") != problems_doc():
         return f"{_rel(PROBLEMS_DOC)} is out of date ({FIX})"
@@ -301,6 +323,7 @@ def check() -> Outcome:
         problems.append(partner)
     problems += [f"{_rel(p)}: no app serves it any more; delete it" for p in stale_contracts()]
     problems += [p for p in (events_doc_problem(), problems_doc_problem(), asyncapi_problem()) if p]
+    problems += rendered_problems()
     return Outcome([], problems)
 
 
@@ -334,6 +357,8 @@ def write() -> Outcome:
     from ops import asyncapi
 
     _write_if_changed(asyncapi.ASYNCAPI_FILE, asyncapi.render(asyncapi.build()), written)
+    for page, text in rendered().items():  # after the documents they are made from
+        _write_if_changed(page, text, written)
     try:
         text = EVENTS_DOC.read_text(encoding="utf-8")
         _write_if_changed(EVENTS_DOC, render_events_doc(text, events_table()), written)

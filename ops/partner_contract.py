@@ -63,8 +63,13 @@ OAuth2 client credentials: `POST {TOKEN_PATH}` (HTTP Basic で client_id / clien
 キーはクライアントごとに少なくとも 24 時間保持されます。失敗した要求 (4xx/5xx) は記録されず、再送すると再実行されます。
 
 ## 一覧・絞り込み
-一覧は `limit` (1〜100, 既定 50) と `offset` で、応答は `{{"items": [...], "total", "limit", "offset"}}`。
-絞り込みはクエリパラメーター (例 `jigyosho_id`, `status`)。許可された事業所のものだけが返ります。
+一覧は `limit` (1〜100, 既定 50) と `offset` で、応答は `{{"items": [...], "total", "limit", "offset", "next"}}`
+(`next` は次のページの URL、最後のページでは null)。絞り込みはクエリパラメーター (例 `jigyosho_id`, `status`)。
+許可された事業所のものだけが返ります。
+
+同期: 被保険者と手続の一覧は `sort` (`created_at`, `updated_at`, 先頭に `-` で降順) と `updated_since`
+(含む) を受け付けます。`sort=updated_at&updated_since=<前回見た最後の updated_at>` で読み、`next` をたどります
+(境界の項目はもう一度届くので id と version で重複を除いてください)。変更は `person.updated` Webhook でも届きます。
 
 ## レート制限
 パートナークライアントごとの制限があります。ゲートウェイはパートナーへのすべての応答に
