@@ -311,5 +311,9 @@ def polish(doc: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
     components = doc["components"]
     components["schemas"] = dict(sorted(components["schemas"].items()))
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
-    components.setdefault("headers", {}).update(HEADERS)
+    text = json.dumps(doc["paths"])
+    used = {n: h for n, h in HEADERS.items() if f'"#/components/headers/{n}"' in text}
+    if used:
+        components.setdefault("headers", {}).update(used)
+    doc.setdefault("servers", [{"url": "/", "description": "the gateway (or the service itself)"}])
     return doc
