@@ -342,17 +342,21 @@ def preview_rishoku_shomeisho(body: RishokuPreviewRequest, access: CanRead) -> C
 # --- procedures --------------------------------------------------------------------------------
 
 @router.post("/procedures", status_code=status.HTTP_201_CREATED, response_model=ProcedureOut,
-             responses=problem_responses(401, 403, 404, 409, 422))
+             responses={**problem_responses(401, 403, 404, 409, 422), **REPLAYED},
+             openapi_extra=partner_operation("employees:write"))
 def create_procedure(body: ProcedureCreate, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
-                     response: Response) -> ProcedureOut:
+                     idempotency_key: IdempotencyKey = None) -> Response:
     """Start a 資格取得届, 資格喪失届 (with_rishoku_shomeisho for the 離職証明書 — mandatory, and
-    enforced, when the leaver is 59 or older on the 離職日) or 転勤届, as a draft with its deadline."""
-    with rt.transaction() as session:
-        pr = service.create_procedure(session, ctx_of(rt), access, body, actor_of(p, request))
-        out = ProcedureOut.model_validate(pr)
-    response.headers["Location"] = f"{router.prefix}/procedures/{out.id}"
-    _etag(response, out.version)
-    return out
+    enforced, when the leaver is 59 or older on the 離職日) or 転勤届, as a draft with its deadline.
+    With `Idempotency-Key` a resend answers the first result (`Idempotent-Replayed: true`)."""
+    ctx = ctx_of(rt)
+
+    def work(session: Session) -> Answer:
+        out = ProcedureOut.model_validate(service.create_procedure(session, ctx, access, body, actor_of(p, request)))
+        return Answer(201, out, {"Location": f"{router.prefix}/procedures/{out.id}", "ETag": f'"{out.version}"'})
+
+    return retry_on_conflict(lambda: idempotency.run(rt.transaction, request, access.tenant_id, p.subject,
+                                                     idempotency_key, body.model_dump(mode="json"), work))
 
 
 @router.get("/procedures", response_model=ProcedurePage, responses=PROBLEMS,

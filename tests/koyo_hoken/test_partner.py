@@ -129,3 +129,23 @@ def test_a_partner_syncs_persons_by_updated_since_and_follows_next(service_clien
     assert naive.status_code == 422 and naive.headers["content-type"] == "application/problem+json"
     unknown = c.get(f"{BASE}/insured-persons", headers=reader, params={"sort": "name"})
     assert unknown.status_code == 422
+
+
+def test_a_partner_creates_a_procedure_once_with_an_idempotency_key(service_client, tokens):
+    """Issue #28: no partner operation created a procedure, and POST /procedures took no key."""
+    c = service_client("koyo_hoken")
+    tid = tenant()
+    writer = partner(tokens, tid, "employees:write employees:read")
+    hired = c.post(f"{BASE}/insured-persons", headers=writer, json=person()).json()
+    h = {**writer, "Idempotency-Key": f"shutoku-{uuid.uuid4()}"}
+    body = {"insured_person_id": hired["id"], "kind": "shikaku_shutoku", "event_date": hired["hire_date"]}
+    first = c.post(f"{BASE}/procedures", headers=h, json=body)
+    assert first.status_code == 201, first.text
+    assert first.headers["location"].endswith(first.json()["id"]) and first.headers["etag"] == '"1"'
+    again = c.post(f"{BASE}/procedures", headers=h, json=body)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    listed = c.get(f"{BASE}/procedures", headers=writer, params={"insured_person_id": hired["id"]}).json()
+    assert listed["total"] == 1
+    reader = partner(tokens, tid, "employees:read")
+    assert c.post(f"{BASE}/procedures", headers=reader, json=body).status_code == 403

@@ -17,7 +17,11 @@ from typing import Any
 from roumu_partner_client import AuthenticatedClient
 from roumu_partner_client.api.auth import auth_post_oauth_token
 from roumu_partner_client.api.efiling import efiling_download_document, efiling_get_filing
-from roumu_partner_client.api.koyo_hoken import koyo_hoken_list_insured_persons, koyo_hoken_register_insured_person
+from roumu_partner_client.api.koyo_hoken import (
+    koyo_hoken_create_procedure,
+    koyo_hoken_list_insured_persons,
+    koyo_hoken_register_insured_person,
+)
 from roumu_partner_client.models import (
     CorrectionRequestedWebhook,
     EmploymentType,
@@ -34,6 +38,10 @@ from roumu_partner_client.models import (
     PostOauthTokenForm,
     Problem,
     ProcedureCompletedWebhook,
+    ProcedureCreate,
+    ProcedureKind,
+    ProcedureOut,
+    ProcedureState,
 )
 from roumu_partner_client.types import File
 
@@ -96,6 +104,17 @@ def hire(client: AuthenticatedClient, jigyosho_id: str, key: str) -> InsuredPers
     replayed = answer.headers.get("Idempotent-Replayed") == "true"
     print("already registered" if replayed else "registered", answer.parsed.id, answer.parsed.status.value)
     return answer.parsed
+
+
+def start_shutoku(client: AuthenticatedClient, person: InsuredPersonOut, key: str) -> ProcedureOut:
+    """The 資格取得届 of a hire, created once whatever the retries (same Idempotency-Key)."""
+    answer = koyo_hoken_create_procedure.sync(client=client, idempotency_key=key, body=ProcedureCreate(
+        insured_person_id=person.id, kind=ProcedureKind.SHIKAKU_SHUTOKU, event_date=person.hire_date))
+    if not isinstance(answer, ProcedureOut):
+        raise PartnerError(answer)
+    state: ProcedureState = answer.state
+    print("procedure", answer.id, state.value, answer.due_date.isoformat())
+    return answer
 
 
 def official_document(client: AuthenticatedClient, filing_id: str, document_id: str) -> bytes:

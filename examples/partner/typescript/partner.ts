@@ -66,6 +66,18 @@ export async function hire(client: Api, jigyoshoId: string, key: string): Promis
   return data;
 }
 
+/** The 資格取得届 of a hire, created once whatever the retries (same Idempotency-Key). */
+export async function startShutoku(client: Api, person: Person, key: string): Promise<Schemas["ProcedureOut"]> {
+  const { data, error } = await client.POST("/api/v1/koyo-hoken/procedures", {
+    params: { header: { "Idempotency-Key": key } },
+    body: { insured_person_id: person.id, kind: "shikaku_shutoku", event_date: person.hire_date },
+  });
+  if (error) throw new Error(`${error.status} ${error.title}`);
+  const state: Schemas["ProcedureState"] = data.state;
+  console.log("procedure", data.id, state, data.due_date);
+  return data;
+}
+
 /** A filing and its 公文書 ZIP. */
 export async function officialDocument(client: Api, filingId: string, documentId: string): Promise<Uint8Array> {
   const filing = await client.GET("/api/v1/efiling/filings/{filing_id}", { params: { path: { filing_id: filingId } } });
