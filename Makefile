@@ -11,7 +11,7 @@ ROUMU_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-pg lint typecheck bench contracts clean distclean backup restore-drill monitor \
-	test-security test-concurrency audit k8s
+	test-security test-concurrency audit k8s test-contracts
 
 help:
 	@echo "make run        install, start NATS, migrate, seed a demo tenant, start every service and the gateway"
@@ -82,6 +82,20 @@ contracts: $(STAMP)
 k8s: $(STAMP)
 	$(BIN)/python -m ops.k8s --check
 	kubectl kustomize deploy/k8s/overlays/production
+
+# What a partner's tools make of the contracts (issue #28): no drift, redocly lint with 0 errors on
+# every document, and the example programs (examples/partner/) type-checked against clients
+# generated from the partner contract: TypeScript (openapi-typescript + openapi-fetch, tsc --strict)
+# and Python (openapi-python-client, mypy --strict).
+PARTNER_TS := examples/partner/typescript
+PARTNER_PY := var/partner-client
+test-contracts: $(STAMP)
+	$(BIN)/python -m ops.contracts --check
+	cd $(PARTNER_TS) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint && npm run --silent typecheck
+	rm -rf $(PARTNER_PY) && mkdir -p $(PARTNER_PY)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --meta none --path contracts/public/partner-api.v1.json \
+		--output-path $(PARTNER_PY)/roumu_partner_client --config examples/partner/python/openapi-python-client.yaml
+	MYPYPATH=$(PARTNER_PY) $(BIN)/mypy --config-file examples/partner/python/mypy.ini examples/partner/python/partner.py
 
 backup: $(STAMP)
 	$(BIN)/python -m ops.backup run

@@ -74,6 +74,17 @@ NAME = "gateway"
 # The public Partner API contract (ops/partner_contract.py writes it; `make contracts`).
 PARTNER_CONTRACT_PATH = "/api/v1/partner/openapi.json"
 PARTNER_CONTRACT_FILE = Path(__file__).resolve().parents[1] / "contracts" / "public" / "partner-api.v1.json"
+# The reference rendered from it and the events' AsyncAPI document (ops/reference.py, ops/asyncapi.py):
+# static pages without a script, so the strictest CSP holds and nothing comes from a CDN.
+_CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+PARTNER_FILES: dict[str, tuple[Path, str]] = {
+    "/api/v1/partner/docs": (_CONTRACTS / "public" / "partner-api.v1.html", "text/html; charset=utf-8"),
+    "/api/v1/partner/docs/events": (_CONTRACTS / "public" / "events.v1.html", "text/html; charset=utf-8"),
+    "/api/v1/partner/docs/reference.css": (_CONTRACTS / "public" / "reference.css", "text/css; charset=utf-8"),
+    "/api/v1/partner/asyncapi.json": (_CONTRACTS / "asyncapi" / "roumu-events.v1.json", "application/json"),
+}
+DOCS_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'none'")
 log = logging.getLogger("roumu.gateway")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -127,10 +138,11 @@ class Gateway:
         self.admin_paths = tuple(gw.admin_paths)
         self.metrics_allowlist = networks(gw.metrics_allowlist)
         self.login_paths = frozenset(p.rstrip("/") for p in gw.login_paths)
+        self.token_paths = frozenset(p.rstrip("/") for p in gw.token_paths)
         self.tenant_code_paths = frozenset(p.rstrip("/") for p in gw.tenant_code_paths)
         self.refresh_paths = frozenset(p.rstrip("/") for p in gw.refresh_paths)
         self.credential_paths = frozenset(p.rstrip("/") for p in gw.credential_paths) | self.tenant_code_paths \
-            | self.refresh_paths
+            | self.refresh_paths | self.token_paths
         self.body_policy = BodyPolicy(gw)
         self.tenant_budget = Budget(gw.concurrency_tenant)
         self.anonymous_budget = Budget(gw.concurrency_anonymous)
@@ -144,6 +156,7 @@ class Gateway:
             "/readyz": self.readyz,
             "/metrics": metrics_endpoint,
             PARTNER_CONTRACT_PATH: self.partner_contract,
+            **{path: self.partner_file for path in PARTNER_FILES},
         }
         self.console = Console(Path(gw.console_dir) if gw.console_dir else None, frozenset(self.local))
 
@@ -288,6 +301,10 @@ class Gateway:
         """The tenant a login, login step or refresh is for → its limits, allowlist and certificate."""
         rt = self.rt
         assert rt is not None
+        if path in self.token_paths:
+            authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            client_id = credentials.oauth_client_id(authorization, body.data)
+            await rt.limiter.hit("token", "client:" + client_id if client_id else "ip:" + (state.ip or "unknown"))
         if path in self.tenant_code_paths:
             code = credentials.tenant_code(body.data)
             if code is None:
@@ -443,6 +460,16 @@ class Gateway:
             return problem_response(404, detail="公開 API の定義がありません")
         return Response(body, media_type="application/json",
                         headers={"Cache-Control": "public, max-age=300"})
+
+    async def partner_file(self, request: Request) -> Response:
+        """The rendered Partner API reference, its stylesheet and the events' AsyncAPI document."""
+        path, media_type = PARTNER_FILES[request.url.path.rstrip("/")]
+        try:
+            body = await asyncio.to_thread(path.read_bytes)
+        except OSError:
+            return problem_response(404, detail="公開 API の資料がありません")
+        return Response(body, media_type=media_type,
+                        headers={"Cache-Control": "public, max-age=300", "Content-Security-Policy": DOCS_CSP})
 
     async def readyz(self, _request: Request) -> Response:
         # Ready means able to take traffic, not that every service is up: a load balancer that

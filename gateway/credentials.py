@@ -21,6 +21,7 @@ import base64
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, unquote_plus
 
 from shared.errors import ProblemError
 
@@ -48,6 +49,24 @@ def _json_object(body: bytes | None) -> dict[str, Any] | None:
 def _code(data: dict[str, Any] | None) -> str | None:
     code = data.get("tenant_code") if data is not None else None
     return code if isinstance(code, str) and 0 < len(code) <= MAX_CODE else None
+
+
+def oauth_client_id(authorization: str | None, body: bytes | None) -> str | None:
+    """The client_id of a token request: the HTTP Basic user (RFC 6749 2.3.1, form-urlencoded),
+    else the form's `client_id`; unchecked (auth checks the secret), only a rate-limit key."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            user = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            user = ""
+        if user:
+            return unquote_plus(user)[:MAX_CODE * 4]
+    if body:
+        found = parse_qs(body.decode("latin-1"), max_num_fields=20).get("client_id")
+        if found and found[0]:
+            return found[0][:MAX_CODE * 4]
+    return None
 
 
 def tenant_code(body: bytes | None) -> str | None:

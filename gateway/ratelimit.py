@@ -59,6 +59,7 @@ class Limiter:
             "partner": parse_many(gw.rate_limit_partner) if gw.rate_limit_partner else [],
             "tenant": parse_many(gw.rate_limit_tenant) if gw.rate_limit_tenant else [],
             "login": parse_many(gw.rate_limit_login) if gw.rate_limit_login else [],
+            "token": parse_many(gw.rate_limit_token) if gw.rate_limit_token else [],
         }
 
     async def hit(self, policy: str, key: str) -> None:

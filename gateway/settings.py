@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.topology import GATEWAY_PORT
 
 _CIDR_LISTS = ("trusted_proxies", "admin_allowlist", "metrics_allowlist", "tls_client_cert_trusted")
-_LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "tenant_code_paths", "refresh_paths", "credential_paths",
+_LISTS = (*_CIDR_LISTS, "admin_paths", "login_paths", "token_paths", "tenant_code_paths", "refresh_paths",
+          "credential_paths",
           "upload_paths",
           "json_content_types", "upload_content_types", "form_content_paths")
 
@@ -79,9 +80,14 @@ class GatewaySettings(BaseSettings):
     rate_limit_login: str = "10/minute;50/hour"
     login_paths: StrList = Field(default_factory=lambda: [
         "/api/v1/auth/login", "/api/v1/auth/login/totp", "/api/v1/auth/login/password",
-        "/api/v1/auth/login/totp-enrolment/confirm", "/api/v1/auth/token/refresh", "/api/v1/auth/oauth/token",
+        "/api/v1/auth/login/totp-enrolment/confirm", "/api/v1/auth/token/refresh",
         "/api/v1/auth/me/password", "/api/v1/auth/me/totp/enrolment/confirm", "/api/v1/auth/operators/login",
     ])
+    # The OAuth token endpoint, per client_id (the HTTP Basic user, else the form's client_id), not
+    # per address: one partner serving many offices from one address renews each client's tokens.
+    # Wrong secrets are throttled per source address by auth itself (its failed-login throttle).
+    rate_limit_token: str = "60/minute;1000/hour"  # noqa: S105 - a rate limit
+    token_paths: StrList = Field(default_factory=lambda: ["/api/v1/auth/oauth/token"])
 
     # --- IP allowlists ---------------------------------------------------------------------------
     # Operator tokens and the paths below (prefixes) only from these CIDRs; empty: no restriction.

@@ -11,13 +11,17 @@ contracts/public/CHANGELOG.md (a reviewed, by-hand file)."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from services.auth.rules.scopes import SCOPES
-from services.webhooks.events import EVENT_TYPES
+from services.webhooks.events import EVENT_TYPES, LINKS, PUBLIC_TYPES
 from services.webhooks.rules import signing
+from shared.event_schemas import load_schema, schema_files
+from shared.openapi_polish import SECURITY_SCHEMES, hoist_enums
+from shared.problem_types import problem_type_base
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_DIR = ROOT / "contracts" / "public"
@@ -25,7 +29,7 @@ PARTNER_CONTRACT = PUBLIC_DIR / "partner-api.v1.json"
 MARK = "x-roumu-partner"
 TOKEN_PATH = "/api/v1/auth/oauth/token"  # noqa: S105 - a path
 SERVED_AT = "/api/v1/partner/openapi.json"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 _METHODS = ("get", "put", "post", "delete", "patch")
 
 DESCRIPTION = f"""Roumu の Partner API (v1): 従業員ポータル、書類交換サービス、マイナンバー収集サービスなど、
@@ -59,13 +63,20 @@ OAuth2 client credentials: `POST {TOKEN_PATH}` (HTTP Basic で client_id / clien
 キーはクライアントごとに少なくとも 24 時間保持されます。失敗した要求 (4xx/5xx) は記録されず、再送すると再実行されます。
 
 ## 一覧・絞り込み
-一覧は `limit` (1〜100, 既定 50) と `offset` で、応答は `{{"items": [...], "total", "limit", "offset"}}`。
-絞り込みはクエリパラメーター (例 `jigyosho_id`, `status`)。許可された事業所のものだけが返ります。
+一覧は `limit` (1〜100, 既定 50) と `offset` で、応答は `{{"items": [...], "total", "limit", "offset", "next"}}`
+(`next` は次のページの URL、最後のページでは null)。絞り込みはクエリパラメーター (例 `jigyosho_id`, `status`)。
+許可された事業所のものだけが返ります。
+
+同期: 被保険者と手続の一覧は `sort` (`created_at`, `updated_at`, 先頭に `-` で降順) と `updated_since`
+(含む) を受け付けます。`sort=updated_at&updated_since=<前回見た最後の updated_at>` で読み、`next` をたどります
+(境界の項目はもう一度届くので id と version で重複を除いてください)。変更は `person.updated` Webhook でも届きます。
 
 ## レート制限
 パートナークライアントごとの制限があります。ゲートウェイはパートナーへのすべての応答に
 `RateLimit-Policy: "partner";q=<件数>;w=<秒>` と `RateLimit: "partner";r=<残り>;t=<リセットまでの秒>`
 (draft-ietf-httpapi-ratelimit-headers) を付け、超えると 429 と `Retry-After` を返します。
+トークン発行 (`POST {TOKEN_PATH}`) は client_id ごとに 60 回/分・1000 回/時 (`"token"` ポリシー) で、
+誤ったシークレットは送信元 IP ごとにも数えます (続くと 429)。トークンは期限の少し前に更新してください。
 
 ## Webhook
 `POST /api/v1/webhooks/endpoints` (スコープ `webhooks:manage`) で URL とイベントを登録します。配信は JSON の POST で:
@@ -86,26 +97,27 @@ OAuth2 client credentials: `POST {TOKEN_PATH}` (HTTP Basic で client_id / clien
 変更履歴は contracts/public/CHANGELOG.md。
 """
 
+_BASE = problem_type_base()
 PROBLEM_EXAMPLES: dict[str, dict[str, Any]] = {
     "forbidden": {"summary": "スコープがない", "value": {
-        "type": "https://roumu.example/problems/forbidden", "title": "この操作を行う権限がありません", "status": 403,
+        "type": _BASE + "forbidden", "title": "この操作を行う権限がありません", "status": 403,
         "detail": "「雇用保険」メニューの更新権限がありません", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a", "menu": "koyo_hoken", "level": "write"}},
     "not-found": {"summary": "ない、または見えない (別テナント・許可外の事業所)", "value": {
-        "type": "https://roumu.example/problems/not-found", "title": "見つかりません", "status": 404,
+        "type": _BASE + "not-found", "title": "見つかりません", "status": 404,
         "instance": "/api/v1/koyo-hoken/insured-persons/0d9a…", "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a"}},
     "validation": {"summary": "入力エラー", "value": {
-        "type": "https://roumu.example/problems/validation", "title": "入力内容に誤りがあります", "status": 422,
+        "type": _BASE + "validation", "title": "入力内容に誤りがあります", "status": 422,
         "detail": "リクエストの項目を確認してください", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a",
         "errors": [{"field": "body.hire_date", "message": "Field required", "code": "missing"}]}},
     "idempotency-key-reused": {"summary": "同じ Idempotency-Key を別の内容で使った", "value": {
-        "type": "https://roumu.example/problems/idempotency-key-reused",
+        "type": _BASE + "idempotency-key-reused",
         "title": "この Idempotency-Key は別の内容の要求に使われています", "status": 422,
         "detail": "要求ごとに新しいキーを指定してください", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a"}},
     "rate-limited": {"summary": "レート制限", "value": {
-        "type": "https://roumu.example/problems/rate-limited",
+        "type": _BASE + "rate-limited",
         "title": "リクエストが多すぎます。しばらくしてから再度お試しください", "status": 429,
         "detail": "17 秒後に再度お試しください", "instance": "/api/v1/koyo-hoken/insured-persons",
         "request_id": "4f1c2b7e9a0d4c6e8b1a2f3d4e5c6b7a"}},
@@ -122,21 +134,52 @@ HEADERS: dict[str, Any] = {
                      "schema": {"type": "string"}},
 }
 
-WEBHOOK_EVENT: dict[str, Any] = {
-    "type": "object", "title": "WebhookEvent",
-    "required": ["id", "type", "occurred_at", "tenant_id", "subject", "data", "links"],
-    "properties": {
-        "id": {"type": "string", "description": "イベント ID (Roumu-Webhook-Id と同じ)"},
-        "type": {"enum": sorted(EVENT_TYPES)},
-        "occurred_at": {"type": "string", "format": "date-time"},
-        "tenant_id": {"type": "string"},
-        "subject": {"type": "object", "description": "対象の ID (filing_id, procedure_id, insured_person_id, "
-                                                     "jigyosho_id)", "additionalProperties": {"type": "string"}},
-        "data": {"type": "object", "description": "事実のみ (氏名・マイナンバーは含みません)"},
-        "links": {"type": "object", "description": "次に読むもののパス (例: document = 公文書の ZIP)",
-                  "additionalProperties": {"type": "string"}},
-    },
-}
+def _pascal(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[._]", name) if p)
+
+
+def webhook_schema_name(public: str) -> str:
+    """`official_document.received` → `OfficialDocumentReceivedWebhook`."""
+    return _pascal(public) + "Webhook"
+
+
+def webhook_schemas() -> dict[str, Any]:
+    """One schema per webhook type, its `data` the `data` of the internal event's JSON Schema
+    (contracts/events/), and `WebhookEvent`: their oneOf, discriminated by `type`."""
+    files = schema_files()
+    out: dict[str, Any] = {}
+    for internal, (public, _key) in sorted(PUBLIC_TYPES.items(), key=lambda kv: kv[1][0]):
+        props = load_schema(files[internal])["properties"]
+        subject_ids = [k for k in props["subject"]["required"] if k != "tenant_id"]
+        links = LINKS[public]
+        out[webhook_schema_name(public)] = {
+            "type": "object", "title": webhook_schema_name(public), "description": EVENT_TYPES[public],
+            "required": ["id", "type", "occurred_at", "tenant_id", "subject", "data", "links"],
+            "properties": {
+                "id": {"type": "string", "description": "イベント ID (Roumu-Webhook-Id と同じ)"},
+                "type": {"type": "string", "const": public},
+                "occurred_at": {"type": "string", "format": "date-time"},
+                "tenant_id": {"type": "string"},
+                "subject": {"type": "object", "required": subject_ids,
+                            "properties": {k: {"type": "string"} for k in subject_ids},
+                            "additionalProperties": {"type": "string"}, "description": "対象の ID"},
+                "data": {"$ref": f"#/components/schemas/{_pascal(public)}Data"},
+                "links": {"type": "object", "required": list(links),
+                          "properties": {k: {"type": "string"} for k in links},
+                          "description": "次に読むもののパス (例: document = 公文書の ZIP)"},
+            },
+        }
+        out[_pascal(public) + "Data"] = copy.deepcopy(props["data"]) | {
+            "title": _pascal(public) + "Data", "description": "事実のみ (氏名・マイナンバーは含みません)"}
+    refs = {public: f"#/components/schemas/{webhook_schema_name(public)}" for public in EVENT_TYPES}
+    out["WebhookEvent"] = {
+        "title": "WebhookEvent", "description": "Webhook の本文 (どの種類かは `type`)",
+        "oneOf": [{"$ref": refs[p]} for p in sorted(refs)],
+        "discriminator": {"propertyName": "type", "mapping": dict(sorted(refs.items()))},
+    }
+    return out
+
+
 WEBHOOK_EXAMPLE = {
     "id": "6c1f0b1e-4d7e-4a53-9f6a-0d5a2f1c9b11", "type": "official_document.received",
     "occurred_at": "2026-04-20T03:12:45+00:00", "tenant_id": "0b3c…",
@@ -188,8 +231,9 @@ def _closure(schemas: Mapping[str, Any], start: set[str]) -> set[str]:
     return seen
 
 
-def _decorate(op: dict[str, Any], scopes: list[str]) -> None:
-    op["security"] = [{"partner": scopes}] if scopes else []
+def _decorate(op: dict[str, Any], scopes: list[str], *, keep_security: bool = False) -> None:
+    if not keep_security:  # the token endpoint keeps its HTTP Basic
+        op["security"] = [{"partner": scopes}] if scopes else []
     op["x-roumu-scopes"] = scopes
     for status, resp in op.get("responses", {}).items():
         if status.startswith("2"):
@@ -200,7 +244,7 @@ def _decorate(op: dict[str, Any], scopes: list[str]) -> None:
         if examples and content is not None:
             content["examples"] = {k: {"$ref": f"#/components/examples/{k}"} for k in examples}
     op.setdefault("responses", {}).setdefault("429", {
-        "description": "レート制限", "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        "description": "レート制限", "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"},
                                                  "examples": {"rate-limited":
                                                               {"$ref": "#/components/examples/rate-limited"}}}}})
@@ -210,9 +254,11 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """The merged document from the services' OpenAPI documents (name → document)."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
+    headers: dict[str, Any] = {}
     owner_of: dict[str, str] = {}
     for service, doc in docs.items():
         source = (doc.get("components") or {}).get("schemas") or {}
+        headers.update((doc.get("components") or {}).get("headers") or {})
         picked: dict[str, dict[str, Any]] = {}
         for path, item in (doc.get("paths") or {}).items():
             for method in _METHODS:
@@ -224,9 +270,8 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
                     continue
                 op = copy.deepcopy(op)
                 op.pop(MARK, None)
-                op["operationId"] = f"{service}_{op.get('operationId', method + path)}"
-                op["tags"] = [service]
-                _decorate(op, list((mark or {}).get("scopes", [])))
+                op["tags"] = [service]  # the operationId stays the service's own (`koyo_hoken.getProcedure`)
+                _decorate(op, list((mark or {}).get("scopes", [])), keep_security=mark is None)
                 picked.setdefault(path, {})[method] = op
         if not picked:
             continue
@@ -241,7 +286,8 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
             owner_of.setdefault(target, service)
         for path, ops in picked.items():
             paths.setdefault(path, {}).update(_rename(ops, renames))
-    schemas["WebhookEvent"] = WEBHOOK_EVENT
+    schemas.update(webhook_schemas())
+    hoist_enums(schemas)  # the events' inline enums, as the services' own are
     webhooks = {
         name: {"post": {
             "summary": description, "operationId": f"webhook_{name.replace('.', '_')}",
@@ -253,7 +299,7 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
                  "description": "v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>, カンマ区切りで複数可"},
             ],
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/WebhookEvent"},
+                "schema": {"$ref": f"#/components/schemas/{webhook_schema_name(name)}"},
                 **({"example": WEBHOOK_EXAMPLE} if name == "official_document.received" else {})}}},
             "responses": {"2XX": {"description": "受け取った (2xx 以外は再試行されます)"}},
         }} for name, description in EVENT_TYPES.items()}
@@ -267,8 +313,8 @@ def build(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {"partner": {"type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": TOKEN_PATH, "scopes": dict(SCOPES)}}}},
-            "headers": HEADERS,
+                "tokenUrl": TOKEN_PATH, "scopes": dict(SCOPES)}}}, "clientBasic": SECURITY_SCHEMES["clientBasic"]},
+            "headers": dict(sorted({**headers, **HEADERS}.items())),
             "examples": PROBLEM_EXAMPLES,
         },
     }

@@ -14,10 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.problem_types import problem_type_base
 from shared.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://roumu.example/problems/"
 
 log = logging.getLogger("roumu.errors")
 
@@ -77,7 +77,7 @@ def problem_body(
     errors: list[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status}
+    body: dict[str, Any] = {"type": problem_type_base() + slug, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if instance:
@@ -311,24 +311,3 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         for code in codes
     }
-
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Problem",
-    "description": "RFC 9457 problem details",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "request_id": {"type": "string"},
-        "errors": {"type": "array", "items": {
-            "type": "object",
-            "properties": {"field": {"type": "string"}, "message": {"type": "string"},
-                           "code": {"type": ["string", "null"]}},
-        }},
-    },
-}

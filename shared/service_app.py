@@ -19,13 +19,14 @@ from starlette.responses import JSONResponse
 
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
-from shared.errors import PROBLEM_JSON, PROBLEM_SCHEMA, install_error_handlers, problem_response
+from shared.errors import PROBLEM_JSON, install_error_handlers, problem_response
 from shared.events import EventEnvelope
 from shared.jigyosho_directory import JigyoshoDirectory
 from shared.keys import ensure_keys
 from shared.logging import configure_logging
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.nats_client import connect
+from shared.openapi_polish import operation_id_function, polish
 from shared.outbox import Messaging
 from shared.permissions import Permissions
 from shared.purge import TenantPurge, holds_tenant_data
@@ -158,7 +159,8 @@ def create_service_app(
                     await rt.nats.close()
             db.dispose()
 
-    app = FastAPI(title=title or f"Roumu {name}", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title or f"Roumu {name}", version="1.0.0", lifespan=lifespan,
+                  generate_unique_id_function=operation_id_function(name))
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, service=name)
     app.add_middleware(RequestIdMiddleware)
@@ -191,18 +193,19 @@ def create_service_app(
 
 
 def _add_problem_schema(app: FastAPI) -> None:
-    """Routes refer to #/components/schemas/Problem for their errors: define it once."""
+    """Routes refer to #/components/schemas/Problem for their errors: define it once, and add
+    what shared.openapi_polish adds (operation ids, security, headers, named enums)."""
     base = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = base()
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            schemas["Problem"] = PROBLEM_SCHEMA
             _validation_errors_are_problems(schema)
             if "HTTPValidationError" not in json.dumps(schema["paths"]):
                 schemas.pop("HTTPValidationError", None)
                 schemas.pop("ValidationError", None)
+            polish(schema, app.routes)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from services.auth import certificates, cookies, login, partners, records, sessions, totp_service
 from services.auth.deps import Ctx, Rt, client_ip, user_agent
@@ -25,7 +28,8 @@ from services.auth.schemas import (
     TotpEnrolment,
     TotpStepRequest,
 )
-from shared.errors import ProblemError, problem_responses
+from shared.errors import ProblemError, problem_response, problem_responses
+from shared.schema_types import one_of
 from shared.topology import api_prefix
 
 router = APIRouter(prefix=api_prefix("auth"), tags=["auth"])
@@ -161,10 +165,33 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return user, pw
 
 
-@router.post("/oauth/token", response_model=OAuthToken, responses=problem_responses(400, 401, 413, 429))
+class OAuthRoute(APIRoute):
+    """RFC 6749 5.2: a token request with a field missing or malformed is 400 `invalid_request`,
+    not the 422 every other route answers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
+                return problem_response(400, "invalid-request", "リクエストが正しくありません",
+                                        "必要な項目がないか、形式が正しくありません: " + ", ".join(fields),
+                                        instance=request.url.path, extra={"error": "invalid_request"})
+
+        return handle
+
+
+# The gateway's limits of the token endpoint (tests/contracts checks them against its settings).
+TOKEN_LIMITS = ("クライアント (client_id) ごとに 60 回/分・1000 回/時 (ゲートウェイの ROUMU_GATEWAY_RATE_LIMIT_TOKEN)。"  # noqa: S105
+                "誤ったシークレットは送信元 IP ごとにも数え、続くと 429 (Retry-After)。")
+
+
 def post_oauth_token(
     request: Request, rt: Rt, ctx: Ctx,
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[str, Form(), one_of(["client_credentials"], "GrantType")],
     scope: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
@@ -194,6 +221,16 @@ def post_oauth_token(
     if tok is None:
         raise partners.INVALID_CLIENT
     return OAuthToken(access_token=tok.access_token, expires_in=tok.expires_in, scope=tok.scope)
+
+
+router.add_api_route(
+    "/oauth/token", post_oauth_token, methods=["POST"], response_model=OAuthToken,
+    responses=problem_responses(400, 401, 413, 429), route_class_override=OAuthRoute, description=(
+        "OAuth2 client credentials for partner systems (HTTP Basic or form fields). 必須項目がない・形式が違う: "
+        "400 `invalid_request`; grant_type が client_credentials 以外: 400 `unsupported_grant_type`. "
+        "レート制限: " + TOKEN_LIMITS),
+    openapi_extra={"x-roumu-validation-status": 400, "x-roumu-rate-limits": {
+        "per_client_id": ["60/minute", "1000/hour"], "failures_per_source_address": True}})
 
 
 @router.get("/.well-known/jwks.json")

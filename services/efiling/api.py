@@ -37,6 +37,7 @@ from services.efiling.schemas import (
     SubmitOut,
     WithdrawIn,
 )
+from shared import paging
 from shared.auth_deps import TenantPrincipal, actor_of, require_menu
 from shared.errors import ProblemError, not_found, problem_responses
 from shared.permissions import EFILING, MY_NUMBER_UNMASKED, Access
@@ -128,7 +129,7 @@ def _replay_of(rt: Runtime, tenant_id: str, idempotency_key: str | None) -> bool
 
 @router.get("/filings", response_model=FilingList, responses=PROBLEMS, openapi_extra=PARTNER_READ)
 def list_filings(
-    access: CanRead, rt: Rt,
+    access: CanRead, rt: Rt, request: Request,
     status_: Annotated[list[str] | None, Query(alias="status", description="状態 (複数可)")] = None,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
     procedure_code: Annotated[str | None, Query(pattern=PROC_ID)] = None,
@@ -146,7 +147,8 @@ def list_filings(
                                             jigyosho_id=jigyosho_id, procedure_code=procedure_code, source=source,
                                             created_from=created_from, created_to=created_to, limit=limit,
                                             offset=offset)
-    return FilingList(items=items, total=total, limit=limit, offset=offset)
+    return FilingList(items=items, total=total, limit=limit, offset=offset,
+                      next=paging.next_link(request, limit, offset, total))
 
 
 @router.get("/filings/{filing_id}", response_model=FilingOut, responses=PROBLEMS, openapi_extra=PARTNER_READ)

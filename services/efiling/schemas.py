@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.efiling.egov.package import APPLICANT_FIELDS
+from services.efiling.rules.status import State
+from shared.paging import NEXT_DESCRIPTION
+from shared.schema_types import DateText, one_of
 
 # Ids of other services' records (the 事業所 of accounts) are opaque strings to this service.
 REF_ID = r"^[A-Za-z0-9-]{1,36}$"
@@ -88,13 +91,13 @@ class FilingOut(BaseModel):
     jigyosho_id: str
     procedure_code: str
     title: str
-    status: str
+    status: Annotated[str, one_of(State)]
     source: str | None = Field(default=None, description="申請を依頼したサービス (koyo_hoken, jimukumiai)")
     egov_account_id: str | None = None
     egov_status: str | None = Field(default=None, description="e-Gov のステータス文字列 (そのまま)")
     arrive_id: str | None = Field(default=None, description="到達番号")
-    arrive_date: str | None = None
-    correction_deadline: str | None = Field(default=None, description="補正期限 (YYYY-MM-DD)")
+    arrive_date: str | None = Field(default=None, description="到達日時 (e-Gov の表記のまま、例 2026-04-20 12:34:56)")
+    correction_deadline: DateText | None = Field(default=None, description="補正期限")
     attempts: int = 0
     created_at: datetime
     version: int
@@ -105,6 +108,7 @@ class FilingList(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(default=None, description=NEXT_DESCRIPTION)
 
 
 class HistoryEntry(BaseModel):

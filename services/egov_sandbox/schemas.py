@@ -14,7 +14,7 @@ ARRIVE_ID = r"^[0-9]{16,18}$"
 class SendFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    file_name: str = Field(min_length=5, max_length=256, pattern=r"(?i)\.zip$", examples=["950A010002012000.zip"])
+    file_name: str = Field(min_length=5, max_length=256, pattern=r"\.[Zz][Ii][Pp]$", examples=["950A010002012000.zip"])
     file_data: str = Field(min_length=1, description="申請データ (ZIP) を Base64 符号化したもの")
 
 

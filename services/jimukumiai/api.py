@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
@@ -42,6 +42,8 @@ IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match",
 
 PROBLEMS = problem_responses(401, 403, 404, 409, 422)
 EDIT_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428)
+# The first write creates without If-Match (428 only once it exists): the contract keeps it optional.
+FIRST_WRITE: dict[str, Any] = {"x-roumu-if-match-optional": True}
 
 
 def clock_of(rt: Rt) -> Clock:
@@ -150,7 +152,7 @@ def get_association(access: CanRead, rt: Rt, response: Response) -> AssociationO
         return AssociationOut.model_validate(row)
 
 
-@router.put("/association", response_model=AssociationOut, responses=EDIT_PROBLEMS)
+@router.put("/association", response_model=AssociationOut, responses=EDIT_PROBLEMS, openapi_extra=FIRST_WRITE)
 def put_association(body: AssociationIn, access: CanWrite, rt: Rt, response: Response,
                     if_match: IfMatch = None) -> AssociationOut:
     """Set the 事務組合's own name and 労働保険番号 (If-Match once it exists)."""
@@ -198,7 +200,8 @@ def leave_special(member_id: str, enrolment_id: str, body: SpecialEnrolmentLeave
         return SpecialEnrolmentOut.model_validate(row)
 
 
-@router.put("/members/{member_id}/wages/{fiscal_year}", response_model=WageReportOut, responses=EDIT_PROBLEMS)
+@router.put("/members/{member_id}/wages/{fiscal_year}", response_model=WageReportOut, responses=EDIT_PROBLEMS,
+            openapi_extra=FIRST_WRITE)
 def put_wages(member_id: str, fiscal_year: Annotated[int, Path(ge=2000, le=2100)], body: WageReportIn,
               access: CanWrite, rt: Rt, response: Response, if_match: IfMatch = None,
               if_none_match: IfNoneMatch = None) -> WageReportOut:

@@ -48,6 +48,7 @@ from services.koyo_hoken.schemas import (
     RishokuPreviewRequest,
     TransitionIn,
 )
+from shared import paging
 from shared.auth_deps import TenantPrincipal, actor_of, require_menu
 from shared.errors import ProblemError, not_found, problem_responses
 from shared.idempotency import Answer, IdempotencyKey
@@ -155,19 +156,22 @@ def register_insured_person(body: InsuredPersonCreate, p: TenantPrincipal, acces
 @router.get("/insured-persons", response_model=InsuredPersonPage, responses=PROBLEMS,
             openapi_extra=partner_operation("employees:read"))
 def list_insured_persons(
-    access: CanRead, rt: Rt,
+    access: CanRead, rt: Rt, request: Request,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50, offset: Offset = 0, sort: paging.SortQuery = "created_at",
+    updated_since: paging.UpdatedSince = None,
 ) -> InsuredPersonPage:
-    """Insured persons of the 事業所 granted to the caller (one of them with `jigyosho_id`)."""
+    """Insured persons of the 事業所 granted to the caller (one of them with `jigyosho_id`). To sync:
+    `sort=updated_at&updated_since=<the last updated_at seen>` and follow `next` (shared/paging.py)."""
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
     ctx = ctx_of(rt)
     with rt.db.sessions() as session:
         rows, total = repository.insured_persons_in_tenant(session, access.tenant_id, jigyosho_id,
-                                                           access.jigyosho_ids, limit, offset)
+                                                           access.jigyosho_ids, limit, offset, sort=sort,
+                                                           updated_since=updated_since)
         return InsuredPersonPage(items=[service.person_out(ctx, r) for r in rows], total=total, limit=limit,
-                                 offset=offset)
+                                 offset=offset, next=paging.next_link(request, limit, offset, total))
 
 
 @router.get("/insured-persons/export.csv", response_class=Response, responses={
@@ -338,37 +342,43 @@ def preview_rishoku_shomeisho(body: RishokuPreviewRequest, access: CanRead) -> C
 # --- procedures --------------------------------------------------------------------------------
 
 @router.post("/procedures", status_code=status.HTTP_201_CREATED, response_model=ProcedureOut,
-             responses=problem_responses(401, 403, 404, 409, 422))
+             responses={**problem_responses(401, 403, 404, 409, 422), **REPLAYED},
+             openapi_extra=partner_operation("employees:write"))
 def create_procedure(body: ProcedureCreate, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
-                     response: Response) -> ProcedureOut:
+                     idempotency_key: IdempotencyKey = None) -> Response:
     """Start a 資格取得届, 資格喪失届 (with_rishoku_shomeisho for the 離職証明書 — mandatory, and
-    enforced, when the leaver is 59 or older on the 離職日) or 転勤届, as a draft with its deadline."""
-    with rt.transaction() as session:
-        pr = service.create_procedure(session, ctx_of(rt), access, body, actor_of(p, request))
-        out = ProcedureOut.model_validate(pr)
-    response.headers["Location"] = f"{router.prefix}/procedures/{out.id}"
-    _etag(response, out.version)
-    return out
+    enforced, when the leaver is 59 or older on the 離職日) or 転勤届, as a draft with its deadline.
+    With `Idempotency-Key` a resend answers the first result (`Idempotent-Replayed: true`)."""
+    ctx = ctx_of(rt)
+
+    def work(session: Session) -> Answer:
+        out = ProcedureOut.model_validate(service.create_procedure(session, ctx, access, body, actor_of(p, request)))
+        return Answer(201, out, {"Location": f"{router.prefix}/procedures/{out.id}", "ETag": f'"{out.version}"'})
+
+    return retry_on_conflict(lambda: idempotency.run(rt.transaction, request, access.tenant_id, p.subject,
+                                                     idempotency_key, body.model_dump(mode="json"), work))
 
 
 @router.get("/procedures", response_model=ProcedurePage, responses=PROBLEMS,
             openapi_extra=partner_operation("employees:read"))
 def list_procedures(
-    access: CanRead, rt: Rt,
+    access: CanRead, rt: Rt, request: Request,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
     insured_person_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50, offset: Offset = 0, sort: paging.SortQuery = "created_at",
+    updated_since: paging.UpdatedSince = None,
 ) -> ProcedurePage:
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
     with rt.db.sessions() as session:
         rows, total = repository.procedures_in_tenant(session, access.tenant_id, access.jigyosho_ids,
                                                       jigyosho_id=jigyosho_id, person_id=insured_person_id,
-                                                      kind=kind, state=state, limit=limit, offset=offset)
+                                                      kind=kind, state=state, limit=limit, offset=offset,
+                                                      sort=sort, updated_since=updated_since)
         return ProcedurePage(items=[ProcedureOut.model_validate(r) for r in rows], total=total, limit=limit,
-                             offset=offset)
+                             offset=offset, next=paging.next_link(request, limit, offset, total))
 
 
 @router.get("/procedures/{procedure_id}", response_model=ProcedureOut, responses=PROBLEMS,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.koyo_hoken.models import InsuredPerson, Procedure
+from shared import paging
 
 
 def insured_person_in_tenant(session: Session, tenant_id: str, person_id: str) -> InsuredPerson | None:
@@ -18,11 +20,12 @@ def insured_person_in_tenant(session: Session, tenant_id: str, person_id: str) -
 
 def insured_persons_in_tenant(
     session: Session, tenant_id: str, jigyosho_id: str | None, granted: Collection[str] | None, limit: int,
-    offset: int,
+    offset: int, *, sort: paging.Sort = "created_at", updated_since: datetime | None = None,
 ) -> tuple[Sequence[InsuredPerson], int]:
     """One page, and the total the filter matches (for the client's pager). `granted`: the
     事業所 the caller may see (None = all)."""
-    where = [InsuredPerson.tenant_id == tenant_id]
+    where = [InsuredPerson.tenant_id == tenant_id,
+             *paging.since(InsuredPerson.created_at, InsuredPerson.updated_at, updated_since)]
     if jigyosho_id is not None:
         where.append(InsuredPerson.jigyosho_id == jigyosho_id)
     if granted is not None:
@@ -30,7 +33,8 @@ def insured_persons_in_tenant(
     total = session.execute(select(func.count()).select_from(InsuredPerson).where(*where)).scalar_one()
     # id breaks created_at ties, so pages never overlap or skip.
     rows = session.execute(
-        select(InsuredPerson).where(*where).order_by(InsuredPerson.created_at, InsuredPerson.id)
+        select(InsuredPerson).where(*where)
+        .order_by(*paging.order_by(sort, InsuredPerson.created_at, InsuredPerson.updated_at, InsuredPerson.id))
         .limit(limit).offset(offset)
     ).scalars().all()
     return rows, total
@@ -78,9 +82,9 @@ def procedure_for_filing(session: Session, tenant_id: str, procedure_id: str | N
 def procedures_in_tenant(
     session: Session, tenant_id: str, granted: Collection[str] | None, *, jigyosho_id: str | None = None,
     person_id: str | None = None, kind: str | None = None, state: str | None = None, limit: int = 50,
-    offset: int = 0,
+    offset: int = 0, sort: paging.Sort = "created_at", updated_since: datetime | None = None,
 ) -> tuple[Sequence[Procedure], int]:
-    where = [Procedure.tenant_id == tenant_id]
+    where = [Procedure.tenant_id == tenant_id, *paging.since(Procedure.created_at, Procedure.updated_at, updated_since)]
     if granted is not None:
         where.append(Procedure.jigyosho_id.in_(sorted(granted)))
     if jigyosho_id is not None:
@@ -93,7 +97,9 @@ def procedures_in_tenant(
         where.append(Procedure.state == state)
     total = session.execute(select(func.count()).select_from(Procedure).where(*where)).scalar_one()
     rows = session.execute(
-        select(Procedure).where(*where).order_by(Procedure.created_at, Procedure.id).limit(limit).offset(offset)
+        select(Procedure).where(*where)
+        .order_by(*paging.order_by(sort, Procedure.created_at, Procedure.updated_at, Procedure.id))
+        .limit(limit).offset(offset)
     ).scalars().all()
     return rows, total
 

@@ -10,8 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.koyo_hoken.rules.eligibility import Student
 from services.koyo_hoken.rules.forms import Kind
+from services.koyo_hoken.rules.lifecycle import State
 from services.koyo_hoken.rules.numbers import NumberFormatError, normalize_my_number, parse_hihokensha_bango
 from shared.jp_text import is_katakana_name, to_fullwidth_katakana
+from shared.paging import NEXT_DESCRIPTION
+from shared.schema_types import DecimalText, one_of
 
 # Full-width katakana, the long-vowel mark and the middle dot (foreign names). Half-width kana and
 # hiragana are normalised to full-width katakana first (shared.jp_text.to_fullwidth_katakana).
@@ -23,6 +26,13 @@ Name = Annotated[str, Field(min_length=1, max_length=50)]
 Gender = Literal["male", "female"]
 EmploymentType = Literal["regular", "part_time", "fixed_term", "dispatched", "seasonal", "daily", "seafarer", "other"]
 WagePayment = Literal["monthly", "weekly", "daily", "hourly", "other"]
+# What the responses send, stored as text: documented as the same enums the requests take.
+GenderText = Annotated[str, one_of(Gender.__args__)]
+EmploymentTypeText = Annotated[str, one_of(EmploymentType.__args__)]
+WagePaymentText = Annotated[str, one_of(WagePayment.__args__)]
+StudentText = Annotated[str, one_of(Student)]
+PersonStatusText = Annotated[str, one_of(["active", "left"])]
+ProcedureStateText = Annotated[str, one_of(State)]
 
 
 def _kana(v: str) -> str:
@@ -90,7 +100,7 @@ class InsuredPersonCreate(PersonFields):
     given_name_kana: str = Field(examples=["タロウ"])
     birth_date: date = Field(examples=["1990-04-01"])
     hire_date: date = Field(description="雇用開始日 (employment start)", examples=["2026-04-01"])
-    weekly_hours: Decimal = Field(ge=0, le=168, max_digits=5, decimal_places=2,
+    weekly_hours: DecimalText = Field(ge=0, le=168, max_digits=5, decimal_places=2,
                                   description="週の所定労働時間", examples=["40"])
     my_number: str | None = Field(default=None, description="個人番号（12桁）。保存は暗号化、応答には含まれません",
                                   json_schema_extra={"writeOnly": True})
@@ -125,7 +135,7 @@ class InsuredPersonUpdate(BaseModel):
     given_name_kana: str | None = None
     birth_date: date | None = None
     hire_date: date | None = None
-    weekly_hours: Decimal | None = Field(default=None, ge=0, le=168, max_digits=5, decimal_places=2)
+    weekly_hours: DecimalText | None = Field(default=None, ge=0, le=168, max_digits=5, decimal_places=2)
     gender: Gender | None = None
     nationality: str | None = Field(default=None, max_length=50)
     romaji_name: str | None = Field(default=None, max_length=100)
@@ -211,9 +221,9 @@ class InsuredPersonOut(BaseModel):
     given_name_kana: str
     birth_date: date
     hire_date: date
-    weekly_hours: Decimal
-    status: str
-    gender: str | None = None
+    weekly_hours: DecimalText
+    status: PersonStatusText
+    gender: GenderText | None = None
     nationality: str | None = None
     romaji_name: str | None = None
     residence_status: str | None = None
@@ -224,11 +234,11 @@ class InsuredPersonOut(BaseModel):
     hihokensha_bango: str | None = None
     contract_end: date | None = None
     renewal_clause: bool = False
-    employment_type: str | None = None
-    wage_payment: str | None = None
+    employment_type: EmploymentTypeText | None = None
+    wage_payment: WagePaymentText | None = None
     monthly_wage: int | None = None
     job_type: str | None = None
-    student: str = "none"
+    student: StudentText = "none"
     leave_date: date | None = None
     my_number_registered: bool = False
     my_number_masked: str | None = Field(default=None, description="下4桁以外を * にした個人番号")
@@ -244,12 +254,13 @@ class InsuredPersonPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(default=None, description=NEXT_DESCRIPTION)
 
 
 class OtherJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    weekly_hours: Decimal = Field(ge=0, le=168)
+    weekly_hours: DecimalText = Field(ge=0, le=168)
     expects_31_days: bool = True
 
 
@@ -260,7 +271,7 @@ class EligibilityRequest(BaseModel):
 
     on: date = Field(description="判定日（通常は雇用開始日）", examples=["2026-04-01"])
     birth_date: date
-    weekly_hours: Decimal = Field(ge=0, le=168, max_digits=5, decimal_places=2)
+    weekly_hours: DecimalText = Field(ge=0, le=168, max_digits=5, decimal_places=2)
     employment_start: date | None = Field(default=None, description="省略時は判定日")
     contract_end: date | None = None
     renewal_clause: bool = False
@@ -283,7 +294,7 @@ class EligibilityOut(BaseModel):
     reason_code: str
     reason: str
     rule_version: str
-    weekly_hours_min: Decimal
+    weekly_hours_min: DecimalText
     age: int
     multi_job: MultiJobOut | None
     notes: list[str]
@@ -420,7 +431,7 @@ class ProcedureOut(BaseModel):
     jigyosho_id: str
     insured_person_id: str
     kind: Kind
-    state: str
+    state: ProcedureStateText
     event_date: date
     raw_due_date: date
     due_date: date
@@ -440,6 +451,7 @@ class ProcedurePage(BaseModel):
     total: int
     limit: int
     offset: int
+    next: str | None = Field(default=None, description=NEXT_DESCRIPTION)
 
 
 class TransitionIn(BaseModel):

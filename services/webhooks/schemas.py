@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.webhooks.events import EVENT_TYPES
+from shared.schema_types import one_of
+
+WebhookEventType = Annotated[str, one_of(EVENT_TYPES, "WebhookEventType")]
 
 EVENT_TYPE_DESCRIPTION = "受け取るイベント: " + ", ".join(f"`{k}` ({v})" for k, v in EVENT_TYPES.items())
 
@@ -24,8 +27,9 @@ class EndpointCreate(BaseModel):
 
     url: str = Field(min_length=8, max_length=2000, examples=["https://partner.example/roumu/webhooks"],
                      description="https:// の URL (POST で届きます)")
-    event_types: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES), description=EVENT_TYPE_DESCRIPTION,
-                                   examples=[["official_document.received", "procedure.completed"]])
+    event_types: list[WebhookEventType] = Field(min_length=1, max_length=len(EVENT_TYPES),
+                                                description=EVENT_TYPE_DESCRIPTION,
+                                                examples=[["official_document.received", "procedure.completed"]])
     description: str | None = Field(default=None, max_length=200)
 
     _check_types = field_validator("event_types")(_types)
@@ -35,7 +39,7 @@ class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     url: str | None = Field(default=None, min_length=8, max_length=2000)
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    event_types: list[WebhookEventType] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
     description: str | None = Field(default=None, max_length=200)
     status: Literal["active", "disabled"] | None = Field(
         default=None, description="active で再開 (自動停止の解除)、disabled で停止")
@@ -50,7 +54,7 @@ class EndpointOut(BaseModel):
     id: str
     url: str
     description: str | None
-    event_types: list[str]
+    event_types: list[WebhookEventType]
     jigyosho_ids: list[str] | None = Field(description="この事業所のイベントだけが届きます (null = すべて)")
     status: Literal["active", "disabled"]
     disabled_reason: str | None = Field(description="自動停止の理由 (persistent_failure) または手動停止")
@@ -92,7 +96,7 @@ class DeliveryOut(BaseModel):
     id: str
     endpoint_id: str
     event_id: str
-    event_type: str
+    event_type: WebhookEventType
     status: Literal["pending", "succeeded", "failed"]
     attempts: int
     next_attempt_at: datetime | None

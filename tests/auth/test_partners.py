@@ -101,3 +101,15 @@ def test_jigyosho_granted_to_a_client_is_carried_by_its_tokens(tenant, auth, set
     other_admin = other.token("boss", admin_pw)["access_token"]
     assert other.client.put(f"{API}/partner-clients/{client_id}/jigyosho", headers=bearer(other_admin),
                             json={"jigyosho_ids": ["x"]}).status_code == 404
+
+
+def test_a_token_request_missing_a_field_is_rfc6749_invalid_request(tenant, auth):
+    """Issue #28: a missing grant_type answered FastAPI's 422; RFC 6749 5.2 says 400 invalid_request."""
+    missing = tenant.client.post(TOKEN, data={"scope": "employees:read"}, auth=("client", "secret"))
+    assert missing.status_code == 400, missing.text
+    assert missing.headers["content-type"] == "application/problem+json"
+    body = missing.json()
+    assert body["error"] == "invalid_request" and body["type"].endswith("/invalid-request")
+    assert "grant_type" in body["detail"] and "secret" not in missing.text
+    other = tenant.client.post(TOKEN, data={"grant_type": "password"}, auth=("client", "secret"))
+    assert other.status_code == 400 and other.json()["error"] == "unsupported_grant_type"

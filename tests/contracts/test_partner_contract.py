@@ -54,6 +54,7 @@ def test_partner_contract_is_whole_and_scoped():
     assert "idempotency-key-reused" in hire["responses"]["422"]["content"]["application/problem+json"]["examples"]
     intake = ops[("POST", "/api/v1/koyo-hoken/insured-persons/{person_id}/my-number-intake")]
     assert intake["x-roumu-scopes"] == ["mynumber:write"]
-    assert set(doc["webhooks"]) == {"person.registered", "procedure.completed", "official_document.received",
+    assert set(doc["webhooks"]) == {"person.registered", "person.updated", "procedure.completed",
+                                    "official_document.received",
                                     "correction.requested"}
     assert f"## {doc['info']['version']}" in (PUBLIC_DIR / "CHANGELOG.md").read_text()

@@ -44,3 +44,27 @@ def test_partner_answers_carry_the_rate_limit_state(start_gateway, contract, tok
     # A user's answers are not decorated (the SPA does not need them on every call).
     user = httpx.get(f"{gw}/api/v1/accounts/echo", headers=bearer(tokens.user("t-1")))
     assert "ratelimit" not in user.headers
+
+
+def test_the_rendered_reference_and_the_asyncapi_document_are_served_offline(start_gateway):
+    """Issue #28: partners had only the raw JSON; each service's /docs loaded scripts from a CDN."""
+    import re
+
+    from ops import asyncapi
+
+    gw = start_gateway()
+    for page in ("/api/v1/partner/docs", "/api/v1/partner/docs/events"):
+        r = httpx.get(f"{gw}{page}")
+        assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "style-src 'self'" in csp and "script" not in csp
+        assert "<script" not in r.text
+        # Every link and stylesheet is on this gateway: nothing from a CDN.
+        assert not [u for u in re.findall(r'(?:href|src)="([^"]+)"', r.text) if not u.startswith(("/", "#"))]
+    reference = httpx.get(f"{gw}/api/v1/partner/docs").text
+    assert 'id="op-koyo_hoken-registerInsuredPerson"' in reference and "PersonUpdatedWebhook" in reference
+    css = httpx.get(f"{gw}/api/v1/partner/docs/reference.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    events = httpx.get(f"{gw}/api/v1/partner/asyncapi.json")
+    assert events.status_code == 200 and events.json() == json.loads(asyncapi.ASYNCAPI_FILE.read_text())
+    assert "roumu.koyo_hoken.insured_person.updated" in httpx.get(f"{gw}/api/v1/partner/docs/events").text

@@ -131,6 +131,25 @@ def test_login_routes_have_their_stricter_limit(start_gateway, contract):
     assert httpx.get(f"{gw}/api/v1/auth/echo").status_code == 200
 
 
+def test_the_token_endpoint_is_limited_per_client_id_not_per_address(start_gateway, contract):
+    """Issue #28: one partner serving many offices from one address renews each client's tokens;
+    the old per-address login limit refused the 4th client here (login limit 3/minute)."""
+    _, url = contract
+    gw = start_gateway({"auth": url, "accounts": url}, rate_limit_login="3/minute", rate_limit_token="2/minute",
+                       rate_limit_ip="100/minute")
+    token = f"{gw}/api/v1/auth/oauth/token"
+    for n in range(6):  # six clients, one address: each within its own limit
+        assert httpx.post(token, data={"grant_type": "client_credentials"},
+                          auth=(f"client-{n}", "secret")).status_code == 200
+    assert httpx.post(token, data={"grant_type": "client_credentials", "client_id": "client-0",
+                                   "client_secret": "secret"}).status_code == 200  # the form's client_id
+    refused = httpx.post(token, data={"grant_type": "client_credentials"}, auth=("client-0", "secret"))
+    assert_refusal(refused, 429, "rate-limited")
+    assert refused.headers["ratelimit-policy"] == '"token";q=2;w=60'
+    assert httpx.post(token, data={"grant_type": "client_credentials"},
+                      auth=("client-1", "secret")).status_code == 200
+
+
 @pytest.fixture
 def redis_prefix():
     prefix = f"roumu-gw-test-{uuid.uuid4().hex}"

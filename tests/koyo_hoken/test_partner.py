@@ -94,3 +94,58 @@ def test_my_number_intake_is_write_only_and_never_echoed(service_client, tokens)
         stored = s.execute(select(idempotency.table)).mappings().all()
         assert all(MY_NUMBER not in str(dict(x)) for x in stored)
     assert c.get(f"{BASE}/insured-persons/{pid}", headers=admin).json()["my_number_masked"].endswith("9018")
+
+
+def test_a_partner_syncs_persons_by_updated_since_and_follows_next(service_client, tokens):
+    """Issue #28: offset pages had no sort, no updated_since and no next link, so a partner re-read
+    everything to find a change."""
+    from datetime import UTC, datetime
+
+    c = service_client("koyo_hoken")
+    tid = tenant()
+    admin = bearer(tokens.user(tid, roles=("tenant_admin",)))
+    ids = [c.post(f"{BASE}/insured-persons", headers=admin, json=person(given_name=n)).json()["id"]
+           for n in ("一郎", "二郎", "三郎")]
+    reader = partner(tokens, tid, "employees:read")
+    first = c.get(f"{BASE}/insured-persons", headers=reader, params={"limit": 2}).json()
+    assert [p["id"] for p in first["items"]] == ids[:2] and first["next"].endswith("limit=2&offset=2")
+    last = c.get(first["next"], headers=reader).json()
+    assert [p["id"] for p in last["items"]] == ids[2:] and last["next"] is None
+
+    since = datetime.now(UTC).isoformat()
+    current = c.get(f"{BASE}/insured-persons/{ids[0]}", headers=admin)
+    changed = c.patch(f"{BASE}/insured-persons/{ids[0]}", headers={**admin, "If-Match": current.headers["etag"]},
+                      json={"weekly_hours": "30"})
+    assert changed.status_code == 200, changed.text
+    synced = c.get(f"{BASE}/insured-persons", headers=reader,
+                   params={"sort": "updated_at", "updated_since": since}).json()
+    assert [p["id"] for p in synced["items"]] == [ids[0]] and synced["next"] is None
+    newest_first = c.get(f"{BASE}/insured-persons", headers=reader, params={"sort": "-updated_at"}).json()
+    assert newest_first["items"][0]["id"] == ids[0]
+    procedures = c.get(f"{BASE}/procedures", headers=reader, params={"sort": "-created_at", "limit": 1}).json()
+    assert procedures["next"] == (None if procedures["total"] <= 1 else
+                                  "/api/v1/koyo-hoken/procedures?sort=-created_at&limit=1&offset=1")
+    naive = c.get(f"{BASE}/insured-persons", headers=reader, params={"updated_since": "2026-04-01T00:00:00"})
+    assert naive.status_code == 422 and naive.headers["content-type"] == "application/problem+json"
+    unknown = c.get(f"{BASE}/insured-persons", headers=reader, params={"sort": "name"})
+    assert unknown.status_code == 422
+
+
+def test_a_partner_creates_a_procedure_once_with_an_idempotency_key(service_client, tokens):
+    """Issue #28: no partner operation created a procedure, and POST /procedures took no key."""
+    c = service_client("koyo_hoken")
+    tid = tenant()
+    writer = partner(tokens, tid, "employees:write employees:read")
+    hired = c.post(f"{BASE}/insured-persons", headers=writer, json=person()).json()
+    h = {**writer, "Idempotency-Key": f"shutoku-{uuid.uuid4()}"}
+    body = {"insured_person_id": hired["id"], "kind": "shikaku_shutoku", "event_date": hired["hire_date"]}
+    first = c.post(f"{BASE}/procedures", headers=h, json=body)
+    assert first.status_code == 201, first.text
+    assert first.headers["location"].endswith(first.json()["id"]) and first.headers["etag"] == '"1"'
+    again = c.post(f"{BASE}/procedures", headers=h, json=body)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    listed = c.get(f"{BASE}/procedures", headers=writer, params={"insured_person_id": hired["id"]}).json()
+    assert listed["total"] == 1
+    reader = partner(tokens, tid, "employees:read")
+    assert c.post(f"{BASE}/procedures", headers=reader, json=body).status_code == 403

@@ -207,6 +207,12 @@ def test_scope_404_outside_the_grant_and_403_without_the_menu(api, sandbox, toke
     narrow = bearer(tokens.user(tenant, "u-2"))
     assert [i["id"] for i in c.get(f"{BASE}/filings", headers=narrow).json()["items"]] == [mine["id"]]
     assert c.get(f"{BASE}/filings", headers=narrow, params={"jigyosho_id": "js-B"}).json()["total"] == 0
+    # The list links its next page (issue #28), with the same filters; none after the last.
+    page = c.get(f"{BASE}/filings", headers=admin, params={"limit": 1, "jigyosho_id": "js-A"}).json()
+    assert page["total"] == 1 and page["next"] is None
+    page = c.get(f"{BASE}/filings", headers=admin, params={"limit": 1}).json()
+    assert page["next"] == f"{BASE}/filings?limit=1&offset=1"
+    assert [i["id"] for i in c.get(page["next"], headers=admin).json()["items"]] == [mine["id"]]
     for path in ("", "/history", "/packages/x", "/documents/x"):
         r = c.get(f"{BASE}/filings/{other['id']}{path}", headers=narrow)
         assert r.status_code == 404 and r.json()["title"] == "指定されたリソースが見つかりません"
