@@ -29,7 +29,7 @@ from typing import IO
 
 import httpx
 
-from bench.common import OUT, markers, wait_ready, write_section
+from bench.common import OUT, markers, stop_process, wait_ready, write_section
 from bench.load import LoadResult, run_load, wrk_available
 from ops.migrate import migrate
 from shared.keys import ensure_keys
@@ -114,16 +114,6 @@ class Result:
     memory: Memory | None = None
     workers: int = 1
     nginx_version: str | None = None
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _tree(pid: int) -> list[int]:
@@ -311,7 +301,7 @@ def run(seconds: int = 10, connections: int = 32, idle_connections: int = 1000) 
             return result
         finally:
             for p in reversed(procs):
-                _stop(p)
+                stop_process(p)
             nats.stop()
 
 

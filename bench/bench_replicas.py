@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.common import OUT, markers, wait_ready, write_section
+from bench.common import OUT, markers, stop_process, wait_ready, write_section
 from bench.load import LoadResult, run_load, wrk_available
 from ops.migrate import migrate
 from shared.keys import ensure_keys
@@ -75,16 +75,6 @@ def _measure(url: str, headers: dict[str, str], pids: list[int], seconds: int, c
     before = _cpu_seconds(pids)
     load = run_load(url, headers, seconds, connections)
     return Measured(load, _cpu_seconds(pids) - before)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> Result:
@@ -159,7 +149,7 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> Result:
             return result
         finally:
             for p in reversed(procs):
-                _stop(p)
+                stop_process(p)
             nats.stop()
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))

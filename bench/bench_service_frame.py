@@ -35,7 +35,7 @@ from typing import IO
 import httpx
 from sqlalchemy import MetaData, Table, create_engine, insert, select, text
 
-from bench.common import OUT, markers, wait_ready, write_section
+from bench.common import OUT, markers, stop_process, wait_ready, write_section
 from bench.load import LoadResult, run_load, run_wrk, wrk_available
 from ops.migrate import migrate
 from shared.keys import ensure_keys
@@ -113,16 +113,6 @@ class Measured:
     @property
     def unexpected(self) -> int:
         return sum(r.unexpected for r in self.bare + self.frame)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _uvicorn(app: str, port: int, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -242,7 +232,7 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3, kind: str = "
             return out
         finally:
             for p in reversed(procs):
-                _stop(p)
+                stop_process(p)
             nats.stop()
             if pg is not None:
                 with pg.connect() as conn:

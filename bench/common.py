@@ -3,6 +3,7 @@ docs/BENCHMARKS.md between its markers (<!-- BEGIN bench_x --> … <!-- END benc
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from tests.support.servers import wait_ready
@@ -32,4 +33,15 @@ def write_section(name: str, section: str, out: Path = OUT) -> None:
     out.write_text(text, encoding="utf-8")
 
 
-__all__ = ["OUT", "ROOT", "markers", "wait_ready", "write_section"]
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a server the bench started, SIGKILL it after 15 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+__all__ = ["OUT", "ROOT", "markers", "stop_process", "wait_ready", "write_section"]
