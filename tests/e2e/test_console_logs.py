@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.e2e.support import grant_my_number_view, jigyosho, once_known
 from tests.e2e.test_console_browser import (  # noqa: F401 - pytest fixtures used by name
     STRONG,
     Screen,
@@ -33,7 +34,7 @@ from tests.e2e.test_console_browser import (  # noqa: F401 - pytest fixtures use
     stack,
 )
 from tests.e2e.test_make_run import PASSWORD, Stack
-from tests.e2e.test_partner_scenario import HIRE, grant_my_number_view, jigyosho, once_known
+from tests.e2e.test_partner_scenario import HIRE
 
 pytestmark = pytest.mark.slow
 
