@@ -374,10 +374,13 @@ def create_jigyosho(body: JigyoshoIn, p: TenantPrincipal, access: JigyoshoWrite,
 
 @router.get("/jigyosho", response_model=JigyoshoPage, responses=PROBLEMS)
 def list_jigyosho(access: JigyoshoRead, rt: Rt, limit: Limit = 50, offset: Offset = 0,
-                  status: Annotated[str | None, Query(pattern="^(active|closed)$")] = None) -> JigyoshoPage:
-    """The 事業所 granted to the caller."""
+                  status: Annotated[str | None, Query(pattern="^(active|closed)$")] = None,
+                  q: Annotated[str | None, Query(max_length=100, description=(
+                      "名称・カナ・労働保険番号・雇用保険適用事業所番号の一部（部分一致）"))] = None) -> JigyoshoPage:
+    """The 事業所 granted to the caller (those matching `q`, if given)."""
     with rt.db.sessions() as session:
-        rows, total = repository.jigyosho_page(session, access.tenant_id, access.jigyosho_ids, status, limit, offset)
+        rows, total = repository.jigyosho_page(session, access.tenant_id, access.jigyosho_ids, status, limit, offset,
+                                               q.strip() if q else None)
         return JigyoshoPage(items=[_jigyosho_out(j) for j in rows], total=total, limit=limit, offset=offset)
 
 

@@ -52,13 +52,20 @@ def jigyosho_in_tenant(session: Session, tenant_id: str, jigyosho_id: str) -> Ji
 
 
 def jigyosho_page(session: Session, tenant_id: str, granted: Collection[str] | None, status: str | None,
-                  limit: int, offset: int) -> tuple[Sequence[Jigyosho], int]:
-    """One page of the 事業所 the caller may see (`granted` None = all of the tenant)."""
+                  limit: int, offset: int, q: str | None = None) -> tuple[Sequence[Jigyosho], int]:
+    """One page of the 事業所 the caller may see (`granted` None = all of the tenant), optionally
+    those whose name, kana or either insurance number contains `q`."""
     where = [Jigyosho.tenant_id == tenant_id]
     if granted is not None:
         where.append(Jigyosho.id.in_(sorted(granted)))
     if status is not None:
         where.append(Jigyosho.status == status)
+    if q:
+        # Literal text: % and _ typed by a person are not wildcards.
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(or_(*(col.like(pattern, escape="\\") for col in (
+            Jigyosho.name, Jigyosho.name_kana, Jigyosho.labour_insurance_number,
+            Jigyosho.employment_insurance_office_number))))
     total = session.execute(select(func.count()).select_from(Jigyosho).where(*where)).scalar_one()
     rows = session.execute(select(Jigyosho).where(*where).order_by(Jigyosho.created_at, Jigyosho.id)
                            .limit(limit).offset(offset)).scalars().all()

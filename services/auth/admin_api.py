@@ -23,6 +23,7 @@ from services.auth.schemas import (
     PartnerClientItem,
     PartnerClientWithSecret,
     PartnerJigyoshoGrant,
+    PartnerScopesChange,
     PasswordResetRequest,
     RotatedKey,
     ScopeItem,
@@ -215,6 +216,17 @@ def grant_partner_jigyosho(client_id: str, body: PartnerJigyoshoGrant, admin: Te
     with rt.transaction() as session:
         client = partners.grant_jigyosho(session, admin.tenant_id, client_id, body.jigyosho_ids,
                                          _actor(admin, request))
+        return _client_item(client)
+
+
+@router.put("/partner-clients/{client_id}/scopes", response_model=PartnerClientItem,
+            responses=problem_responses(400, 401, 403, 404, 422))
+def change_partner_scopes(client_id: str, body: PartnerScopesChange, admin: TenantAdmin, request: Request,
+                          rt: Rt) -> PartnerClientItem:
+    """The scopes the partner client may ask for. Tokens issued before end at once (revoked), so a
+    scope taken away is refused from now on; the client asks for a new token."""
+    with rt.transaction() as session:
+        client = partners.change_scopes(session, admin.tenant_id, client_id, body.scopes, _actor(admin, request))
         return _client_item(client)
 
 

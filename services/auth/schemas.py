@@ -209,6 +209,10 @@ class PartnerJigyoshoGrant(Body):
         max_length=500, description=JIGYOSHO_IDS_DESCRIPTION)
 
 
+class PartnerScopesChange(Body):
+    scopes: list[str] = Field(min_length=1, max_length=20)
+
+
 class PartnerClientItem(BaseModel):
     client_id: str
     name: str

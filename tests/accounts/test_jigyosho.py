@@ -54,3 +54,36 @@ def test_partial_grant_cannot_create_and_staff_without_menu_is_refused(accounts,
     assert accounts.post(f"{BASE}/jigyosho", headers=bearer(partial), json=jigyosho_body()).status_code == 403
     _, none = add_user(accounts, t, tokens, "none", {"koyo_hoken": "read"})
     assert accounts.get(f"{BASE}/jigyosho", headers=bearer(none)).status_code == 403
+
+
+def test_search_by_name_kana_or_number_pages_server_side_within_the_grant(accounts, tokens):
+    """Issue #20: the grant editors offered only the first 100 事業所; `q` finds any of them."""
+    t = open_tenant(accounts, tokens)
+    h = bearer(t.admin_token)
+    ids = {}
+    for name, kana, office in (("山田商店", "ヤマダショウテン", "1301-111111-1"),
+                               ("山田建設", "ヤマダケンセツ", None),
+                               ("鈴木工業", "スズキコウギョウ", "1301-222222-2"),
+                               ("100%_物産", "ヒャクブッサン", None)):
+        r = accounts.post(f"{BASE}/jigyosho", headers=h, json=jigyosho_body(
+            name=name, name_kana=kana, employment_insurance_office_number=office))
+        assert r.status_code == 201, r.text
+        ids[name] = r.json()["id"]
+
+    def names(query: dict[str, object], token: str = t.admin_token) -> tuple[list[str], int]:
+        r = accounts.get(f"{BASE}/jigyosho", headers=bearer(token), params=query)
+        assert r.status_code == 200, r.text
+        return [j["name"] for j in r.json()["items"]], r.json()["total"]
+
+    assert names({"q": "山田"}) == (["山田商店", "山田建設"], 2)
+    assert names({"q": "山田", "limit": 1, "offset": 1}) == (["山田建設"], 2)
+    assert names({"q": "スズキ"}) == (["鈴木工業"], 1)
+    assert names({"q": "222222"}) == (["鈴木工業"], 1)
+    assert names({"q": "%"}) == (["100%_物産"], 1)  # typed text, not a wildcard
+    assert names({"q": "_"}) == (["100%_物産"], 1)
+    assert names({"q": "該当なし"}) == ([], 0)
+    _, partial = add_user(accounts, t, tokens, "part", {"jigyosho_admin": "read"},
+                          {"all": False, "ids": [ids["山田建設"]]})
+    assert names({"q": "山田"}, partial) == (["山田建設"], 1)  # never beyond the caller's grant
+    too_long = accounts.get(f"{BASE}/jigyosho", headers=h, params={"q": "x" * 101})
+    assert too_long.status_code == 422

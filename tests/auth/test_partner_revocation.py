@@ -59,3 +59,29 @@ def test_disabling_or_rotating_a_client_ends_its_tokens_in_every_service(tenant,
     reasons = {e["data"]["reason"] for e in tenant.events("roumu.auth.session.revoked")
                if e["subject"].get("client_id") in (rotated_id, disabled_id)}
     assert reasons == {"partner_secret_rotated", "partner_client_disabled"}
+
+
+def test_changing_a_clients_scopes_ends_its_tokens_and_new_ones_carry_the_new_scopes(tenant, service_client,
+                                                                                       settings):
+    """Issue #20: scopes could not be changed; a scope taken away must not outlive the change."""
+    koyo = service_client("koyo_hoken")
+    admin_pw = strong("admin")
+    tenant.add_user("boss3", admin_pw, roles=("tenant_admin",))
+    admin = tenant.token("boss3", admin_pw)["access_token"]
+    client_id, secret = _client(tenant, admin)
+    old = _token(tenant, client_id, secret)
+    assert koyo.get(PERSONS, headers=bearer(old)).status_code == 200
+    r = tenant.client.put(f"{API}/partner-clients/{client_id}/scopes", headers=bearer(admin),
+                          json={"scopes": ["filings:read", "filings:read"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["scopes"] == ["filings:read"]
+    _refused_within(koyo, old)
+    fresh = TokenVerifier(settings.keys_dir).verify_access(_token(tenant, client_id, secret))
+    assert fresh.scopes == {"filings:read"}
+    reasons = [e["data"]["reason"] for e in tenant.events("roumu.auth.session.revoked")
+               if e["subject"].get("client_id") == client_id]
+    assert reasons == ["partner_scopes_changed"]
+    updated = [e for e in tenant.events("roumu.auth.partner_client.updated")
+               if e["subject"].get("client_id") == client_id]
+    assert [e["data"]["scopes"] for e in updated] == [["filings:read"]]
+    assert updated[0]["actor"]["id"]

@@ -103,6 +103,30 @@ def test_jigyosho_granted_to_a_client_is_carried_by_its_tokens(tenant, auth, set
                             json={"jigyosho_ids": ["x"]}).status_code == 404
 
 
+def test_scope_change_refuses_bad_input_and_other_tenants(tenant, auth):
+    admin_pw = strong("admin")
+    tenant.add_user("boss4", admin_pw, roles=("tenant_admin",))
+    admin = tenant.token("boss4", admin_pw)["access_token"]
+    r = tenant.client.post(f"{API}/partner-clients", headers=bearer(admin),
+                           json={"name": "portal", "scopes": ["employees:read"]})
+    client_id = r.json()["client_id"]
+    url = f"{API}/partner-clients/{client_id}/scopes"
+    unknown = tenant.client.put(url, headers=bearer(admin), json={"scopes": ["employees:read", "root"]})
+    assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_scope"
+    assert tenant.client.put(url, headers=bearer(admin), json={"scopes": []}).status_code == 422
+    listed = tenant.client.get(f"{API}/partner-clients", headers=bearer(admin)).json()
+    assert [c["scopes"] for c in listed if c["client_id"] == client_id] == [["employees:read"]]  # unchanged
+    tenant.add_user("staff4", admin_pw)
+    staff = tenant.token("staff4", admin_pw)["access_token"]
+    assert tenant.client.put(url, headers=bearer(staff), json={"scopes": ["filings:read"]}).status_code == 403
+    other = Tenant(auth, str(uuid.uuid4()), f"o{uuid.uuid4().hex[:8]}")
+    other.add_user("boss", admin_pw, roles=("tenant_admin",))
+    other_admin = other.token("boss", admin_pw)["access_token"]
+    assert other.client.put(url, headers=bearer(other_admin), json={"scopes": ["filings:read"]}).status_code == 404
+    assert tenant.client.delete(f"{API}/partner-clients/{client_id}", headers=bearer(admin)).status_code == 204
+    assert tenant.client.put(url, headers=bearer(admin), json={"scopes": ["filings:read"]}).status_code == 404
+
+
 def test_a_token_request_missing_a_field_is_rfc6749_invalid_request(tenant, auth):
     """Issue #28: a missing grant_type answered FastAPI's 422; RFC 6749 5.2 says 400 invalid_request."""
     missing = tenant.client.post(TOKEN, data={"scope": "employees:read"}, auth=("client", "secret"))

@@ -1,5 +1,6 @@
 // 事業所マスタ: the 事業所 granted to the user — create (all 事業所 needed), edit (If-Match), close (廃止).
 import { Button, Group, NativeSelect, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { accountsApi, call } from "../../api/client";
@@ -105,11 +106,14 @@ export function JigyoshoSection({ perms }: { perms: Permissions }) {
   const [message, setMessage] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
   const [offset, setOffset] = useState(0);
+  const [q, setQ] = useState("");
+  const [term] = useDebouncedValue(q.trim(), 300);
   const writable = canWrite(perms, "jigyosho_admin");
   const list = useQuery({
-    queryKey: ["jigyosho", "list", offset],
+    queryKey: ["jigyosho", "list", term, offset],
     queryFn: async () => {
-      const r = await call(() => accountsApi.GET("/api/v1/accounts/jigyosho", { params: { query: { limit: PAGE, offset } } }));
+      const query = { limit: PAGE, offset, ...(term ? { q: term } : {}) };
+      const r = await call(() => accountsApi.GET("/api/v1/accounts/jigyosho", { params: { query } }));
       if (!r.ok) throw r.problem;
       return r.data;
     },
@@ -162,6 +166,9 @@ export function JigyoshoSection({ perms }: { perms: Permissions }) {
         </Paper>
       ) : null}
       {list.isError ? <ProblemAlert problem={asProblem(list.error)} testId="list-error" /> : null}
+      <TextInput label="事業所を検索" description="名称・カナ・労働保険番号・雇用保険適用事業所番号の一部" type="search"
+        value={q} data-testid="jigyosho-list-search" maw={480}
+        onChange={(e) => { setQ(e.currentTarget.value); setOffset(0); }} />
       <Table withTableBorder striped highlightOnHover data-testid="jigyosho-table">
         <Table.Caption>{list.data ? `${list.data.total} 件` : "読み込み中"}</Table.Caption>
         <Table.Thead>

@@ -1,5 +1,5 @@
-// 連携クライアント: partner systems' client-credentials clients — scopes, 事業所, the secret shown
-// once (at creation and at each rotation), rotate, disable.
+// 連携クライアント: partner systems' client-credentials clients — scopes (changeable: the client's
+// tokens then end), 事業所, the secret shown once (at creation and at each rotation), rotate, disable.
 import { Button, Checkbox, Group, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
@@ -9,7 +9,15 @@ import { formatDateTime } from "../../format";
 import type { Permissions } from "./access";
 import { Done, ProblemAlert, SecretOnce, formErrors } from "./common";
 import { JigyoshoGrantEditor } from "./GrantMatrix";
-import { useJigyoshoOptions } from "./UsersSection";
+import { useJigyoshoNames } from "./jigyosho";
+
+/** A grant's 事業所 in the table: names while few, a count when many. */
+function grantSummary(ids: string[] | null | undefined, names: Map<string, string> | undefined): string {
+  if (ids == null) return "すべて";
+  if (ids.length === 0) return "なし";
+  if (ids.length > 5) return `${ids.length} 件`;
+  return ids.map((i) => names?.get(i) ?? i).join("、");
+}
 
 export function PartnersSection({ perms }: { perms: Permissions }) {
   const qc = useQueryClient();
@@ -23,8 +31,9 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
   const [confirm, setConfirm] = useState<string | null>(null);
   const [grantEdit, setGrantEdit] = useState<{ clientId: string; all: boolean; ids: string[] } | null>(null);
   const errors = formErrors(problem);
-  const options = useJigyoshoOptions(!!perms.menus.jigyosho_admin);
-  const names = new Map((options.data ?? []).map((o) => [o.id, o.name]));
+  const [scopeEdit, setScopeEdit] = useState<{ clientId: string; name: string; scopes: string[] } | null>(null);
+  const canList = !!perms.menus.jigyosho_admin;
+  const names = useJigyoshoNames(canList);
   const scopeList = useQuery({
     queryKey: ["scopes"],
     queryFn: async () => {
@@ -84,6 +93,21 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
     await qc.invalidateQueries({ queryKey: ["partner-clients"] });
   }
 
+  async function saveScopes() {
+    if (!scopeEdit) return;
+    const r = await call(() => authApi.PUT("/api/v1/auth/partner-clients/{client_id}/scopes", {
+      params: { path: { client_id: scopeEdit.clientId } }, body: { scopes: scopeEdit.scopes },
+    }));
+    if (!r.ok) {
+      setProblem(r.problem);
+      return;
+    }
+    setProblem(null);
+    setScopeEdit(null);
+    setMessage(`${r.data.name} のスコープを変更しました。発行済みのトークンは使えなくなります（新しいトークンを取得し直してください）。`);
+    await qc.invalidateQueries({ queryKey: ["partner-clients"] });
+  }
+
   async function disable(clientId: string) {
     setConfirm(null);
     const r = await call(() => authApi.DELETE("/api/v1/auth/partner-clients/{client_id}", {
@@ -120,13 +144,17 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
               <Table.Td>{c.name}</Table.Td>
               <Table.Td><Text size="xs" ff="monospace">{c.client_id}</Text></Table.Td>
               <Table.Td><Text size="xs">{c.scopes.join(" ")}</Text></Table.Td>
-              <Table.Td>{c.jigyosho_ids == null ? "すべて" : c.jigyosho_ids.map((i) => names.get(i) ?? i).join("、") || "なし"}</Table.Td>
+              <Table.Td>{grantSummary(c.jigyosho_ids, names.data)}</Table.Td>
               <Table.Td>{formatDateTime(c.secret_rotated_at)}</Table.Td>
               <Table.Td>
                 {c.disabled_at ? <Text size="sm" fw={700} component="span">無効</Text> : (
                   <Group gap={4} wrap="nowrap">
                     <Button size="xs" variant="default" aria-label={`${c.name} のシークレット再発行`}
                       onClick={() => void rotate(c.client_id)}>シークレット再発行</Button>
+                    <Button size="xs" variant="default" aria-label={`${c.name} のスコープを変更`}
+                      onClick={() => { setProblem(null); setScopeEdit({ clientId: c.client_id, name: c.name, scopes: c.scopes }); }}>
+                      スコープを変更
+                    </Button>
                     <Button size="xs" variant="default" aria-label={`${c.name} の事業所を変更`}
                       onClick={() => setGrantEdit({ clientId: c.client_id, all: c.jigyosho_ids == null, ids: c.jigyosho_ids ?? [] })}>
                       事業所を変更
@@ -144,12 +172,31 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
           ))}
         </Table.Tbody>
       </Table>
+      {scopeEdit ? (
+        <Paper withBorder p="md" aria-label="連携クライアントのスコープ">
+          <Stack>
+            <Title order={3} size="h4">スコープの変更（{scopeEdit.name}）</Title>
+            <ProblemAlert problem={problem} testId="scope-error" />
+            <Checkbox.Group label="スコープ" value={scopeEdit.scopes} onChange={(v) => setScopeEdit({ ...scopeEdit, scopes: v })}
+              description="保存すると、このクライアントに発行済みのトークンはすべて無効になります">
+              <Stack gap={4} mt={4}>
+                {(scopeList.data ?? []).map((s) => (
+                  <Checkbox key={s.name} value={s.name} label={`${s.name} — ${s.description}`} />
+                ))}
+              </Stack>
+            </Checkbox.Group>
+            <Group>
+              <Button onClick={() => void saveScopes()}>保存</Button>
+              <Button variant="default" onClick={() => setScopeEdit(null)}>やめる</Button>
+            </Group>
+          </Stack>
+        </Paper>
+      ) : null}
       {grantEdit ? (
         <Paper withBorder p="md" aria-label="連携クライアントの事業所">
           <Stack>
             <Title order={3} size="h4">事業所の変更（{grantEdit.clientId}）</Title>
-            <JigyoshoGrantEditor all={grantEdit.all} ids={grantEdit.ids}
-              options={options.data ?? (perms.menus.jigyosho_admin ? [] : null)}
+            <JigyoshoGrantEditor all={grantEdit.all} ids={grantEdit.ids} canList={canList}
               onChange={(a, i) => setGrantEdit({ ...grantEdit, all: a, ids: i })} />
             <Group>
               <Button onClick={() => void saveJigyosho(grantEdit.clientId)}>保存</Button>
@@ -171,7 +218,7 @@ export function PartnersSection({ perms }: { perms: Permissions }) {
               ))}
             </Stack>
           </Checkbox.Group>
-          <JigyoshoGrantEditor all={all} ids={ids} options={options.data ?? (perms.menus.jigyosho_admin ? [] : null)}
+          <JigyoshoGrantEditor all={all} ids={ids} canList={canList}
             onChange={(a, i) => { setAll(a); setIds(i); }} error={errors.jigyosho_ids} />
           <Group><Button type="submit">登録してシークレットを発行</Button></Group>
         </Stack>

@@ -8,7 +8,7 @@ import type { components } from "../../api/generated/accounts";
 import type { Problem } from "../../api/problem";
 import { MENUS, canWrite, menusFromMatrix, type Level, type Permissions } from "./access";
 import { Done, PAGE, Pager, ProblemAlert, asProblem, formErrors, ifMatch } from "./common";
-import { JigyoshoGrantEditor, MenuMatrix, type JigyoshoOption } from "./GrantMatrix";
+import { JigyoshoGrantEditor, MenuMatrix } from "./GrantMatrix";
 
 type User = components["schemas"]["UserOut"];
 type Role = "tenant_admin" | "staff";
@@ -16,19 +16,6 @@ type Role = "tenant_admin" | "staff";
 const ROLE_LABEL: Record<string, string> = { tenant_admin: "管理者", staff: "一般職員" };
 const STATUS_LABEL: Record<string, string> = { active: "有効", disabled: "無効", deleted: "削除済み" };
 const SHOW = { "aria-label": "パスワードを表示する" };
-
-/** The 事業所 to offer in the grants (null: the caller may not list them). */
-export function useJigyoshoOptions(enabled: boolean) {
-  return useQuery({
-    queryKey: ["jigyosho", "options"],
-    enabled,
-    queryFn: async (): Promise<JigyoshoOption[]> => {
-      const r = await call(() => accountsApi.GET("/api/v1/accounts/jigyosho", { params: { query: { limit: 100 } } }));
-      if (!r.ok) throw r.problem;
-      return r.data.items.map((j) => ({ id: j.id, name: j.name, closed: j.status === "closed" }));
-    },
-  });
-}
 
 // Auth learns of a new user from accounts' event, a moment after the user exists: the temporary
 // password is set as soon as it does (404 until then).
@@ -84,7 +71,6 @@ function UserForm({ user, perms, onClose }: { user: User | null; perms: Permissi
   const [busy, setBusy] = useState(false);
   // A user registered whose temporary password was then refused: the next submit only sets it.
   const [created, setCreated] = useState<string | null>(null);
-  const options = useJigyoshoOptions(!!perms.menus.jigyosho_admin);
   const errors = formErrors(problem);
   const passwordError = errors.temporary_password ?? errors.new_password;
   const isNew = user === null;
@@ -145,7 +131,7 @@ function UserForm({ user, perms, onClose }: { user: User | null; perms: Permissi
         </Radio.Group>
         <MenuMatrix value={d.matrix} onChange={(m) => setD({ ...d, matrix: m })} error={errors.menus}
           adminRole={d.role === "tenant_admin"} />
-        <JigyoshoGrantEditor all={d.all} ids={d.ids} options={options.data ?? (perms.menus.jigyosho_admin ? [] : null)}
+        <JigyoshoGrantEditor all={d.all} ids={d.ids} canList={!!perms.menus.jigyosho_admin}
           onChange={(all, ids) => setD({ ...d, all, ids })} error={errors.ids ?? errors.jigyosho} />
         <PasswordInput label={isNew ? "仮パスワード" : "仮パスワードの再設定（変更する場合のみ）"} name="temporary_password"
           required={isNew} value={d.password} autoComplete="new-password" visibilityToggleButtonProps={SHOW}

@@ -10,6 +10,8 @@ import { formatDateTime } from "../../format";
 import { Done, ProblemAlert, SecretOnce, formErrors, ifMatch } from "./common";
 
 type Endpoint = components["schemas"]["EndpointOut"];
+// The contract lists the event types (an enum); the boxes offered come from GET /event-types.
+type EventType = components["schemas"]["WebhookEventType"];
 const DELIVERY_STATUS: Record<string, string> = { pending: "送信待ち", succeeded: "成功", failed: "失敗" };
 
 function Deliveries({ endpoint }: { endpoint: Endpoint }) {
@@ -76,7 +78,7 @@ export function WebhooksSection() {
   const qc = useQueryClient();
   const [url, setUrl] = useState("");
   const [description, setDescription] = useState("");
-  const [events, setEvents] = useState<string[]>([]);
+  const [events, setEvents] = useState<EventType[]>([]);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [secret, setSecret] = useState<{ url: string; secret: string } | null>(null);
   const [open, setOpen] = useState<string | null>(null);
@@ -193,7 +195,7 @@ export function WebhooksSection() {
             placeholder="https://partner.example/roumu/webhooks" onChange={(e) => setUrl(e.currentTarget.value)} />
           <TextInput label="説明" name="description" value={description} error={errors.description}
             onChange={(e) => setDescription(e.currentTarget.value)} />
-          <Checkbox.Group label="受け取るイベント" value={events} onChange={setEvents} error={errors.event_types}>
+          <Checkbox.Group label="受け取るイベント" value={events} onChange={(v) => setEvents(v as EventType[])} error={errors.event_types}>
             <Stack gap={4} mt={4}>
               {(types.data ?? []).map((t) => <Checkbox key={t.name} value={t.name} label={`${t.name} — ${t.description}`} />)}
             </Stack>

@@ -87,11 +87,13 @@ export function formatDate(value: string | null | undefined): string {
 export const PAGE = 100;
 
 /** 前へ / 次へ over a list the API pages (limit/offset), with where we are. */
-export function Pager({ offset, total, onChange }: { offset: number; total: number; onChange: (o: number) => void }) {
+export function Pager({ offset, total, onChange, label = "ページ送り" }: {
+  offset: number; total: number; onChange: (o: number) => void; label?: string;
+}) {
   if (total <= PAGE) return null;
   const last = Math.min(offset + PAGE, total);
   return (
-    <Group gap="xs" aria-label="ページ送り" role="group">
+    <Group gap="xs" aria-label={label} role="group">
       <Button size="xs" variant="default" disabled={offset === 0} onClick={() => onChange(Math.max(0, offset - PAGE))}>前へ</Button>
       <Text size="sm">{offset + 1}〜{last} 件目 / {total} 件</Text>
       <Button size="xs" variant="default" disabled={last >= total} onClick={() => onChange(offset + PAGE)}>次へ</Button>
