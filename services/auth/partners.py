@@ -72,13 +72,14 @@ def grant_jigyosho(session: Session, tenant_id: str, client_id: str, jigyosho_id
 
 def change_scopes(session: Session, tenant_id: str, client_id: str, scopes: list[str], actor: Actor) -> PartnerClient:
     """The scopes the client may ask for. As with the 事業所 grant, tokens already issued end now:
-    a scope taken away must not stay usable until they expire."""
-    bad = scope_rules.unknown(scopes)
-    if bad:
-        raise invalid_scope(bad)
+    a scope taken away must not stay usable until they expire. The client is looked up first: another
+    tenant's id answers 404 whatever the body (the isolation sweep)."""
     client = _own(session, tenant_id, client_id)
     if client.disabled_at is not None:
         raise not_found()
+    bad = scope_rules.unknown(scopes)
+    if bad:
+        raise invalid_scope(bad)
     client.scopes = sorted(set(scopes))
     _revoke_tokens(session, client, actor, "partner_scopes_changed")
     messaging.record(session, events.partner_client(events.PARTNER_CLIENT_UPDATED, tenant_id, client_id, actor,

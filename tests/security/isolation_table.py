@@ -49,7 +49,9 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
 QUERY_VALUES: dict[str, str] = {"fiscal_year": "2025"}
 
 # Required headers the sweep must send for a call to reach the id check.
-REQUEST_HEADERS: dict[str, str] = {"Content-Disposition": 'attachment; filename="a.pdf"'}
+# If-Match: required by the contracts where the server answers 428 without it; a stale version is
+# fine here, the refusal (404/403) comes before the version check.
+REQUEST_HEADERS: dict[str, str] = {"Content-Disposition": 'attachment; filename="a.pdf"', "If-Match": '"1"'}
 
 # Body fields (and required query parameters) that name a resource: field -> (world key, scope).
 # Fields ending in _id/_ids that are not references are listed in BODY_NOT_REFERENCES.
