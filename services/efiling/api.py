@@ -138,15 +138,18 @@ def list_filings(
     created_to: Annotated[date | None, Query(description="作成日 (日本時間) の終了日 (含む)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    sort: paging.SortQuery = "-created_at",
+    updated_since: paging.UpdatedSince = None,
 ) -> FilingList:
-    """Filings the caller may see, newest first."""
+    """Filings the caller may see, newest first. To sync: `sort=updated_at&updated_since=<the last
+    updated_at seen>` and follow `next` (shared/paging.py)."""
     if created_from and created_to and created_from > created_to:
         raise service.validation("query.created_from", "開始日が終了日より後です")
     with rt.db.sessions() as session:
         items, total = service.list_filings(session, access.tenant_id, access.jigyosho_ids, status=status_,
                                             jigyosho_id=jigyosho_id, procedure_code=procedure_code, source=source,
                                             created_from=created_from, created_to=created_to, limit=limit,
-                                            offset=offset)
+                                            offset=offset, sort=sort, updated_since=updated_since)
     return FilingList(items=items, total=total, limit=limit, offset=offset,
                       next=paging.next_link(request, limit, offset, total))
 
