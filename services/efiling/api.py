@@ -67,6 +67,7 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
 }
 # Operations of the public Partner API (ops/partner_contract.py collects them): scope filings:read.
 PARTNER_READ: dict[str, Any] = {"x-roumu-partner": {"scopes": ["filings:read"]}}
+FilingSort = Annotated[paging.Sort, paging.sort_param("FilingSort")]
 KEY_REQUIRED = ProblemError(428, "idempotency-key-required", "Idempotency-Key ヘッダーが必要です",
                             "再送しても二重に送信しないよう、要求ごとに一意のキーを指定してください")
 
@@ -138,7 +139,7 @@ def list_filings(
     created_to: Annotated[date | None, Query(description="作成日 (日本時間) の終了日 (含む)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-    sort: paging.SortQuery = "-created_at",
+    sort: FilingSort = "-created_at",
     updated_since: paging.UpdatedSince = None,
 ) -> FilingList:
     """Filings the caller may see, newest first. To sync: `sort=updated_at&updated_since=<the last
