@@ -29,7 +29,7 @@ PARTNER_CONTRACT = PUBLIC_DIR / "partner-api.v1.json"
 MARK = "x-roumu-partner"
 TOKEN_PATH = "/api/v1/auth/oauth/token"  # noqa: S105 - a path
 SERVED_AT = "/api/v1/partner/openapi.json"
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 _METHODS = ("get", "put", "post", "delete", "patch")
 
 DESCRIPTION = f"""Roumu の Partner API (v1): 従業員ポータル、書類交換サービス、マイナンバー収集サービスなど、
@@ -67,7 +67,7 @@ OAuth2 client credentials: `POST {TOKEN_PATH}` (HTTP Basic で client_id / clien
 (`next` は次のページの URL、最後のページでは null)。絞り込みはクエリパラメーター (例 `jigyosho_id`, `status`)。
 許可された事業所のものだけが返ります。
 
-同期: 被保険者と手続の一覧は `sort` (`created_at`, `updated_at`, 先頭に `-` で降順) と `updated_since`
+同期: 被保険者・手続・電子申請の一覧は `sort` (`created_at`, `updated_at`, 先頭に `-` で降順) と `updated_since`
 (含む) を受け付けます。`sort=updated_at&updated_since=<前回見た最後の updated_at>` で読み、`next` をたどります
 (境界の項目はもう一度届くので id と version で重複を除いてください)。変更は `person.updated` Webhook でも届きます。
 

@@ -9,7 +9,8 @@ that a generator (openapi-typescript, openapi-python-client) turns it into clean
   `Content-Disposition`; `If-Match` required where a route answers 428 without it;
 * binary bodies (ZIP, PDF, CSV …) typed `string` / `format: binary` / `contentMediaType`;
 * inline enums hoisted into named component schemas, one per (field name, values), so a
-  request and a response model share one type.
+  request and a response model share one type; a parameter's enum when it names itself
+  (`x-roumu-enum`, e.g. the lists' `PersonSort`).
 
 Only the document changes; the routes behave as before."""
 
@@ -228,6 +229,23 @@ def hoist_enums(schemas: dict[str, Any]) -> None:
     schemas.update(added)
 
 
+def hoist_parameter_enums(doc: dict[str, Any]) -> None:
+    """A parameter's enum named with `x-roumu-enum` (shared.paging.sort_param) becomes that
+    component (`PersonSort`), as a property's does, instead of an anonymous inline one."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for item in (doc.get("paths") or {}).values():
+        for op in item.values():
+            for param in (op.get("parameters") or []) if isinstance(op, dict) else []:
+                schema = param.get("schema") or {}
+                name = schema.get("x-roumu-enum") if _enum_node(schema) else None
+                if not name:
+                    continue
+                kept = ("title", "description", "examples", "default", "x-roumu-enum")
+                schemas[name] = {k: v for k, v in schema.items() if k not in kept} | {"title": name}
+                param["schema"] = {"$ref": f"#/components/schemas/{name}",
+                                   **({"default": schema["default"]} if "default" in schema else {})}
+
+
 def _hoistable(node: Any) -> bool:
     return _enum_node(node) is not None and (len(node["enum"]) > 1 or "x-roumu-enum" in node)
 
@@ -307,6 +325,7 @@ def polish(doc: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
     schemas["Problem"] = problem_schema()
     schemas["ProblemFieldError"] = FIELD_ERROR
     hoist_enums(schemas)
+    hoist_parameter_enums(doc)
     _rename_form_bodies(doc)
     components = doc["components"]
     components["schemas"] = dict(sorted(components["schemas"].items()))

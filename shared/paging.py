@@ -17,7 +17,16 @@ from sqlalchemy import func
 from starlette.requests import Request
 
 Sort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
-SortQuery = Annotated[Sort, Query(description="並び順: created_at / updated_at (先頭に - で降順)。同じ時刻は id 順")]
+SORT_DESCRIPTION = "並び順: created_at / updated_at (先頭に - で降順)。同じ時刻は id 順"
+
+
+def sort_param(name: str) -> Any:
+    """The `sort` query parameter of one list, its enum a named component (`PersonSort`) so a
+    generated client gets a type of that name (shared/openapi_polish.py hoists it):
+    `sort: Annotated[paging.Sort, paging.sort_param("PersonSort")] = "created_at"`."""
+    return Query(description=SORT_DESCRIPTION, json_schema_extra={"x-roumu-enum": name})
+
+
 UpdatedSince = Annotated[AwareDatetime | None, Query(
     description="この時刻以降 (含む) に登録・更新されたものだけ (タイムゾーン付き、例 2026-04-01T00:00:00+09:00)")]
 NEXT_DESCRIPTION = "次のページ (同じ条件で offset を進めた URL)。最後のページでは null"

@@ -67,6 +67,7 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
 }
 # Operations of the public Partner API (ops/partner_contract.py collects them): scope filings:read.
 PARTNER_READ: dict[str, Any] = {"x-roumu-partner": {"scopes": ["filings:read"]}}
+FilingSort = Annotated[paging.Sort, paging.sort_param("FilingSort")]
 KEY_REQUIRED = ProblemError(428, "idempotency-key-required", "Idempotency-Key ヘッダーが必要です",
                             "再送しても二重に送信しないよう、要求ごとに一意のキーを指定してください")
 
@@ -138,15 +139,18 @@ def list_filings(
     created_to: Annotated[date | None, Query(description="作成日 (日本時間) の終了日 (含む)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    sort: FilingSort = "-created_at",
+    updated_since: paging.UpdatedSince = None,
 ) -> FilingList:
-    """Filings the caller may see, newest first."""
+    """Filings the caller may see, newest first. To sync: `sort=updated_at&updated_since=<the last
+    updated_at seen>` and follow `next` (shared/paging.py)."""
     if created_from and created_to and created_from > created_to:
         raise service.validation("query.created_from", "開始日が終了日より後です")
     with rt.db.sessions() as session:
         items, total = service.list_filings(session, access.tenant_id, access.jigyosho_ids, status=status_,
                                             jigyosho_id=jigyosho_id, procedure_code=procedure_code, source=source,
                                             created_from=created_from, created_to=created_to, limit=limit,
-                                            offset=offset)
+                                            offset=offset, sort=sort, updated_since=updated_since)
     return FilingList(items=items, total=total, limit=limit, offset=offset,
                       next=paging.next_link(request, limit, offset, total))
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
 from shared.outbox import Messaging, SeqType
@@ -51,6 +51,9 @@ class Filing(Base):
     # download of its package that shows the My Number is recorded as a view of that person's number.
     insured_person_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When what a reader sees of the filing (FilingOut: its status, its submission's e-Gov fields)
+    # last changed; None until it does. Set by _touch below, for partners' `updated_since` sync.
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict
@@ -277,3 +280,34 @@ class BulkSend(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+# ---------------------------------------------------------------- updated_at of a filing
+# A filing changes in many places (send, tracking, notices, amend, withdraw …), and its listed
+# form includes its submission's fields: one flush hook stamps Filing.updated_at whenever one of
+# those changes, so no code path can forget to. Wall time, like created_at: it is a sync cursor.
+_FILING_SEEN = ("jigyosho_id", "procedure_code", "title", "status", "source")
+_SUBMISSION_SEEN = ("state", "egov_status", "egov_account_id", "arrive_id", "arrive_date",
+                    "correction_deadline", "attempts")
+
+
+def _changed(obj: Any, fields: tuple[str, ...]) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[f].history.has_changes() for f in fields)
+
+
+@event.listens_for(Session, "before_flush")
+def _touch(session: Session, _context: Any, _instances: Any) -> None:
+    now = datetime.now(UTC)
+    changed: dict[str, Filing | None] = {}
+    for obj in session.dirty:
+        if isinstance(obj, Filing) and _changed(obj, _FILING_SEEN):
+            changed[obj.id] = obj
+        elif isinstance(obj, Submission) and _changed(obj, _SUBMISSION_SEEN):
+            changed.setdefault(obj.filing_id, None)
+    # A submission is only ever created with its filing (service.create_filing): not a change.
+    with session.no_autoflush:
+        for fid, f in changed.items():
+            f = f if f is not None else session.get(Filing, fid)
+            if f is not None:
+                f.updated_at = now

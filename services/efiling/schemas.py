@@ -100,6 +100,7 @@ class FilingOut(BaseModel):
     correction_deadline: DateText | None = Field(default=None, description="補正期限")
     attempts: int = 0
     created_at: datetime
+    updated_at: datetime = Field(description="最後に変わった時刻 (状態・e-Gov の項目)。変わっていなければ created_at")
     version: int
 
 

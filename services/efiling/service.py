@@ -39,6 +39,7 @@ from services.efiling.schemas import (
     NoticeOut,
     PackageOut,
 )
+from shared import paging
 from shared.clock import JST
 from shared.crypto import DataKeys
 from shared.db import Database
@@ -207,7 +208,8 @@ def _fields_of_request(exc: ProblemError, form_ids: list[str]) -> None:
 def filing_out(f: Filing, sub: Submission | None) -> FilingOut:
     return FilingOut(
         id=f.id, tenant_id=f.tenant_id, jigyosho_id=f.jigyosho_id, procedure_code=f.procedure_code, title=f.title,
-        status=f.status, source=f.source, created_at=f.created_at, version=f.version,
+        status=f.status, source=f.source, created_at=f.created_at, updated_at=f.updated_at or f.created_at,
+        version=f.version,
         egov_account_id=(sub.egov_account_id or None) if sub else None,
         egov_status=sub.egov_status if sub else None, arrive_id=sub.arrive_id if sub else None,
         arrive_date=sub.arrive_date if sub else None, correction_deadline=sub.correction_deadline if sub else None,
@@ -231,9 +233,12 @@ def _jst_start(d: date) -> datetime:
 def list_filings(session: Session, tenant_id: str, jigyosho_ids: frozenset[str] | None, *,
                  status: list[str] | None = None, jigyosho_id: str | None = None, procedure_code: str | None = None,
                  source: str | None = None, created_from: date | None = None, created_to: date | None = None,
-                 limit: int = 50, offset: int = 0) -> tuple[list[FilingOut], int]:
-    """Newest first. Dates are Japanese calendar days of creation, both ends included."""
-    q: Select[Any] = select(Filing).where(Filing.tenant_id == tenant_id)
+                 limit: int = 50, offset: int = 0, sort: paging.Sort = "-created_at",
+                 updated_since: datetime | None = None) -> tuple[list[FilingOut], int]:
+    """Newest first unless `sort` says otherwise. Dates are Japanese calendar days of creation,
+    both ends included; `updated_since` bounds the last change (shared/paging.py)."""
+    q: Select[Any] = select(Filing).where(Filing.tenant_id == tenant_id,
+                                          *paging.since(Filing.created_at, Filing.updated_at, updated_since))
     if jigyosho_ids is not None:
         q = q.where(Filing.jigyosho_id.in_(sorted(jigyosho_ids)))
     if status:
@@ -249,7 +254,8 @@ def list_filings(session: Session, tenant_id: str, jigyosho_ids: frozenset[str] 
     if created_to:
         q = q.where(Filing.created_at < _jst_start(created_to + timedelta(days=1)))
     total = int(session.execute(select(func.count()).select_from(q.subquery())).scalar_one())
-    rows = session.execute(q.order_by(Filing.created_at.desc(), Filing.id).limit(limit).offset(offset)).scalars().all()
+    order = paging.order_by(sort, Filing.created_at, Filing.updated_at, Filing.id)
+    rows = session.execute(q.order_by(*order).limit(limit).offset(offset)).scalars().all()
     subs = {s.filing_id: s for s in session.execute(
         select(Submission).where(Submission.filing_id.in_([f.id for f in rows]))).scalars()} if rows else {}
     return [filing_out(f, subs.get(f.id)) for f in rows], total

@@ -70,6 +70,8 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='取得時の ETag (例: "3")')]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
+PersonSort = Annotated[paging.Sort, paging.sort_param("PersonSort")]
+ProcedureSort = Annotated[paging.Sort, paging.sort_param("ProcedureSort")]
 
 PROBLEMS = problem_responses(401, 403, 404, 422)
 EDIT_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 422, 428)
@@ -158,7 +160,7 @@ def register_insured_person(body: InsuredPersonCreate, p: TenantPrincipal, acces
 def list_insured_persons(
     access: CanRead, rt: Rt, request: Request,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
-    limit: Limit = 50, offset: Offset = 0, sort: paging.SortQuery = "created_at",
+    limit: Limit = 50, offset: Offset = 0, sort: PersonSort = "created_at",
     updated_since: paging.UpdatedSince = None,
 ) -> InsuredPersonPage:
     """Insured persons of the 事業所 granted to the caller (one of them with `jigyosho_id`). To sync:
@@ -367,7 +369,7 @@ def list_procedures(
     insured_person_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Limit = 50, offset: Offset = 0, sort: paging.SortQuery = "created_at",
+    limit: Limit = 50, offset: Offset = 0, sort: ProcedureSort = "created_at",
     updated_since: paging.UpdatedSince = None,
 ) -> ProcedurePage:
     if jigyosho_id is not None:

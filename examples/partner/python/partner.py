@@ -16,7 +16,7 @@ from typing import Any
 
 from roumu_partner_client import AuthenticatedClient
 from roumu_partner_client.api.auth import auth_post_oauth_token
-from roumu_partner_client.api.efiling import efiling_download_document, efiling_get_filing
+from roumu_partner_client.api.efiling import efiling_download_document, efiling_get_filing, efiling_list_filings
 from roumu_partner_client.api.koyo_hoken import (
     koyo_hoken_create_procedure,
     koyo_hoken_list_insured_persons,
@@ -25,15 +25,17 @@ from roumu_partner_client.api.koyo_hoken import (
 from roumu_partner_client.models import (
     CorrectionRequestedWebhook,
     EmploymentType,
+    FilingOut,
+    FilingSort,
     FilingStatus,
     Gender,
     GrantType,
     InsuredPersonCreate,
     InsuredPersonOut,
-    KoyoHokenListInsuredPersonsSort,
     OAuthToken,
     OfficialDocumentReceivedWebhook,
     PersonRegisteredWebhook,
+    PersonSort,
     PersonUpdatedWebhook,
     PostOauthTokenForm,
     Problem,
@@ -79,7 +81,7 @@ def sync_persons(client: AuthenticatedClient, since: datetime.datetime) -> tuple
     seen: list[InsuredPersonOut] = []
     offset, newest = 0, since
     while True:
-        page = koyo_hoken_list_insured_persons.sync(client=client, sort=KoyoHokenListInsuredPersonsSort.UPDATED_AT,
+        page = koyo_hoken_list_insured_persons.sync(client=client, sort=PersonSort.UPDATED_AT,
                                                     updated_since=since, limit=100, offset=offset)
         if isinstance(page, Problem) or page is None:
             raise PartnerError(page)
@@ -87,6 +89,24 @@ def sync_persons(client: AuthenticatedClient, since: datetime.datetime) -> tuple
             seen.append(person)
             updated = person.updated_at if isinstance(person.updated_at, datetime.datetime) else None
             newest = updated or person.created_at
+        if not isinstance(page.next_, str):
+            return seen, newest
+        offset = page.offset + page.limit
+
+
+def sync_filings(client: AuthenticatedClient, since: datetime.datetime) -> tuple[list[FilingOut],
+                                                                          datetime.datetime]:
+    """Every filing whose status or e-Gov fields changed since `since` (inclusive); the newest time seen."""
+    seen: list[FilingOut] = []
+    offset, newest = 0, since
+    while True:
+        page = efiling_list_filings.sync(client=client, sort=FilingSort.UPDATED_AT, updated_since=since,
+                                         limit=100, offset=offset)
+        if isinstance(page, Problem) or page is None:
+            raise PartnerError(page)
+        for filing in page.items:
+            seen.append(filing)
+            newest = filing.updated_at
         if not isinstance(page.next_, str):
             return seen, newest
         offset = page.offset + page.limit

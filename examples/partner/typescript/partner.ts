@@ -10,6 +10,7 @@ import type { components, paths } from "./generated/partner-api.js";
 type Schemas = components["schemas"];
 export type WebhookEvent = Schemas["WebhookEvent"];
 export type Person = Schemas["InsuredPersonOut"];
+export type Filing = Schemas["FilingOut"];
 
 /** OAuth2 client credentials (HTTP Basic); the token lives 10 minutes. */
 export async function token(baseUrl: string, clientId: string, secret: string, scope: string): Promise<string> {
@@ -43,6 +44,25 @@ export async function syncPersons(client: Api, since: string, seen: (p: Person) 
     for (const person of data.items) {
       seen(person);
       newest = person.updated_at ?? person.created_at;
+    }
+    if (data.next === null || data.next === undefined) return newest;
+    offset = data.offset + data.limit;
+  }
+}
+
+/** Every filing whose status or e-Gov fields changed since `since` (inclusive); the newest time seen. */
+export async function syncFilings(client: Api, since: string, seen: (f: Filing) => void): Promise<string> {
+  const sort: Schemas["FilingSort"] = "updated_at";
+  let offset = 0;
+  let newest = since;
+  for (;;) {
+    const { data, error } = await client.GET("/api/v1/efiling/filings", {
+      params: { query: { sort, updated_since: since, limit: 100, offset } },
+    });
+    if (error) throw new Error(error.title);
+    for (const filing of data.items) {
+      seen(filing);
+      newest = filing.updated_at;
     }
     if (data.next === null || data.next === undefined) return newest;
     offset = data.offset + data.limit;

@@ -21,6 +21,7 @@ from services.efiling import tracking
 from services.efiling.documents import FilesStore
 from shared.clock import FrozenClock
 from shared.db import Database
+from shared.tokens import ACCESS_AUDIENCE, ACCESS_ISSUER
 from tests.conftest import bearer
 from tests.services.efiling.support import APPLICANT, FORM, PROC, efiling_settings, make_egov, shutoku
 from tests.services.egov_support import SandboxServer, new_account
@@ -228,6 +229,41 @@ def test_scope_404_outside_the_grant_and_403_without_the_menu(api, sandbox, toke
     grants.seed(tenant, "u-3", {"koyo_hoken": "write"})
     r = c.get(f"{BASE}/filings", headers=bearer(tokens.user(tenant, "u-3")))
     assert r.status_code == 403 and r.json()["title"] == "この操作を行う権限がありません"
+
+
+def test_a_partner_syncs_filings_by_updated_since_and_follows_next(api, sandbox, tokens):
+    """Issue #28: the filings list had `next` but no `sort` and no `updated_since`, so a partner
+    re-read every filing to find the one whose status changed."""
+    c = api()
+    tenant = str(uuid.uuid4())
+    staff = bearer(tokens.user(tenant))
+    link(c, sandbox, staff, new_account())
+    ids = [c.post(f"{BASE}/filings", headers=staff, json=body()).json()["id"] for _ in range(3)]
+    reader = bearer(tokens.access.sign({"sub": f"pc_{uuid.uuid4().hex[:12]}", "tid": tenant, "typ": "partner",
+                                        "scope": "filings:read", "aud": ACCESS_AUDIENCE,
+                                        "iss": ACCESS_ISSUER}, 300))
+    first = c.get(f"{BASE}/filings", headers=reader, params={"sort": "created_at", "limit": 2}).json()
+    assert [f["id"] for f in first["items"]] == ids[:2]
+    assert first["next"] == f"{BASE}/filings?sort=created_at&limit=2&offset=2"
+    assert [f["id"] for f in c.get(first["next"], headers=reader).json()["items"]] == ids[2:]
+    untouched = first["items"][0]
+    assert untouched["updated_at"] == untouched["created_at"]
+
+    since = datetime.now(UTC).isoformat()
+    sandbox.script(outcome="stay")
+    assert submit(c, staff, ids[1]).json()["filing"]["status"] == "arrived"
+    synced = c.get(f"{BASE}/filings", headers=reader, params={"sort": "updated_at", "updated_since": since}).json()
+    assert [f["id"] for f in synced["items"]] == [ids[1]] and synced["next"] is None
+    changed = synced["items"][0]
+    assert changed["status"] == "arrived"
+    assert datetime.fromisoformat(changed["updated_at"]) >= datetime.fromisoformat(since)
+    newest = c.get(f"{BASE}/filings", headers=reader, params={"sort": "-updated_at", "limit": 1}).json()
+    assert newest["items"][0]["id"] == ids[1] and newest["total"] == 3
+    # the default stays newest created first
+    assert [f["id"] for f in c.get(f"{BASE}/filings", headers=reader).json()["items"]] == ids[::-1]
+    naive = c.get(f"{BASE}/filings", headers=reader, params={"updated_since": "2026-04-01T00:00:00"})
+    assert naive.status_code == 422 and naive.headers["content-type"] == "application/problem+json"
+    assert c.get(f"{BASE}/filings", headers=reader, params={"sort": "title"}).status_code == 422
 
 
 def test_amend_withdraw_and_bulk_over_http(api, sandbox, tokens, settings):
