@@ -38,6 +38,9 @@ RECORDED_REFUSALS: dict[str, set[str]] = {
     f"POST /api/v1/auth/{p}": {"login_events", "lockouts", "outbox"}
     for p in ("login", "login/totp", "login/password", "login/totp-enrolment", "login/totp-enrolment/confirm",
               "token/refresh", "oauth/token", "me/password")  # a wrong current password counts like a login's
+} | {
+    # an operator's failed sign-in: its event, and the failure count on the operator's row
+    "POST /api/v1/auth/operators/login": {"login_events", "outbox", "operators"},
 }
 # Fields a service deliberately rewrites: (service, field) -> why.
 SANITISED: dict[tuple[str, str], str] = {
