@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from ops.backup import archive, repurge, sources
 from ops.backup.archive import BackupKeys
@@ -205,7 +206,13 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
         if report.problems:
             raise DrillError("the restored data does not match the manifest")
         # Before anything serves the restored data: no tenant deleted since the backup comes back.
-        report.repurged = repurge.repurge(report.database_urls, Ledger(tombstone_path(common)), store)
+        ledger = Ledger(tombstone_path(common))
+        say(out, f"tombstones: {ledger.path}" + ("" if ledger.path.exists() else " (none yet: no tenant purged)"))
+        try:
+            report.repurged = repurge.repurge(report.database_urls, ledger, store)
+        except SQLAlchemyError as exc:
+            # Never start on data that may hold a deleted tenant: the drill fails, and says why.
+            raise DrillError(f"re-purging the deleted tenants failed: {exc}") from exc
         t = phase("re-purge deleted tenants", t)
         if not start_stack:
             raise _Skip
