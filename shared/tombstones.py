@@ -4,7 +4,7 @@ A restore rolls the databases back, the accounts database with them, and so the 
 tenant was deleted (its contract-end row and the services' purge confirmations) would go back to
 before the deletion, and the tenant's data would live again. This file is not part of any backup
 and is never rewritten, only appended to: accounts adds a line when it asks the services to purge
-a tenant (from then on the data must never come back), when every service confirmed (the
+a tenant (from then on the data must never come back), at each service's confirmation (the
 confirmations of the deletion certificate), and when the accounts themselves are deleted. After a
 restore, ops.backup.repurge purges every tenant named here again and reinstates the record the
 certificate is issued from (docs/operations.md, "A restore never brings a deleted tenant back").

@@ -508,6 +508,9 @@ def on_tenant_purged(session: Session, event: EventEnvelope, ledger: Ledger | No
         tenant = session.get(Tenant, tenant_id)
         if tenant is not None:
             tenant.status = "purged"
+    if row is None:
+        # Every new confirmation, not only the last: a restore between two of them still gets
+        # back the ones whose events its accounts consumer will not see again.
         tombstone(ledger, session, term)
 
 
