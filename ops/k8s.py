@@ -117,6 +117,10 @@ def deployment(name: str, port: int) -> dict[str, Any]:
         # The local store on a ReadWriteMany volume shared by the replicas (or ROUMU_FILES_STORAGE=s3).
         vols.append({"name": "files-data", "persistentVolumeClaim": {"claimName": "files-data"}})
         mnts.append({"name": "files-data", "mountPath": "/data/files"})
+    if name == "accounts":
+        # The purged tenants' tombstones (shared/tombstones.py): outside every database and backup.
+        vols.append({"name": "tombstones", "persistentVolumeClaim": {"claimName": "tombstones"}})
+        mnts.append({"name": "tombstones", "mountPath": "/tombstones"})
     probe = {"httpGet": {"path": liveness_path(name), "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3,
              "failureThreshold": 3}
     container = {

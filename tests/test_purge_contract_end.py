@@ -20,6 +20,7 @@ from services.accounts.certificate import verify
 from services.accounts.settings import AccountsSettings
 from shared.clock import JST, FrozenClock
 from shared.db import make_engine
+from shared.tombstones import Ledger, tombstone_path
 from shared.topology import SERVICES
 from tests.accounts.conftest import BASE, add_jigyosho, add_user, open_tenant, wait_for
 from tests.conftest import bearer
@@ -169,6 +170,10 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
 
     # The scan: not one row of the tenant in any table of any service database.
     assert rows_mentioning(settings, t.id) == []
+    # The tombstone a restore re-purges from (shared/tombstones.py), outside every database.
+    stone = Ledger(tombstone_path(settings)).tenants()[t.id]
+    assert stone["status"] == "accounts_deleted" and len(stone["confirmations"]) == 8
+    assert stone["termination"]["tenant_code"] == t.code
     # ...while the other tenant's rows are all there.
     assert {s for s, _, _ in rows_mentioning(settings, keep.id)} >= {
         "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks"}

@@ -23,8 +23,9 @@ from typing import IO, Any
 
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from ops.backup import archive, sources
+from ops.backup import archive, repurge, sources
 from ops.backup.archive import BackupKeys
 from ops.backup.drill_rules import rto_problem
 from ops.backup.job import DATA_KEYS_MEMBER, RunResult, resolve_paths, run_alert, secondary_target
@@ -34,6 +35,7 @@ from ops.backup.targets import DirectoryTarget, Target
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.ports import free_port
 from shared.settings import CommonSettings
+from shared.tombstones import Ledger, tombstone_path
 from shared.topology import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +61,7 @@ class DrillReport:
     restored_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     files_checked: int = 0
     restored_files: dict[str, str] = field(default_factory=dict)  # path in the store → sha256
+    repurged: dict[str, dict[str, int]] = field(default_factory=dict)  # tenant → service → rows
     database_urls: dict[str, str] = field(default_factory=dict)
     scratch: Path | None = None
     login_ok: bool = False
@@ -76,6 +79,9 @@ class DrillReport:
         out.append(f"databases:   {len(self.restored_counts)} restored, "
                    f"{sum(sum(t.values()) for t in self.restored_counts.values())} rows in all")
         out.append(f"files:       {self.files_checked} checked")
+        back = sorted(t for t, c in self.repurged.items() if any(c.values()))
+        out.append(f"tombstones:  {len(self.repurged)} purged tenants purged again"
+                   + (f"; the backup had brought back {', '.join(back)}" if back else ""))
         out.append(f"login:       {'ok through the gateway' if self.login_ok else 'NOT done'}")
         for p in self.problems:
             out.append(f"PROBLEM:     {p}")
@@ -199,6 +205,15 @@ def run_drill(common: CommonSettings, backup: BackupSettings, monitor: MonitorSe
 
         if report.problems:
             raise DrillError("the restored data does not match the manifest")
+        # Before anything serves the restored data: no tenant deleted since the backup comes back.
+        ledger = Ledger(tombstone_path(common))
+        say(out, f"tombstones: {ledger.path}" + ("" if ledger.path.exists() else " (none yet: no tenant purged)"))
+        try:
+            report.repurged = repurge.repurge(report.database_urls, ledger, store)
+        except SQLAlchemyError as exc:
+            # Never start on data that may hold a deleted tenant: the drill fails, and says why.
+            raise DrillError(f"re-purging the deleted tenants failed: {exc}") from exc
+        t = phase("re-purge deleted tenants", t)
         if not start_stack:
             raise _Skip
         if not monitor.password:

@@ -538,7 +538,8 @@ def run_contract_jobs(p: OperatorPrincipal, rt: Rt) -> JobRun:
 
 def run_jobs(rt: Runtime) -> list[dict[str, Any]]:
     cfg: AccountsSettings = rt.extras["accounts_settings"]
-    return service.run_due_jobs(rt.transaction, _clock(rt).now(), timedelta(seconds=cfg.purge_settle_seconds))
+    return service.run_due_jobs(rt.transaction, _clock(rt).now(), timedelta(seconds=cfg.purge_settle_seconds),
+                                rt.extras.get("ledger"))
 
 
 @operations.get("/mail-deliveries", response_model=MailDeliveryPage, responses=problem_responses(401, 403, 422))

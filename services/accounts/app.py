@@ -16,6 +16,7 @@ from shared.clock import JST, SYSTEM_CLOCK, Clock
 from shared.keys import ensure_key
 from shared.service_app import Runtime, Subscription, create_service_app
 from shared.settings import CommonSettings
+from shared.tombstones import Ledger, tombstone_path
 
 NAME = "accounts"
 log = logging.getLogger("roumu.accounts.scheduler")
@@ -75,16 +76,19 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
     """`clock` is for tests (a FrozenClock moved by hand); `deadlines` too (a koyo_hoken client on a
     test app)."""
     cfg = accounts_settings or AccountsSettings()
+    holder: dict[str, Ledger] = {}
 
     def startup(rt: Runtime) -> None:
         rt.extras["clock"] = clock or SYSTEM_CLOCK
         rt.extras["accounts_settings"] = cfg
         if deadlines is not None:
             rt.extras["deadlines"] = deadlines
+        holder["ledger"] = rt.extras["ledger"] = Ledger(tombstone_path(rt.settings))
         ensure_key(rt.settings.keys_dir, "certificate")  # published at /certificate-keys from the start
 
     subscriptions = (
-        Subscription("tenant-purged", "roumu.*.tenant.purged", service.on_tenant_purged),
+        Subscription("tenant-purged", "roumu.*.tenant.purged",
+                     lambda s, e: service.on_tenant_purged(s, e, holder.get("ledger"))),
         Subscription("notice-mail", events.NOTICE_PUBLISHED, mail.notice_handler(cfg, clock or SYSTEM_CLOCK)),
         Subscription("efiling-mail", "roumu.efiling.filing.>", mail.efiling_handler(cfg, clock or SYSTEM_CLOCK)),
     )

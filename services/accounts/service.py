@@ -41,6 +41,7 @@ from shared.clock import JST
 from shared.errors import ProblemError, not_found
 from shared.events import SYSTEM, Actor, EventEnvelope
 from shared.permissions import TENANT_ADMIN, Grants
+from shared.tombstones import Ledger
 
 TENANT_CODE_TAKEN = ProblemError(409, "tenant-code-taken", "このテナントコードは既に使われています")
 LOGIN_ID_TAKEN = ProblemError(409, "login-id-taken", "このログインIDは既に使われています")
@@ -426,14 +427,17 @@ def start_of_day(d: date) -> datetime:
     return datetime.combine(d, time(0, 0), tzinfo=JST)
 
 
-def run_due_jobs(transaction: Callable[[], Any], now: datetime, settle: timedelta) -> list[dict[str, Any]]:
+def run_due_jobs(transaction: Callable[[], Any], now: datetime, settle: timedelta,
+                 ledger: Ledger | None = None) -> list[dict[str, Any]]:
     """Carry out every contract-end step that is due at `now`, each in its own transaction.
 
     1. accounts disabled (00:00 JST of the business day after the contract end);
     2. purge requested (00:00 JST of the same day, and at least `settle` after step 1, so the
        disabling events reach every service before their data goes);
     3. account information deleted (00:00 JST of the business day after the end month), once
-       every service confirmed its purge."""
+       every service confirmed its purge.
+
+    `ledger`: the tombstones a restore re-purges from (shared/tombstones.py); written from step 2 on."""
     ran: list[dict[str, Any]] = []
     with transaction() as session:
         due = [t.tenant_id for t in session.execute(select(ContractTermination).where(
@@ -443,13 +447,14 @@ def run_due_jobs(transaction: Callable[[], Any], now: datetime, settle: timedelt
             term = session.get(ContractTermination, tenant_id, with_for_update=True)
             if term is None:
                 continue
-            step = _run_step(session, term, now, settle)
+            step = _run_step(session, term, now, settle, ledger)
             if step:
                 ran.append({"tenant_id": tenant_id, "step": step, "at": now.isoformat()})
     return ran
 
 
-def _run_step(session: Session, term: ContractTermination, now: datetime, settle: timedelta) -> str | None:
+def _run_step(session: Session, term: ContractTermination, now: datetime, settle: timedelta,
+              ledger: Ledger | None = None) -> str | None:
     if term.status == "scheduled" and now >= start_of_day(term.accounts_disabled_on):
         _disable_tenant(session, term, now)
         return "accounts_disabled"
@@ -457,9 +462,11 @@ def _run_step(session: Session, term: ContractTermination, now: datetime, settle
             and term.disabled_at is not None and now >= term.disabled_at + settle):
         term.status, term.purge_requested_at = "purging", now
         messaging.record(session, events.tenant_purge_requested(term))
+        tombstone(ledger, session, term)
         return "purge_requested"
     if term.status == "purged" and now >= start_of_day(term.accounts_deleted_on):
         _delete_accounts(session, term, now)
+        tombstone(ledger, session, term)
         return "accounts_deleted"
     return None
 
@@ -479,7 +486,7 @@ def _disable_tenant(session: Session, term: ContractTermination, now: datetime) 
         _publish_permissions(session, user, SYSTEM)
 
 
-def on_tenant_purged(session: Session, event: EventEnvelope) -> None:
+def on_tenant_purged(session: Session, event: EventEnvelope, ledger: Ledger | None = None) -> None:
     """roumu.<service>.tenant.purged: keep the confirmation; when every service confirmed, the
     tenant's operational data is gone everywhere."""
     service = event.type.split(".")[1]
@@ -501,6 +508,27 @@ def on_tenant_purged(session: Session, event: EventEnvelope) -> None:
         tenant = session.get(Tenant, tenant_id)
         if tenant is not None:
             tenant.status = "purged"
+    if row is None:
+        # Every new confirmation, not only the last: a restore between two of them still gets
+        # back the ones whose events its accounts consumer will not see again.
+        tombstone(ledger, session, term)
+
+
+def termination_record(term: ContractTermination) -> dict[str, Any]:
+    return {c.name: getattr(term, c.name) for c in ContractTermination.__table__.columns}
+
+
+def tombstone(ledger: Ledger | None, session: Session, term: ContractTermination) -> None:
+    """The tenant's line in the tombstones (before the commit): the contract-end row and the
+    confirmations so far, everything the deletion certificate is issued from."""
+    if ledger is None:
+        return
+    session.flush()
+    confirmations = session.execute(select(PurgeConfirmation).where(
+        PurgeConfirmation.tenant_id == term.tenant_id)).scalars()
+    ledger.append({"tenant_id": term.tenant_id, "status": term.status, "termination": termination_record(term),
+                   "confirmations": [{"service": c.service, "counts": c.counts, "purged_at": c.purged_at,
+                                      "received_at": c.received_at} for c in confirmations]})
 
 
 def confirmed_services(session: Session, tenant_id: str) -> list[str]:
