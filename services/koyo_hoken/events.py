@@ -6,6 +6,7 @@ event is also kept by audit_log for years."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from services.koyo_hoken.models import InsuredPerson, Procedure
@@ -31,10 +32,20 @@ def _person_subject(p: InsuredPerson) -> dict[str, str]:
 
 
 def insured_person_registered(p: InsuredPerson, actor: Actor) -> EventEnvelope:
+    return insured_person_registered_row({c: getattr(p, c) for c in _REGISTERED_COLUMNS}, actor)
+
+
+_REGISTERED_COLUMNS = ("id", "tenant_id", "jigyosho_id", "hire_date", "weekly_hours", "status")
+
+
+def insured_person_registered_row(row: Mapping[str, Any], actor: Actor) -> EventEnvelope:
+    """The same event from a person's column values (a bulk import inserts rows, not objects)."""
     return EventEnvelope(
-        type=INSURED_PERSON_REGISTERED, tenant_id=p.tenant_id, actor=actor, subject=_person_subject(p),
+        type=INSURED_PERSON_REGISTERED, tenant_id=row["tenant_id"], actor=actor,
+        subject={"insured_person_id": row["id"], "tenant_id": row["tenant_id"], "jigyosho_id": row["jigyosho_id"]},
         # Decimal as a string: JSON numbers would round 37.5 hours on the way through some clients.
-        data={"hire_date": p.hire_date.isoformat(), "weekly_hours": str(p.weekly_hours), "status": p.status},
+        data={"hire_date": row["hire_date"].isoformat(), "weekly_hours": str(row["weekly_hours"]),
+              "status": row["status"]},
     )
 
 

@@ -7,6 +7,8 @@ import pytest
 from services.koyo_hoken.rules import forms
 from services.koyo_hoken.rules.numbers import (
     NumberFormatError,
+    formatted_hihokensha_key,
+    hihokensha_key,
     mask_my_number,
     my_number_check_digit,
     normalize_my_number,
@@ -30,6 +32,19 @@ def test_any_check_digit_is_accepted_no_guessed_algorithm():
 def test_legacy_10_digit_kept_as_is_never_padded_with_0():
     n = parse_hihokensha_bango("1234-567890")
     assert n.legacy and n.check is None and n.formatted == "1234-567890" and n.digits == "1234567890"
+
+
+@pytest.mark.parametrize("text", ["1234-567890-1", "12345678901", "１２３４－５６７８９０－１", "1234-567890",
+                                  "1234567890", "1234 567890 7"])
+def test_key_of_the_stored_form_is_the_key_of_the_number(text):
+    """The import takes the key from the validated (formatted) number instead of parsing it again."""
+    assert formatted_hihokensha_key(parse_hihokensha_bango(text).formatted) == hihokensha_key(text) == "1234567890"
+
+
+@pytest.mark.parametrize("text", ["12345678901", "1234567890", "1234-5678901", "12-34567890-1", ""])
+def test_key_of_the_stored_form_refuses_an_unformatted_number(text):
+    with pytest.raises(ValueError):
+        formatted_hihokensha_key(text)
 
 
 @pytest.mark.parametrize("text", ["1234-56789-1", "abcd-567890-1", "1234567890123456", ""])
