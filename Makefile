@@ -84,14 +84,14 @@ k8s: $(STAMP)
 	kubectl kustomize deploy/k8s/overlays/production
 
 # What a partner's tools make of the contracts (issue #28): no drift, redocly lint with 0 errors on
-# every document, and the example programs (examples/partner/) type-checked against clients
+# every document, the AsyncAPI document through AsyncAPI's own parser, and the example programs (examples/partner/) type-checked against clients
 # generated from the partner contract: TypeScript (openapi-typescript + openapi-fetch, tsc --strict)
 # and Python (openapi-python-client, mypy --strict).
 PARTNER_TS := examples/partner/typescript
 PARTNER_PY := var/partner-client
 test-contracts: $(STAMP)
 	$(BIN)/python -m ops.contracts --check
-	cd $(PARTNER_TS) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint && npm run --silent typecheck
+	cd $(PARTNER_TS) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint && npm run --silent asyncapi && npm run --silent typecheck
 	rm -rf $(PARTNER_PY) && mkdir -p $(PARTNER_PY)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --meta none --path contracts/public/partner-api.v1.json \
 		--output-path $(PARTNER_PY)/roumu_partner_client --config examples/partner/python/openapi-python-client.yaml
