@@ -12,6 +12,7 @@ import json
 import os
 import re
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -146,12 +147,12 @@ def _expand_bytes(raw: bytes, depth: int) -> list[str]:
             with zipfile.ZipFile(io.BytesIO(raw)) as zf:
                 for info in zf.infolist():
                     out += [f"[zip member {info.filename}] {t}" for t in _expand_bytes(zf.read(info), depth + 1)]
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except (zipfile.BadZipFile, OSError, ValueError, zlib.error):
             pass
     if raw[:2] == b"\x1f\x8b":
         try:
             out += [f"[gzip] {t}" for t in _expand_bytes(gzip.decompress(raw), depth + 1)]
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):  # a run that only looks like gzip: not a hit
             pass
     out += _expand_text(raw.decode("utf-8", "replace"), depth)
     return out
