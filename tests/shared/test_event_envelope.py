@@ -69,3 +69,25 @@ def test_events_read_back_from_the_stream_are_validated_as_envelopes():
     with pytest.raises(ValidationError):
         EventEnvelope.from_json(b'{"type":"not.a.type","tenant_id":null,"actor":{"kind":"user","id":"u"},'
                                 b'"subject":{}}')
+
+
+def test_the_secret_walk_finds_numbers_at_any_depth_and_in_any_str_or_int_kind():
+    # Issue 22 made the walk iterative with fast paths for plain str / int / None: subclasses (enums)
+    # and values deep in lists of dicts are still searched, and a UUID next to a number does not hide it.
+    from enum import IntEnum, StrEnum
+
+    class Code(StrEnum):
+        N = "123456789018"
+
+    class Big(IntEnum):
+        N = 123456789018
+
+    for data in ({"a": [{"b": ({"c": [None, True, 1.5, "123456789018"]},)}]}, {"e": Code.N}, {"e": Big.N},
+                 {"id": "0b6f1e2a-1c2d-4e5f-8a9b-123456789018 123456789018"},
+                 {"note": "1234 5678 9018"}):
+        with pytest.raises(ValidationError, match="must not carry secrets"):
+            EventEnvelope(type="roumu.auth.user.changed", tenant_id="t", actor=ACTOR, subject={"user_id": "u"},
+                          data=data)
+    ok = {"id": "0B6F1E2A-1C2D-4E5F-8A9B-123456789018", "flags": [True, False, None, 1.0, 10**11 - 1]}
+    assert EventEnvelope(type="roumu.auth.user.changed", tenant_id="t", actor=ACTOR, subject={"user_id": "u"},
+                         data=ok).data == ok
