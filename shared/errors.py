@@ -120,8 +120,10 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves the app as problem+json; unexpected ones as a 500 without internals."""
+def install_error_handlers(app: FastAPI, unexpected_middleware: bool = True) -> None:
+    """Every error leaves the app as problem+json; unexpected ones as a 500 without internals.
+    `unexpected_middleware=False`: the caller answers escaped exceptions itself (the services'
+    shared.frame_middleware.FrameMiddleware does, inside its request id and metrics)."""
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -154,7 +156,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
     # Added first, so it sits innermost of the user middleware: inside RequestIdMiddleware, whose
     # request id the answer and the log line then carry (the catch-all above runs outside it).
-    app.add_middleware(UnexpectedErrors)
+    if unexpected_middleware:
+        app.add_middleware(UnexpectedErrors)
 
 
 def unexpected_response(path: str, exc: BaseException) -> JSONResponse:
