@@ -49,6 +49,7 @@ class Subscription:
     subject: str
     handler: Handler
     ack_wait: float = 30.0
+    wants: Callable[[str], bool] | None = None  # the event types the handler acts on (None: all)
 
 
 @dataclass
@@ -105,11 +106,13 @@ def create_service_app(
     service's read model of the 事業所 master (shared.jigyosho_directory), fed by the same
     "accounts-feed" consumer (a service with its own feed passes it to `accounts_feed_handler`)."""
     settings = settings or get_settings()
-    feed = accounts_feed_handler(permissions, TenantPurge(name, messaging, purge_keep)
-                                 if purge and holds_tenant_data(messaging.outbox.metadata) else None,
-                                 jigyosho_directory)
+    purge_handler = (TenantPurge(name, messaging, purge_keep)
+                     if purge and holds_tenant_data(messaging.outbox.metadata) else None)
+    feed = accounts_feed_handler(permissions, purge_handler, jigyosho_directory)
     if accounts_feed and feed is not None:
-        subscriptions = [*subscriptions, Subscription(*ACCOUNTS_FEED, feed)]
+        subscriptions = [*subscriptions, Subscription(*ACCOUNTS_FEED, feed,
+                                                      wants=accounts_feed_types(permissions, purge_handler,
+                                                                                jigyosho_directory).__contains__)]
     for s in subscriptions:
         if (s.durable, s.subject) not in CONSUMES.get(name, ()):
             # The NATS server would refuse the consumer (shared/nats_auth.py): say so now.
@@ -131,7 +134,8 @@ def create_service_app(
                      revoked=RevokedSessions(nats, settings.nats_stream, stream_replicas=replicas))
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
-                          nats, settings.nats_stream, ack_wait=s.ack_wait, stream_replicas=replicas)
+                          nats, settings.nats_stream, ack_wait=s.ack_wait, stream_replicas=replicas,
+                          wants=s.wants)
             for s in subscriptions
         ]
         app.state.runtime = rt
@@ -250,6 +254,20 @@ def accounts_feed_handler(permissions: Permissions | None, purge: TenantPurge | 
             purge.handle(session, event)
 
     return handle
+
+
+def accounts_feed_types(permissions: Permissions | None, purge: TenantPurge | None,
+                        jigyosho_directory: JigyoshoDirectory | None = None) -> frozenset[str]:
+    """The accounts events `accounts_feed_handler` acts on; the feed's consumer acks the others
+    (tenant.updated, user.created, …) without a transaction or an inbox claim."""
+    types: set[str] = set()
+    if permissions is not None:
+        types |= Permissions.EVENT_TYPES
+    if jigyosho_directory is not None:
+        types |= JigyoshoDirectory.EVENT_TYPES
+    if purge is not None:
+        types |= TenantPurge.EVENT_TYPES
+    return frozenset(types)
 
 
 async def runtime(request: Request) -> Runtime:
