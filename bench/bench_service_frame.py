@@ -89,11 +89,25 @@ def _writes_script(base: str, tenant_ids: list[str], headers: dict[str, str]) ->
                          versions=", ".join(str(v) for v in versions))
 
 
+def _cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user + system, /proc/<pid>/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Measured:
     case: Case
     bare: list[LoadResult]
     frame: list[LoadResult]
+    # The server process's CPU time per answered request, ms, per round: what the code costs,
+    # which a busy machine's other work does not change the way it changes requests/s.
+    bare_cpu_ms: tuple[float, ...] = ()
+    frame_cpu_ms: tuple[float, ...] = ()
+
+    def cpu_ms(self, side: str) -> float:
+        values = self.bare_cpu_ms if side == "bare" else self.frame_cpu_ms
+        return float(statistics.median(values)) if values else float("nan")
 
     @staticmethod
     def _med(rs: list[LoadResult], attr: str) -> float:
@@ -222,11 +236,17 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3, kind: str = "
                     measure(base, 2)
                 b: list[LoadResult] = []
                 f: list[LoadResult] = []
+                b_cpu: list[float] = []
+                f_cpu: list[float] = []
                 for i in range(rounds):
+                    c0 = _cpu_s(procs[1].pid)
                     b.append(measure(bare, seconds))
+                    b_cpu.append((_cpu_s(procs[1].pid) - c0) * 1000 / max(b[-1].requests, 1))
                     with _profiled(procs[0].pid, f"{case.method.lower()}-{i}", seconds):
+                        c0 = _cpu_s(procs[0].pid)
                         f.append(measure(frame, seconds))
-                m = Measured(case, b, f)
+                        f_cpu.append((_cpu_s(procs[0].pid) - c0) * 1000 / max(f[-1].requests, 1))
+                m = Measured(case, b, f, tuple(b_cpu), tuple(f_cpu))
                 out.append(m)
                 print(_line(m), flush=True)
             return out
@@ -245,7 +265,8 @@ def _line(m: Measured) -> str:
     return (f"{m.case.name}: bare {m.med('bare', 'rps'):,.0f} req/s p50 {m.med('bare', 'p50_ms'):.1f} ms "
             f"p99 {m.med('bare', 'p99_ms'):.1f} ms | frame {m.med('frame', 'rps'):,.0f} req/s "
             f"p50 {m.med('frame', 'p50_ms'):.1f} ms p99 {m.med('frame', 'p99_ms'):.1f} ms | throughput "
-            f"{m.throughput_ratio:.2f}× p99 {m.p99_ratio:.2f}× | unexpected "
+            f"{m.throughput_ratio:.2f}× p99 {m.p99_ratio:.2f}× | server CPU per request bare "
+            f"{m.cpu_ms('bare'):.2f} ms frame {m.cpu_ms('frame'):.2f} ms | unexpected "
             f"{sum(r.unexpected for r in m.bare)}/{sum(r.unexpected for r in m.frame)}")
 
 
@@ -257,7 +278,7 @@ def markdown(name: str, results: list[Measured], kind: str, load: tuple[float, f
             rs = m.bare if side == "bare" else m.frame
             rows.append(f"| {m.case.name} | {'bare FastAPI' if side == 'bare' else 'accounts (frame)'} | "
                         f"{m.med(side, 'rps'):,.0f} | {m.med(side, 'p50_ms'):.1f} | {m.med(side, 'p99_ms'):.1f} | "
-                        f"{', '.join(f'{r.rps:,.0f}' for r in rs)} |")
+                        f"{m.cpu_ms(side):.2f} | {', '.join(f'{r.rps:,.0f}' for r in rs)} |")
     ratios = "\n".join(
         f"* {m.case.name}: throughput **{m.throughput_ratio:.2f}×** the bare endpoint (goal ≥ {GOAL_THROUGHPUT}), "
         f"p99 **{m.p99_ratio:.2f}×** (goal ≤ {GOAL_P99:.0f}) — "
@@ -272,10 +293,12 @@ Method: the accounts service and a bare FastAPI app doing the same work (bench/b
 then a one-row SQLAlchemy read, or an UPDATE and an outbox INSERT in one transaction; sync endpoints), each one
 uvicorn process (uvloop, httptools), each its own {kind} database with the same tenant row, on 127.0.0.1 with the
 load generator ({tool}, {connections} connections, {seconds} s per measurement after a 2 s warm-up of each).
-{rounds} rounds, bare then frame in each; the table gives the medians, and each round's requests/s.
+{rounds} rounds, bare then frame in each; the table gives the medians, and each round's requests/s. Server CPU
+ms / request: the server process's CPU time (user + system) over a measurement, per answered request — what each
+costs, less moved by other work on a shared machine than requests/s.
 
-| request | server | requests/s | p50 ms | p99 ms | per round req/s |
-| --- | --- | ---: | ---: | ---: | --- |
+| request | server | requests/s | p50 ms | p99 ms | server CPU ms / request | per round req/s |
+| --- | --- | ---: | ---: | ---: | ---: | --- |
 {chr(10).join(rows)}
 
 {ratios}
