@@ -125,37 +125,50 @@ def _secret_keys(obj: Any, key: str = "") -> set[str]:
     """What makes `obj` unfit for an event: keys named like a secret (other than names of facts about
     one), and values that hold a My Number (under any key). The answer names the keys, never values.
 
-    Walked with a stack and one result set (every event is walked where it is made: a set per node
-    and a call per value were a fifth of a 年度更新 run's time); values that cannot hold twelve
-    digits — short strings, amounts, counts, None, booleans — are passed over without a call."""
+    Every event is walked where it is made, so this is on the path of every write: containers go on a
+    stack, scalars are judged in place, and values that cannot hold twelve digits — short strings,
+    amounts, counts, None, booleans — are passed over without a call (a recursive call and a set per
+    value were a fifth of a 年度更新 run's time, issue #22)."""
     found: set[str] = set()
-    stack: list[tuple[Any, str]] = [(obj, key)]
+    stack: list[tuple[Any, str]] = []
+    _judge(obj, key, found, stack)
     while stack:
         value, name = stack.pop()
-        cls = type(value)
-        if cls is str:
-            if len(value) >= 12 and _holds_my_number(value):
-                found.add(name or "(a value holding a My Number)")
-        elif cls is int:
-            # Fewer than twelve digits cannot hold one (amounts, counts): no string to build.
-            if not -_ELEVEN_DIGITS < value < _ELEVEN_DIGITS and _holds_my_number(str(value)):
-                found.add(name or "(a value holding a My Number)")
-        elif value is None or cls is bool or cls is float:
-            continue
-        elif isinstance(value, dict):
+        if isinstance(value, dict):
             for k, v in value.items():
                 sub = k if type(k) is str else str(k)
-                found.update(_key_findings(sub))
-                stack.append((v, sub))
-        elif isinstance(value, list | tuple):
-            stack.extend((v, name) for v in value)
-        elif isinstance(value, str):
-            if _holds_my_number(value):
-                found.add(name or "(a value holding a My Number)")
-        elif isinstance(value, int) and not isinstance(value, bool):
-            if not -_ELEVEN_DIGITS < value < _ELEVEN_DIGITS and _holds_my_number(str(value)):
-                found.add(name or "(a value holding a My Number)")
+                findings = _key_findings(sub)
+                if findings:
+                    found.update(findings)
+                cls = type(v)
+                if cls is int:
+                    if not -_ELEVEN_DIGITS < v < _ELEVEN_DIGITS and _holds_my_number(str(v)):
+                        found.add(sub or _A_VALUE)
+                elif cls is str:
+                    if len(v) >= 12 and _holds_my_number(v):
+                        found.add(sub or _A_VALUE)
+                elif v is not None and cls is not bool and cls is not float:
+                    _judge(v, sub, found, stack)
+        else:  # a list or tuple
+            for v in value:
+                _judge(v, name, found, stack)
     return found
+
+
+_A_VALUE = "(a value holding a My Number)"
+
+
+def _judge(value: Any, name: str, found: set[str], stack: list[tuple[Any, str]]) -> None:
+    """A scalar judged now (into `found`), a container put on the stack."""
+    if isinstance(value, dict | list | tuple):
+        stack.append((value, name))
+    elif isinstance(value, str):
+        if _holds_my_number(value):
+            found.add(name or _A_VALUE)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        # Fewer than twelve digits cannot hold one (amounts, counts): no string to build.
+        if not -_ELEVEN_DIGITS < value < _ELEVEN_DIGITS and _holds_my_number(str(value)):
+            found.add(name or _A_VALUE)
 
 
 _ELEVEN_DIGITS = 10**11
