@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -53,6 +56,26 @@ class TokenSigner:
         return jwt.encode(body, self.key.private, algorithm="EdDSA", headers={"kid": self.key.kid})
 
 
+def _unverified_header(token: str) -> Mapping[str, Any]:
+    """The token's header, unverified (it only picks the key; jwt.decode then checks the whole
+    token). Remembered per token string: a caller sends the same access token for many requests,
+    and pyjwt's parse checks each character of every segment — read twice per request (key_use,
+    then _key) beside the decode's own parse, it was the largest part of the token check (issue
+    #22). A malformed token raises each time (exceptions are not cached); only tokens of a sane
+    length are kept (4,096 of at most 4 KiB: the cache cannot be grown by odd headers); read-only."""
+    if len(token) > _CACHED_TOKEN_CHARS:
+        return MappingProxyType(jwt.get_unverified_header(token))
+    return _cached_header(token)
+
+
+_CACHED_TOKEN_CHARS = 4096
+
+
+@lru_cache(maxsize=4096)
+def _cached_header(token: str) -> Mapping[str, Any]:
+    return MappingProxyType(jwt.get_unverified_header(token))
+
+
 class TokenVerifier:
     def __init__(self, keys_dir: Path) -> None:
         self.keys_dir = keys_dir
@@ -60,7 +83,7 @@ class TokenVerifier:
 
     def _key(self, token: str, use: Use) -> Any:
         try:
-            header = jwt.get_unverified_header(token)
+            header = _unverified_header(token)
         except jwt.PyJWTError as exc:
             raise TokenError("malformed token") from exc
         if header.get("alg") != "EdDSA":
@@ -76,7 +99,7 @@ class TokenVerifier:
     def key_use(self, token: str) -> Use:
         """Which kind of key signed the token (unverified; verify_* checks the signature)."""
         try:
-            kid = str(jwt.get_unverified_header(token).get("kid"))
+            kid = str(_unverified_header(token).get("kid"))
         except jwt.PyJWTError as exc:
             raise TokenError("malformed token") from exc
         if kid not in self._keys:
