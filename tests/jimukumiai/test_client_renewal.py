@@ -17,7 +17,7 @@ from datetime import date
 from sqlalchemy import create_engine, text
 
 from tests.conftest import bearer
-from tests.jimukumiai.conftest import BASE, JIGYOSHO, Api, member_body
+from tests.jimukumiai.conftest import JIGYOSHO, Api, member_body
 from tests.services.support import assert_matches_contract, outbox_payloads
 
 B7_WAGES = {"rousai_wages": 12_345_678, "koyo_wages": 11_800_500, "paid_estimate": 200_000}
