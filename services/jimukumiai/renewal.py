@@ -235,7 +235,7 @@ def _begin(transaction: Callable[[], AbstractContextManager[Session]], tenant_id
            run_id: str, actor: Actor, now: datetime, stale_after: timedelta, kind: str = "entrusted"
            ) -> tuple[list[Prepared], int]:
     """Register the run first, then read what it has to do: the partial unique index
-    uq_renewal_runs_running admits one unfinished run per tenant and year, so a second run waits
+    uq_renewal_runs_running admits one unfinished run per tenant, year and kind, so a second run waits
     on the first's insert and is refused (409 with the running run's id), and a run that starts
     after another finished reads that one's renewals."""
     try:

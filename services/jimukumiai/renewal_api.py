@@ -92,16 +92,23 @@ def export_results(fiscal_year: Year, access: CanRead, rt: Rt,
                    kind: Annotated[Literal["entrusted", "client"], Query(
                        description="entrusted: the 事務組合's run; client: the office's run")] = "client",
                    jigyosho_id: Annotated[str | None, Query(pattern=REF_ID, description="one 事業所 only")] = None,
+                   member_id: Annotated[str | None, Query(pattern=REF_ID, description=(
+                       "one employer only (its 申告書 控え data); its kind is used"))] = None,
                    ) -> StreamingResponse:
     """The year's stored 年度更新 results as CSV, one line per employer with its 申告書 figures (確定
     and 概算 bases, rates and premiums, 一般拠出金, 不足額 / 充当 / 還付, 延納 and each installment's
-    amount and due date); the caller's 事業所 only."""
+    amount and due date); the caller's 事業所 only. With `member_id`, that employer's line (404 for
+    one outside the caller's tenant or 事業所)."""
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
-    chunks = renewal_export.results(rt.db, access.tenant_id, fiscal_year, kind, access.jigyosho_ids, jigyosho_id,
-                                    Tally())
+    whose: str = kind
+    if member_id is not None:
+        with rt.db.sessions() as session:
+            whose = scoped_member(session, access, member_id).kind
+    chunks = renewal_export.results(rt.db, access.tenant_id, fiscal_year, whose, access.jigyosho_ids, jigyosho_id,
+                                    Tally(), member_id)
     return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="renewal-results-{kind}-{fiscal_year}.csv"'})
+        "Content-Disposition": f'attachment; filename="renewal-results-{whose}-{fiscal_year}.csv"'})
 
 
 @router.get("/renewal-runs/{run_id}", response_model=RenewalRunOut, responses=PROBLEMS)

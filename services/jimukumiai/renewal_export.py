@@ -57,8 +57,9 @@ def row(member_number: str, name: str, kind: str, jigyosho_id: str, member_id: s
 
 
 def results(db: Database, tenant_id: str, fiscal_year: int, kind: str, granted: Collection[str] | None,
-            jigyosho_id: str | None, tally: Tally | None = None) -> Iterator[bytes]:
-    """The year's stored results of the tenant's members of `kind` (the caller's 事業所 only)."""
+            jigyosho_id: str | None, tally: Tally | None = None, member_id: str | None = None) -> Iterator[bytes]:
+    """The year's stored results of the tenant's members of `kind` (the caller's 事業所 only; one
+    member with `member_id`)."""
 
     def page(session: Session, offset: int) -> list[list[Cell]]:
         stmt = (select(Renewal.result, Member.labour_insurance_number, Member.name, Member.kind, Member.jigyosho_id,
@@ -69,6 +70,8 @@ def results(db: Database, tenant_id: str, fiscal_year: int, kind: str, granted: 
             stmt = stmt.where(Member.jigyosho_id.in_(sorted(granted)))
         if jigyosho_id is not None:
             stmt = stmt.where(Member.jigyosho_id == jigyosho_id)
+        if member_id is not None:
+            stmt = stmt.where(Member.id == member_id)
         rows = session.execute(stmt.order_by(Member.labour_insurance_number, Member.id)
                                .limit(PAGE).offset(offset)).all()
         return [row(lin, name, k, js, mid, result) for result, lin, name, k, js, mid in rows]

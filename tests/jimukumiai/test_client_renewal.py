@@ -128,6 +128,8 @@ def test_the_b7_business_as_a_client_gets_no_ennou_and_as_a_member_gets_three(ap
     # The association's books and dunning know nothing of the client.
     assert api.get("/arrears", params={"as_of": "2025-07-31"})["items"][0]["member_id"] == m["id"]
     assert len(api.get("/arrears", params={"as_of": "2025-07-31"})["items"]) == 1
+    # Due notices: the member's three amounts due by 7/10 (不足額, 一般拠出金, 第1期), none of the client's.
+    assert api.post("/installment-notices", {"as_of": "2025-07-01", "horizon_days": 30}) == {"published": 3}
     register = api.call("GET", "/books/member-register.csv", params={"from": "2025-04-01", "to": "2026-03-31"}).text
     assert m["labour_insurance_number"] in register and c["labour_insurance_number"] not in register
     ledger = api.call("GET", "/books/premium-ledger.csv", params={"from": "2025-04-01", "to": "2026-03-31"}).text
@@ -171,6 +173,10 @@ def test_fy2026_client_installments_fall_due_on_business_days(api):
     one = by[small["labour_insurance_number"]]
     assert (one["延納"], one["第1期 納付額"], one["第2期 納付額"], one["申告・納付期限"]) == (
         "無", str(196_335 - 11_800 + 246), "", "2026-07-10")
+    # One employer's line (its 申告書 控え data).
+    only = api.call("GET", "/renewals/2026/results.csv", params={"member_id": small["id"]}).content.decode("utf-8-sig")
+    assert [r["委託事業主ID"] for r in csv.DictReader(io.StringIO(only))] == [small["id"]]
+    api.call("GET", "/renewals/2026/results.csv", 404, params={"member_id": str(uuid.uuid4())})
     assert api.call("GET", "/renewals/2026/results.csv", params={"kind": "entrusted"}).content.decode(
         "utf-8-sig").count("\r\n") == 1  # the header only: no member was renewed
     api.call("GET", "/renewals/2026/results.csv", 422, params={"kind": "everyone"})
@@ -217,6 +223,7 @@ def test_tenants_are_isolated(api, settings, service_client, tokens, clock, jigy
     assert (run["computed"], [s["member_id"] for s in run["skipped"]]) == (1, [same["id"]])
     other.get(f"/renewal-runs/{run['id']}")
     api.get(f"/renewal-runs/{run['id']}", 404)
+    api.call("GET", "/renewals/2025/results.csv", 404, params={"member_id": theirs["id"]})
     text_ = api.call("GET", "/renewals/2025/results.csv").content.decode("utf-8-sig")
     assert mine["id"] in text_ and theirs["id"] not in text_ and same["id"] not in text_
     assert api.get(f"/members/{mine['id']}/renewals/2025")["settlement"]["shortage"] == 19_935
