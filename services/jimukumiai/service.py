@@ -211,6 +211,10 @@ def set_association(session: Session, tenant_id: str, body: AssociationIn, versi
 def enrol_special(session: Session, member: Member, body: SpecialEnrolmentCreate, actor: Actor) -> SpecialEnrolment:
     if member.rousai_code is None:
         raise ProblemError(409, "no-rousai", "労災保険の適用がない事業主は特別加入できません")
+    if member.kind != "entrusted":
+        # 第1種特別加入 (中小事業主等) goes through a 労働保険事務組合 (労災保険法33条・34条).
+        raise ProblemError(409, "not-entrusted", "事務組合に委託していない顧問先は特別加入できません",
+                           "中小事業主等の特別加入には労働保険事務組合への委託が必要です")
     try:
         tokubetsu_kanyu.check_daily_amount(body.daily_amount, body.joined_on)
     except (tokubetsu_kanyu.InvalidDailyAmount, RateNotFound) as exc:

@@ -90,6 +90,10 @@ def test_a_client_is_registered_and_listed_apart_from_the_members(api, settings)
     r = api.post("/clients", client_body(client_from="2025-04-01", client_until="2025-03-31"), 422)
     assert "client_until" in str(r["errors"])
     api.post("/clients", client_body(jigyosho_id="js-unknown"), 404)
+    # 第1種特別加入 goes through an association: refused for a client.
+    r = api.post(f"/members/{c['id']}/special-enrolments",
+                 {"person_name": "顧問太郎", "role": "owner", "daily_amount": 10_000, "joined_on": "2024-04-01"}, 409)
+    assert r["type"].endswith("/not-entrusted")
 
 
 def test_the_b7_business_as_a_client_gets_no_ennou_and_as_a_member_gets_three(api, settings):
