@@ -14,6 +14,7 @@ from shared.events import Actor, EventEnvelope
 MEMBER_ENTRUSTED = "roumu.jimukumiai.member.entrusted"  # the member joined
 MEMBER_LEFT = "roumu.jimukumiai.member.left"
 CLIENT_REGISTERED = "roumu.jimukumiai.client.registered"  # a client employer of the office (issue 25)
+CLIENT_LEFT = "roumu.jimukumiai.client.left"
 SPECIAL_ENROLMENT_CHANGED = "roumu.jimukumiai.special_enrolment.changed"
 RENEWAL_COMPUTED = "roumu.jimukumiai.renewal.computed"
 INSTALLMENT_DUE = "roumu.jimukumiai.installment.due"
@@ -45,7 +46,13 @@ def client_registered(m: Member, actor: Actor) -> EventEnvelope:
 
 
 def member_left(m: Member, actor: Actor) -> EventEnvelope:
+    """委託解除 of a 委託事業主; for a client of the office (issue 25) roumu.jimukumiai.client.left."""
     assert m.entrusted_until is not None
+    if m.kind == "client":
+        return EventEnvelope(
+            type=CLIENT_LEFT, tenant_id=m.tenant_id, actor=actor, subject=_member_subject(m),
+            data={"labour_insurance_number": m.labour_insurance_number,
+                  "client_until": m.entrusted_until.isoformat(), "status": m.status})
     return EventEnvelope(
         type=MEMBER_LEFT, tenant_id=m.tenant_id, actor=actor, subject=_member_subject(m),
         data={"labour_insurance_number": m.labour_insurance_number, "entrusted_until": m.entrusted_until.isoformat(),

@@ -94,6 +94,11 @@ def test_a_client_is_registered_and_listed_apart_from_the_members(api, settings)
     r = api.post(f"/members/{c['id']}/special-enrolments",
                  {"person_name": "顧問太郎", "role": "owner", "daily_amount": 10_000, "joined_on": "2024-04-01"}, 409)
     assert r["type"].endswith("/not-entrusted")
+    # The office stops serving it: client.left (not the association's member.left).
+    api.post(f"/members/{big['id']}/leave", {"entrusted_until": "2025-03-31"})
+    [_, event] = outbox_payloads(settings, "jimukumiai", big["id"])
+    assert (event["type"], event["data"]["client_until"]) == ("roumu.jimukumiai.client.left", "2025-03-31")
+    assert_matches_contract(event)
 
 
 def test_the_b7_business_as_a_client_gets_no_ennou_and_as_a_member_gets_three(api, settings):
