@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.koyo_hoken import csv_io, events, handoff, repository, service
+from services.koyo_hoken import csv_io, events, handoff, intake, repository, service
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.models import InsuredPerson, Procedure, idempotency, messaging
 from services.koyo_hoken.rules import deadlines as dl
@@ -201,28 +201,31 @@ def export_insured_persons(access: CanRead, p: TenantPrincipal, request: Request
 async def import_insured_persons(
     request: Request, p: TenantPrincipal, access: CanWrite, rt: Rt,
     mode: Annotated[Literal["all_or_nothing", "partial"], Query()] = "all_or_nothing",
+    mapping: Annotated[str, Query(max_length=50,
+                                  description="列マッピング: roumu / ja / テナントで保存した名前")] = "roumu",
 ) -> ImportResult:
     """CSV import of hires (new insured persons) and leavers (draft 資格喪失届), columns as the
-    export plus `action`. `all_or_nothing` (default): any row error → nothing imported, 422 with
-    every error; `partial`: valid rows imported, errors answered with them."""
+    export plus `action` (mapping `roumu`), or a payroll export through a named mapping (`ja`:
+    Japanese headers, 事業所 by 事業所番号 or name; or one the tenant saved). UTF-8 (with or without
+    BOM) or CP932, detected. `all_or_nothing` (default): any row error → nothing imported, 422
+    with every error (row and the file's column); `partial`: valid rows imported, errors answered
+    with them."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ("text/csv", "application/octet-stream"):
         raise ProblemError(415, "unsupported-media-type", "対応していない形式です", "text/csv で送ってください")
-    raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProblemError(422, "validation", "CSVは UTF-8 で保存してください") from None
+    text, encoding = intake.decode(await request.body())
     actor = actor_of(p, request)
     ctx = ctx_of(rt)
 
     def run() -> tuple[int, int, list[ImportRowError], int]:
         with rt.transaction() as session:
-            return csv_io.run_import(session, ctx, access, text, mode, actor)
+            m = csv_io.find_mapping(session, access.tenant_id, mapping, "persons")
+            return csv_io.run_import(session, ctx, access, text, mode, actor, m)
 
     def work() -> ImportResult:
         rows, persons, errors, procs = retry_on_conflict(run)
-        result = ImportResult(mode=mode, rows=rows, imported_persons=persons, created_procedures=procs, errors=errors)
+        result = ImportResult(mode=mode, rows=rows, imported_persons=persons, created_procedures=procs, errors=errors,
+                              encoding=encoding, mapping=mapping)
         if errors and mode == "all_or_nothing":
             raise ProblemError(422, "validation", "CSVに誤りがあります（何も取り込んでいません）",
                                f"{len(errors)}件の誤り", extra={"result": result.model_dump(mode="json")},
