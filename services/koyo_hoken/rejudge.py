@@ -140,8 +140,9 @@ def changes_in(session: Session, tenant_id: str, granted: Collection[str] | None
         EligibilityChange.created_at, EligibilityChange.id)).scalars().all()
 
 
-def scheduled_pass(db: Database, ctx: KoyoContext) -> int:
-    """One daily check (run by the leader): the due scheduled re-judgements. Returns the changes made."""
+def scheduled_pass(db: Database, ctx: KoyoContext, only_tenants: Collection[str] | None = None) -> int:
+    """One daily check (run by the leader): the due scheduled re-judgements. Returns the changes made.
+    `only_tenants`: limit the pass to these tenants (tests share one database)."""
     today = ctx.today()
     made = 0
     for as_of in rj.change_dates():
@@ -149,8 +150,10 @@ def scheduled_pass(db: Database, ctx: KoyoContext) -> int:
             continue
         with db.sessions() as session:
             done = select(RejudgementSchedule.tenant_id).where(RejudgementSchedule.as_of == as_of)
-            tenants = session.execute(select(InsuredPerson.tenant_id).distinct().where(
-                InsuredPerson.tenant_id.not_in(done))).scalars().all()
+            query = select(InsuredPerson.tenant_id).distinct().where(InsuredPerson.tenant_id.not_in(done))
+            if only_tenants is not None:
+                query = query.where(InsuredPerson.tenant_id.in_(sorted(only_tenants)))
+            tenants = session.execute(query).scalars().all()
         for tenant_id in sorted(tenants):
             with db.transaction() as session:
                 r = rejudge(session, ctx, tenant_id, as_of, granted=None, jigyosho_id=None, actor=SYSTEM)
