@@ -11,7 +11,8 @@ from tests.conftest import bearer
 from tests.koyo_hoken import support
 from tests.koyo_hoken.support import BASE
 
-HEADER_JA = "従業員番号,氏名,フリガナ,生年月日,性別,資格取得日,週所定労働時間,事業所番号,事業所名,雇用形態,賃金月額,備考\r\n"
+HEADER_JA = ("従業員番号,氏名,フリガナ,生年月日,性別,資格取得日,週所定労働時間,事業所番号,事業所名,雇用形態,"
+             "賃金月額,備考\r\n")
 
 
 def office_tenant() -> str:
