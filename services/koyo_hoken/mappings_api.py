@@ -127,8 +127,7 @@ async def import_wages(request: Request, p: TenantPrincipal, access: CanWrite, r
             r = wage_io.run(session, ctx, access, text, m)
             result = WageImportResult(rows=r.rows, imported=0 if r.errors else len(r.records), encoding=encoding,
                                       mapping=m.name, errors=r.errors)
-            if r.errors:
-                session.rollback()
+            if r.errors:  # wage_io wrote nothing; the raise ends the unit of work anyway
                 raise ProblemError(422, "validation", "CSVに誤りがあります（何も取り込んでいません）",
                                    f"{len(r.errors)}件の誤り", extra={"result": result.model_dump(mode="json")},
                                    errors=[{"field": f"row{e.row}.{e.field}", "message": e.message,

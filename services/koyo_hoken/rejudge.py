@@ -50,9 +50,10 @@ def facts_of(p: InsuredPerson, on: date) -> el.Facts:
 
 
 def store_decision(session: Session, ctx: KoyoContext, p: InsuredPerson, d: el.Decision, on: date,
-                   current: EligibilityDecision | None) -> None:
-    """Keep `d` as the person's current decision unless a newer date's is stored."""
-    if current is not None and current.judged_on > on:
+                   current: EligibilityDecision | None, *, replace_later: bool = False) -> None:
+    """Keep `d` as the person's current decision unless a later date's is stored (`replace_later`:
+    the facts changed, so a later date's decision judged on the old facts goes too)."""
+    if current is not None and current.judged_on > on and not replace_later:
         return
     if current is None:
         current = EligibilityDecision(tenant_id=p.tenant_id, insured_person_id=p.id)
@@ -67,11 +68,7 @@ def judge_new(session: Session, ctx: KoyoContext, p: InsuredPerson) -> None:
     """A person just registered or changed: the decision on the later of the hire date and today."""
     on = max(p.hire_date, ctx.today())
     current = session.get(EligibilityDecision, (p.tenant_id, p.id))
-    if current is not None and current.judged_on > on:
-        current = None  # a decision for a later date is replaced by today's facts
-        session.execute(EligibilityDecision.__table__.delete().where(  # type: ignore[attr-defined]
-            EligibilityDecision.tenant_id == p.tenant_id, EligibilityDecision.insured_person_id == p.id))
-    store_decision(session, ctx, p, el.decide(facts_of(p, on)), on, current)
+    store_decision(session, ctx, p, el.decide(facts_of(p, on)), on, current, replace_later=True)
 
 
 def rejudge(session: Session, ctx: KoyoContext, tenant_id: str, as_of: date, *, granted: Collection[str] | None,

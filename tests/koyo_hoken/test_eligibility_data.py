@@ -115,3 +115,18 @@ def test_the_scheduled_pass_rejudges_each_tenant_once_on_the_rule_change_date(se
     events = [e for e in outbox_payloads(settings, "koyo_hoken", part) if e["type"] == CHANGED]
     assert len(events) == 1 and events[0]["actor"]["kind"] == "system"
     assert_matches_contract(events[0])
+
+
+def test_a_change_of_the_hours_judges_the_person_again(service_client, tokens):
+    c = service_client("koyo_hoken", clock=frozen(2026, 4, 3))
+    h = bearer(tokens.user(tenant()))
+    pid = register(c, h, "js-1", "12")
+    assert c.post(f"{BASE}/eligibility/rejudgements", headers=h, json={"as_of": "2028-10-01"}).status_code == 200
+    version = c.get(f"{BASE}/insured-persons/{pid}", headers=h).json()["version"]
+    r = c.patch(f"{BASE}/insured-persons/{pid}", headers={**h, "If-Match": f'"{version}"'},
+                json={"weekly_hours": "25"})
+    assert r.status_code == 200, r.text
+    d = c.get(f"{BASE}/insured-persons/{pid}/eligibility", headers=h).json()
+    # Today's facts replace the later date's decision judged on the old ones.
+    assert (d["insured"], d["reason_code"], d["judged_on"], d["rule_version"]) == \
+        (True, "insured", "2026-04-03", "koyo-eligibility/2022-01-01")
