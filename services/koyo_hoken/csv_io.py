@@ -27,9 +27,15 @@ from pydantic import ValidationError
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from services.koyo_hoken import events, intake, repository, service
+from services.koyo_hoken import events, intake, rejudge, repository, service
 from services.koyo_hoken.context import KoyoContext
-from services.koyo_hoken.models import ImportMapping, InsuredPerson, jigyosho_directory, messaging
+from services.koyo_hoken.models import (
+    EligibilityDecision,
+    ImportMapping,
+    InsuredPerson,
+    jigyosho_directory,
+    messaging,
+)
 from services.koyo_hoken.rules import rishoku
 from services.koyo_hoken.rules.numbers import NumberFormatError, formatted_hihokensha_key, hihokensha_key
 from services.koyo_hoken.schemas import ImportRowError, InsuredPersonCreate, ProcedureCreate, ProcedureDetails
@@ -39,6 +45,7 @@ from shared.permissions import Access
 
 Mode = Literal["all_or_nothing", "partial"]
 PERSONS = cast(Table, InsuredPerson.__table__)
+DECISIONS = cast(Table, EligibilityDecision.__table__)
 WRITE_CHUNK = 1000
 BOOLS = {"1": True, "true": True, "yes": True, "有": True, "0": False, "false": False, "no": False, "無": False,
          "": None}
@@ -342,6 +349,7 @@ def run_import(session: Session, ctx: KoyoContext, access: Access, text: str, mo
     for start in range(0, len(persons), WRITE_CHUNK):
         chunk = persons[start:start + WRITE_CHUNK]
         session.execute(insert(PERSONS), chunk)
+        session.execute(insert(DECISIONS), [rejudge.decision_row(ctx, new) for new in chunk])  # issue 25
         messaging.record_many(session, [events.insured_person_registered_row(new, actor) for new in chunk])
     created = 0
     for p, leave in ok_leaves:

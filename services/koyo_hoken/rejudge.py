@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -158,3 +160,16 @@ def scheduled_pass(db: Database, ctx: KoyoContext, only_tenants: Collection[str]
                                                 changes=r.created, ran_at=ctx.clock.now()))
             made += r.created
     return made
+
+
+def decision_row(ctx: KoyoContext, person: dict[str, Any]) -> dict[str, Any]:
+    """The stored decision of a person inserted in bulk (a CSV import), from its column values:
+    judged like `judge_new`, on the later of the hire date and today."""
+    on = max(person["hire_date"], ctx.today())
+    d = el.decide(el.Facts(on=on, birth_date=person["birth_date"], weekly_hours=Decimal(person["weekly_hours"]),
+                           employment_start=person["hire_date"], contract_end=person.get("contract_end"),
+                           renewal_clause=bool(person.get("renewal_clause")),
+                           student=el.Student(person.get("student") or "none")))
+    return {"tenant_id": person["tenant_id"], "insured_person_id": person["id"], "jigyosho_id": person["jigyosho_id"],
+            "insured": d.insured, "category": d.category, "reason_code": d.reason_code, "reason": d.reason[:300],
+            "rule_version": d.rule_version, "judged_on": on, "judged_at": ctx.clock.now()}

@@ -36,7 +36,7 @@ def persons(c, h):
 
 
 def test_a_cp932_payroll_file_with_japanese_headers_reports_its_bad_row_and_writes_nothing(service_client, tokens):
-    c = service_client("koyo_hoken")
+    c = service_client("koyo_hoken", clock=support.frozen(2026, 4, 3))  # 20 h rules today
     tid = office_tenant()
     h = bearer(tokens.user(tid))
     rows = ("E001,山田 太郎,ヤマダ タロウ,1990/4/1,男,2025/4/1,40,1301-111111-1,,正社員,\"300,000\",\r\n"
@@ -67,6 +67,10 @@ def test_a_cp932_payroll_file_with_japanese_headers_reports_its_bad_row_and_writ
         == ("ハナコ", "1990-12-01", "js-shiten", 12)
     assert (ichiro["birth_date"], ichiro["hire_date"], Decimal(ichiro["weekly_hours"])) == \
         ("1985-04-01", "2025-04-01", 12)
+    # Imported persons carry their eligibility decision too (judged on the later of hire date and today).
+    for p, insured in ((taro, True), (hanako, False)):
+        d = c.get(f"{BASE}/insured-persons/{p['id']}/eligibility", headers=h).json()
+        assert (d["stored"], d["insured"]) == (True, insured)
 
 
 def _is_utf8(b: bytes) -> bool:
