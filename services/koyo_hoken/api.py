@@ -531,10 +531,14 @@ def _deadline_items(session: Session, ctx: KoyoContext, access: Access, jigyosho
                                   raw_due_date=pr.raw_due_date, due_date=pr.due_date,
                                   due_state=dl.due_state(pr.due_date, today, soon),
                                   days_left=(pr.due_date - today).days))
-    for person in repository.persons_missing_shutoku(session, access.tenant_id, access.jigyosho_ids, jigyosho_id):
-        d = dl.shikaku_shutoku(person.hire_date, ctx.settings.shift_fixed_date_deadlines)
+    missing = repository.persons_missing_shutoku(session, access.tenant_id, access.jigyosho_ids, jigyosho_id)
+    # A person made insured by a re-judgement (2028-10-01) owes the 取得届 from that date (issue 25).
+    changes = repository.became_insured(session, access.tenant_id, [p.id for p in missing])
+    for person in missing:
+        acquired = changes[person.id].as_of if person.id in changes else person.hire_date
+        d = dl.shikaku_shutoku(acquired, ctx.settings.shift_fixed_date_deadlines)
         items.append(DeadlineItem(jigyosho_id=person.jigyosho_id, insured_person_id=person.id, procedure_id=None,
-                                  kind="shikaku_shutoku", state=None, event_date=person.hire_date, raw_due_date=d.raw,
+                                  kind="shikaku_shutoku", state=None, event_date=acquired, raw_due_date=d.raw,
                                   due_date=d.due, due_state=dl.due_state(d.due, today, soon),
                                   days_left=(d.due - today).days))
     items.sort(key=lambda i: (i.due_date, i.jigyosho_id, i.insured_person_id))

@@ -42,6 +42,10 @@ def test_the_2028_10_01_rejudgement_lists_the_12_hour_part_timer_with_a_due_shut
     assert (d["insured"], d["reason_code"], d["rule_version"], d["judged_on"], d["stored"]) == \
         (False, "under_weekly_hours", "koyo-eligibility/2022-01-01", "2026-04-03", True)
 
+    # The deadline view owes a 取得届 only for the insured: the 25-hour person, not the 12- and 15-hour ones.
+    due = c.get(f"{BASE}/deadlines", headers=h, params={"kind": "shikaku_shutoku"}).json()["items"]
+    assert [(i["insured_person_id"], i["event_date"]) for i in due] == [(full, "2025-04-01")]
+
     r = c.post(f"{BASE}/eligibility/rejudgements", headers=h, json={"as_of": "2028-10-01"})
     assert r.status_code == 200, r.text
     out = r.json()
@@ -66,6 +70,11 @@ def test_the_2028_10_01_rejudgement_lists_the_12_hour_part_timer_with_a_due_shut
     assert events[0]["data"]["due_date"] == "2028-11-10" and events[0]["data"]["procedure_kind"] == "shikaku_shutoku"
     assert MY_NUMBER not in str(events[0]) and "98000" not in str(events[0])
     assert not [e for e in outbox_payloads(settings, "koyo_hoken", full) if e["type"] == CHANGED]
+
+    # The deadline view (and the daily digest that reads it) now owes their 取得届 from 2028-10-01.
+    due = c.get(f"{BASE}/deadlines", headers=h, params={"kind": "shikaku_shutoku"}).json()["items"]
+    assert sorted((i["insured_person_id"], i["event_date"], i["due_date"]) for i in due) == sorted(
+        [(full, "2025-04-01", "2025-05-12"), (part, "2028-10-01", "2028-11-10"), (other, "2028-10-01", "2028-11-10")])
 
     # A re-run: the same list, nothing recorded twice.
     again = c.post(f"{BASE}/eligibility/rejudgements", headers=h, json={"as_of": "2028-10-01"}).json()
