@@ -153,6 +153,24 @@ class RenewalOut(_Out):
     notes: list[str]
 
 
+class RenewalResultRow(BaseModel):
+    """One employer's stored 年度更新 of a year: who, and the result (its 申告書 控え data)."""
+
+    member_id: str
+    labour_insurance_number: str
+    name: str
+    kind: str = Field(description="entrusted (委託事業主) or client (the office's client)")
+    jigyosho_id: str
+    result: RenewalOut
+
+
+class RenewalResultPage(BaseModel):
+    items: list[RenewalResultRow]
+    total: int
+    limit: int
+    offset: int
+
+
 class InstallmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -12,7 +12,13 @@ from sqlalchemy import select
 from services.jimukumiai import increase, renewal, renewal_export, service
 from services.jimukumiai.api import CanRead, CanWrite, Rt, Today, scoped_member
 from services.jimukumiai.books import Tally
-from services.jimukumiai.calculator_schemas import IncreaseBookingOut, IncreaseEstimateOut, RenewalOut
+from services.jimukumiai.calculator_schemas import (
+    IncreaseBookingOut,
+    IncreaseEstimateOut,
+    RenewalOut,
+    RenewalResultPage,
+    RenewalResultRow,
+)
 from services.jimukumiai.models import Member, Renewal, RenewalRun
 from services.jimukumiai.schemas import (
     REF_ID,
@@ -83,6 +89,26 @@ def start_client_run(body: RenewalRunIn, p: TenantPrincipal, access: CanWrite, r
                       service.today(clock), conf.shift_fixed_deadlines,
                       stale_after=timedelta(seconds=conf.renewal_run_stale_seconds), kind="client")
     return RenewalRunOut.model_validate(row)
+
+
+@router.get("/renewals/{fiscal_year}", response_model=RenewalResultPage, responses=PROBLEMS)
+def list_results(fiscal_year: Year, access: CanRead, rt: Rt,
+                 kind: Annotated[Literal["entrusted", "client"], Query(
+                     description="entrusted: the 事務組合's run; client: the office's run")] = "client",
+                 jigyosho_id: Annotated[str | None, Query(pattern=REF_ID, description="one 事業所 only")] = None,
+                 limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> RenewalResultPage:
+    """The year's stored 年度更新 results as JSON, a page at a time (by 労働保険番号): per employer
+    the whole result (the calculator's shape: 確定, 概算, settlement, 延納 plan with due dates) — the
+    data of its 申告書 控え; the caller's 事業所 only."""
+    if jigyosho_id is not None:
+        access.check_jigyosho(jigyosho_id)
+    with rt.db.sessions() as session:
+        rows, total = renewal_export.page(session, access.tenant_id, fiscal_year, kind, access.jigyosho_ids,
+                                          jigyosho_id, limit, offset)
+    items = [RenewalResultRow(member_id=mid, labour_insurance_number=lin, name=name, kind=k, jigyosho_id=js,
+                              result=RenewalOut.model_validate(result)) for mid, lin, name, k, js, result in rows]
+    return RenewalResultPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/renewals/{fiscal_year}/results.csv", response_class=StreamingResponse,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from services.jimukumiai.books import PAGE, Cell, Tally, _stream
@@ -54,6 +54,22 @@ def row(member_number: str, name: str, kind: str, jigyosho_id: str, member_id: s
             e["rousai_base"], _rate(e["rousai_rate"]), e["koyo_base"], _rate(e["koyo_rate"]),
             e["total"], "有" if plan["allowed"] and len(plan["installments"]) > 1 else "無", r["filing_deadline"],
             *periods, jigyosho_id, member_id]
+
+
+def page(session: Session, tenant_id: str, fiscal_year: int, kind: str, granted: Collection[str] | None,
+         jigyosho_id: str | None, limit: int, offset: int) -> tuple[list[tuple[Any, ...]], int]:
+    """One page of the year's stored results of members of `kind` (JSON export), and the total."""
+    where = [Renewal.tenant_id == tenant_id, Renewal.fiscal_year == fiscal_year, Member.kind == kind]
+    if granted is not None:
+        where.append(Member.jigyosho_id.in_(sorted(granted)))
+    if jigyosho_id is not None:
+        where.append(Member.jigyosho_id == jigyosho_id)
+    joined = and_(Member.id == Renewal.member_id, Member.tenant_id == tenant_id)
+    total = session.execute(select(func.count()).select_from(Renewal).join(Member, joined).where(*where)).scalar_one()
+    rows = session.execute(select(Member.id, Member.labour_insurance_number, Member.name, Member.kind,
+                                  Member.jigyosho_id, Renewal.result).join(Member, joined).where(*where)
+                           .order_by(Member.labour_insurance_number, Member.id).limit(limit).offset(offset)).all()
+    return [tuple(r) for r in rows], int(total)
 
 
 def results(db: Database, tenant_id: str, fiscal_year: int, kind: str, granted: Collection[str] | None,

@@ -182,6 +182,14 @@ def test_fy2026_client_installments_fall_due_on_business_days(api):
     one = by[small["labour_insurance_number"]]
     assert (one["延納"], one["第1期 納付額"], one["第2期 納付額"], one["申告・納付期限"]) == (
         "無", str(196_335 - 11_800 + 246), "", "2026-07-10")
+    # The same as JSON, a page at a time.
+    page = api.get("/renewals/2026", params={"limit": 1})
+    assert (page["total"], len(page["items"])) == (2, 1)
+    rest = api.get("/renewals/2026", params={"limit": 1, "offset": 1})["items"]
+    results = {i["member_id"]: i for i in page["items"] + rest}
+    assert results[c["id"]]["result"]["plan"]["installments"][1]["due_on"] == "2026-11-02"
+    assert results[small["id"]]["kind"] == "client" and results[small["id"]]["result"]["plan"]["allowed"] is False
+    assert api.get("/renewals/2026", params={"kind": "entrusted"})["total"] == 0
     # One employer's line (its 申告書 控え data).
     only = api.call("GET", "/renewals/2026/results.csv", params={"member_id": small["id"]}).content.decode("utf-8-sig")
     assert [r["委託事業主ID"] for r in csv.DictReader(io.StringIO(only))] == [small["id"]]
@@ -233,6 +241,7 @@ def test_tenants_are_isolated(api, settings, service_client, tokens, clock, jigy
     other.get(f"/renewal-runs/{run['id']}")
     api.get(f"/renewal-runs/{run['id']}", 404)
     api.call("GET", "/renewals/2025/results.csv", 404, params={"member_id": theirs["id"]})
+    assert [i["member_id"] for i in api.get("/renewals/2025")["items"]] == [mine["id"]]
     text_ = api.call("GET", "/renewals/2025/results.csv").content.decode("utf-8-sig")
     assert mine["id"] in text_ and theirs["id"] not in text_ and same["id"] not in text_
     assert api.get(f"/members/{mine['id']}/renewals/2025")["settlement"]["shortage"] == 19_935
