@@ -68,6 +68,11 @@ class Figures:
     rss_peak_mib: float
     load: tuple[float, float]  # 1-minute load average before and after
     database: str = "postgres"
+    # This process's CPU seconds (all threads) in the run and in the baseline's inserts: what the
+    # Python side costs, less moved than wall time by other work on a shared machine (on PostgreSQL
+    # the server's own work is not in it).
+    run_cpu_s: float = 0.0
+    baseline_cpu_s: float = 0.0
 
 
 def _rss_mib() -> float:
@@ -143,10 +148,10 @@ def run(n: int = 10_000, kind: str = "postgres") -> Figures:
         seed(db, tenant, n)
         seed_s = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = renewal.run(db.transaction, tenant, FISCAL_YEAR, Actor(kind="system", id="bench"),
                              date(2025, 6, 2), True)
-        run_s = time.perf_counter() - t0
+        run_s, run_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         rss_peak = _rss_mib()
 
         with db.sessions() as session:
@@ -167,20 +172,21 @@ def run(n: int = 10_000, kind: str = "postgres") -> Figures:
         # Baseline: the same number of ledger rows, same bulk insert (chunks of 4,000), nothing computed;
         # only the inserts are timed (each chunk's rows are made before its clock starts).
         now = datetime.now(UTC)
-        baseline_s = 0.0
+        baseline_s = baseline_cpu_s = 0.0
         for start in range(0, ledger_rows, renewal.CHUNK * 4):
             rows = [{"id": str(uuid.uuid4()), "tenant_id": "baseline", "member_id": "m", "fiscal_year": FISCAL_YEAR,
                      "kind": "estimate", "period": 1, "amount": 1, "due_on": date(2025, 7, 10),
                      "occurred_on": date(2025, 6, 2), "reverses_id": None, "renewal_id": None, "note": None,
                      "created_at": now, "actor_id": "bench"}
                     for _ in range(min(renewal.CHUNK * 4, ledger_rows - start))]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             with db.transaction() as session:
                 session.execute(insert(Base.metadata.tables["ledger_entries"]), rows)
             baseline_s += time.perf_counter() - t0
+            baseline_cpu_s += time.process_time() - c0
         db.dispose()
         return Figures(n, seed_s, pure_s, run_s, baseline_s, renewals, ledger_rows, events, len(result.skipped),
-                       rss_before, rss_peak, (load_before, os.getloadavg()[0]), kind)
+                       rss_before, rss_peak, (load_before, os.getloadavg()[0]), kind, run_cpu_s, baseline_cpu_s)
 
 
 def run_child(n: int, kind: str) -> Figures:
@@ -198,7 +204,7 @@ def _row(f: Figures) -> str:
     return (f"| {f.members:,} | {f.run_s:.2f} | {f.baseline_s:.2f} | **{f.run_s / f.baseline_s:.2f}×** | "
             f"{f.pure_s:.2f} | {f.rss_before_mib:.0f} → {f.rss_peak_mib:.0f} | "
             f"{f.renewals:,} / {f.ledger_rows:,} / {f.events:,} ({f.skipped} skipped) | "
-            f"{f.load[0]:.1f} / {f.load[1]:.1f} |")
+            f"{f.load[0]:.1f} / {f.load[1]:.1f} | {f.run_cpu_s:.2f} / {f.baseline_cpu_s:.2f} |")
 
 
 def markdown(figures: list[Figures]) -> str:
@@ -207,8 +213,8 @@ def markdown(figures: list[Figures]) -> str:
         fs = sorted((f for f in figures if f.database == kind), key=lambda f: f.members)
         lines = [f"### {'PostgreSQL' if kind == 'postgres' else 'SQLite (WAL)'}", "",
                  "| members | end to end s | baseline s | × baseline | pure s | peak RSS MiB (before → after run) "
-                 "| results / ledger rows / events | load before / after |",
-                 "| ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+                 "| results / ledger rows / events | load before / after | CPU s run / baseline |",
+                 "| ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
                  *(_row(f) for f in fs)]
         if len(fs) > 1:
             small, large = fs[0], fs[-1]
@@ -225,7 +231,8 @@ entries and one outbox event per member in chunks of {renewal.CHUNK:,}, one tran
 baseline measured in the same process right after: the same number of ledger rows bulk-inserted the same
 way (executemany, chunks of {renewal.CHUNK * 4:,}), nothing computed. Each size on each database runs in a
 process of its own on a fresh database (peak RSS = the process's ru_maxrss after the run; seeding in chunks
-of 10,000). Pure = `compute_all` over inputs in memory. 100,000 members run with `BENCH_LARGE=1`.
+of 10,000). Pure = `compute_all` over inputs in memory. CPU s: the bench process's CPU time in the run and in
+the baseline's inserts (on PostgreSQL the server's work is outside it). 100,000 members run with `BENCH_LARGE=1`.
 Goals (issue #22): 10,000 ≤ {GOAL_SMALL:.0f}× baseline; 100,000 ≤ {GOAL_LARGE:.0f}× baseline, time(100k) /
 time(10k) ≤ {GOAL_SCALING:.0f}, peak RSS ≤ {GOAL_RSS_MIB} MiB.
 
@@ -249,7 +256,8 @@ def main() -> None:
             f = run_child(n, kind.strip())
             figures.append(f)
             print(f"nendo_koshin {kind} {n}: end to end {f.run_s:.2f} s, baseline {f.baseline_s:.2f} s "
-                  f"({f.run_s / f.baseline_s:.2f}×), pure {f.pure_s:.2f} s, rows {f.renewals}/{f.ledger_rows}/"
+                  f"({f.run_s / f.baseline_s:.2f}×), CPU {f.run_cpu_s:.2f} / {f.baseline_cpu_s:.2f} s, "
+                  f"pure {f.pure_s:.2f} s, rows {f.renewals}/{f.ledger_rows}/"
                   f"{f.events}, RSS {f.rss_before_mib:.0f}→{f.rss_peak_mib:.0f} MiB, load {f.load[0]:.1f}",
                   flush=True)
     write_section("bench_nendo_koshin", markdown(figures))
