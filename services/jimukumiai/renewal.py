@@ -49,6 +49,7 @@ from services.jimukumiai.rules.tokubetsu_kanyu import SpecialEnrolment as Specia
 from shared.db import insert_unless_present
 from shared.errors import ProblemError, not_found
 from shared.events import Actor, EventEnvelope
+from shared.ids import new_id
 
 CHUNK = 1000
 OWED_KINDS = ("estimate", "shortage", "general_contribution", "increase_estimate")
@@ -154,7 +155,7 @@ def ledger_rows(tenant_id: str, member_id: str, renewal_id: str, r: RenewalResul
     rows: list[dict[str, Any]] = []
 
     def add(fy: int, kind: str, amount: int, period: int | None = None, due: date | None = None) -> None:
-        rows.append({"id": str(uuid.uuid4()), "tenant_id": tenant_id, "member_id": member_id, "fiscal_year": fy,
+        rows.append({"id": new_id(), "tenant_id": tenant_id, "member_id": member_id, "fiscal_year": fy,
                      "kind": kind, "period": period, "amount": amount, "due_on": due, "occurred_on": on,
                      "reverses_id": None, "renewal_id": renewal_id, "note": None, "created_at": now,
                      "actor_id": actor_id})
@@ -279,7 +280,7 @@ def run(transaction: Callable[[], AbstractContextManager[Session]], tenant_id: s
                 if result is None:
                     skipped.append({"member_id": p.member.id, "reason": reason or ""})
                     continue
-                renewal_id = str(uuid.uuid4())
+                renewal_id = new_id()
                 renewals.append({"id": renewal_id, "tenant_id": tenant_id, "member_id": p.member.id,
                                  "run_id": run_id, "fiscal_year": fiscal_year,
                                  "estimate_total": result.estimate.total,
