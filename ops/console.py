@@ -22,7 +22,7 @@ WEB = ROOT / "web"
 DIST = WEB / "dist"
 STAMP = DIST / ".build-stamp"
 LOCK_STAMP = WEB / "node_modules" / ".roumu-lock-stamp"
-CONTRACTS = [ROOT / "contracts" / "openapi" / f"{name}.json" for name in ("auth", "accounts", "audit_log", "webhooks")]
+CONTRACTS = [ROOT / "contracts" / "openapi" / f"{name}.json" for name in ("auth", "accounts", "audit_log", "webhooks", "koyo_hoken", "efiling")]
 MIN_NODE = (20, 19)
 
 

@@ -40,6 +40,9 @@ class InsuredPerson(Base):
         # One holder per tenant of each 被保険者番号 (migration 0007; docs/koyo_hoken.md "被保険者番号").
         Index("uq_insured_persons_tenant_hihokensha_claim", "tenant_id", "hihokensha_claim", unique=True),
         Index("ix_insured_persons_tenant_hihokensha_key", "tenant_id", "hihokensha_key"),
+        # The console's list (issue 21, migration 0008): 五十音順 and the name searches (prefix).
+        Index("ix_insured_persons_tenant_kana", "tenant_id", "family_name_kana", "given_name_kana"),
+        Index("ix_insured_persons_tenant_name", "tenant_id", "family_name", "given_name"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from shared.crypto import CryptoError
 from shared.errors import ProblemError, not_found
 from shared.events import Actor, EventEnvelope
 from shared.jigyosho_directory import closed_jigyosho, unknown_jigyosho
-from shared.jp_text import egov_rejected_chars
+from shared.jp_text import egov_rejected_chars, is_katakana_name, to_fullwidth_katakana
 from shared.permissions import Access
 
 STALE = ProblemError(412, "precondition-failed", "データが他の利用者によって更新されています",
@@ -61,6 +62,18 @@ def stale_is_412() -> Iterator[None]:
         yield
     except StaleDataError as exc:
         raise STALE from exc
+
+
+def person_search(q: str) -> repository.PersonSearch:
+    """`q` of the persons list (issue 21): digits (hyphens allowed, 4 or more) search the
+    被保険者番号; anything else the name and — when it reads as kana (ひらがな, half-width カナ
+    too) — the furigana. Spaces are ignored (names are stored without one)."""
+    text = "".join(unicodedata.normalize("NFKC", q).split())
+    digits = text.replace("-", "")
+    if digits.isdigit() and len(digits) >= 4:
+        return repository.PersonSearch(None, None, digits)
+    kana = "".join(to_fullwidth_katakana(text).split())
+    return repository.PersonSearch(text, kana if is_katakana_name(kana) else None, None)
 
 
 def invalid(field: str, message: str) -> ProblemError:

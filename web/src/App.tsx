@@ -7,11 +7,17 @@ import { LoginPage } from "./pages/LoginPage";
 import { IdleGuard } from "./pages/account/IdleGuard";
 import { NoticesBanner } from "./pages/account/NoticesBanner";
 import { useMenus, LOG_MENU } from "./pages/logs/access";
+import { EFILING_MENU, KOYO_MENU } from "./pages/work/common";
 import { useAdminVisible } from "./pages/admin/visible";
 
 // Screens other than ホーム load on first use: the initial JavaScript stays small (bench/bench_console.py).
 const AccountPage = lazy(() => import("./pages/account/AccountPage"));
 const LogsPage = lazy(() => import("./pages/logs/LogsPage"));
+const DashboardPage = lazy(() => import("./pages/work/DashboardPage"));
+const JigyoshoListPage = lazy(() => import("./pages/work/JigyoshoPage").then((m) => ({ default: m.JigyoshoListPage })));
+const PersonsPage = lazy(() => import("./pages/work/JigyoshoPage").then((m) => ({ default: m.PersonsPage })));
+const PersonPage = lazy(() => import("./pages/work/PersonPage"));
+const HirePage = lazy(() => import("./pages/work/HirePage"));
 const AdminPage = lazy(() => import("./pages/admin/AdminPage").then((m) => ({ default: m.AdminPage })));
 
 const loading = <Center py="xl"><Loader aria-label="読み込み中" /></Center>;
@@ -27,6 +33,8 @@ function Signed() {
   }
   const a = account.data;
   const canLogs = Boolean(menus.data?.[LOG_MENU]);
+  const canWork = Boolean(menus.data?.[KOYO_MENU] || menus.data?.[EFILING_MENU]);
+  const canKoyo = Boolean(menus.data?.[KOYO_MENU]);
   return (
     // Not Mantine's AppShell: it writes its sizes into a <style> element, which the CSP refuses.
     <>
@@ -36,6 +44,8 @@ function Signed() {
             <Text fw={700} component="span">Roumu 業務コンソール</Text>
             <Group gap="md" component="nav" aria-label="メニュー" className="console-nav">
               <Anchor component={NavLink} to="/" end>ホーム</Anchor>
+              {canWork && <Anchor component={NavLink} to="/dashboard" data-testid="nav-dashboard">ダッシュボード</Anchor>}
+              {canKoyo && <Anchor component={NavLink} to="/jigyosho" data-testid="nav-jigyosho">事業所・被保険者</Anchor>}
               <Anchor component={NavLink} to="/account">アカウント</Anchor>
               {canLogs && <Anchor component={NavLink} to="/logs">ログ管理</Anchor>}
               {adminVisible ? <Anchor component={NavLink} to="/admin" data-testid="nav-admin">管理</Anchor> : null}
@@ -58,6 +68,11 @@ function Signed() {
             <Route path="/account" element={<AccountPage account={a} />} />
             <Route path="/logs" element={menus.isPending ? loading : canLogs ? <LogsPage /> : <NoAccess />} />
             <Route path="/admin/:section?" element={<AdminPage />} />
+            <Route path="/dashboard" element={<DashboardPage />} />
+            <Route path="/jigyosho" element={menus.isPending ? loading : canKoyo ? <JigyoshoListPage /> : <NoWorkAccess />} />
+            <Route path="/jigyosho/:jigyoshoId/persons" element={menus.isPending ? loading : canKoyo ? <PersonsPage /> : <NoWorkAccess />} />
+            <Route path="/persons/:personId" element={menus.isPending ? loading : canKoyo ? <PersonPage /> : <NoWorkAccess />} />
+            <Route path="/persons/:personId/hire" element={menus.isPending ? loading : canKoyo ? <HirePage /> : <NoWorkAccess />} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>
         </Suspense>
@@ -68,6 +83,10 @@ function Signed() {
 
 function NoAccess() {
   return <Text role="alert" data-testid="no-access" mt="md">この画面を利用する権限がありません（ログ管理メニューの権限が必要です）。</Text>;
+}
+
+function NoWorkAccess() {
+  return <Text role="alert" data-testid="no-access" mt="md">この画面を利用する権限がありません（雇用保険メニューの権限が必要です）。</Text>;
 }
 
 export function App() {
