@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Any, Literal
 
 from sqlalchemy import func, or_, select

@@ -83,7 +83,7 @@ def test_sort_by_kana_and_number_with_paging(service_client, tokens):
     assert _names(c, h, sort="-kana", limit=100)[0] == kana[::-1]
     # Pages of two follow the same order without overlap or gap.
     pages = [_names(c, h, sort="kana", limit=2, offset=o)[0] for o in (0, 2, 4)]
-    assert sum(pages, []) == kana
+    assert [n for page in pages for n in page] == kana
     numbered = ["山本花子", "佐藤一郎", "山田次郎", "伊藤山子"]  # 5001-000001, -000002, -000004, 5002-
     assert _names(c, h, sort="hihokensha_bango", limit=100)[0] == [*numbered, "山田太郎"]
     assert _names(c, h, sort="-hihokensha_bango", limit=100)[0] == [*numbered[::-1], "山田太郎"]

@@ -158,7 +158,7 @@ export default function DashboardPage() {
           <Card withBorder padding="md" aria-labelledby="soon-title">
             <Group justify="space-between">
               <Title order={2} size="h4" id="soon-title">期限が近い手続</Title>
-              {soon.data && <Badge color="yellow" data-testid="due-soon-count">{formatNumber(soon.data.total)} 件</Badge>}
+              {soon.data && <Badge color="yellow" variant="light" data-testid="due-soon-count">{formatNumber(soon.data.total)} 件</Badge>}
             </Group>
             <ProblemAlert problem={(soon.error as Problem | null) ?? null} />
             {soon.data && <DeadlineTable items={soon.data.items} overdue={false} testId="due-soon-table" />}

@@ -46,7 +46,7 @@ export function JigyoshoListPage() {
                 <Table.Td><Anchor component={Link} to={`/jigyosho/${id}/persons`}>{name(id)}</Anchor></Table.Td>
                 <Table.Td>{directory.data?.numbers.get(id) ?? "—"}</Table.Td>
                 <Table.Td>{c?.overdue ? <Badge color="red">{formatNumber(c.overdue)} 件</Badge> : "0 件"}</Table.Td>
-                <Table.Td>{c?.due_soon ? <Badge color="yellow">{formatNumber(c.due_soon)} 件</Badge> : "0 件"}</Table.Td>
+                <Table.Td>{c?.due_soon ? <Badge color="yellow" variant="light">{formatNumber(c.due_soon)} 件</Badge> : "0 件"}</Table.Td>
                 <Table.Td>{formatNumber(c?.upcoming ?? 0)} 件</Table.Td>
               </Table.Tr>
             );

@@ -1,7 +1,7 @@
 // A person's page: who they are, whether they are insured (and why — koyo_hoken's eligibility
 // decision with its rule), their history and procedures, and My Number: masked; revealed only for
 // a user with the grant, each reveal recorded by the API in the operation log (said on screen).
-import { Alert, Anchor, Badge, Box, Button, Card, Group, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Box, Button, Card, Group, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
@@ -45,7 +45,7 @@ function Eligibility({ person }: { person: Person }) {
       {d && (
         <Stack gap={4} mt="sm" data-testid="eligibility">
           <Group gap="xs">
-            <Badge color={d.insured ? "green" : "gray"} data-testid="eligibility-result">{d.insured ? "被保険者となります" : "被保険者となりません"}</Badge>
+            <Text fw={700} data-testid="eligibility-result">{d.insured ? "被保険者となります" : "被保険者となりません"}</Text>
             {d.category && <Text size="sm">{d.category}</Text>}
           </Group>
           <Text size="sm" data-testid="eligibility-reason">理由: {d.reason}</Text>
