@@ -41,8 +41,8 @@ class InsuredPerson(Base):
         Index("uq_insured_persons_tenant_hihokensha_claim", "tenant_id", "hihokensha_claim", unique=True),
         Index("ix_insured_persons_tenant_hihokensha_key", "tenant_id", "hihokensha_key"),
         # The console's list (issue 21, migration 0008): 五十音順 and the name searches (prefix).
-        Index("ix_insured_persons_tenant_kana", "tenant_id", "family_name_kana", "given_name_kana"),
-        Index("ix_insured_persons_tenant_name", "tenant_id", "family_name", "given_name"),
+        Index("ix_insured_persons_tenant_kana", "tenant_id", "jigyosho_id", "family_name_kana", "given_name_kana"),
+        Index("ix_insured_persons_tenant_name", "tenant_id", "jigyosho_id", "family_name", "given_name"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

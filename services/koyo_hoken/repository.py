@@ -57,6 +57,7 @@ def person_search(terms: PersonSearch) -> list[Any]:
 
 
 def _person_order(sort: PersonSort) -> list[Any]:
+    cols: list[Any]
     if sort.lstrip("-") == "kana":
         cols = [InsuredPerson.family_name_kana, InsuredPerson.given_name_kana, InsuredPerson.id]
     elif sort.lstrip("-") == "hihokensha_bango":

@@ -97,6 +97,6 @@ def test_the_search_and_order_columns_are_indexed(settings):
         indexes = {tuple(i["column_names"]) for i in inspect(engine).get_indexes("insured_persons")}
     finally:
         engine.dispose()
-    assert ("tenant_id", "family_name_kana", "given_name_kana") in indexes
-    assert ("tenant_id", "family_name", "given_name") in indexes
+    assert ("tenant_id", "jigyosho_id", "family_name_kana", "given_name_kana") in indexes
+    assert ("tenant_id", "jigyosho_id", "family_name", "given_name") in indexes
     assert ("tenant_id", "hihokensha_key") in indexes

@@ -1,5 +1,5 @@
 import { Anchor, Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes } from "react-router";
 import { useSession, useAccount } from "./session";
 import { HomePage } from "./pages/HomePage";
@@ -20,6 +20,15 @@ const PersonPage = lazy(() => import("./pages/work/PersonPage"));
 const HirePage = lazy(() => import("./pages/work/HirePage"));
 const AdminPage = lazy(() => import("./pages/admin/AdminPage").then((m) => ({ default: m.AdminPage })));
 
+// A work screen opened directly (a bookmark, a reload) fetches its code during the sign-in's refresh
+// instead of after it (the same module lazy() loads; bench/bench_console.py persons).
+if (typeof location !== "undefined") {
+  if (/^\/jigyosho/.test(location.pathname)) void import("./pages/work/JigyoshoPage");
+  else if (/^\/persons\/[^/]+\/hire/.test(location.pathname)) void import("./pages/work/HirePage");
+  else if (/^\/persons\//.test(location.pathname)) void import("./pages/work/PersonPage");
+  else if (location.pathname === "/dashboard") void import("./pages/work/DashboardPage");
+}
+
 const loading = <Center py="xl"><Loader aria-label="読み込み中" /></Center>;
 
 function Signed() {
@@ -35,6 +44,10 @@ function Signed() {
   const canLogs = Boolean(menus.data?.[LOG_MENU]);
   const canWork = Boolean(menus.data?.[KOYO_MENU] || menus.data?.[EFILING_MENU]);
   const canKoyo = Boolean(menus.data?.[KOYO_MENU]);
+  // The work screens start loading (their code, their first query) while the menus are still on
+  // their way: the API refuses what the user may not see whatever the console shows, and once the
+  // menus are known a user without 雇用保険 is told so instead.
+  const work = (screen: ReactNode) => (menus.data && !canKoyo ? <NoWorkAccess /> : screen);
   return (
     // Not Mantine's AppShell: it writes its sizes into a <style> element, which the CSP refuses.
     <>
@@ -69,10 +82,10 @@ function Signed() {
             <Route path="/logs" element={menus.isPending ? loading : canLogs ? <LogsPage /> : <NoAccess />} />
             <Route path="/admin/:section?" element={<AdminPage />} />
             <Route path="/dashboard" element={<DashboardPage />} />
-            <Route path="/jigyosho" element={menus.isPending ? loading : canKoyo ? <JigyoshoListPage /> : <NoWorkAccess />} />
-            <Route path="/jigyosho/:jigyoshoId/persons" element={menus.isPending ? loading : canKoyo ? <PersonsPage /> : <NoWorkAccess />} />
-            <Route path="/persons/:personId" element={menus.isPending ? loading : canKoyo ? <PersonPage /> : <NoWorkAccess />} />
-            <Route path="/persons/:personId/hire" element={menus.isPending ? loading : canKoyo ? <HirePage /> : <NoWorkAccess />} />
+            <Route path="/jigyosho" element={work(<JigyoshoListPage />)} />
+            <Route path="/jigyosho/:jigyoshoId/persons" element={work(<PersonsPage />)} />
+            <Route path="/persons/:personId" element={work(<PersonPage />)} />
+            <Route path="/persons/:personId/hire" element={work(<HirePage />)} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>
         </Suspense>

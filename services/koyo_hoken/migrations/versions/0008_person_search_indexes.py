@@ -14,8 +14,8 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_insured_persons_tenant_kana", "insured_persons",
-                    ["tenant_id", "family_name_kana", "given_name_kana"])
-    op.create_index("ix_insured_persons_tenant_name", "insured_persons", ["tenant_id", "family_name", "given_name"])
+                    ["tenant_id", "jigyosho_id", "family_name_kana", "given_name_kana"])
+    op.create_index("ix_insured_persons_tenant_name", "insured_persons", ["tenant_id", "jigyosho_id", "family_name", "given_name"])
 
 
 def downgrade() -> None:
