@@ -304,6 +304,7 @@ def persons_main() -> None:
         finally:
             stack.stop()
     api_m, search_m, page_m = statistics.median(api), statistics.median(search), statistics.median(page)
+    load = os.getloadavg()[0]
     ok = page_m <= PERSONS_BUDGET_S
     print(f"persons list first page: median {page_m * 1000:.0f} ms (budget {PERSONS_BUDGET_S * 1000:.0f} ms); "
           f"API {api_m * 1000:.0f} ms; search API {search_m * 1000:.0f} ms")
@@ -323,6 +324,9 @@ warm-up. The list is paged, sorted and searched by koyo_hoken (`sort=kana`, `q`;
 | API: the same with `q=やま` (furigana prefix) | {search_m * 1000:.0f} ms | {ms(search)} |
 
 Ratio browser / API: {page_m / api_m:.1f}×. Budget {PERSONS_BUDGET_S:.1f} s: {"within" if ok else "**OVER**"}.
+Load average when it ended: {load:.1f} on {os.cpu_count()} CPUs (the machine is shared; runs vary with it).
+The search (`q`) matches prefixes of the name, the furigana and both joined, which SQLite's LIKE cannot
+take from an index: it reads the 事業所's rows (docs/koyo_hoken.md, "The persons list").
 """)
 
 
