@@ -325,8 +325,7 @@ warm-up. The list is paged, sorted and searched by koyo_hoken (`sort=kana`, `q`;
 
 Ratio browser / API: {page_m / api_m:.1f}×. Budget {PERSONS_BUDGET_S:.1f} s: {"within" if ok else "**OVER**"}.
 Load average when it ended: {load:.1f} on {os.cpu_count()} CPUs (the machine is shared; runs vary with it).
-The search (`q`) matches prefixes of the name, the furigana and both joined, which SQLite's LIKE cannot
-take from an index: it reads the 事業所's rows (docs/koyo_hoken.md, "The persons list").
+The search (`q`) is a prefix range of the indexed search keys (docs/koyo_hoken.md, "The persons list").
 """)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.koyo_hoken.models import InsuredPerson, Procedure
@@ -38,21 +38,30 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def person_search(terms: PersonSearch) -> list[Any]:
-    """Prefix matches (an index range, not a scan): the name (漢字, with or without the space
-    between family and given name), the furigana, or the 被保険者番号 by its digits."""
+def _starts_with(column: Any, prefix: str, dialect: str) -> Any:
+    """`column` starts with `prefix`, as an index range. SQLite's LIKE is case-insensitive and takes
+    no index, so there it is the range [prefix, prefix with its last character incremented) — exact
+    under SQLite's binary collation; PostgreSQL's `LIKE 'x%'` takes the text_pattern_ops index."""
+    like = column.like(_escape_like(prefix) + "%", escape="\\")
+    if dialect != "sqlite":
+        return like
+    following = ord(prefix[-1]) + 1
+    following = 0xE000 if 0xD800 <= following <= 0xDFFF else following  # no surrogates in UTF-8
+    if following > 0x10FFFF:
+        return and_(column >= prefix, like)
+    return and_(column >= prefix, column < prefix[:-1] + chr(following))
+
+
+def person_search(terms: PersonSearch, dialect: str) -> list[Any]:
+    """Prefix matches, each an index range (migration 0008): the name or the furigana as joined
+    without a space (so the family name, or the whole name), or the 被保険者番号 by its digits."""
     ors: list[Any] = []
     if terms.name:
-        like = _escape_like(terms.name) + "%"
-        ors += [InsuredPerson.family_name.like(like, escape="\\"), InsuredPerson.given_name.like(like, escape="\\"),
-                (InsuredPerson.family_name + InsuredPerson.given_name).like(like, escape="\\")]
+        ors.append(_starts_with(InsuredPerson.search_name, terms.name, dialect))
     if terms.kana:
-        like = _escape_like(terms.kana) + "%"
-        ors += [InsuredPerson.family_name_kana.like(like, escape="\\"),
-                InsuredPerson.given_name_kana.like(like, escape="\\"),
-                (InsuredPerson.family_name_kana + InsuredPerson.given_name_kana).like(like, escape="\\")]
+        ors.append(_starts_with(InsuredPerson.search_kana, terms.kana, dialect))
     if terms.digits:
-        ors.append(InsuredPerson.hihokensha_key.like(terms.digits[:10] + "%"))
+        ors.append(_starts_with(InsuredPerson.hihokensha_key, terms.digits[:10], dialect))
     return [or_(*ors)] if ors else []
 
 
@@ -81,7 +90,7 @@ def insured_persons_in_tenant(
     事業所 the caller may see (None = all); `search`: see person_search."""
     where = [InsuredPerson.tenant_id == tenant_id,
              *paging.since(InsuredPerson.created_at, InsuredPerson.updated_at, updated_since),
-             *(person_search(search) if search is not None else [])]
+             *(person_search(search, session.get_bind().dialect.name) if search is not None else [])]
     if jigyosho_id is not None:
         where.append(InsuredPerson.jigyosho_id == jigyosho_id)
     if granted is not None:

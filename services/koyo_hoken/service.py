@@ -157,6 +157,13 @@ PERSON_FIELDS = ("gender", "nationality", "romaji_name", "residence_status", "re
                  "monthly_wage", "job_type", "student")
 
 
+def search_keys(family_name: str, given_name: str, family_name_kana: str, given_name_kana: str) -> dict[str, str]:
+    """The persons list's search columns (issue 21): the name and the furigana joined without a
+    space, so one indexed prefix range finds "山田", "山田太郎" and "ヤマダタ" alike."""
+    return {"search_name": "".join((family_name + given_name).split()),
+            "search_kana": "".join((family_name_kana + given_name_kana).split())}
+
+
 def new_person_values(ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreate) -> dict[str, Any]:
     """The column values of a new person, My Number sealed; the number's key and claim are left to
     `claim_for`. A bulk import inserts these with Core (an ORM object per row cost it a third of
@@ -167,6 +174,7 @@ def new_person_values(ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreat
         "id": person_id, "tenant_id": tenant_id, "jigyosho_id": body.jigyosho_id,
         "family_name": body.family_name, "given_name": body.given_name,
         "family_name_kana": body.family_name_kana, "given_name_kana": body.given_name_kana,
+        **search_keys(body.family_name, body.given_name, body.family_name_kana, body.given_name_kana),
         "birth_date": body.birth_date, "hire_date": body.hire_date, "weekly_hours": body.weekly_hours,
         "status": "active", "created_at": now, "updated_at": now, "version": 1, "leave_date": None,
         "hihokensha_key": None, "hihokensha_claim": None,
@@ -234,6 +242,9 @@ def update_insured_person(session: Session, ctx: KoyoContext, access: Access, p:
     changed = [k for k, v in changes.items() if getattr(p, k) != v]
     for k in changed:
         setattr(p, k, changes[k])
+    if set(changed) & set(NAME_FIELDS):
+        for k, v in search_keys(p.family_name, p.given_name, p.family_name_kana, p.given_name_kana).items():
+            setattr(p, k, v)
     if p.hire_date <= p.birth_date:
         raise invalid("body.hire_date", "雇用開始日は生年月日より後の日付にしてください")
     if "hihokensha_bango" in changed:
