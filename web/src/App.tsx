@@ -1,6 +1,6 @@
 import { Anchor, Box, Button, Center, Container, Group, Loader, Text } from "@mantine/core";
 import { lazy, Suspense, type ReactNode } from "react";
-import { BrowserRouter, Navigate, NavLink, Route, Routes } from "react-router";
+import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation } from "react-router";
 import { useSession, useAccount } from "./session";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
@@ -29,6 +29,8 @@ if (typeof location !== "undefined") {
   else if (location.pathname === "/dashboard") void import("./pages/work/DashboardPage");
 }
 
+const WORK_PATH = /^\/(dashboard|jigyosho|persons)(\/|$)/;
+
 const loading = <Center py="xl"><Loader aria-label="読み込み中" /></Center>;
 
 function Signed() {
@@ -36,8 +38,13 @@ function Signed() {
   const account = useAccount();
   const menus = useMenus();
   const adminVisible = useAdminVisible();
-  if (account.isPending) return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
-  if (account.isError || !account.data) {
+  const { pathname } = useLocation();
+  // A work screen opened directly renders (and asks for its data) while the signed-in user's own
+  // record is still on its way: the user's name fills the header when it comes. Other screens need
+  // the record first.
+  const workPath = WORK_PATH.test(pathname);
+  if (account.isPending && !workPath) return <Center mih="100vh"><Loader aria-label="読み込み中" /></Center>;
+  if (account.isError || (!account.isPending && !account.data)) {
     return <Center mih="100vh"><Text role="alert">利用者情報を読み込めませんでした。再読み込みしてください。</Text></Center>;
   }
   const a = account.data;
@@ -66,19 +73,19 @@ function Signed() {
           </Group>
           <Group gap="sm">
             {/* A display name is data: React renders it as text, never as markup. */}
-            <Text size="sm" data-testid="user-name">{a.displayName}</Text>
-            <Text size="xs" c="gray.7">（{a.loginId}）</Text>
+            <Text size="sm" data-testid="user-name">{a?.displayName ?? ""}</Text>
+            {a && <Text size="xs" c="gray.7">（{a.loginId}）</Text>}
             <Button variant="default" size="xs" onClick={() => void signOut()}>ログアウト</Button>
           </Group>
         </Group>
       </Box>
-      <IdleGuard timeoutSeconds={a.idleTimeoutSeconds} warningSeconds={a.idleWarningSeconds} />
+      {a && <IdleGuard timeoutSeconds={a.idleTimeoutSeconds} warningSeconds={a.idleWarningSeconds} />}
       <Container component="main" size="xl" py="md">
         <NoticesBanner />
         <Suspense fallback={loading}>
           <Routes>
-            <Route path="/" element={<HomePage account={a} />} />
-            <Route path="/account" element={<AccountPage account={a} />} />
+            <Route path="/" element={a ? <HomePage account={a} /> : loading} />
+            <Route path="/account" element={a ? <AccountPage account={a} /> : loading} />
             <Route path="/logs" element={menus.isPending ? loading : canLogs ? <LogsPage /> : <NoAccess />} />
             <Route path="/admin/:section?" element={<AdminPage />} />
             <Route path="/dashboard" element={<DashboardPage />} />
