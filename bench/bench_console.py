@@ -314,7 +314,7 @@ def persons_main() -> None:
 One 事業所 with {PERSONS:,} insured persons (imported through the CSV route in {seeded:.0f} s), in headless
 Chromium on a real stack (`make run`'s processes, SQLite): `/jigyosho/<id>/persons` loaded afresh (refresh
 through the cookie, permissions, the lazy screen, the 事業所 names, the persons query), {RUNS} runs after one
-warm-up. The list is paged, sorted and searched by koyo_hoken (`sort=kana`, `q`; indexes of migration 0008).
+warm-up. The list is paged, sorted and searched by koyo_hoken (`sort=kana`, `q`; indexes of migration 0009).
 
 | measure | median | runs |
 | --- | --- | --- |

@@ -4,14 +4,14 @@ without a space (service.search_keys), filled here for the persons already store
 their indexes use text_pattern_ops, so `LIKE 'x%'` is an index range in any collation. The
 被保険者番号 search uses ix_insured_persons_tenant_hihokensha_key (0007).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
