@@ -70,7 +70,8 @@ def person_search(q: str) -> repository.PersonSearch:
     """`q` of the persons list (issue 21): digits (hyphens allowed, 4 or more) search the
     被保険者番号; anything else the name and — when it reads as kana (ひらがな, half-width カナ
     too) — the furigana. Spaces are ignored (names are stored without one)."""
-    text = "".join(unicodedata.normalize("NFKC", q).split())
+    # Control characters (a NUL PostgreSQL refuses in text) are not part of any name: dropped.
+    text = "".join(c for c in "".join(unicodedata.normalize("NFKC", q).split()) if unicodedata.category(c)[0] != "C")
     digits = text.replace("-", "")
     if digits.isdigit() and len(digits) >= 4:
         return repository.PersonSearch(None, None, digits)

@@ -71,6 +71,10 @@ def test_search_by_name_kana_and_number_within_granted_jigyosho(service_client, 
     # LIKE's own characters are searched for literally.
     assert _names(c, h, q="%") == ([], 0)
     assert _names(c, h, q="_") == ([], 0)
+    # Control characters are dropped (PostgreSQL refuses a NUL in text; never a 500), and a query of
+    # nothing but spaces filters nothing.
+    assert sorted(_names(c, h, q="\x00山\x07")[0]) == ["山本花子", "山田太郎"]
+    assert _names(c, h, q="\u3000 ")[1] == 4
     # Searching one 事業所 of one's own; another's is refused as before.
     assert sorted(_names(c, h, q="山", jigyosho_id="js-a")[0]) == ["山本花子", "山田太郎"]
     r = c.get(f"{BASE}/insured-persons", headers=h, params={"q": "山", "jigyosho_id": "js-b"})
