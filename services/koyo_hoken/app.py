@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.koyo_hoken import service
+from services.koyo_hoken import service, tenant_export
 from services.koyo_hoken.api import router
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.models import jigyosho_directory, messaging, permissions
@@ -32,4 +32,5 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
 
     return create_service_app(NAME, messaging, [router, wages_router], subscriptions=SUBSCRIPTIONS, settings=settings,
                               background=background, permissions=permissions, title="Roumu koyo_hoken",
-                              on_startup=startup, jigyosho_directory=jigyosho_directory)
+                              on_startup=startup, jigyosho_directory=jigyosho_directory,
+                              tenant_export=tenant_export.my_numbers)
