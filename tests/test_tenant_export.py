@@ -101,7 +101,8 @@ def test_rsa_recipient_opens_with_openssl(tmp_path: Path) -> None:
     """The RSA variant: the content key unwrapped by `openssl pkeyutl` (OAEP, SHA-256), the
     AES-256-GCM body opened with it; the layout as docs/tenant-export.md describes it."""
     priv = tmp_path / "rsa.key"
-    assert openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(priv)).returncode == 0
+    r = openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(priv))
+    assert r.returncode == 0
     pub = openssl("pkey", "-in", str(priv), "-pubout").stdout.decode()
     blob = seal_to(Recipient.from_pem(pub), b"insured_person_id,my_number\r\np-1,123456789018\r\n")
     assert blob[:4] == b"RTR1" and b"123456789018" not in blob
@@ -197,7 +198,7 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
     target = plain / "koyo_hoken" / "insured_persons.csv"
     good = target.read_bytes()
     target.write_bytes(good.replace("太郎".encode(), "次郎".encode(), 1))
-    with pytest.raises(tenant_export.ExportError, match="insured_persons.csv"):
+    with pytest.raises(tenant_export.ExportError, match=r"insured_persons\.csv"):
         tenant_export.verify(plain, serialization.load_pem_public_key(pem.read_bytes()))  # type: ignore[arg-type]
     target.write_bytes(good)
 
@@ -210,7 +211,8 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
     assert openssl("pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin", "-in", str(full / "manifest.json"),
                    "-sigfile", str(full / "manifest.sig")).returncode == 0
     doc2 = tenant_export.verify(full, serialization.load_pem_public_key(pem.read_bytes()))  # type: ignore[arg-type]
-    fingerprint = hashlib.sha256(openssl("pkey", "-pubin", "-in", str(tenant_pub), "-outform", "DER").stdout).hexdigest()
+    der = openssl("pkey", "-pubin", "-in", str(tenant_pub), "-outform", "DER").stdout
+    fingerprint = hashlib.sha256(der).hexdigest()
     assert doc2["my_numbers"]["included"] and doc2["my_numbers"]["recipient_fingerprint"] == fingerprint
     everything = all_bytes(full)
     for mn in MY_NUMBERS["t"] + MY_NUMBERS["other"]:
@@ -244,7 +246,8 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
     assert [x["id"] for x in term["exports"]] == [done["export_id"], done2["export_id"]]
     # An archive whose manifest is not the signed one is refused.
     r = accounts.put(f"{BASE}/tenants/{t.id}/exports/{done['export_id']}/archive",
-                     headers={**bearer(op), "Content-Type": "application/x-tar"}, content=Path(done2["archive"]).read_bytes())
+                     headers={**bearer(op), "Content-Type": "application/x-tar"},
+                     content=Path(done2["archive"]).read_bytes())
     assert r.status_code == 422 and r.json()["type"].endswith("/manifest-mismatch")
 
     # 4. Round trip into a fresh installation, as a new tenant.

@@ -98,7 +98,8 @@ def tenant_exported(export: TenantExport, actor: Actor, rows: int, files: int, m
     """An operator exported the whole tenant (返却): in the tenant's audit log as 運用者による操作."""
     return EventEnvelope(type=TENANT_EXPORTED, tenant_id=export.tenant_id, actor=actor,
                          subject={"tenant_id": export.tenant_id, "export_id": export.id},
-                         data={"encrypted_to_tenant_key": ["my_numbers"] if export.my_numbers_included else [], "rows": rows, "files": files,
+                         data={"encrypted_to_tenant_key": ["my_numbers"] if export.my_numbers_included else [],
+                               "rows": rows, "files": files,
                                "manifest_sha256": manifest_sha256, "key_id": export.key_id})
 
 

@@ -113,7 +113,7 @@ async def receive_archive(chunks: AsyncIterator[bytes], var_dir: Path, row: Tena
             async for chunk in chunks:
                 size += len(chunk)
                 if size > MAX_ARCHIVE_BYTES:
-                    raise ProblemError(413, "too-large", "返却データが大きすぎます")
+                    raise ProblemError(413, "payload-too-large", "返却データが大きすぎます")
                 digest.update(chunk)
                 out.write(chunk)
         if _manifest_of(tmp) != row.manifest.encode():
