@@ -244,6 +244,7 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
                         headers=bearer(other.admin_token)).status_code == 404
     term = accounts.get(f"{BASE}/tenants/{t.id}/termination", headers=bearer(t.admin_token)).json()
     assert [x["id"] for x in term["exports"]] == [done["export_id"], done2["export_id"]]
+    assert term["export_available"] and term["status"] == "scheduled"
     # An archive whose manifest is not the signed one is refused.
     r = accounts.put(f"{BASE}/tenants/{t.id}/exports/{done['export_id']}/archive",
                      headers={**bearer(op), "Content-Type": "application/x-tar"},

@@ -488,6 +488,7 @@ def _termination_out(session: Any, term: ContractTermination) -> TerminationOut:
     out = TerminationOut.model_validate(term)
     out.confirmed_services = confirmed
     out.pending_services = [s for s in PURGING_SERVICES if s not in confirmed] if term.purge_requested_at else []
+    out.export_available = term.status in ("scheduled", "disabled")
     out.exports = [TenantExportOut.model_validate(r) for r in exports.listing(session, term.tenant_id)]
     return out
 

@@ -410,7 +410,9 @@ class TerminationOut(BaseModel):
     accounts_deleted_at: datetime | None
     confirmed_services: list[str] = Field(default_factory=list)
     pending_services: list[str] = Field(default_factory=list)
-    # The return before deletion (返却): offered until data_deleted_on; the exports made so far.
+    # The return before deletion (返却): the step before the deletion, offered while the data is
+    # there (status scheduled or disabled); the exports made so far (docs/tenant-export.md).
+    export_available: bool = False
     exports: list[TenantExportOut] = Field(default_factory=list)
 
 
