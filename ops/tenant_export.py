@@ -24,11 +24,12 @@ import argparse
 import base64
 import csv
 import hashlib
-import io
 import json
 import os
+import shutil
 import sys
 import tarfile
+import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -83,22 +84,25 @@ def collect(clients: Mapping[str, httpx.Client], token: str, tenant_id: str, out
             if r.status_code != 200:
                 r.read()
                 raise ExportError(f"{service}: {r.status_code} {r.text[:500]}")
-            raw = io.BytesIO(b"".join(r.iter_bytes()))
+            raw = tempfile.TemporaryFile()
+            for chunk in r.iter_bytes():
+                raw.write(chunk)
+        raw.seek(0)
         counts: dict[str, int] = {}
-        with tarfile.open(fileobj=raw, mode="r:") as tar:
+        with raw, tarfile.open(fileobj=raw, mode="r:") as tar:
             for m in tar:
                 if not m.isfile():
                     raise ExportError(f"{service}: only regular files are expected, not {m.name!r}")
                 rel = _safe_member(m.name)
                 data = tar.extractfile(m)
                 assert data is not None
-                content = data.read()
                 if rel.as_posix() == "counts.json":
-                    counts = {k: int(v) for k, v in json.loads(content).items()}
+                    counts = {k: int(v) for k, v in json.loads(data.read()).items()}
                     continue
                 target = out / service / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
+                with target.open("wb") as fh:
+                    shutil.copyfileobj(data, fh, 1 << 20)
         for path in sorted((out / service).rglob("*")) if (out / service).exists() else []:
             if not path.is_file():
                 continue
@@ -152,7 +156,8 @@ def sign_and_store(accounts: httpx.Client, token: str, tenant_id: str, out: Path
                 tar.add(path, arcname=f"{out.name}/{path.relative_to(out).as_posix()}", recursive=False)
     with tar_path.open("rb") as f:
         r = accounts.put(f"{api_prefix('accounts')}/tenants/{tenant_id}/exports/{signed['export_id']}/archive",
-                         headers={**headers, "Content-Type": "application/x-tar"}, content=f.read(), timeout=600)
+                         headers={**headers, "Content-Type": "application/x-tar"},
+                         content=iter(lambda: f.read(1 << 20), b""), timeout=600)
     if r.status_code != 200:
         raise ExportError(f"accounts refused the archive: {r.status_code} {r.text[:500]}")
     return {**signed, "archive": str(tar_path), **r.json()}

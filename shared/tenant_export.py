@@ -7,11 +7,12 @@ encrypted to the tenant's key, when asked). `ops.tenant_export` collects every s
 the contract-end purge reaches every service, writes the manifest and has accounts sign it.
 
 Which rows: exactly what the purge deletes (shared.purge): every table with a `tenant_id` column,
-and the tables pointing at those rows by one hop (`user_id`, `session_id`, ...), the outbox and
-inbox left out (transport, not data). Which columns: all but secrets: anything sealed (`*_sealed`,
-sealed under our data keys and useless outside), password / TOTP / token / secret hashes, wrapped
-file keys. My Numbers are sealed too and so never in a CSV; koyo_hoken adds them as a separate,
-encrypted file only when the request names a recipient key.
+and the tables pointing at those rows by one hop (`user_id`, `session_id`, ...); left out: the
+outbox and inbox (transport, not data) and the idempotency keys (a 24-hour replay cache of answers).
+Which columns: all but secrets: anything sealed (`*_sealed`, sealed under our data keys and useless
+outside), password / TOTP / token / secret hashes, wrapped file keys. My Numbers are sealed too and
+so never in a CSV; koyo_hoken adds them as a separate, encrypted file only when the request names a
+recipient key.
 
 CSV: UTF-8, header row of column names, RFC 4180 quoting (Python's csv, `\\r\\n` line ends); NULL is
 an empty field; dates and times ISO 8601 (times in UTC with offset), booleans `true`/`false`,
@@ -65,8 +66,10 @@ if TYPE_CHECKING:
 X25519_MAGIC = b"RTX1"  # roumu tenant export, X25519 + HKDF-SHA256 + AES-256-GCM
 RSA_MAGIC = b"RTR1"  # roumu tenant export, RSA-OAEP-SHA256 + AES-256-GCM
 HKDF_INFO = b"roumu tenant export v1"
-SECRET_COLUMN = re.compile(r"(_sealed$|password|secret|token|^code_hash$|^access_hash$|^refresh_hash$|wrapped_key)")
-INFRA_TABLES = frozenset({"outbox", "inbox", "alembic_version"})
+SECRET_COLUMN = re.compile(
+    r"(_sealed$|password|secret|token|^code_hash$|^access_hash$|^refresh_hash$|_state_hash$|wrapped_key)")
+# Transport and the 24-hour replay cache of responses (idempotency keys): not the tenant's data.
+INFRA_TABLES = frozenset({"outbox", "inbox", "alembic_version", "idempotency_keys"})
 
 
 class RecipientError(ValueError):
