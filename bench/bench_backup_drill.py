@@ -343,8 +343,9 @@ def render(results: list[Result], cpus: int, load: float) -> str:
         linear = last.tenants * 14_400 / max(data_s(last), 0.01)
         steps = ", ".join(f"{data_s(r):.1f} s at {r.tenants:,}" for r in results)
         lines += ["", f"Scaling: the phases that grow with the data (decrypt, restore, checks, re-purge) took {steps} "
-                  f"tenants — ×{grown:.0f} for ×{last.tenants / prev.tenants:.0f} the data in the last step, more "
-                  f"than linear here (the machine's load was {load:.1f}; one run per size); starting the stack and "
+                  f"tenants — ×{grown:.0f} for ×{last.tenants / prev.tenants:.0f} the data in the last step, "
+                  f"{'more than' if grown > last.tenants / prev.tenants else 'no more than'} linear here (the "
+                  f"machine's load was {load:.1f}; one run per size); starting the stack and "
                   f"logging in stay near {last.phases.get(fixed[0], 0) + last.phases.get(fixed[1], 0):.0f} s "
                   f"whatever the size. RTO {last.rto_s:.0f} s at {last.tenants:,} tenants against the sheet's 4 h "
                   f"(14,400 s). If the data phases grew with the square of the size from here, 4 h would be reached "
@@ -353,20 +354,22 @@ def render(results: list[Result], cpus: int, load: float) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="1,100,1000")
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
+def main(sizes: str | None = None, write: bool = True) -> None:
+    """bench/run.py calls this with no arguments: ROUMU_BENCH_DRILL_SIZES or 1,100,1000."""
+    sizes = sizes or os.environ.get("ROUMU_BENCH_DRILL_SIZES", "1,100,1000")
     load = os.getloadavg()[0]
     t0 = time.monotonic()
-    results = run([int(x) for x in args.sizes.split(",")])
+    results = run([int(x) for x in sizes.split(",")])
     section = render(results, os.cpu_count() or 0, load)
     print(section)
     print(f"(bench took {time.monotonic() - t0:.0f} s)")
-    if not args.no_write:
+    if write:
         write_section(NAME, section, OUT)
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default=None, help="tenants per step, e.g. 1,100,1000")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    main(args.sizes, not args.no_write)
