@@ -6,7 +6,9 @@
     python -m ops.tenant_export import DIR --tenant NEW_ID    # into a fresh installation's databases
 
 `run` signs in nothing itself: it takes an operator token (ROUMU_OPERATOR_TOKEN, from
-POST /api/v1/auth/operators/login) and the gateway (ROUMU_GATEWAY_URL, default http://127.0.0.1:8000),
+POST /api/v1/auth/operators/login), the gateway (ROUMU_GATEWAY_URL, default http://127.0.0.1:8000)
+and accounts on the management network (ROUMU_ACCOUNTS_URL, default http://127.0.0.1:8102: the
+archive upload is larger than the gateway accepts a request body),
 asks every service holding tenant data for its share (`POST <prefix>/internal/tenant-export/<id>`,
 shared.tenant_export: the rows the purge would delete, as CSV, plus files' originals and, only with
 --recipient-key, koyo_hoken's My Numbers encrypted to that key), writes them under DIR/<service>/,
@@ -291,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--recipient-key", type=Path, help="the tenant's PEM public key (X25519 or RSA): "
                      "include the My Numbers, encrypted to it")
     run.add_argument("--gateway", default=os.environ.get("ROUMU_GATEWAY_URL", "http://127.0.0.1:8000"))
+    run.add_argument("--accounts", default=os.environ.get("ROUMU_ACCOUNTS_URL", "http://127.0.0.1:8102"),
+                     help="accounts itself, on the management network: the manifest and the archive go there "
+                          "directly (the archive is larger than the gateway lets a request body be)")
     ver = sub.add_parser("verify", help="check the signature and every file of an export folder")
     ver.add_argument("dir", type=Path)
     ver.add_argument("--key", type=Path, help="certificate key PEM (default: DIR/certificate-key.pem)")
@@ -309,9 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             recipient = Recipient.from_pem(args.recipient_key.read_text()) if args.recipient_key else None
             args.out.mkdir(parents=True, exist_ok=False)
-            with httpx.Client(base_url=args.gateway, trust_env=False) as client:
+            with httpx.Client(base_url=args.gateway, trust_env=False) as client, \
+                    httpx.Client(base_url=args.accounts, trust_env=False) as accounts:
                 manifest = collect(dict.fromkeys(PURGING_SERVICES, client), token, args.tenant, args.out, recipient)
-                done = sign_and_store(client, token, args.tenant, args.out, manifest)
+                done = sign_and_store(accounts, token, args.tenant, args.out, manifest)
             print(json.dumps({k: done[k] for k in ("export_id", "key_id", "archive", "archive_sha256", "archive_size")},
                              ensure_ascii=False, indent=2))
         elif args.cmd == "verify":

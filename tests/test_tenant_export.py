@@ -224,6 +224,8 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
         tenant_export.decrypt(enc, stranger_priv.read_bytes())
     assert isinstance(serialization.load_pem_private_key(tenant_priv.read_bytes(), None), x25519.X25519PrivateKey)
     assert tenant_export.main(["decrypt", str(enc), "--key", str(tenant_priv)]) == 0
+    assert tenant_export.main(["verify", str(full), "--key", str(pem)]) == 0
+    assert tenant_export.main(["verify", str(plain), "--key", str(pem)]) == 0
 
     # 3. Recorded: the tenant's audit log (an operator action), the list, the download, the schedule.
     def exported():
