@@ -534,7 +534,7 @@ async def upload_export_archive(tenant_id: str, export_id: str, p: OperatorPrinc
     the data is deleted. Its manifest.json must be the signed text."""
     with rt.db.sessions() as session:
         row = exports.find(session, tenant_id, export_id)
-        exports._exportable(session, tenant_id)
+        exports.exportable(session, tenant_id)
     sha, size = await exports.receive_archive(request.stream(), rt.settings.var_dir, row)
     with rt.transaction() as session:
         row = exports.find(session, tenant_id, export_id)

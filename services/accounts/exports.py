@@ -43,7 +43,7 @@ def remove_archives(var_dir: Path, tenant_id: str) -> None:
     shutil.rmtree(exports_dir(var_dir, tenant_id), ignore_errors=True)
 
 
-def _exportable(session: Session, tenant_id: str) -> Tenant:
+def exportable(session: Session, tenant_id: str) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise not_found()
@@ -56,7 +56,7 @@ def _exportable(session: Session, tenant_id: str) -> Tenant:
 
 def sign(session: Session, messaging: Messaging, keys_dir: Path, tenant_id: str, manifest: dict[str, Any],
          actor: Actor, now: datetime) -> TenantExport:
-    tenant = _exportable(session, tenant_id)
+    tenant = exportable(session, tenant_id)
     mn = manifest.get("my_numbers") or {}
     files = manifest.get("files")
     if not isinstance(files, list) or not isinstance(mn, dict):
