@@ -22,7 +22,9 @@ WEB = ROOT / "web"
 DIST = WEB / "dist"
 STAMP = DIST / ".build-stamp"
 LOCK_STAMP = WEB / "node_modules" / ".roumu-lock-stamp"
-CONTRACTS = [ROOT / "contracts" / "openapi" / f"{name}.json" for name in ("auth", "accounts", "audit_log", "webhooks")]
+# The contracts `npm run gen` makes the console's clients from (web/package.json).
+CLIENTS = ("auth", "accounts", "audit_log", "webhooks", "koyo_hoken", "efiling")
+CONTRACTS = [ROOT / "contracts" / "openapi" / f"{name}.json" for name in CLIENTS]
 MIN_NODE = (20, 19)
 
 

@@ -70,7 +70,13 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='取得時の ETag (例: "3")')]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
-PersonSort = Annotated[paging.Sort, paging.sort_param("PersonSort")]
+PersonSort = Annotated[repository.PersonSort, Query(
+    description="並び順: created_at / updated_at / kana（フリガナの五十音順）/ hihokensha_bango（被保険者番号順、"
+                "番号のない人は最後）。先頭に - で降順。同じ値は id 順",
+    json_schema_extra={"x-roumu-enum": "PersonSort"})]
+PersonQuery = Annotated[str | None, Query(
+    min_length=1, max_length=50, description="検索: 氏名・フリガナ（ひらがな・半角カナも可）の前方一致、"
+    "または被保険者番号（数字4桁以上、ハイフン可）の前方一致")]
 ProcedureSort = Annotated[paging.Sort, paging.sort_param("ProcedureSort")]
 
 PROBLEMS = problem_responses(401, 403, 404, 422)
@@ -161,17 +167,19 @@ def list_insured_persons(
     access: CanRead, rt: Rt, request: Request,
     jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
     limit: Limit = 50, offset: Offset = 0, sort: PersonSort = "created_at",
-    updated_since: paging.UpdatedSince = None,
+    updated_since: paging.UpdatedSince = None, q: PersonQuery = None,
 ) -> InsuredPersonPage:
     """Insured persons of the 事業所 granted to the caller (one of them with `jigyosho_id`). To sync:
-    `sort=updated_at&updated_since=<the last updated_at seen>` and follow `next` (shared/paging.py)."""
+    `sort=updated_at&updated_since=<the last updated_at seen>` and follow `next` (shared/paging.py).
+    The console's list pages with `q` (name, furigana or 被保険者番号, prefix) and `sort=kana`."""
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
     ctx = ctx_of(rt)
     with rt.db.sessions() as session:
         rows, total = repository.insured_persons_in_tenant(session, access.tenant_id, jigyosho_id,
                                                            access.jigyosho_ids, limit, offset, sort=sort,
-                                                           updated_since=updated_since)
+                                                           updated_since=updated_since,
+                                                           search=service.person_search(q) if q else None)
         return InsuredPersonPage(items=[service.person_out(ctx, r) for r in rows], total=total, limit=limit,
                                  offset=offset, next=paging.next_link(request, limit, offset, total))
 

@@ -41,6 +41,13 @@ class InsuredPerson(Base):
         Index("uq_insured_persons_tenant_hihokensha_claim", "tenant_id", "hihokensha_claim", unique=True),
         Index("ix_insured_persons_tenant_hihokensha_key", "tenant_id", "hihokensha_key"),
         Index("ix_insured_persons_tenant_employee_number", "tenant_id", "employee_number"),
+        # The console's list (issue 21, migration 0009): 五十音順, and the name / furigana searches as
+        # prefix ranges (text_pattern_ops: PostgreSQL's LIKE 'x%' uses the index in any collation).
+        Index("ix_insured_persons_tenant_kana", "tenant_id", "jigyosho_id", "family_name_kana", "given_name_kana"),
+        Index("ix_insured_persons_search_name", "tenant_id", "jigyosho_id", "search_name",
+              postgresql_ops={"search_name": "text_pattern_ops"}),
+        Index("ix_insured_persons_search_kana", "tenant_id", "jigyosho_id", "search_kana",
+              postgresql_ops={"search_kana": "text_pattern_ops"}),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -86,6 +93,10 @@ class InsuredPerson(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Issue 25 (migration 0008): the payroll system's 従業員番号, to match imported wage rows.
     employee_number: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # The persons list's search keys (issue 21, migration 0009; service.search_keys): name and
+    # furigana joined without a space.
+    search_name: Mapped[str | None] = mapped_column(String(101), nullable=True)
+    search_kana: Mapped[str | None] = mapped_column(String(101), nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.koyo_hoken.models import EligibilityChange, EligibilityDecision, InsuredPerson, Procedure
@@ -18,14 +20,77 @@ def insured_person_in_tenant(session: Session, tenant_id: str, person_id: str) -
     ).scalar_one_or_none()
 
 
+# The persons list's orders: the shared created/updated ones, and the console's (issue 21) by
+# furigana (五十音順) and by 被保険者番号 — each served by an index of (tenant_id, column...).
+PersonSort = Literal[paging.Sort, "kana", "-kana", "hihokensha_bango", "-hihokensha_bango"]
+
+
+@dataclass(frozen=True)
+class PersonSearch:
+    """What `q` of the persons list searches for (service.person_search builds it)."""
+
+    name: str | None
+    kana: str | None
+    digits: str | None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts_with(column: Any, prefix: str, dialect: str) -> Any:
+    """`column` starts with `prefix`, as an index range. SQLite's LIKE is case-insensitive and takes
+    no index, so there it is the range [prefix, prefix with its last character incremented) — exact
+    under SQLite's binary collation; PostgreSQL's `LIKE 'x%'` takes the text_pattern_ops index."""
+    like = column.like(_escape_like(prefix) + "%", escape="\\")
+    if dialect != "sqlite":
+        return like
+    following = ord(prefix[-1]) + 1
+    following = 0xE000 if 0xD800 <= following <= 0xDFFF else following  # no surrogates in UTF-8
+    if following > 0x10FFFF:
+        return and_(column >= prefix, like)
+    return and_(column >= prefix, column < prefix[:-1] + chr(following))
+
+
+def person_search(terms: PersonSearch, dialect: str) -> list[Any]:
+    """Prefix matches, each an index range (migration 0009): the name or the furigana as joined
+    without a space (so the family name, or the whole name), or the 被保険者番号 by its digits."""
+    ors: list[Any] = []
+    if terms.name:
+        ors.append(_starts_with(InsuredPerson.search_name, terms.name, dialect))
+    if terms.kana:
+        ors.append(_starts_with(InsuredPerson.search_kana, terms.kana, dialect))
+    if terms.digits:
+        ors.append(_starts_with(InsuredPerson.hihokensha_key, terms.digits[:10], dialect))
+    return [or_(*ors)] if ors else []
+
+
+def _person_order(sort: PersonSort) -> list[Any]:
+    cols: list[Any]
+    if sort.lstrip("-") == "kana":
+        cols = [InsuredPerson.family_name_kana, InsuredPerson.given_name_kana, InsuredPerson.id]
+    elif sort.lstrip("-") == "hihokensha_bango":
+        # Persons without a number last either way (NULLs sort differently in PostgreSQL and SQLite).
+        cols = [InsuredPerson.hihokensha_key.is_(None), InsuredPerson.hihokensha_key, InsuredPerson.id]
+        if sort.startswith("-"):
+            return [cols[0], cols[1].desc(), cols[2].desc()]
+        return cols
+    else:
+        return paging.order_by(sort, InsuredPerson.created_at, InsuredPerson.updated_at,  # type: ignore[arg-type]
+                               InsuredPerson.id)
+    return [c.desc() for c in cols] if sort.startswith("-") else cols
+
+
 def insured_persons_in_tenant(
     session: Session, tenant_id: str, jigyosho_id: str | None, granted: Collection[str] | None, limit: int,
-    offset: int, *, sort: paging.Sort = "created_at", updated_since: datetime | None = None,
+    offset: int, *, sort: PersonSort = "created_at", updated_since: datetime | None = None,
+    search: PersonSearch | None = None,
 ) -> tuple[Sequence[InsuredPerson], int]:
     """One page, and the total the filter matches (for the client's pager). `granted`: the
-    事業所 the caller may see (None = all)."""
+    事業所 the caller may see (None = all); `search`: see person_search."""
     where = [InsuredPerson.tenant_id == tenant_id,
-             *paging.since(InsuredPerson.created_at, InsuredPerson.updated_at, updated_since)]
+             *paging.since(InsuredPerson.created_at, InsuredPerson.updated_at, updated_since),
+             *(person_search(search, session.get_bind().dialect.name) if search is not None else [])]
     if jigyosho_id is not None:
         where.append(InsuredPerson.jigyosho_id == jigyosho_id)
     if granted is not None:
@@ -33,9 +98,7 @@ def insured_persons_in_tenant(
     total = session.execute(select(func.count()).select_from(InsuredPerson).where(*where)).scalar_one()
     # id breaks created_at ties, so pages never overlap or skip.
     rows = session.execute(
-        select(InsuredPerson).where(*where)
-        .order_by(*paging.order_by(sort, InsuredPerson.created_at, InsuredPerson.updated_at, InsuredPerson.id))
-        .limit(limit).offset(offset)
+        select(InsuredPerson).where(*where).order_by(*_person_order(sort)).limit(limit).offset(offset)
     ).scalars().all()
     return rows, total
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from shared.crypto import CryptoError
 from shared.errors import ProblemError, not_found
 from shared.events import Actor, EventEnvelope
 from shared.jigyosho_directory import closed_jigyosho, unknown_jigyosho
-from shared.jp_text import egov_rejected_chars
+from shared.jp_text import egov_rejected_chars, is_katakana_name, to_fullwidth_katakana
 from shared.permissions import Access
 
 STALE = ProblemError(412, "precondition-failed", "データが他の利用者によって更新されています",
@@ -65,6 +66,19 @@ def stale_is_412() -> Iterator[None]:
         raise STALE from exc
 
 
+def person_search(q: str) -> repository.PersonSearch:
+    """`q` of the persons list (issue 21): digits (hyphens allowed, 4 or more) search the
+    被保険者番号; anything else the name and — when it reads as kana (ひらがな, half-width カナ
+    too) — the furigana. Spaces are ignored (names are stored without one)."""
+    # Control characters (a NUL PostgreSQL refuses in text) are not part of any name: dropped.
+    text = "".join(c for c in "".join(unicodedata.normalize("NFKC", q).split()) if unicodedata.category(c)[0] != "C")
+    digits = text.replace("-", "")
+    if digits.isdigit() and len(digits) >= 4:
+        return repository.PersonSearch(None, None, digits)
+    kana = "".join(to_fullwidth_katakana(text).split())
+    return repository.PersonSearch(text, kana if is_katakana_name(kana) else None, None)
+
+
 def invalid(field: str, message: str) -> ProblemError:
     return ProblemError(422, "validation", "入力内容に誤りがあります", message,
                         errors=[{"field": field, "message": message, "code": "invalid"}])
@@ -75,6 +89,9 @@ def invalid(field: str, message: str) -> ProblemError:
 def _aad_of(tenant_id: str, person_id: str) -> bytes:
     """Binds the sealed number to its row: copied onto another person it does not open."""
     return f"koyo_hoken/insured_person/{tenant_id}/{person_id}".encode()
+
+
+my_number_aad = _aad_of  # the tenant export opens the numbers it encrypts to the tenant's key
 
 
 def _aad(p: InsuredPerson) -> bytes:
@@ -146,6 +163,13 @@ PERSON_FIELDS = ("gender", "nationality", "romaji_name", "residence_status", "re
                  "monthly_wage", "job_type", "student", "employee_number")
 
 
+def search_keys(family_name: str, given_name: str, family_name_kana: str, given_name_kana: str) -> dict[str, str]:
+    """The persons list's search columns (issue 21): the name and the furigana joined without a
+    space, so one indexed prefix range finds "山田", "山田太郎" and "ヤマダタ" alike."""
+    return {"search_name": "".join((family_name + given_name).split()),
+            "search_kana": "".join((family_name_kana + given_name_kana).split())}
+
+
 def new_person_values(ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreate) -> dict[str, Any]:
     """The column values of a new person, My Number sealed; the number's key and claim are left to
     `claim_for`. A bulk import inserts these with Core (an ORM object per row cost it a third of
@@ -156,6 +180,7 @@ def new_person_values(ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreat
         "id": person_id, "tenant_id": tenant_id, "jigyosho_id": body.jigyosho_id,
         "family_name": body.family_name, "given_name": body.given_name,
         "family_name_kana": body.family_name_kana, "given_name_kana": body.given_name_kana,
+        **search_keys(body.family_name, body.given_name, body.family_name_kana, body.given_name_kana),
         "birth_date": body.birth_date, "hire_date": body.hire_date, "weekly_hours": body.weekly_hours,
         "status": "active", "created_at": now, "updated_at": now, "version": 1, "leave_date": None,
         "hihokensha_key": None, "hihokensha_claim": None,
@@ -224,6 +249,9 @@ def update_insured_person(session: Session, ctx: KoyoContext, access: Access, p:
     changed = [k for k, v in changes.items() if getattr(p, k) != v]
     for k in changed:
         setattr(p, k, changes[k])
+    if set(changed) & set(NAME_FIELDS):
+        for k, v in search_keys(p.family_name, p.given_name, p.family_name_kana, p.given_name_kana).items():
+            setattr(p, k, v)
     if p.hire_date <= p.birth_date:
         raise invalid("body.hire_date", "雇用開始日は生年月日より後の日付にしてください")
     if "hihokensha_bango" in changed:

@@ -25,6 +25,10 @@ IDEMPOTENT = ("create with Idempotency-Key: a replay answers the first result (s
               "idempotent creates held under issue 29's outside probe")
 
 
+EXPORT_READS = ("a tenant's export share: reads the tenant's rows and files and answers them, writes nothing; "
+                "operators and service tokens only")
+
+
 def pending(file: str) -> str:
     return f"covered by tests/concurrency/{file} (pending merge)"
 
@@ -96,6 +100,7 @@ EXCLUDED: dict[str, str] = {
     f"POST {J}/members/{{member_id}}/special-enrolments/{{enrolment_id}}/leave":
         not_yet("a 特別加入 span ended twice at once"),
     f"POST {J}/wages/import": not_yet("CSV import beside a PUT of the same year's wages"),
+    f"POST {J}/calculator/worker-share": COMPUTES,
     f"POST {J}/calculator/renewal": COMPUTES,
     f"POST {J}/calculator/installments": COMPUTES,
     f"POST {J}/calculator/special-enrolment": COMPUTES,
@@ -149,4 +154,16 @@ EXCLUDED: dict[str, str] = {
     "POST /_sandbox/faults": SANDBOX,
     "POST /_sandbox/cases/{arrive_id}/advance": SANDBOX,
     "POST /_sandbox/tokens/expire": SANDBOX,
+    # --- a whole tenant's export (返却, issue 24.5) ----------------------------------------------
+    **{f"POST {base}/internal/tenant-export/{{tenant_id}}": EXPORT_READS
+       for base in (A, AC, K, J, E, AL, F, W)},
+    f"POST {AC}/tenants/{{tenant_id}}/exports": not_yet("an export signed twice at once (operator-run, "
+                                                        "once per contract end)"),
+    f"PUT {AC}/tenants/{{tenant_id}}/exports/{{export_id}}/archive": not_yet("one archive uploaded twice at once"),
+    # --- koyo_hoken payroll intake and eligibility (issue 25) -----------------------------------
+    f"PUT {K}/import-mappings/{{name}}": not_yet("one mapping name saved twice at once (last writer wins)"),
+    f"DELETE {K}/import-mappings/{{name}}": not_yet("a mapping deleted while an import reads it"),
+    f"POST {K}/wage-records/import": not_yet("two wage imports of one person's period at once"),
+    f"POST {K}/eligibility/rejudgements": not_yet("re-judgements of one date at once (a unique row per "
+                                                  "person and date holds the result; not raced)"),
 }

@@ -153,3 +153,38 @@ def test_a_wage_report_is_replaced_only_with_its_etag(api: Api) -> None:  # noqa
     assert api.call("PUT", path, 200, json=B7_WAGES, headers={"If-Match": '"1"'}).headers["ETag"] == '"2"'
     # If-Match on a report that does not exist yet: nothing to match (RFC 9110 13.1.1).
     api.call("PUT", f"/members/{m['id']}/wages/2023", 412, json=B7_WAGES, headers={"If-Match": '"1"'})
+
+
+@covers(f"POST {J}/client-renewal-runs")
+def test_client_renewal_runs_of_one_year_at_once_run_one_at_a_time(api: Api, settings: CommonSettings  # noqa: F811
+                                                                   ) -> None:
+    """The office's run for its own clients (issue 25) holds like the association's: one at a time per
+    tenant, year and kind, each client computed once, and a 409 names the running run."""
+    from tests.jimukumiai.test_client_renewal import client
+
+    clients = [client(api, 2024, B7_WAGES) for _ in range(3)]
+    out = fire(5, _post(api, "/client-renewal-runs", {"fiscal_year": 2025}))
+    no_server_errors(out)
+    check(set(statuses(out)) <= {201, 409} and 201 in statuses(out), f"answers {statuses(out)}")
+    runs = _rows(settings, "SELECT id, finished_at, computed FROM renewal_runs WHERE tenant_id = :t", t=api.tenant)
+    check(all(r.finished_at is not None for r in runs), f"runs left unfinished: {runs}")
+    check(sum(r.computed for r in runs) == len(clients), f"clients computed {[r.computed for r in runs]}")
+    for o in out:
+        if o.status == 409:
+            body = o.response.json()  # type: ignore[union-attr]
+            check(body["run_id"] in {r.id for r in runs}, f"a 409 names the running run: {body}")
+    renewals = _rows(settings, "SELECT member_id FROM renewals WHERE tenant_id = :t", t=api.tenant)
+    check(sorted(r.member_id for r in renewals) == sorted(c["id"] for c in clients), "one renewal per client")
+
+
+@covers(f"POST {J}/clients")
+def test_one_client_registered_five_times_at_once_exists_once(api: Api, settings: CommonSettings) -> None:  # noqa: F811
+    """A 労働保険番号 is registered once per tenant: parallel registrations of one employer leave one
+    row, the others get a clean 409."""
+    from tests.jimukumiai.test_client_renewal import client_body
+
+    out = fire(5, _post(api, "/clients", client_body()))
+    no_server_errors(out)
+    check(sorted(statuses(out)) == [201, 409, 409, 409, 409], f"answers {statuses(out)}")
+    rows = _rows(settings, "SELECT count(*) AS n FROM members WHERE tenant_id = :t", t=api.tenant)
+    check(rows[0].n == 1, f"{rows[0].n} rows for one employer")

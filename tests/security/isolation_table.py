@@ -39,14 +39,20 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     # webhooks: deliveries are made by events, which the in-process world does not run: called with a
     # random id only (no 5xx, refused), and printed as a notice that the sweep does not prove them.
     "delivery_id": ("unseeded", "tenant"),
+    # accounts: a whole-tenant export (返却) is made by ops.tenant_export, not by the world: random id only.
+    "export_id": ("unseeded", "tenant"),
     "document_id": ("child", "jigyosho"),
     "package_id": ("child", "jigyosho"),
     "fiscal_year": ("value", "2025"),
     "rest": ("value", "metadata"),
+    # koyo_hoken: a payroll import mapping's name is a key within the caller's own tenant (the same name
+    # in another tenant is that tenant's own mapping; tests/koyo_hoken/test_payroll_intake.py shows one
+    # tenant cannot use another's).
+    "name": ("value", "kyuyo"),
 }
 
 # Required query parameters that are not references (a route with one not listed here fails the sweep).
-QUERY_VALUES: dict[str, str] = {"fiscal_year": "2025"}
+QUERY_VALUES: dict[str, str] = {"fiscal_year": "2025", "rishoku_date": "2025-03-31", "closing_day": "31"}
 
 # Required headers the sweep must send for a call to reach the id check.
 # If-Match: required by the contracts where the server answers 428 without it; a stale version is

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeBrowser, formatDateTime, formatNumber } from "./format";
+import { describeBrowser, describeDaysLeft, formatDate, formatDateTime, formatNumber } from "./format";
 
 describe("formatDateTime", () => {
   it("shows Japan time in 和暦 with the western year", () => {
@@ -27,4 +27,22 @@ describe("describeBrowser", () => {
 
 it("formats numbers with separators", () => {
   expect(formatNumber(1234567)).toBe("1,234,567");
+});
+
+describe("formatDate", () => {
+  it("shows a form's date in 和暦 with the weekday", () => {
+    expect(formatDate("2026-12-07")).toBe("令和8年12月7日(月)");
+    expect(formatDate("2019-05-01")).toBe("令和元年5月1日(水)");
+    expect(formatDate("2019-04-30")).toBe("平成31年4月30日(火)");
+  });
+  it("says — for nothing or a non-date", () => {
+    expect(formatDate(null)).toBe("—");
+    expect(formatDate("2026/12/07")).toBe("—");
+  });
+});
+
+it("describes days to a deadline", () => {
+  expect(describeDaysLeft(3)).toBe("あと3日");
+  expect(describeDaysLeft(0)).toBe("本日期限");
+  expect(describeDaysLeft(-12)).toBe("12日超過");
 });

@@ -20,6 +20,19 @@ export function formatDateTime(value: string | Date): string {
   return `${day} ${clock.format(d)}（${seireki.format(d)}）`;
 }
 
+/** A calendar date of a form ("2026-12-07"): "令和8年12月7日(月)" — the 和暦 the 届出 use. */
+export function formatDate(value: string | null | undefined): string {
+  if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return "—";
+  const d = new Date(`${value}T12:00:00+09:00`);
+  return Number.isNaN(d.getTime()) ? "—" : wareki.format(d);
+}
+
+/** "あと3日" / "本日期限" / "5日超過" — a deadline's distance as the dashboard says it. */
+export function describeDaysLeft(days: number): string {
+  if (days === 0) return "本日期限";
+  return days > 0 ? `あと${formatNumber(days)}日` : `${formatNumber(-days)}日超過`;
+}
+
 /** "14:05" — for "until when" messages on the same day. */
 export function formatTime(value: Date): string {
   return hhmm.format(value);

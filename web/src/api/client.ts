@@ -6,6 +6,8 @@ import type { paths as AccountsPaths } from "./generated/accounts";
 import type { paths as AuditLogPaths } from "./generated/audit_log";
 import type { paths as AuthPaths } from "./generated/auth";
 import type { paths as WebhooksPaths } from "./generated/webhooks";
+import type { paths as KoyoPaths } from "./generated/koyo_hoken";
+import type { paths as EfilingPaths } from "./generated/efiling";
 import { NETWORK_PROBLEM, toProblem, type Problem } from "./problem";
 
 /** Asks auth for cookie mode; on the refresh route it is also the CSRF proof (a custom header). */
@@ -46,6 +48,12 @@ auditApi.use(bearer);
 
 export const webhooksApi = createClient<WebhooksPaths>({ baseUrl, credentials: "same-origin" });
 webhooksApi.use(bearer);
+
+export const koyoApi = createClient<KoyoPaths>({ baseUrl, credentials: "same-origin" });
+koyoApi.use(bearer);
+
+export const efilingApi = createClient<EfilingPaths>({ baseUrl, credentials: "same-origin" });
+efilingApi.use(bearer);
 
 /** The bearer header for a raw fetch (a streamed CSV download). */
 export function authHeaders(): Record<string, string> {
