@@ -1,0 +1,183 @@
+"""Routes of the shakai_hoken service: parse, authorize, call a use case.
+
+Every route is scoped by tenant and by the caller's 事業所 grant under the `shakai_hoken` menu: an id
+outside them answers 404, exactly like a missing one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.shakai_hoken import repository, service
+from services.shakai_hoken.context import ShahoContext
+from services.shakai_hoken.models import Enrolment
+from services.shakai_hoken.schemas import (
+    MONTH,
+    REF_ID,
+    EnrolmentCreate,
+    EnrolmentOut,
+    EnrolmentPage,
+    GradeHistory,
+    GradeIn,
+    GradeOut,
+    LossIn,
+    OfficeIn,
+    OfficeOut,
+    PremiumOut,
+    ZuijiIn,
+    ZuijiOut,
+    month_of,
+)
+from shared.auth_deps import TenantPrincipal, actor_of, require_menu
+from shared.errors import ProblemError, not_found, problem_responses
+from shared.permissions import SHAKAI_HOKEN, Access
+from shared.service_app import Runtime, runtime
+from shared.topology import api_prefix
+
+router = APIRouter(prefix=api_prefix("shakai_hoken"), tags=["shakai_hoken"])
+Rt = Annotated[Runtime, Depends(runtime)]
+CanRead = Annotated[Access, Depends(require_menu(SHAKAI_HOKEN, "read"))]
+CanWrite = Annotated[Access, Depends(require_menu(SHAKAI_HOKEN, "write"))]
+JigyoshoId = Annotated[str, Path(pattern=REF_ID)]
+EnrolmentId = Annotated[str, Path(pattern=REF_ID)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+
+PROBLEMS = problem_responses(401, 403, 404, 422)
+WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 422)
+RACED = ProblemError(409, "conflict", "他の操作と同時に更新されました", "もう一度操作してください")
+
+
+def ctx_of(rt: Runtime) -> ShahoContext:
+    ctx: ShahoContext = rt.extras["shakai_hoken"]
+    return ctx
+
+
+def _enrolment(session: Session, access: Access, enrolment_id: str) -> Enrolment:
+    e = repository.enrolment(session, access.tenant_id, enrolment_id)
+    if e is None or not access.allows_jigyosho(e.jigyosho_id):
+        raise not_found()
+    return e
+
+
+# --- 事業所 ---------------------------------------------------------------------------------------
+
+@router.put("/offices/{jigyosho_id}", response_model=OfficeOut, responses=WRITE_PROBLEMS)
+def put_office(jigyosho_id: JigyoshoId, body: OfficeIn, p: TenantPrincipal, access: CanWrite, request: Request,
+               rt: Rt, response: Response) -> OfficeOut:
+    """The 事業所's 社会保険 data: 事業所整理記号, 事業所番号, insurer (協会けんぽ with its prefecture, or a
+    健康保険組合 with its own dated rates), 特定適用事業所, 徴収 timing and rounding."""
+    access.check_jigyosho(jigyosho_id)
+    try:
+        with rt.transaction() as session:
+            o, created = service.put_office(session, ctx_of(rt), access, jigyosho_id, body, actor_of(p, request))
+            out = service.office_out(o)
+    except StaleDataError:
+        raise RACED from None
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
+
+
+@router.get("/offices/{jigyosho_id}", response_model=OfficeOut, responses=PROBLEMS)
+def get_office(jigyosho_id: JigyoshoId, access: CanRead, rt: Rt) -> OfficeOut:
+    access.check_jigyosho(jigyosho_id)
+    with rt.db.sessions() as session:
+        o = repository.office(session, access.tenant_id, jigyosho_id)
+        if o is None:
+            raise not_found()
+        return service.office_out(o)
+
+
+# --- enrolments ----------------------------------------------------------------------------------
+
+@router.post("/enrolments", status_code=status.HTTP_201_CREATED, response_model=EnrolmentOut,
+             responses=WRITE_PROBLEMS)
+def create_enrolment(body: EnrolmentCreate, p: TenantPrincipal, access: CanWrite, request: Request,
+                     rt: Rt, response: Response) -> EnrolmentOut:
+    """資格取得: enrol a person registered in koyo_hoken (its `insured_person_id`) in 健康保険 and 厚生年金保険,
+    with the 資格取得時決定 from `remuneration`. Answers the grades and the 資格取得届 deadline."""
+    ctx = ctx_of(rt)
+    with rt.transaction() as session:
+        e = service.create_enrolment(session, ctx, access, body, actor_of(p, request))
+        out = service.enrolment_out(session, ctx, e)
+    response.headers["Location"] = f"{router.prefix}/enrolments/{out.id}"
+    return out
+
+
+@router.get("/enrolments", response_model=EnrolmentPage, responses=PROBLEMS)
+def list_enrolments(access: CanRead, rt: Rt, jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
+                    limit: Limit = 50, offset: Offset = 0) -> EnrolmentPage:
+    if jigyosho_id is not None:
+        access.check_jigyosho(jigyosho_id)
+    ctx = ctx_of(rt)
+    with rt.db.sessions() as session:
+        rows, total = repository.enrolments(session, access.tenant_id, jigyosho_id, access.jigyosho_ids, limit,
+                                            offset)
+        return EnrolmentPage(items=[service.enrolment_out(session, ctx, e) for e in rows], total=total,
+                             limit=limit, offset=offset)
+
+
+@router.get("/enrolments/{shaho_enrolment_id}", response_model=EnrolmentOut, responses=PROBLEMS)
+def get_enrolment(shaho_enrolment_id: EnrolmentId, access: CanRead, rt: Rt) -> EnrolmentOut:
+    with rt.db.sessions() as session:
+        return service.enrolment_out(session, ctx_of(rt), _enrolment(session, access, shaho_enrolment_id))
+
+
+@router.post("/enrolments/{shaho_enrolment_id}/loss", response_model=EnrolmentOut, responses=WRITE_PROBLEMS)
+def lose_enrolment(shaho_enrolment_id: EnrolmentId, body: LossIn, p: TenantPrincipal, access: CanWrite,
+                   request: Request, rt: Rt) -> EnrolmentOut:
+    """資格喪失 on leaving: 喪失日 = the day after `last_day`; answers the 資格喪失届 deadline."""
+    ctx = ctx_of(rt)
+    try:
+        with rt.transaction() as session:
+            e = service.lose(session, ctx, _enrolment(session, access, shaho_enrolment_id), body.last_day,
+                             actor_of(p, request))
+            return service.enrolment_out(session, ctx, e)
+    except StaleDataError:
+        raise RACED from None
+
+
+@router.get("/enrolments/{shaho_enrolment_id}/standard-remunerations", response_model=GradeHistory, responses=PROBLEMS)
+def grade_history(shaho_enrolment_id: EnrolmentId, access: CanRead, rt: Rt) -> GradeHistory:
+    """The 標準報酬月額 history of an enrolment, oldest first."""
+    with rt.db.sessions() as session:
+        e = _enrolment(session, access, shaho_enrolment_id)
+        return GradeHistory(items=[service._grade_out(s) for s in repository.grades(session, e.id)])
+
+
+@router.post("/enrolments/{shaho_enrolment_id}/standard-remunerations", status_code=status.HTTP_201_CREATED,
+             response_model=GradeOut, responses=WRITE_PROBLEMS)
+def add_grade(shaho_enrolment_id: EnrolmentId, body: GradeIn, p: TenantPrincipal, access: CanWrite, request: Request,
+              rt: Rt) -> GradeOut:
+    """A new 標準報酬月額 from a month (定時決定, 随時改定, 終了時改定, correction): both grades are looked
+    up from `remuneration` in the tables in force that month."""
+    ctx = ctx_of(rt)
+    try:
+        with rt.transaction() as session:
+            s = service.add_grade(session, ctx, _enrolment(session, access, shaho_enrolment_id), body,
+                                  actor_of(p, request))
+            return service._grade_out(s)
+    except StaleDataError:
+        raise RACED from None
+
+
+@router.get("/enrolments/{shaho_enrolment_id}/premiums/{month}", response_model=PremiumOut, responses=PROBLEMS)
+def monthly_premium(shaho_enrolment_id: EnrolmentId, month: Annotated[str, Path(pattern=MONTH)], access: CanRead,
+                    rt: Rt) -> PremiumOut:
+    """The premium of one premium month (保険料月): health (一般 + 介護 + 支援金) and pension, full amounts
+    with sen and the employee's shares rounded as the office deducts them."""
+    with rt.db.sessions() as session:
+        return service.premium(session, ctx_of(rt), _enrolment(session, access, shaho_enrolment_id), month_of(month))
+
+
+@router.post("/enrolments/{shaho_enrolment_id}/zuiji-check", response_model=ZuijiOut, responses=WRITE_PROBLEMS)
+def zuiji_check(shaho_enrolment_id: EnrolmentId, body: ZuijiIn, access: CanWrite, rt: Rt) -> ZuijiOut:
+    """Is this pay change a 随時改定 (月額変更届) candidate? Nothing is stored; staff confirm the result by
+    adding the new 標準報酬月額 (reason `zuiji`)."""
+    with rt.db.sessions() as session:
+        return service.zuiji_check(session, ctx_of(rt), _enrolment(session, access, shaho_enrolment_id), body)

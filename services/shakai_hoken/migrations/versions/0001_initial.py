@@ -1,0 +1,103 @@
+"""社会保険 offices, the person read model, enrolments and 標準報酬月額 history; outbox, inbox,
+permission and 事業所 read models (issue #26).
+
+Revision ID: 0001
+Revises:
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from shared.jigyosho_directory import create_jigyosho_directory_table, drop_jigyosho_directory_table
+from shared.migrations import (
+    create_messaging_tables,
+    create_permission_tables,
+    drop_messaging_tables,
+    drop_permission_tables,
+)
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_messaging_tables()
+    create_permission_tables()
+    create_jigyosho_directory_table()
+    op.create_table(
+        "shaho_offices",
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("jigyosho_id", sa.String(36), nullable=False),
+        sa.Column("seiri_kigo", sa.String(20), nullable=False),
+        sa.Column("office_number", sa.String(10), nullable=False),
+        sa.Column("insurer_kind", sa.String(10), nullable=False),
+        sa.Column("prefecture", sa.String(2), nullable=True),
+        sa.Column("kumiai_name", sa.String(100), nullable=True),
+        sa.Column("kumiai_rates", sa.JSON(), nullable=False),
+        sa.Column("tokutei_tekiyo", sa.Boolean(), nullable=False),
+        sa.Column("collection_timing", sa.String(12), nullable=False),
+        sa.Column("rounding", sa.String(30), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "jigyosho_id", name="pk_shaho_offices"),
+    )
+    op.create_table(
+        "person_refs",
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("insured_person_id", sa.String(36), nullable=False),
+        sa.Column("jigyosho_id", sa.String(36), nullable=False),
+        sa.Column("hire_date", sa.Date(), nullable=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "insured_person_id", name="pk_person_refs"),
+    )
+    op.create_table(
+        "enrolments",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("jigyosho_id", sa.String(36), nullable=False),
+        sa.Column("insured_person_id", sa.String(36), nullable=False),
+        sa.Column("birth_date", sa.Date(), nullable=False),
+        sa.Column("acquired_on", sa.Date(), nullable=False),
+        sa.Column("lost_on", sa.Date(), nullable=True),
+        sa.Column("worker_type", sa.String(20), nullable=False),
+        sa.Column("kenpo", sa.Boolean(), nullable=False),
+        sa.Column("kounen", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_enrolments"),
+    )
+    op.create_index("ix_enrolments_tenant_jigyosho", "enrolments", ["tenant_id", "jigyosho_id", "created_at"])
+    op.create_index("uq_enrolments_tenant_person_acquired", "enrolments",
+                    ["tenant_id", "insured_person_id", "acquired_on"], unique=True)
+    op.create_table(
+        "standard_remunerations",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("enrolment_id", sa.String(36), nullable=False),
+        sa.Column("effective_from", sa.Date(), nullable=False),
+        sa.Column("reason", sa.String(20), nullable=False),
+        sa.Column("remuneration", sa.Integer(), nullable=False),
+        sa.Column("kenpo_grade", sa.Integer(), nullable=False),
+        sa.Column("kenpo_standard", sa.Integer(), nullable=False),
+        sa.Column("kounen_grade", sa.Integer(), nullable=False),
+        sa.Column("kounen_standard", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_standard_remunerations"),
+    )
+    op.create_index("uq_standard_remunerations_enrolment_month", "standard_remunerations",
+                    ["enrolment_id", "effective_from"], unique=True)
+    op.create_index("ix_standard_remunerations_tenant", "standard_remunerations", ["tenant_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("standard_remunerations")
+    op.drop_table("enrolments")
+    op.drop_table("person_refs")
+    op.drop_table("shaho_offices")
+    drop_jigyosho_directory_table()
+    drop_permission_tables()
+    drop_messaging_tables()
