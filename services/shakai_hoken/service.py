@@ -132,8 +132,7 @@ def _health_rates(o: ShahoOffice, month: Month) -> rates.HealthRates:
                                        Decimal(r["kaigo_employee_rate"])) for r in o.kumiai_rates)
         return rates.kumiai_health_rates(rows, month)
     except ValueError:
-        raise ProblemError(422, "rates-missing", "この月の保険料率が登録されていません",
-                           f"{month} 分の健康保険料率のデータがありません") from None
+        raise invalid("month", f"{month} 分の健康保険料率が登録されていません") from None
 
 
 # --- enrolments ----------------------------------------------------------------------------------
@@ -238,14 +237,13 @@ def add_grade(session: Session, ctx: ShahoContext, e: Enrolment, body: GradeIn, 
 def premium(session: Session, ctx: ShahoContext, e: Enrolment, month: Month) -> PremiumOut:
     """The monthly premium of one enrolment for one premium month (DOMAIN-SHAHO.md §4)."""
     if not _premium_months_of(e, month):
-        raise ProblemError(422, "not-enrolled", "この月は保険料の対象外です",
-                           f"{month} は資格取得月から喪失月の前月までの範囲にありません")
+        raise invalid("month", f"{month} は保険料の対象外です（資格取得月から喪失月の前月までの範囲にありません）")
     o = repository.office(session, e.tenant_id, e.jigyosho_id)
     if o is None:
         raise conflict("社会保険の事業所情報が登録されていません", "先に事業所整理記号・保険者を登録してください")
     s = repository.grade_in_force(session, e.id, month.first_day())
     if s is None:
-        raise ProblemError(422, "no-grade", "標準報酬月額が決定されていません", f"{month} に適用される決定がありません")
+        raise invalid("month", f"{month} に適用される標準報酬月額が決定されていません")
     r = _health_rates(o, month)
     b = premiums.monthly_premium(month=month, kenpo_standard=s.kenpo_standard if e.kenpo else None,
                                  kounen_standard=s.kounen_standard if e.kounen else None, rates=r,
@@ -270,7 +268,7 @@ def zuiji_check(session: Session, ctx: ShahoContext, e: Enrolment, body: ZuijiIn
     first = month_of(body.first_paid)
     current = repository.grade_in_force(session, e.id, first.first_day())
     if current is None:
-        raise ProblemError(422, "no-grade", "標準報酬月額が決定されていません", f"{first} に適用される決定がありません")
+        raise invalid("first_paid", f"{first} に適用される標準報酬月額が決定されていません")
     try:
         result = revision.zuiji_kaitei(
             first_paid=first, direction=revision.Direction(body.direction), worker=WorkerType(e.worker_type),

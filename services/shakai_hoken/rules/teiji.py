@@ -83,7 +83,7 @@ def average(values: Sequence[int], settings: ShahoRuleSettings = DEFAULT_SETTING
     mean = Fraction(sum(values), len(values))
     if settings.averaging is Averaging.FLOOR:
         return mean.numerator // mean.denominator
-    return round(mean)  # pragma: no cover - the alternative setting
+    return int(mean + Fraction(1, 2))  # half up  # pragma: no cover - the alternative setting
 
 
 def usable_months(months: Sequence[PayMonth], worker: WorkerType, *,
