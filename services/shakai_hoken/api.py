@@ -5,9 +5,11 @@ outside them answers 404, exactly like a missing one."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -51,6 +53,21 @@ WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 422)
 RACED = ProblemError(409, "conflict", "他の操作と同時に更新されました", "もう一度操作してください")
 
 
+T = TypeVar("T")
+
+
+def unique_or_409(work: Callable[[], T], attempts: int = 1) -> T:
+    """A unit of work a concurrent one beat to a unique row (an enrolment, a month's grade, the
+    office's first write) or to the version column: run again up to `attempts` times (it then reads
+    what committed and answers as the use case decides), else 409 — never a 500 or a half-write."""
+    for _ in range(attempts):
+        try:
+            return work()
+        except (IntegrityError, StaleDataError):
+            continue
+    raise RACED
+
+
 def ctx_of(rt: Runtime) -> ShahoContext:
     ctx: ShahoContext = rt.extras["shakai_hoken"]
     return ctx
@@ -71,12 +88,13 @@ def put_office(jigyosho_id: JigyoshoId, body: OfficeIn, p: TenantPrincipal, acce
     """The 事業所's 社会保険 data: 事業所整理記号, 事業所番号, insurer (協会けんぽ with its prefecture, or a
     健康保険組合 with its own dated rates), 特定適用事業所, 徴収 timing and rounding."""
     access.check_jigyosho(jigyosho_id)
-    try:
+
+    def work() -> tuple[OfficeOut, bool]:
         with rt.transaction() as session:
             o, created = service.put_office(session, ctx_of(rt), access, jigyosho_id, body, actor_of(p, request))
-            out = service.office_out(o)
-    except StaleDataError:
-        raise RACED from None
+            return service.office_out(o), created
+
+    out, created = unique_or_409(work, attempts=3)
     if created:
         response.status_code = status.HTTP_201_CREATED
     response.headers["ETag"] = f'"{out.version}"'
@@ -102,9 +120,13 @@ def create_enrolment(body: EnrolmentCreate, p: TenantPrincipal, access: CanWrite
     """資格取得: enrol a person registered in koyo_hoken (its `insured_person_id`) in 健康保険 and 厚生年金保険,
     with the 資格取得時決定 from `remuneration`. Answers the grades and the 資格取得届 deadline."""
     ctx = ctx_of(rt)
-    with rt.transaction() as session:
-        e = service.create_enrolment(session, ctx, access, body, actor_of(p, request))
-        out = service.enrolment_out(session, ctx, e)
+
+    def work() -> EnrolmentOut:
+        with rt.transaction() as session:
+            e = service.create_enrolment(session, ctx, access, body, actor_of(p, request))
+            return service.enrolment_out(session, ctx, e)
+
+    out = unique_or_409(work, attempts=2)  # the second run answers 409 「既に…取得しています」
     response.headers["Location"] = f"{router.prefix}/enrolments/{out.id}"
     return out
 
@@ -133,13 +155,14 @@ def lose_enrolment(shaho_enrolment_id: EnrolmentId, body: LossIn, p: TenantPrinc
                    request: Request, rt: Rt) -> EnrolmentOut:
     """資格喪失 on leaving: 喪失日 = the day after `last_day`; answers the 資格喪失届 deadline."""
     ctx = ctx_of(rt)
-    try:
+
+    def work() -> EnrolmentOut:
         with rt.transaction() as session:
             e = service.lose(session, ctx, _enrolment(session, access, shaho_enrolment_id), body.last_day,
                              actor_of(p, request))
             return service.enrolment_out(session, ctx, e)
-    except StaleDataError:
-        raise RACED from None
+
+    return unique_or_409(work, attempts=2)
 
 
 @router.get("/enrolments/{shaho_enrolment_id}/standard-remunerations", response_model=GradeHistory, responses=PROBLEMS)
@@ -147,7 +170,7 @@ def grade_history(shaho_enrolment_id: EnrolmentId, access: CanRead, rt: Rt) -> G
     """The 標準報酬月額 history of an enrolment, oldest first."""
     with rt.db.sessions() as session:
         e = _enrolment(session, access, shaho_enrolment_id)
-        return GradeHistory(items=[service._grade_out(s) for s in repository.grades(session, e.id)])
+        return GradeHistory(items=[service.grade_out(s) for s in repository.grades(session, e.id)])
 
 
 @router.post("/enrolments/{shaho_enrolment_id}/standard-remunerations", status_code=status.HTTP_201_CREATED,
@@ -157,13 +180,14 @@ def add_grade(shaho_enrolment_id: EnrolmentId, body: GradeIn, p: TenantPrincipal
     """A new 標準報酬月額 from a month (定時決定, 随時改定, 終了時改定, correction): both grades are looked
     up from `remuneration` in the tables in force that month."""
     ctx = ctx_of(rt)
-    try:
+
+    def work() -> GradeOut:
         with rt.transaction() as session:
             s = service.add_grade(session, ctx, _enrolment(session, access, shaho_enrolment_id), body,
                                   actor_of(p, request))
-            return service._grade_out(s)
-    except StaleDataError:
-        raise RACED from None
+            return service.grade_out(s)
+
+    return unique_or_409(work, attempts=2)
 
 
 @router.get("/enrolments/{shaho_enrolment_id}/premiums/{month}", response_model=PremiumOut, responses=PROBLEMS)

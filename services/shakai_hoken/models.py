@@ -72,6 +72,8 @@ class Enrolment(Base):
         Index("ix_enrolments_tenant_jigyosho", "tenant_id", "jigyosho_id", "created_at"),
         Index("uq_enrolments_tenant_person_acquired", "tenant_id", "insured_person_id", "acquired_on",
               unique=True),
+        # One open enrolment per person: `open_person` is the person id while not lost, NULL after.
+        Index("uq_enrolments_tenant_open_person", "tenant_id", "open_person", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -81,6 +83,7 @@ class Enrolment(Base):
     birth_date: Mapped[date] = mapped_column(Date)  # for the age rules (介護 40/65, 厚年 70, 健保 75)
     acquired_on: Mapped[date] = mapped_column(Date)  # 資格取得日
     lost_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # 資格喪失日
+    open_person: Mapped[str | None] = mapped_column(String(36), nullable=True)
     worker_type: Mapped[str] = mapped_column(String(20))  # rules.teiji.WorkerType
     kenpo: Mapped[bool] = mapped_column(Boolean)
     kounen: Mapped[bool] = mapped_column(Boolean)

@@ -137,7 +137,7 @@ def _health_rates(o: ShahoOffice, month: Month) -> rates.HealthRates:
 
 # --- enrolments ----------------------------------------------------------------------------------
 
-def _grade_out(s: StandardRemuneration) -> GradeOut:
+def grade_out(s: StandardRemuneration) -> GradeOut:
     return GradeOut(effective_from=s.effective_from.isoformat()[:7], reason=s.reason, remuneration=s.remuneration,
                     kenpo_grade=s.kenpo_grade, kenpo_standard=s.kenpo_standard, kounen_grade=s.kounen_grade,
                     kounen_standard=s.kounen_standard)
@@ -159,7 +159,7 @@ def enrolment_out(session: Session, ctx: ShahoContext, e: Enrolment) -> Enrolmen
     current = repository.grade_in_force(session, e.id, max(ctx.today(), e.acquired_on))
     return EnrolmentOut(id=e.id, jigyosho_id=e.jigyosho_id, insured_person_id=e.insured_person_id,
                         acquired_on=e.acquired_on, lost_on=e.lost_on, worker_type=e.worker_type, kenpo=e.kenpo,
-                        kounen=e.kounen, version=e.version, current=_grade_out(current) if current else None,
+                        kounen=e.kounen, version=e.version, current=grade_out(current) if current else None,
                         deadlines=[_deadline_out(d) for d in enrolment_deadlines(ctx, e)])
 
 
@@ -195,7 +195,8 @@ def create_enrolment(session: Session, ctx: ShahoContext, access: Access, body: 
     now = ctx.clock.now()
     e = Enrolment(id=str(uuid.uuid4()), tenant_id=access.tenant_id, jigyosho_id=ref.jigyosho_id,
                   insured_person_id=body.insured_person_id, birth_date=body.birth_date,
-                  acquired_on=body.acquired_on, lost_on=None, worker_type=body.worker_type.value,
+                  acquired_on=body.acquired_on, lost_on=None, open_person=body.insured_person_id,
+                  worker_type=body.worker_type.value,
                   kenpo=body.kenpo, kounen=body.kounen, created_at=now, updated_at=now)
     session.add(e)
     session.flush()
@@ -212,6 +213,7 @@ def lose(session: Session, ctx: ShahoContext, e: Enrolment, last_day: date, acto
     if last_day < e.acquired_on:
         raise invalid("last_day", "退職日が資格取得日より前です")
     e.lost_on = enrolment_rules.loss_date_on_leaving(last_day)
+    e.open_person = None
     e.updated_at = ctx.clock.now()
     session.flush()
     due = deadlines.deadline(deadlines.Procedure.SOSHITSU, e.lost_on, ctx.rules).due

@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("birth_date", sa.Date(), nullable=False),
         sa.Column("acquired_on", sa.Date(), nullable=False),
         sa.Column("lost_on", sa.Date(), nullable=True),
+        sa.Column("open_person", sa.String(36), nullable=True),
         sa.Column("worker_type", sa.String(20), nullable=False),
         sa.Column("kenpo", sa.Boolean(), nullable=False),
         sa.Column("kounen", sa.Boolean(), nullable=False),
@@ -73,6 +74,7 @@ def upgrade() -> None:
     op.create_index("ix_enrolments_tenant_jigyosho", "enrolments", ["tenant_id", "jigyosho_id", "created_at"])
     op.create_index("uq_enrolments_tenant_person_acquired", "enrolments",
                     ["tenant_id", "insured_person_id", "acquired_on"], unique=True)
+    op.create_index("uq_enrolments_tenant_open_person", "enrolments", ["tenant_id", "open_person"], unique=True)
     op.create_table(
         "standard_remunerations",
         sa.Column("id", sa.String(36), nullable=False),
