@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.shakai_hoken import repository, service
+from services.shakai_hoken import events, repository, service, teiji_run
 from services.shakai_hoken.context import ShahoContext
-from services.shakai_hoken.models import Enrolment
+from services.shakai_hoken.models import Enrolment, TeijiRun, messaging
 from services.shakai_hoken.schemas import (
     MONTH,
     REF_ID,
@@ -28,7 +28,12 @@ from services.shakai_hoken.schemas import (
     LossIn,
     OfficeIn,
     OfficeOut,
+    PayIn,
+    PayOut,
     PremiumOut,
+    TeijiResultPage,
+    TeijiRunIn,
+    TeijiRunOut,
     ZuijiIn,
     ZuijiOut,
     month_of,
@@ -205,3 +210,73 @@ def zuiji_check(shaho_enrolment_id: EnrolmentId, body: ZuijiIn, access: CanWrite
     adding the new 標準報酬月額 (reason `zuiji`)."""
     with rt.db.sessions() as session:
         return service.zuiji_check(session, ctx_of(rt), _enrolment(session, access, shaho_enrolment_id), body)
+
+
+@router.put("/enrolments/{shaho_enrolment_id}/pay-months/{month}", response_model=PayOut, responses=WRITE_PROBLEMS)
+def put_pay(shaho_enrolment_id: EnrolmentId, month: Annotated[str, Path(pattern=MONTH)], body: PayIn,
+            access: CanWrite, rt: Rt) -> PayOut:
+    """報酬 paid in a payment month and its 支払基礎日数 (what 定時決定 reads), entered or replaced."""
+    def work() -> PayOut:
+        with rt.transaction() as session:
+            return service.put_pay(session, ctx_of(rt), _enrolment(session, access, shaho_enrolment_id),
+                                   month_of(month), body)
+
+    return unique_or_409(work, attempts=2)
+
+
+def _run_out(session: Session, access: Access, run: TeijiRun, written: int) -> TeijiRunOut:
+    return TeijiRunOut(id=run.id, year=run.year, jigyosho_ids=run.jigyosho_ids, written=written,
+                       finished_at=run.finished_at,
+                       summary=service.teiji_summary(session, access.tenant_id, run, access.jigyosho_ids))
+
+
+@router.post("/teiji-runs", status_code=status.HTTP_201_CREATED, response_model=TeijiRunOut,
+             responses=WRITE_PROBLEMS)
+def start_teiji_run(body: TeijiRunIn, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt) -> TeijiRunOut:
+    """定時決定 of `year` for every enrolment of the 事業所 the caller may see (or `jigyosho_ids`): one
+    result per person and year. Idempotent and resumable: running it again finishes what an
+    interrupted run left and changes nothing already decided. Nothing is applied to the 標準報酬月額
+    history here: staff confirm flagged persons first."""
+    ids = body.jigyosho_ids
+    if ids is not None:
+        for jid in ids:
+            access.check_jigyosho(jid)
+    elif access.jigyosho_ids is not None:
+        ids = sorted(access.jigyosho_ids)
+    ctx = ctx_of(rt)
+    actor = actor_of(p, request)
+    run_id, written = teiji_run.run(rt.db.transaction, access.tenant_id, body.year, ids, p.subject, ctx.rules,
+                                    ctx.clock.now())
+    with rt.transaction() as session:
+        messaging.record(session, events.teiji_run_completed(access.tenant_id, run_id, body.year, ids, written,
+                                                             actor))
+    with rt.db.sessions() as session:
+        run = session.get(TeijiRun, run_id)
+        assert run is not None
+        return _run_out(session, access, run, written)
+
+
+def _run(session: Session, access: Access, run_id: str) -> TeijiRun:
+    run = session.get(TeijiRun, run_id)
+    if run is None or run.tenant_id != access.tenant_id:
+        raise not_found()
+    return run
+
+
+@router.get("/teiji-runs/{teiji_run_id}", response_model=TeijiRunOut, responses=PROBLEMS)
+def get_teiji_run(teiji_run_id: Annotated[str, Path(pattern=REF_ID)], access: CanRead, rt: Rt) -> TeijiRunOut:
+    """A run's summary per 事業所 (the caller's 事業所 only)."""
+    with rt.db.sessions() as session:
+        return _run_out(session, access, _run(session, access, teiji_run_id), 0)
+
+
+@router.get("/teiji-runs/{teiji_run_id}/results", response_model=TeijiResultPage, responses=PROBLEMS)
+def teiji_results(teiji_run_id: Annotated[str, Path(pattern=REF_ID)], access: CanRead, rt: Rt,
+                  jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None, limit: Limit = 50,
+                  offset: Offset = 0) -> TeijiResultPage:
+    """Per person: excluded (why) or decided (old and new grades of both insurances, flags)."""
+    if jigyosho_id is not None:
+        access.check_jigyosho(jigyosho_id)
+    with rt.db.sessions() as session:
+        return service.teiji_results(session, access.tenant_id, _run(session, access, teiji_run_id), jigyosho_id,
+                                     access.jigyosho_ids, limit, offset)

@@ -13,6 +13,7 @@ OFFICE_UPDATED = "roumu.shakai_hoken.office.updated"
 ENROLMENT_CREATED = "roumu.shakai_hoken.enrolment.created"
 ENROLMENT_LOST = "roumu.shakai_hoken.enrolment.lost"
 GRADE_CHANGED = "roumu.shakai_hoken.standard_remuneration.changed"
+TEIJI_RUN_COMPLETED = "roumu.shakai_hoken.teiji_run.completed"
 
 # Consumed: koyo_hoken's person master (registered / updated).
 KOYO_PERSON_PREFIX = "roumu.koyo_hoken.insured_person."
@@ -54,3 +55,11 @@ def grade_changed(e: Enrolment, s: StandardRemuneration, actor: Actor,
     }
     return EventEnvelope(type=GRADE_CHANGED, tenant_id=e.tenant_id, actor=actor,
                          subject={**_subject(e), "standard_remuneration_id": s.id}, data=data)
+
+
+def teiji_run_completed(tenant_id: str, run_id: str, year: int, jigyosho_ids: list[str] | None, written: int,
+                        actor: Actor) -> EventEnvelope:
+    """A 定時決定 run (or a rerun finishing it) ended: how many results this call wrote."""
+    return EventEnvelope(type=TEIJI_RUN_COMPLETED, tenant_id=tenant_id, actor=actor,
+                         subject={"tenant_id": tenant_id, "run_id": run_id},
+                         data={"year": year, "jigyosho_ids": jigyosho_ids, "written": written})

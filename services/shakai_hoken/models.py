@@ -114,3 +114,67 @@ class StandardRemuneration(Base):
     kounen_grade: Mapped[int] = mapped_column(Integer)
     kounen_standard: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PayMonthRow(Base):
+    """報酬 paid to an enrolled person in a payment month, with its 支払基礎日数 (entered through the API
+    until payroll intake feeds it): what 定時決定 and 随時改定 read."""
+
+    __tablename__ = "pay_months"
+    __table_args__ = (Index("uq_pay_months_enrolment_month", "enrolment_id", "month", unique=True),
+                      Index("ix_pay_months_tenant", "tenant_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    enrolment_id: Mapped[str] = mapped_column(String(36))
+    month: Mapped[date] = mapped_column(Date)  # first day of the payment month
+    pay: Mapped[int] = mapped_column(Integer)
+    base_days: Mapped[int] = mapped_column(Integer)
+    retro_pay: Mapped[int] = mapped_column(Integer)
+    partial_first_month: Mapped[bool] = mapped_column(Boolean)
+    leave_pay: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TeijiRun(Base):
+    """One 定時決定 run of a year over the tenant's (or some 事業所') enrolments."""
+
+    __tablename__ = "teiji_runs"
+    __table_args__ = (Index("uq_teiji_runs_scope", "tenant_id", "year", "scope_key", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    year: Mapped[int] = mapped_column(Integer)
+    scope_key: Mapped[str] = mapped_column(String(400))  # "*" or the sorted 事業所 ids
+    jigyosho_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    actor_id: Mapped[str] = mapped_column(String(64))
+
+
+class TeijiResultRow(Base):
+    """A person's 定時決定 of a year: excluded (why) or decided (old and new grades, flags)."""
+
+    __tablename__ = "teiji_results"
+    __table_args__ = (Index("uq_teiji_results_year_enrolment", "tenant_id", "year", "enrolment_id", unique=True),
+                      Index("ix_teiji_results_run", "run_id", "jigyosho_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    year: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str] = mapped_column(String(36))
+    enrolment_id: Mapped[str] = mapped_column(String(36))
+    jigyosho_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(10))  # decided | excluded
+    exclusion: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    remuneration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    old_kenpo_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    old_kounen_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kenpo_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kenpo_standard: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kounen_grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kounen_standard: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kept_previous: Mapped[bool] = mapped_column(Boolean)
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    flagged: Mapped[bool] = mapped_column(Boolean)  # flags for staff to confirm (保険者算定, dropped months)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -228,3 +228,76 @@ class ZuijiOut(BaseModel):
     kenpo: SchemeRevisionOut | None
     kounen: SchemeRevisionOut | None
     reason: str
+
+
+class PayIn(BaseModel):
+    """報酬 paid in a payment month (通貨 + 現物, overtime and allowances included) and its 支払基礎日数."""
+
+    model_config = ConfigDict(extra="forbid")
+    pay: Yen
+    base_days: int = Field(ge=0, le=31, description="支払基礎日数")
+    retro_pay: Yen = Field(default=0, description="含まれる遡及支払額 (3月以前分)")
+    partial_first_month: bool = Field(default=False, description="途中入社で1か月分の報酬でない月")
+    leave_pay: bool = Field(default=False, description="低額の休職給の月")
+
+    @model_validator(mode="after")
+    def _retro_within_pay(self) -> PayIn:
+        if self.retro_pay > self.pay:
+            raise ValueError("遡及支払額が報酬額を超えています")
+        return self
+
+
+class PayOut(PayIn):
+    model_config = ConfigDict(extra="ignore")
+    month: str
+
+
+class TeijiRunIn(BaseModel):
+    """Run the year's 定時決定 over every enrolment the caller may see, or these 事業所."""
+
+    model_config = ConfigDict(extra="forbid")
+    year: int = Field(ge=2021, le=2100)
+    jigyosho_ids: list[Annotated[str, Field(pattern=REF_ID)]] | None = Field(default=None, min_length=1,
+                                                                             max_length=500)
+
+
+class TeijiSummary(BaseModel):
+    jigyosho_id: str
+    decided: int
+    excluded: int
+    kept_previous: int
+    flagged: int
+    kenpo_up: int
+    kenpo_down: int
+
+
+class TeijiRunOut(BaseModel):
+    id: str
+    year: int
+    jigyosho_ids: list[str] | None
+    written: int = Field(description="この呼び出しで新たに決定した人数")
+    finished_at: datetime | None
+    summary: list[TeijiSummary]
+
+
+class TeijiResultOut(BaseModel):
+    enrolment_id: str
+    jigyosho_id: str
+    status: Annotated[str, one_of(["decided", "excluded"])]
+    exclusion: str | None
+    remuneration: int | None
+    old_kenpo_grade: int | None
+    old_kounen_grade: int | None
+    kenpo_grade: int | None
+    kenpo_standard: int | None
+    kounen_grade: int | None
+    kounen_standard: int | None
+    kept_previous: bool
+    flags: list[str]
+
+
+class TeijiResultPage(BaseModel):
+    items: list[TeijiResultOut]
+    total: int
+    limit: int
+    offset: int

@@ -8,15 +8,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from services.shakai_hoken import events, repository
 from services.shakai_hoken.context import ShahoContext
 from services.shakai_hoken.models import (
     Enrolment,
+    PayMonthRow,
     PersonRef,
     ShahoOffice,
     StandardRemuneration,
+    TeijiResultRow,
+    TeijiRun,
     jigyosho_directory,
     messaging,
 )
@@ -34,8 +38,13 @@ from services.shakai_hoken.schemas import (
     GradeOut,
     OfficeIn,
     OfficeOut,
+    PayIn,
+    PayOut,
     PremiumOut,
     SchemeRevisionOut,
+    TeijiResultOut,
+    TeijiResultPage,
+    TeijiSummary,
     ZuijiIn,
     ZuijiOut,
     month_of,
@@ -284,3 +293,59 @@ def zuiji_check(session: Session, ctx: ShahoContext, e: Enrolment, body: ZuijiIn
     return ZuijiOut(candidate=result.candidate, average=result.average,
                     effective_from=str(result.effective_from) if result.effective_from else None,
                     kenpo=_scheme_out(result.kenpo), kounen=_scheme_out(result.kounen), reason=result.reason)
+
+
+# --- pay and the 定時決定 run --------------------------------------------------------------------
+
+def put_pay(session: Session, ctx: ShahoContext, e: Enrolment, month: Month, body: PayIn) -> PayOut:
+    if month < Month.of(e.acquired_on) or (e.lost_on is not None and month > Month.of(e.lost_on)):
+        raise invalid("month", f"{month} は資格の期間外です")
+    values = body.model_dump()
+    row = session.scalars(select(PayMonthRow).where(PayMonthRow.enrolment_id == e.id,
+                                                    PayMonthRow.month == month.first_day())).first()
+    if row is None:
+        session.add(PayMonthRow(id=str(uuid.uuid4()), tenant_id=e.tenant_id, enrolment_id=e.id,
+                                month=month.first_day(), updated_at=ctx.clock.now(), **values))
+    else:
+        for k, v in values.items():
+            setattr(row, k, v)
+        row.updated_at = ctx.clock.now()
+    session.flush()
+    return PayOut(month=str(month), **values)
+
+
+def teiji_summary(session: Session, tenant_id: str, run: TeijiRun, jigyosho_ids: frozenset[str] | None
+                  ) -> list[TeijiSummary]:
+    """Per 事業所: how many decided, excluded, kept at the 従前 amount, flagged, and moved up or down."""
+    r = TeijiResultRow
+
+    def count(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    q = (select(r.jigyosho_id, count(r.status == "decided"), count(r.status == "excluded"),
+                count(r.kept_previous.is_(True)), count(r.flagged.is_(True)),
+                count(r.kenpo_grade > r.old_kenpo_grade), count(r.kenpo_grade < r.old_kenpo_grade))
+         .where(r.tenant_id == tenant_id, r.year == run.year).group_by(r.jigyosho_id).order_by(r.jigyosho_id))
+    if run.jigyosho_ids is not None:
+        q = q.where(r.jigyosho_id.in_(run.jigyosho_ids))
+    if jigyosho_ids is not None:
+        q = q.where(r.jigyosho_id.in_(jigyosho_ids))
+    return [TeijiSummary(jigyosho_id=jid, decided=int(d or 0), excluded=int(x or 0), kept_previous=int(k or 0),
+                         flagged=int(f or 0), kenpo_up=int(u or 0), kenpo_down=int(dn or 0))
+            for jid, d, x, k, f, u, dn in session.execute(q).all()]
+
+
+def teiji_results(session: Session, tenant_id: str, run: TeijiRun, jigyosho_id: str | None,
+                  jigyosho_ids: frozenset[str] | None, limit: int, offset: int) -> TeijiResultPage:
+    r = TeijiResultRow
+    q = select(r).where(r.tenant_id == tenant_id, r.year == run.year)
+    if run.jigyosho_ids is not None:
+        q = q.where(r.jigyosho_id.in_(run.jigyosho_ids))
+    if jigyosho_ids is not None:
+        q = q.where(r.jigyosho_id.in_(jigyosho_ids))
+    if jigyosho_id is not None:
+        q = q.where(r.jigyosho_id == jigyosho_id)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(q.order_by(r.jigyosho_id, r.enrolment_id).limit(limit).offset(offset)).all()
+    return TeijiResultPage(items=[TeijiResultOut.model_validate(x, from_attributes=True) for x in rows],
+                           total=total, limit=limit, offset=offset)

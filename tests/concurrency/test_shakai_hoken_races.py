@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from services.shakai_hoken.models import Enrolment, ShahoOffice, StandardRemuneration
+from services.shakai_hoken.models import Enrolment, ShahoOffice, StandardRemuneration, TeijiResultRow
 from shared.db import Database
 from shared.settings import CommonSettings
 from tests.concurrency.harness import at_once, covers, served
@@ -19,6 +19,7 @@ from tests.conftest import bearer
 from tests.services.conftest import grants, tokens  # noqa: F401 - fixtures
 from tests.shakai_hoken.conftest import persons  # noqa: F401 - the person seeder fixture
 from tests.shakai_hoken.support import BASE, PersonSeeder, office_tokyo
+from tests.shakai_hoken.test_teiji_run import seed_bulk
 from tests.support.jigyosho import JigyoshoSeeder, jigyosho  # noqa: F401 - the seeder fixture
 
 
@@ -91,3 +92,19 @@ def test_one_person_one_open_enrolment_one_grade_per_month_one_loss(
                                                         json={"last_day": f"2026-10-{i + 10}"}) for i in range(5)])
     _no_5xx(answers)
     assert sorted(r.status_code for r in answers) == [200] + [409] * 4
+
+
+@covers("POST /api/v1/shakai-hoken/teiji-runs")
+def test_four_teiji_runs_at_once_decide_each_person_once(
+        shaho_url, tokens, tenant, settings, persons: PersonSeeder):  # noqa: F811
+
+    h = bearer(tokens.user(tenant))
+    seed_bulk(persons, tenant, 120)
+    answers = at_once(shaho_url, [lambda c: c.post(f"{BASE}/teiji-runs", headers=h, json={"year": 2026})
+                                  for _ in range(4)])
+    _no_5xx(answers)
+    assert all(r.status_code == 201 for r in answers), [r.text[:200] for r in answers]
+    assert sum(r.json()["written"] for r in answers) == 120
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert _count(settings, select(func.count()).select_from(TeijiResultRow).where(
+        TeijiResultRow.tenant_id == tenant)) == 120

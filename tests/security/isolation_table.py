@@ -28,6 +28,7 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     # 300 s): whoever holds it may download. Not swept by caller; tampering is tested in test_injection.
     "token": ("capability", "link"),
     "run_id": ("resource", "tenant"),
+    "teiji_run_id": ("resource", "tenant"),  # shakai_hoken: a 定時決定 run (results filtered by 事業所)
     "user_id": ("resource", "tenant"),
     "tenant_id": ("resource", "own-tenant"),
     "tenant_code": ("resource", "own-tenant"),
@@ -119,6 +120,7 @@ BODIES: dict[str, Any] = {
         "insured_person_id": "{person_id}", "birth_date": "1990-04-01", "acquired_on": "2025-05-01",
         "remuneration": 300000},
     "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/loss": {"last_day": "2025-06-30"},
+    "PUT /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/pay-months/{month}": {"pay": 300000, "base_days": 30},
     "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/standard-remunerations": {
         "effective_from": "2025-09", "remuneration": 320000, "reason": "teiji"},
     "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/zuiji-check": {

@@ -286,6 +286,10 @@ def _seed_shakai_hoken(w: World, j1: str) -> None:
     w.made("shakai_hoken", "post", "/enrolments", "shaho_enrolment_id", json={
         "insured_person_id": w.ids["person_id"], "birth_date": "1990-04-01", "acquired_on": "2025-04-15",
         "remuneration": 300_000})
+    if "shaho_enrolment_id" in w.ids:
+        w.made("shakai_hoken", "put", f"/enrolments/{w.ids['shaho_enrolment_id']}/pay-months/2025-06", "",
+               json={"pay": 300_000, "base_days": 30})
+    w.made("shakai_hoken", "post", "/teiji-runs", "teiji_run_id", json={"year": 2025})
 
 
 def open_clients(settings: CommonSettings, names: list[str], background: bool = False) -> dict[str, TestClient]:

@@ -93,9 +93,67 @@ def upgrade() -> None:
     op.create_index("uq_standard_remunerations_enrolment_month", "standard_remunerations",
                     ["enrolment_id", "effective_from"], unique=True)
     op.create_index("ix_standard_remunerations_tenant", "standard_remunerations", ["tenant_id"])
+    op.create_table(
+        "pay_months",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("enrolment_id", sa.String(36), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("pay", sa.Integer(), nullable=False),
+        sa.Column("base_days", sa.Integer(), nullable=False),
+        sa.Column("retro_pay", sa.Integer(), nullable=False),
+        sa.Column("partial_first_month", sa.Boolean(), nullable=False),
+        sa.Column("leave_pay", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_pay_months"),
+    )
+    op.create_index("uq_pay_months_enrolment_month", "pay_months", ["enrolment_id", "month"], unique=True)
+    op.create_index("ix_pay_months_tenant", "pay_months", ["tenant_id"])
+    op.create_table(
+        "teiji_runs",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("scope_key", sa.String(400), nullable=False),
+        sa.Column("jigyosho_ids", sa.JSON(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("actor_id", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_teiji_runs"),
+    )
+    op.create_index("uq_teiji_runs_scope", "teiji_runs", ["tenant_id", "year", "scope_key"], unique=True)
+    op.create_table(
+        "teiji_results",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.String(36), nullable=False),
+        sa.Column("enrolment_id", sa.String(36), nullable=False),
+        sa.Column("jigyosho_id", sa.String(36), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("exclusion", sa.String(40), nullable=True),
+        sa.Column("remuneration", sa.Integer(), nullable=True),
+        sa.Column("old_kenpo_grade", sa.Integer(), nullable=True),
+        sa.Column("old_kounen_grade", sa.Integer(), nullable=True),
+        sa.Column("kenpo_grade", sa.Integer(), nullable=True),
+        sa.Column("kenpo_standard", sa.Integer(), nullable=True),
+        sa.Column("kounen_grade", sa.Integer(), nullable=True),
+        sa.Column("kounen_standard", sa.Integer(), nullable=True),
+        sa.Column("kept_previous", sa.Boolean(), nullable=False),
+        sa.Column("flags", sa.JSON(), nullable=False),
+        sa.Column("flagged", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_teiji_results"),
+    )
+    op.create_index("uq_teiji_results_year_enrolment", "teiji_results", ["tenant_id", "year", "enrolment_id"],
+                    unique=True)
+    op.create_index("ix_teiji_results_run", "teiji_results", ["run_id", "jigyosho_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("teiji_results")
+    op.drop_table("teiji_runs")
+    op.drop_table("pay_months")
     op.drop_table("standard_remunerations")
     op.drop_table("enrolments")
     op.drop_table("person_refs")
