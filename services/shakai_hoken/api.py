@@ -19,6 +19,9 @@ from services.shakai_hoken.models import Enrolment, TeijiRun, messaging
 from services.shakai_hoken.schemas import (
     MONTH,
     REF_ID,
+    BonusIn,
+    BonusList,
+    BonusOut,
     EnrolmentCreate,
     EnrolmentOut,
     EnrolmentPage,
@@ -280,3 +283,24 @@ def teiji_results(teiji_run_id: Annotated[str, Path(pattern=REF_ID)], access: Ca
     with rt.db.sessions() as session:
         return service.teiji_results(session, access.tenant_id, _run(session, access, teiji_run_id), jigyosho_id,
                                      access.jigyosho_ids, limit, offset)
+
+
+@router.post("/enrolments/{shaho_enrolment_id}/bonuses", status_code=status.HTTP_201_CREATED, response_model=BonusOut,
+             responses=WRITE_PROBLEMS)
+def record_bonus(shaho_enrolment_id: EnrolmentId, body: BonusIn, p: TenantPrincipal, access: CanWrite,
+                 request: Request, rt: Rt) -> BonusOut:
+    """A 賞与 paid: the month's 標準賞与額 (1,000円未満切捨て) capped for 健保 (573万円 per fiscal year) and
+    厚年 (150万円 per month), the bonus premium and the 賞与支払届 deadline."""
+    def work() -> BonusOut:
+        with rt.transaction() as session:
+            return service.record_bonus(session, ctx_of(rt), _enrolment(session, access, shaho_enrolment_id), body,
+                                        actor_of(p, request))
+
+    return unique_or_409(work, attempts=3)
+
+
+@router.get("/enrolments/{shaho_enrolment_id}/bonuses", response_model=BonusList, responses=PROBLEMS)
+def list_bonuses(shaho_enrolment_id: EnrolmentId, access: CanRead, rt: Rt) -> BonusList:
+    with rt.db.sessions() as session:
+        return BonusList(items=service.list_bonuses(session, ctx_of(rt),
+                                                    _enrolment(session, access, shaho_enrolment_id)))

@@ -14,6 +14,7 @@ ENROLMENT_CREATED = "roumu.shakai_hoken.enrolment.created"
 ENROLMENT_LOST = "roumu.shakai_hoken.enrolment.lost"
 GRADE_CHANGED = "roumu.shakai_hoken.standard_remuneration.changed"
 TEIJI_RUN_COMPLETED = "roumu.shakai_hoken.teiji_run.completed"
+BONUS_RECORDED = "roumu.shakai_hoken.bonus.recorded"
 
 # Consumed: koyo_hoken's person master (registered / updated).
 KOYO_PERSON_PREFIX = "roumu.koyo_hoken.insured_person."
@@ -63,3 +64,11 @@ def teiji_run_completed(tenant_id: str, run_id: str, year: int, jigyosho_ids: li
     return EventEnvelope(type=TEIJI_RUN_COMPLETED, tenant_id=tenant_id, actor=actor,
                          subject={"tenant_id": tenant_id, "run_id": run_id},
                          data={"year": year, "jigyosho_ids": jigyosho_ids, "written": written})
+
+
+def bonus_recorded(e: Enrolment, paid_on: str, kenpo: int, kounen: int, due: str | None,
+                   actor: Actor) -> EventEnvelope:
+    """A 賞与 was recorded: the month's capped 標準賞与額 of both insurances and the 賞与支払届 deadline."""
+    return EventEnvelope(type=BONUS_RECORDED, tenant_id=e.tenant_id, actor=actor, subject=_subject(e),
+                         data={"paid_on": paid_on, "kenpo_standard_bonus": kenpo, "kounen_standard_bonus": kounen,
+                               "shoyo_due": due})

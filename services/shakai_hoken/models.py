@@ -178,3 +178,17 @@ class TeijiResultRow(Base):
     flags: Mapped[list[str]] = mapped_column(JSON)
     flagged: Mapped[bool] = mapped_column(Boolean)  # flags for staff to confirm (保険者算定, dropped months)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BonusRow(Base):
+    """A 賞与 paid to an enrolled person (several in one month are added up: rules.bonus)."""
+
+    __tablename__ = "bonuses"
+    __table_args__ = (Index("ix_bonuses_enrolment", "enrolment_id", "paid_on"), Index("ix_bonuses_tenant", "tenant_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    enrolment_id: Mapped[str] = mapped_column(String(36))
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

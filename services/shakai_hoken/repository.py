@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.shakai_hoken.models import Enrolment, PersonRef, ShahoOffice, StandardRemuneration
+from services.shakai_hoken.models import BonusRow, Enrolment, PersonRef, ShahoOffice, StandardRemuneration
 
 
 def office(session: Session, tenant_id: str, jigyosho_id: str) -> ShahoOffice | None:
@@ -51,3 +51,8 @@ def grade_in_force(session: Session, enrolment_id: str, on: date) -> StandardRem
     return session.scalars(select(StandardRemuneration).where(
         StandardRemuneration.enrolment_id == enrolment_id, StandardRemuneration.effective_from <= on)
         .order_by(StandardRemuneration.effective_from.desc())).first()
+
+
+def bonuses(session: Session, enrolment_id: str) -> Sequence[BonusRow]:
+    return session.scalars(select(BonusRow).where(BonusRow.enrolment_id == enrolment_id)
+                           .order_by(BonusRow.paid_on, BonusRow.created_at)).all()

@@ -301,3 +301,29 @@ class TeijiResultPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class BonusIn(BaseModel):
+    """A 賞与 paid (any pay for work paid 3 times a year or less, DOMAIN-SHAHO.md §2.1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    paid_on: date = Field(description="支払日")
+    amount: Annotated[int, Field(ge=1, le=1_000_000_000)]
+
+
+class BonusOut(BaseModel):
+    """The month's bonus (all payments of that month added up) with both capped 標準賞与額, the 健保
+    cumulative of the fiscal year, the premium and the 賞与支払届 deadline."""
+
+    paid_on: date
+    month_total: int
+    standard: int = Field(description="標準賞与額 (1,000円未満切捨て, 上限前)")
+    kenpo_standard_bonus: int = Field(description="健保: 年度累計 573万円まで")
+    kounen_standard_bonus: int = Field(description="厚年: 1か月 150万円まで")
+    kenpo_fiscal_year_total: int
+    premium: PremiumOut
+    deadline: DeadlineOut
+
+
+class BonusList(BaseModel):
+    items: list[BonusOut]

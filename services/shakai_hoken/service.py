@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.shakai_hoken import events, repository
 from services.shakai_hoken.context import ShahoContext
 from services.shakai_hoken.models import (
+    BonusRow,
     Enrolment,
     PayMonthRow,
     PersonRef,
@@ -24,6 +25,7 @@ from services.shakai_hoken.models import (
     jigyosho_directory,
     messaging,
 )
+from services.shakai_hoken.rules import bonus as bonus_rules
 from services.shakai_hoken.rules import deadlines, premiums, rates, revision
 from services.shakai_hoken.rules import enrolment as enrolment_rules
 from services.shakai_hoken.rules.grades import lookup
@@ -31,6 +33,8 @@ from services.shakai_hoken.rules.months import Month
 from services.shakai_hoken.rules.tables import Scheme
 from services.shakai_hoken.rules.teiji import PayMonth, WorkerType
 from services.shakai_hoken.schemas import (
+    BonusIn,
+    BonusOut,
     DeadlineOut,
     EnrolmentCreate,
     EnrolmentOut,
@@ -255,16 +259,70 @@ def premium(session: Session, ctx: ShahoContext, e: Enrolment, month: Month) -> 
     s = repository.grade_in_force(session, e.id, month.first_day())
     if s is None:
         raise invalid("month", f"{month} に適用される標準報酬月額が決定されていません")
+    return _premium_out(ctx, e, o, month, s.kenpo_standard, s.kounen_standard,
+                        premiums.deduction_month(month, same_month=o.collection_timing == "same_month"))
+
+
+def _premium_out(ctx: ShahoContext, e: Enrolment, o: ShahoOffice, month: Month, kenpo_base: int, kounen_base: int,
+                 deducted_in: Month) -> PremiumOut:
     r = _health_rates(o, month)
-    b = premiums.monthly_premium(month=month, kenpo_standard=s.kenpo_standard if e.kenpo else None,
-                                 kounen_standard=s.kounen_standard if e.kounen else None, rates=r,
-                                 birth_date=e.birth_date, mode=premiums.Rounding(o.rounding), settings=ctx.rules)
-    return PremiumOut(month=str(month), deduction_month=str(premiums.deduction_month(
-        month, same_month=o.collection_timing == "same_month")),
-        kenpo_standard=s.kenpo_standard if e.kenpo else None, kounen_standard=s.kounen_standard if e.kounen else None,
-        health_rate=str(b.health_rate), kaigo=b.kaigo, health_total=str(b.health_total),
-        health_employee=b.health_employee, pension_total=str(b.pension_total), pension_employee=b.pension_employee,
-        employee_total=b.employee_total, kyoshutsukin=str(b.kyoshutsukin))
+    k, p = (kenpo_base if e.kenpo else None), (kounen_base if e.kounen else None)
+    b = premiums.monthly_premium(month=month, kenpo_standard=k, kounen_standard=p, rates=r, birth_date=e.birth_date,
+                                 mode=premiums.Rounding(o.rounding), settings=ctx.rules)
+    return PremiumOut(month=str(month), deduction_month=str(deducted_in), kenpo_standard=k, kounen_standard=p,
+                      health_rate=str(b.health_rate), kaigo=b.kaigo, health_total=str(b.health_total),
+                      health_employee=b.health_employee, pension_total=str(b.pension_total),
+                      pension_employee=b.pension_employee, employee_total=b.employee_total,
+                      kyoshutsukin=str(b.kyoshutsukin))
+
+
+# --- bonuses (DOMAIN-SHAHO.md §2, §11) -----------------------------------------------------------
+
+def _bonus_outs(ctx: ShahoContext, e: Enrolment, o: ShahoOffice, rows: list[BonusRow]) -> list[BonusOut]:
+    series = bonus_rules.bonus_series([(b.paid_on, b.amount) for b in rows], ctx.rules)
+    out = []
+    for s in series:
+        month = Month.of(s.paid_on)
+        out.append(BonusOut(
+            paid_on=s.paid_on, month_total=s.amount, standard=s.standard, kenpo_standard_bonus=s.kenpo,
+            kounen_standard_bonus=s.kounen, kenpo_fiscal_year_total=s.kenpo_cumulative,
+            premium=_premium_out(ctx, e, o, month, s.kenpo, s.kounen, month),  # deducted from the bonus itself
+            deadline=_deadline_out(deadlines.deadline(deadlines.Procedure.SHOYO, s.paid_on, ctx.rules))))
+    return out
+
+
+def _office_of(session: Session, e: Enrolment) -> ShahoOffice:
+    o = repository.office(session, e.tenant_id, e.jigyosho_id)
+    if o is None:
+        raise conflict("社会保険の事業所情報が登録されていません", "先に事業所整理記号・保険者を登録してください")
+    return o
+
+
+def record_bonus(session: Session, ctx: ShahoContext, e: Enrolment, body: BonusIn, actor: Actor) -> BonusOut:
+    """A 賞与 paid: stored, then the month's bases with the caps (健保 573万 per fiscal year, 厚年 150万
+    per month) over every bonus of the person, the premium of the payment month and the 賞与支払届
+    deadline (5 days). A bonus paid outside the premium months (e.g. in the 喪失 month) is refused."""
+    month = Month.of(body.paid_on)
+    if not _premium_months_of(e, month):
+        raise invalid("paid_on", f"{month} は保険料の対象外です（資格取得月から喪失月の前月までの範囲にありません）")
+    o = _office_of(session, e)
+    session.add(BonusRow(id=str(uuid.uuid4()), tenant_id=e.tenant_id, enrolment_id=e.id, paid_on=body.paid_on,
+                         amount=body.amount, created_at=ctx.clock.now()))
+    e.updated_at = ctx.clock.now()  # serialises bonuses of one person (the version column)
+    session.flush()
+    fy = bonus_rules.fiscal_year(body.paid_on)
+    rows = [b for b in repository.bonuses(session, e.id) if bonus_rules.fiscal_year(b.paid_on) == fy]
+    this = next(x for x in _bonus_outs(ctx, e, o, rows) if Month.of(x.paid_on) == month)
+    messaging.record(session, events.bonus_recorded(e, body.paid_on.isoformat(), this.kenpo_standard_bonus,
+                                                    this.kounen_standard_bonus,
+                                                    this.deadline.due.isoformat() if this.deadline.due else None,
+                                                    actor))
+    return this
+
+
+def list_bonuses(session: Session, ctx: ShahoContext, e: Enrolment) -> list[BonusOut]:
+    rows = list(repository.bonuses(session, e.id))
+    return _bonus_outs(ctx, e, _office_of(session, e), rows) if rows else []
 
 
 def _scheme_out(r: revision.SchemeRevision | None) -> SchemeRevisionOut | None:

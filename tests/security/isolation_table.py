@@ -121,6 +121,7 @@ BODIES: dict[str, Any] = {
         "remuneration": 300000},
     "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/loss": {"last_day": "2025-06-30"},
     "PUT /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/pay-months/{month}": {"pay": 300000, "base_days": 30},
+    "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/bonuses": {"paid_on": "2025-07-10", "amount": 100000},
     "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/standard-remunerations": {
         "effective_from": "2025-09", "remuneration": 320000, "reason": "teiji"},
     "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/zuiji-check": {

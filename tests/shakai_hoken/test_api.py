@@ -179,3 +179,34 @@ def test_scoping_by_tenant_and_jigyosho(world, tokens, grants):
     ro = bearer(tokens.user(tid, "u-read"))
     assert c.get(path, headers=ro).status_code == 200
     assert c.post(f"{path}/loss", headers=ro, json={"last_day": "2026-06-30"}).status_code == 403
+
+
+def test_bonuses_w9_and_w10(world):
+    c, h = world["c"], world["h"]
+    assert c.put(f"{BASE}/offices/js-1", headers=h, json=office_tokyo()).status_code == 201
+    e = _enrol(world, acquired="2026-04-01").json()  # age 45, 東京
+    # W9: 1,823,456 paid 2026-07-10 → 標準賞与額 1,823,000; 厚年 capped at 1,500,000.
+    r = c.post(f"{BASE}/enrolments/{e['id']}/bonuses", headers=h, json={"paid_on": "2026-07-10", "amount": 1_823_456})
+    assert r.status_code == 201, r.text
+    b = r.json()
+    assert (b["standard"], b["kenpo_standard_bonus"], b["kounen_standard_bonus"]) == (1_823_000, 1_823_000, 1_500_000)
+    assert b["premium"]["pension_employee"] == 137_250 and b["premium"]["health_employee"] == 106_645
+    assert Decimal(b["premium"]["health_total"]) == Decimal("213291")
+    assert b["premium"]["deduction_month"] == "2026-07"  # from the bonus itself
+    assert b["deadline"]["procedure"] == "shoyo_shiharai" and b["deadline"]["due"] == "2026-07-15"
+    # W10 continued in the same fiscal year: 2,700,000 in December, 900,000 in March → 健保 430,000.
+    c.post(f"{BASE}/enrolments/{e['id']}/bonuses", headers=h, json={"paid_on": "2026-12-10", "amount": 2_700_000})
+    r = c.post(f"{BASE}/enrolments/{e['id']}/bonuses", headers=h, json={"paid_on": "2027-03-15", "amount": 900_000})
+    # 1,823,000 + 2,700,000 = 4,523,000; room to 5,730,000 is 1,207,000 ≥ 900,000.
+    assert r.json()["kenpo_standard_bonus"] == 900_000 and r.json()["kenpo_fiscal_year_total"] == 5_423_000
+    r = c.post(f"{BASE}/enrolments/{e['id']}/bonuses", headers=h, json={"paid_on": "2027-03-25", "amount": 400_000})
+    # Same month: 900,000 + 400,000 = 1,300,000, capped at the remaining 1,207,000.
+    assert (r.json()["month_total"], r.json()["kenpo_standard_bonus"], r.json()["kounen_standard_bonus"]) == (
+        1_300_000, 1_207_000, 1_300_000)
+    assert r.json()["kenpo_fiscal_year_total"] == 5_730_000
+    listed = c.get(f"{BASE}/enrolments/{e['id']}/bonuses", headers=h).json()["items"]
+    assert [x["kenpo_standard_bonus"] for x in listed] == [1_823_000, 2_700_000, 1_207_000]
+    # Before the 取得 month: refused.
+    assert c.post(f"{BASE}/enrolments/{e['id']}/bonuses", headers=h,
+                  json={"paid_on": "2026-03-10", "amount": 1}).status_code == 422
+    assert schema_errors(world["persons"].events(world["tid"])) == []

@@ -148,9 +148,22 @@ def upgrade() -> None:
     op.create_index("uq_teiji_results_year_enrolment", "teiji_results", ["tenant_id", "year", "enrolment_id"],
                     unique=True)
     op.create_index("ix_teiji_results_run", "teiji_results", ["run_id", "jigyosho_id"])
+    op.create_table(
+        "bonuses",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("enrolment_id", sa.String(36), nullable=False),
+        sa.Column("paid_on", sa.Date(), nullable=False),
+        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_bonuses"),
+    )
+    op.create_index("ix_bonuses_enrolment", "bonuses", ["enrolment_id", "paid_on"])
+    op.create_index("ix_bonuses_tenant", "bonuses", ["tenant_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("bonuses")
     op.drop_table("teiji_results")
     op.drop_table("teiji_runs")
     op.drop_table("pay_months")
