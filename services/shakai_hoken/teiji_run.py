@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,8 @@ from services.shakai_hoken.rules.tables import Scheme
 from shared.db import insert_unless_present
 
 CHUNK = 500
+RESULTS = cast(Table, TeijiResultRow.__table__)
+RUNS = cast(Table, TeijiRun.__table__)
 Transaction = Callable[[], AbstractContextManager[Session]]
 
 
@@ -41,7 +43,7 @@ def open_run(tx: Transaction, tenant_id: str, year: int, jigyosho_ids: Sequence[
     """The run of (tenant, year, scope): made once, found again by a later call."""
     key = scope_key(jigyosho_ids)
     with tx() as session:
-        insert_unless_present(session, TeijiRun.__table__, {  # type: ignore[arg-type]
+        insert_unless_present(session, RUNS, {
             "id": str(uuid.uuid4()), "tenant_id": tenant_id, "year": year, "scope_key": key,
             "jigyosho_ids": sorted(set(jigyosho_ids)) if jigyosho_ids is not None else None,
             "started_at": now, "finished_at": None, "actor_id": actor_id}, ["tenant_id", "year", "scope_key"])
@@ -62,8 +64,10 @@ def _candidates(session: Session, tenant_id: str, year: int, jigyosho_ids: Seque
     return list(session.scalars(q.order_by(Enrolment.id)))
 
 
-def _result_values(e: Enrolment, year: int, run_id: str, grades: list[StandardRemuneration],
-                   pays: list[PayMonthRow], settings: ShahoRuleSettings, now: datetime) -> dict[str, Any]:
+def _result_values(e: Any, year: int, run_id: str, grades: list[Any], pays: list[Any], settings: ShahoRuleSettings,
+                   now: datetime) -> dict[str, Any]:
+    """One person's result row. `e`, `grades` and `pays` are column rows (not ORM objects: a chunk
+    reads thousands at once) with the attributes of Enrolment, StandardRemuneration, PayMonthRow."""
     july = date(year, 7, 1)
     current = max((g for g in grades if g.effective_from <= july), key=lambda g: g.effective_from, default=None)
     revised = next((Month.of(g.effective_from) for g in grades if g.reason in ("zuiji", "leave_end")
@@ -92,20 +96,28 @@ def _result_values(e: Enrolment, year: int, run_id: str, grades: list[StandardRe
             "kept_previous": r.kept_previous, "flags": list(r.flags), "flagged": bool(r.flags)}
 
 
-def _chunk(session: Session, ids: list[str], year: int, run_id: str, settings: ShahoRuleSettings,
+def _chunk(session: Session, tenant_id: str, ids: list[str], year: int, run_id: str, settings: ShahoRuleSettings,
            now: datetime) -> int:
-    enrolments = session.scalars(select(Enrolment).where(Enrolment.id.in_(ids))).all()
-    grades: dict[str, list[StandardRemuneration]] = defaultdict(list)
-    for g in session.scalars(select(StandardRemuneration).where(StandardRemuneration.enrolment_id.in_(ids))):
+    """`ids` are sorted: the chunk reads the id range (tenant-filtered, on the unique indexes' leading
+    column) rather than an IN list of hundreds of bound ids, and keeps the wanted ones."""
+    e_, g_, p_ = Enrolment, StandardRemuneration, PayMonthRow
+    wanted, lo, hi = set(ids), ids[0], ids[-1]
+    enrolments = [e for e in session.execute(
+        select(e_.id, e_.tenant_id, e_.jigyosho_id, e_.acquired_on, e_.lost_on, e_.worker_type)
+        .where(e_.tenant_id == tenant_id, e_.id >= lo, e_.id <= hi)) if e.id in wanted]
+    grades: dict[str, list[Any]] = defaultdict(list)
+    for g in session.execute(select(g_.enrolment_id, g_.effective_from, g_.reason, g_.kenpo_grade, g_.kounen_grade)
+                             .where(g_.tenant_id == tenant_id, g_.enrolment_id >= lo, g_.enrolment_id <= hi)):
         grades[g.enrolment_id].append(g)
-    pays: dict[str, list[PayMonthRow]] = defaultdict(list)
-    for p in session.scalars(select(PayMonthRow).where(PayMonthRow.enrolment_id.in_(ids),
-                                                       PayMonthRow.month >= date(year, 4, 1),
-                                                       PayMonthRow.month <= date(year, 6, 1))):
+    pays: dict[str, list[Any]] = defaultdict(list)
+    for p in session.execute(select(p_.enrolment_id, p_.month, p_.pay, p_.base_days, p_.retro_pay,
+                                    p_.partial_first_month, p_.leave_pay)
+                             .where(p_.tenant_id == tenant_id, p_.enrolment_id >= lo, p_.enrolment_id <= hi,
+                                    p_.month >= date(year, 4, 1), p_.month <= date(year, 6, 1))):
         pays[p.enrolment_id].append(p)
     rows = [_result_values(e, year, run_id, grades[e.id], pays[e.id], settings, now) for e in enrolments]
     if rows:
-        session.execute(insert(TeijiResultRow), rows)
+        session.execute(insert(RESULTS), rows)  # Core: no ORM bookkeeping per row
     return len(rows)
 
 
@@ -123,7 +135,7 @@ def run(tx: Transaction, tenant_id: str, year: int, jigyosho_ids: Sequence[str] 
         try:
             for i in range(0, len(todo), CHUNK):
                 with tx() as session:
-                    written += _chunk(session, todo[i:i + CHUNK], year, run_id, settings, now)
+                    written += _chunk(session, tenant_id, todo[i:i + CHUNK], year, run_id, settings, now)
         except IntegrityError:
             continue  # another run wrote some of these first: read what is left and go on
     with tx() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from services.shakai_hoken.rules.tables import GradeRow, Scheme, table_for
 
@@ -34,8 +35,10 @@ def _row(rows: tuple[GradeRow, ...], amount: int) -> GradeRow:
     raise AssertionError("grade tables cover every amount")  # pragma: no cover
 
 
+@lru_cache(maxsize=8192)
 def lookup(scheme: Scheme, remuneration: int, on: date) -> Grade:
-    """The grade of 報酬月額 `remuneration` in `scheme`'s table in force on `on`."""
+    """The grade of 報酬月額 `remuneration` in `scheme`'s table in force on `on` (memoised: pure, on
+    constant data)."""
     if remuneration < 0:
         raise ValueError("報酬月額 must not be negative")
     table = table_for(scheme, on)
@@ -49,6 +52,7 @@ def lookup_both(remuneration: int, on: date) -> BothGrades:
                       lookup(Scheme.KOUNEN, remuneration, on))
 
 
+@lru_cache(maxsize=1024)
 def grade_by_number(scheme: Scheme, grade: int, on: date) -> Grade:
     """The row of a known grade number (for a person's current grade)."""
     table = table_for(scheme, on)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Scheme(StrEnum):
@@ -141,6 +142,7 @@ TABLES: tuple[GradeTable, ...] = (
 )
 
 
+@lru_cache(maxsize=256)
 def table_for(scheme: Scheme, on: date) -> GradeTable:
     """The table of `scheme` in force on `on` (the latest whose effective_from ≤ on)."""
     candidates = [t for t in TABLES if t.scheme == scheme and t.effective_from <= on]

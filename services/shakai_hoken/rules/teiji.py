@@ -80,9 +80,9 @@ class TeijiResult:
 
 def average(values: Sequence[int], settings: ShahoRuleSettings = DEFAULT_SETTINGS) -> int:
     """Mean in whole yen; FLOOR drops the fraction (§9.6 [要確認])."""
-    mean = Fraction(sum(values), len(values))
     if settings.averaging is Averaging.FLOOR:
-        return mean.numerator // mean.denominator
+        return sum(values) // len(values)
+    mean = Fraction(sum(values), len(values))
     return int(mean + Fraction(1, 2))  # half up  # pragma: no cover - the alternative setting
 
 
