@@ -196,18 +196,19 @@ class PayMonthIn(BaseModel):
 
 
 class ZuijiIn(BaseModel):
-    """随時改定 check of one enrolment: the three months from the month the changed fixed pay was
-    first paid, and the direction of the change."""
+    """随時改定 check of one enrolment: the month the changed fixed pay was first paid, the direction of
+    the change, and the three months' pay — given here, or (without `months`) read from the pay
+    months entered for the enrolment."""
 
     model_config = ConfigDict(extra="forbid")
     first_paid: str = Field(pattern=MONTH)
     direction: Literal["up", "down"]
-    months: list[PayMonthIn] = Field(min_length=3, max_length=3)
+    months: list[PayMonthIn] | None = Field(default=None, min_length=3, max_length=3)
 
     @field_validator("months")
     @classmethod
-    def _distinct(cls, v: list[PayMonthIn]) -> list[PayMonthIn]:
-        if len({m.month for m in v}) != 3:
+    def _distinct(cls, v: list[PayMonthIn] | None) -> list[PayMonthIn] | None:
+        if v is not None and len({m.month for m in v}) != 3:
             raise ValueError("3か月分を重複なく指定してください")
         return v
 

@@ -335,6 +335,17 @@ def _scheme_out(r: revision.SchemeRevision | None) -> SchemeRevisionOut | None:
 def zuiji_check(session: Session, ctx: ShahoContext, e: Enrolment, body: ZuijiIn) -> ZuijiOut:
     """随時改定 check against the enrolment's 標準報酬月額 in force in the month before the change."""
     first = month_of(body.first_paid)
+    if body.months is not None:
+        months = [PayMonth(month_of(m.month), m.pay, m.base_days, m.retro_pay, m.partial_first_month, m.leave_pay)
+                  for m in body.months]
+    else:
+        wanted = [first.plus(i).first_day() for i in range(3)]
+        rows = session.scalars(select(PayMonthRow).where(PayMonthRow.enrolment_id == e.id,
+                                                         PayMonthRow.month.in_(wanted))).all()
+        if len(rows) != 3:
+            raise invalid("months", f"{first} からの3か月の報酬が登録されていません")
+        months = [PayMonth(Month.of(r.month), r.pay, r.base_days, r.retro_pay, r.partial_first_month, r.leave_pay)
+                  for r in rows]
     current = repository.grade_in_force(session, e.id, first.first_day())
     if current is None:
         raise invalid("first_paid", f"{first} に適用される標準報酬月額が決定されていません")
@@ -343,9 +354,7 @@ def zuiji_check(session: Session, ctx: ShahoContext, e: Enrolment, body: ZuijiIn
             first_paid=first, direction=revision.Direction(body.direction), worker=WorkerType(e.worker_type),
             current_kenpo_grade=current.kenpo_grade if e.kenpo else None,
             current_kounen_grade=current.kounen_grade if e.kounen else None,
-            current_remuneration=current.remuneration, settings=ctx.rules,
-            months=[PayMonth(month_of(m.month), m.pay, m.base_days, m.retro_pay, m.partial_first_month,
-                             m.leave_pay) for m in body.months])
+            current_remuneration=current.remuneration, settings=ctx.rules, months=months)
     except ValueError as exc:
         raise invalid("months", str(exc)) from None
     return ZuijiOut(candidate=result.candidate, average=result.average,

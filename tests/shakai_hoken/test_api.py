@@ -210,3 +210,26 @@ def test_bonuses_w9_and_w10(world):
     assert c.post(f"{BASE}/enrolments/{e['id']}/bonuses", headers=h,
                   json={"paid_on": "2026-03-10", "amount": 1}).status_code == 422
     assert schema_errors(world["persons"].events(world["tid"])) == []
+
+
+def test_zuiji_check_from_stored_pay(world):
+    """A 月額変更 candidate found from the wages entered (W6) and one correctly not found (W7: one grade)."""
+    c, h = world["c"], world["h"]
+    assert c.put(f"{BASE}/offices/js-1", headers=h, json=office_tokyo()).status_code == 201
+    found = _enrol(world, remuneration=260_000).json()
+    for month, pay, days in (("2026-07", 300_000, 31), ("2026-08", 305_000, 31), ("2026-09", 298_000, 30)):
+        assert c.put(f"{BASE}/enrolments/{found['id']}/pay-months/{month}", headers=h,
+                     json={"pay": pay, "base_days": days}).status_code == 200
+    r = c.post(f"{BASE}/enrolments/{found['id']}/zuiji-check", headers=h, json={"first_paid": "2026-07",
+                                                                                 "direction": "up"})
+    assert r.status_code == 200 and r.json()["candidate"] and r.json()["effective_from"] == "2026-10"
+    not_found = _enrol(world, remuneration=300_000).json()
+    for month, pay in (("2026-09", 312_000), ("2026-10", 318_000), ("2026-11", 309_000)):
+        c.put(f"{BASE}/enrolments/{not_found['id']}/pay-months/{month}", headers=h, json={"pay": pay, "base_days": 30})
+    r = c.post(f"{BASE}/enrolments/{not_found['id']}/zuiji-check", headers=h, json={"first_paid": "2026-09",
+                                                                                     "direction": "up"})
+    assert r.status_code == 200 and r.json()["candidate"] is False and r.json()["average"] == 313_000
+    # A month not entered: 422, not a guess.
+    r = c.post(f"{BASE}/enrolments/{not_found['id']}/zuiji-check", headers=h, json={"first_paid": "2026-10",
+                                                                                     "direction": "up"})
+    assert r.status_code == 422
