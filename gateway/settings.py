@@ -121,6 +121,7 @@ class GatewaySettings(BaseSettings):
     # The office certificate (PKCS#12, multipart) of e-filing too; the service caps it at 64 KB.
     upload_paths: StrList = Field(default_factory=lambda: ["/api/v1/files/",
                                                            "/api/v1/koyo-hoken/insured-persons/import",
+                                                           "/api/v1/koyo-hoken/wage-records/import",
                                                            "/api/v1/jimukumiai/wages/import",
                                                            "/api/v1/efiling/certificates"])
     max_upload_bytes: int = 100 * 1024 * 1024

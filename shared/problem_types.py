@@ -78,6 +78,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "no-rousai": (409, "労災保険の成立がありません"),
     "not-acceptable": (406, "指定された形式では応答できません"),
     "not-awaiting-correction": (409, "補正を求められていません"),
+    "not-entrusted": (409, "事務組合に委託していない顧問先です (特別加入は委託事業主のみ)"),
     "not-found": (404, "ない、または見えない (別テナント・許可外の事業所)"),
     "not-locked": (409, "ロックされていません"),
     "not-offered": (403, "この操作は提供されていません"),

@@ -13,6 +13,7 @@ from services.jimukumiai.schemas import (
     REF_ID,
     AssociationIn,
     AssociationOut,
+    ClientCreate,
     MemberCreate,
     MemberLeave,
     MemberOut,
@@ -86,6 +87,35 @@ def entrust_member(body: MemberCreate, p: TenantPrincipal, access: CanWrite, req
     return out
 
 
+@router.post("/clients", status_code=status.HTTP_201_CREATED, response_model=MemberOut, responses=PROBLEMS)
+def register_client(body: ClientCreate, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
+                    response: Response, clock: Today) -> MemberOut:
+    """Register a client employer of the 社労士 office outside the 事務組合 (`kind` client): its
+    wages, 年度更新 (the office's run, POST /client-renewal-runs), ledger and renewals are under
+    /members/{id}/… like a member's; it is in no book of the association and in no run of it. No
+    size limit applies. The 事業所 must be one the accounts master published to this tenant (404)
+    and not closed (409); a 労働保険番号 registered already (either kind) is 409."""
+    access.check_jigyosho(body.jigyosho_id)
+    with rt.transaction() as session:
+        member = service.register_client(session, access.tenant_id, body, actor_of(p, request),
+                                         service.today(clock))
+        out = member_out(session, member, clock)
+    response.headers["Location"] = f"{router.prefix}/members/{out.id}"
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
+
+
+@router.get("/clients", response_model=MemberPage, responses=PROBLEMS)
+def list_clients(
+    access: CanRead, rt: Rt, clock: Today,
+    jigyosho_id: Annotated[str | None, Query(pattern=REF_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> MemberPage:
+    """The office's client employers (kind client) of the 事業所 granted to the caller."""
+    return _page(access, rt, clock, jigyosho_id, limit, offset, "client")
+
+
 @router.get("/members", response_model=MemberPage, responses=PROBLEMS)
 def list_members(
     access: CanRead, rt: Rt, clock: Today,
@@ -93,12 +123,18 @@ def list_members(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> MemberPage:
-    """委託事業主 of the 事業所 granted to the caller (one of them with `jigyosho_id`)."""
+    """委託事業主 of the 事業所 granted to the caller (one of them with `jigyosho_id`); the office's
+    clients are listed by GET /clients."""
+    return _page(access, rt, clock, jigyosho_id, limit, offset, "entrusted")
+
+
+def _page(access: Access, rt: Runtime, clock: Clock, jigyosho_id: str | None, limit: int, offset: int,
+          kind: str) -> MemberPage:
     if jigyosho_id is not None:
         access.check_jigyosho(jigyosho_id)
     with rt.db.sessions() as session:
         rows, total = repository.members_in_tenant(session, access.tenant_id, jigyosho_id, access.jigyosho_ids,
-                                                   limit, offset)
+                                                   limit, offset, kind)
         enrolled = repository.special_enrolled(session, access.tenant_id, [r.id for r in rows],
                                                service.today(clock))
         items = [MemberOut.model_validate(r) for r in rows]

@@ -106,7 +106,7 @@ def member_register(db: Database, tenant_id: str, since: date, until: date, gran
 
     def page(session: Session, offset: int) -> list[list[Cell]]:
         stmt = _scoped(select(Member).where(
-            Member.tenant_id == tenant_id, Member.entrusted_from <= until,
+            Member.tenant_id == tenant_id, Member.kind == "entrusted", Member.entrusted_from <= until,
             or_(Member.entrusted_until.is_(None), Member.entrusted_until >= since)), Member.jigyosho_id, granted,
             jigyosho_id)
         members = session.execute(stmt.order_by(Member.labour_insurance_number, Member.id)
@@ -131,7 +131,8 @@ def premium_ledger(db: Database, tenant_id: str, since: date, until: date, grant
     def page(session: Session, offset: int) -> list[list[Cell]]:
         stmt = _scoped(select(LedgerEntry, Member.labour_insurance_number, Member.name)
                        .join(Member, and_(Member.id == LedgerEntry.member_id, Member.tenant_id == tenant_id))
-                       .where(LedgerEntry.tenant_id == tenant_id, LedgerEntry.occurred_on >= since,
+                       .where(LedgerEntry.tenant_id == tenant_id, Member.kind == "entrusted",
+                              LedgerEntry.occurred_on >= since,
                               LedgerEntry.occurred_on <= until), Member.jigyosho_id, granted, jigyosho_id)
         rows = session.execute(stmt.order_by(Member.labour_insurance_number, LedgerEntry.fiscal_year,
                                              LedgerEntry.occurred_on, LedgerEntry.created_at, LedgerEntry.id)
@@ -149,7 +150,8 @@ def filing_book(db: Database, tenant_id: str, since: date, until: date, granted:
     def page(session: Session, offset: int) -> list[list[Cell]]:
         stmt = _scoped(select(FilingBookEntry, Member.labour_insurance_number, Member.name)
                        .join(Member, and_(Member.id == FilingBookEntry.member_id, Member.tenant_id == tenant_id))
-                       .where(FilingBookEntry.tenant_id == tenant_id, FilingBookEntry.received_on >= since,
+                       .where(FilingBookEntry.tenant_id == tenant_id, Member.kind == "entrusted",
+                              FilingBookEntry.received_on >= since,
                               FilingBookEntry.received_on <= until), FilingBookEntry.jigyosho_id, granted,
                        jigyosho_id)
         rows = session.execute(stmt.order_by(FilingBookEntry.received_on, FilingBookEntry.procedure_id)

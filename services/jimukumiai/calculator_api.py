@@ -22,8 +22,10 @@ from services.jimukumiai.calculator_schemas import (
     RousaiRateOut,
     SpecialPremiumOut,
     SpecialPremiumRequest,
+    WorkerShareOut,
+    WorkerShareRequest,
 )
-from services.jimukumiai.rules import ennou, nendo_koshin, tokubetsu_kanyu
+from services.jimukumiai.rules import ennou, nendo_koshin, tokubetsu_kanyu, worker_share
 from services.jimukumiai.rules.rates import (
     KoyoKubun,
     RateNotFound,
@@ -105,6 +107,19 @@ def increase_estimate(body: IncreaseEstimateRequest, p: TenantPrincipal) -> Incr
             used_koyo_base=body.used_koyo_base, filed_estimate=body.filed_estimate,
             new_rousai_wages=body.new_rousai_wages, new_koyo_wages=body.new_koyo_wages, expected_on=body.expected_on)
     return IncreaseEstimateOut.model_validate(r)
+
+
+@router.post("/worker-share", response_model=WorkerShareOut, responses=PROBLEMS)
+def worker_share_of(body: WorkerShareRequest, p: TenantPrincipal) -> WorkerShareOut:
+    """被保険者負担額 (the worker's 雇用保険料) on one wage payment, for payroll: wage × the 労働者負担
+    rate of the fiscal year and 事業区分, the fraction below 1 円 rounded by the 50銭 rule of the
+    way it is paid — deducted from wages: 50銭以下切り捨て, 50銭を超える端数は切り上げ; paid in cash:
+    50銭未満切り捨て, 50銭以上切り上げ (通貨の単位及び貨幣の発行等に関する法律3条); an agreement or
+    custom of rounding down overrides both (DOMAIN.md A5). A year without rates is 422
+    `rate-not-found`."""
+    with rule_errors():
+        share = worker_share.worker_share(body.wage, body.fiscal_year, body.koyo_kubun, body.payment)
+    return WorkerShareOut.model_validate(share)
 
 
 @router.get("/rates", response_model=RatesOut, responses=PROBLEMS)

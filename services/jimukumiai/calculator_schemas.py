@@ -12,6 +12,7 @@ from services.jimukumiai.rules import tokubetsu_kanyu
 from services.jimukumiai.rules.nendo_koshin import BaseSource, ExcessUse, RenewalInput
 from services.jimukumiai.rules.rates import KoyoKubun, RateNotFound, fiscal_year_start
 from services.jimukumiai.rules.tokubetsu_kanyu import SpecialEnrolment
+from services.jimukumiai.rules.worker_share import Payment
 
 YEN = Field(ge=0, le=10**13)
 FISCAL_YEAR = Field(ge=2000, le=2100, description="年度 (April–March), by the calendar year of its April")
@@ -152,6 +153,24 @@ class RenewalOut(_Out):
     notes: list[str]
 
 
+class RenewalResultRow(BaseModel):
+    """One employer's stored 年度更新 of a year: who, and the result (its 申告書 控え data)."""
+
+    member_id: str
+    labour_insurance_number: str
+    name: str
+    kind: str = Field(description="entrusted (委託事業主) or client (the office's client)")
+    jigyosho_id: str
+    result: RenewalOut
+
+
+class RenewalResultPage(BaseModel):
+    items: list[RenewalResultRow]
+    total: int
+    limit: int
+    offset: int
+
+
 class InstallmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -239,3 +258,29 @@ class IncreaseBookingOut(BaseModel):
 
     computed: IncreaseEstimateOut
     ledger_entry_id: str | None = Field(description="the owed entry added; null when not due (nothing written)")
+
+
+class WorkerShareRequest(BaseModel):
+    """One wage payment of one 雇用保険被保険者."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wage: int = Field(ge=0, le=10**10, description="賃金 of one payment (円, 通勤手当 and 賞与 included)",
+                      examples=[253456])
+    fiscal_year: int = Field(ge=2000, le=2100, description="年度 whose rate applies", examples=[2025])
+    koyo_kubun: KoyoKubun = Field(default=KoyoKubun.IPPAN, description="雇用保険 事業区分")
+    payment: Payment = Field(default=Payment.DEDUCTION, description=(
+        "deduction: 賃金から控除 (50銭以下切り捨て・50銭超切り上げ); cash: 現金で負担 (50銭未満切り捨て・"
+        "50銭以上切り上げ); agreed_round_down: 特約・慣習による切り捨て"))
+
+
+class WorkerShareOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    fiscal_year: int
+    kubun: KoyoKubun
+    wage: int
+    rate: Decimal = Field(description="労働者負担 per 1,000")
+    exact: Decimal = Field(description="wage × rate / 1000 before rounding (円, with 銭)")
+    payment: Payment
+    amount: int = Field(description="被保険者負担額 (円)")

@@ -13,6 +13,8 @@ from shared.events import Actor, EventEnvelope
 
 MEMBER_ENTRUSTED = "roumu.jimukumiai.member.entrusted"  # the member joined
 MEMBER_LEFT = "roumu.jimukumiai.member.left"
+CLIENT_REGISTERED = "roumu.jimukumiai.client.registered"  # a client employer of the office (issue 25)
+CLIENT_LEFT = "roumu.jimukumiai.client.left"
 SPECIAL_ENROLMENT_CHANGED = "roumu.jimukumiai.special_enrolment.changed"
 RENEWAL_COMPUTED = "roumu.jimukumiai.renewal.computed"
 INSTALLMENT_DUE = "roumu.jimukumiai.installment.due"
@@ -34,8 +36,23 @@ def member_entrusted(m: Member, actor: Actor) -> EventEnvelope:
     )
 
 
+def client_registered(m: Member, actor: Actor) -> EventEnvelope:
+    """A client employer of the 社労士 office (not a 委託事業主) was registered."""
+    return EventEnvelope(
+        type=CLIENT_REGISTERED, tenant_id=m.tenant_id, actor=actor, subject=_member_subject(m),
+        data={"name": m.name, "labour_insurance_number": m.labour_insurance_number,
+              "client_from": m.entrusted_from.isoformat(), "status": m.status},
+    )
+
+
 def member_left(m: Member, actor: Actor) -> EventEnvelope:
+    """委託解除 of a 委託事業主; for a client of the office (issue 25) roumu.jimukumiai.client.left."""
     assert m.entrusted_until is not None
+    if m.kind == "client":
+        return EventEnvelope(
+            type=CLIENT_LEFT, tenant_id=m.tenant_id, actor=actor, subject=_member_subject(m),
+            data={"labour_insurance_number": m.labour_insurance_number,
+                  "client_until": m.entrusted_until.isoformat(), "status": m.status})
     return EventEnvelope(
         type=MEMBER_LEFT, tenant_id=m.tenant_id, actor=actor, subject=_member_subject(m),
         data={"labour_insurance_number": m.labour_insurance_number, "entrusted_until": m.entrusted_until.isoformat(),
@@ -53,11 +70,12 @@ def special_enrolment_changed(m: Member, e: SpecialEnrolment, change: str, actor
 
 
 def renewal_computed(tenant_id: str, member_id: str, renewal_id: str, run_id: str, fiscal_year: int,
-                     summary: dict[str, Any], actor: Actor) -> EventEnvelope:
+                     summary: dict[str, Any], actor: Actor, member_kind: str = "entrusted") -> EventEnvelope:
+    """`member_kind`: entrusted (the association's run) or client (the office's run, issue 25)."""
     return EventEnvelope(
         type=RENEWAL_COMPUTED, tenant_id=tenant_id, actor=actor,
         subject={"renewal_id": renewal_id, "tenant_id": tenant_id, "member_id": member_id, "run_id": run_id},
-        data={"fiscal_year": fiscal_year, **summary},
+        data={"fiscal_year": fiscal_year, "member_kind": member_kind, **summary},
     )
 
 

@@ -40,9 +40,11 @@ def _day(at: datetime) -> date:
 
 
 def member_for(session: Session, tenant_id: str, jigyosho_id: str, on: date) -> Member | None:
-    """The member whose 事業所 this is and whose 委託 covers `on` (the latest entrusted, if several)."""
+    """The member whose 事業所 this is and whose 委託 covers `on` (the latest entrusted, if several).
+    The office's own clients (kind `client`, issue 25) are no 委託事業主: not in the 処理簿."""
     return session.execute(select(Member).where(
-        Member.tenant_id == tenant_id, Member.jigyosho_id == jigyosho_id, Member.entrusted_from <= on,
+        Member.tenant_id == tenant_id, Member.kind == "entrusted", Member.jigyosho_id == jigyosho_id,
+        Member.entrusted_from <= on,
         or_(Member.entrusted_until.is_(None), Member.entrusted_until >= on),
     ).order_by(Member.entrusted_from.desc(), Member.id).limit(1)).scalar_one_or_none()
 

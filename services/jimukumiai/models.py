@@ -24,14 +24,22 @@ permissions = Permissions(Base.metadata)
 jigyosho_directory = JigyoshoDirectory(Base.metadata)
 
 
+MEMBER_KINDS = ("entrusted", "client")
+
+
 class Member(Base):
-    """A 委託事業主: an employer that entrusted its labour insurance affairs to the 事務組合."""
+    """An employer whose labour insurance the tenant handles. `kind` `entrusted`: a 委託事業主 that
+    entrusted its labour insurance affairs to the 事務組合 (the association's books, its run, 延納
+    always, 11/14 and 2/14). `client` (issue 25): a client employer of the 社労士 office outside the
+    association — its own 年度更新 run, 延納 only from 400,000 円 (200,000 円 with one insurance),
+    10/31 and 1/31; `entrusted_from` / `entrusted_until` are then the span the office serves it."""
 
     __tablename__ = "members"
     __table_args__ = (
         # One 労働保険番号 is one 労働保険関係: it can be entrusted to a tenant only once.
         UniqueConstraint("tenant_id", "labour_insurance_number", name="uq_members_tenant_lin"),
         Index("ix_members_tenant_created", "tenant_id", "created_at"),
+        Index("ix_members_tenant_kind", "tenant_id", "kind"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -43,6 +51,8 @@ class Member(Base):
     labour_insurance_number: Mapped[str] = mapped_column(String(14))
     entrusted_from: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
+    # Added with issue 25 (migration 0008): entrusted | client; never changes after registration.
+    kind: Mapped[str] = mapped_column(String(20), default="entrusted", server_default="entrusted")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     # Added with issue 7 (migration 0003): nullable for members registered before; the API
@@ -131,20 +141,23 @@ class WageReport(Base):
 
 
 class RenewalRun(Base):
-    """One 年度更新 run over the members of a fiscal year."""
+    """One 年度更新 run over the members of one kind (the association's 委託事業主, or the office's
+    clients) of a fiscal year."""
 
     __tablename__ = "renewal_runs"
     __table_args__ = (
         Index("ix_renewal_runs_tenant_year", "tenant_id", "fiscal_year"),
         # One unfinished run per tenant and year: a second run of the year is refused at the
         # insert (409 naming the running one) instead of computing the same members twice.
-        Index("uq_renewal_runs_running", "tenant_id", "fiscal_year", unique=True,
+        Index("uq_renewal_runs_running", "tenant_id", "fiscal_year", "kind", unique=True,
               sqlite_where=text("finished_at IS NULL"), postgresql_where=text("finished_at IS NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(36))
     fiscal_year: Mapped[int] = mapped_column(Integer)
+    # Added with issue 25 (migration 0008): the kind of member the run renews (entrusted | client).
+    kind: Mapped[str] = mapped_column(String(20), default="entrusted", server_default="entrusted")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     computed: Mapped[int] = mapped_column(Integer)

@@ -1,6 +1,13 @@
 """Use cases of the 年度更新 run and the 徴収及び納付簿 (ledger).
 
-The run reads every member of the tenant entrusted for the fiscal year, their wages of the past
+There are two runs per tenant and year, one per kind of member (issue 25): the association's
+(`entrusted`, its 委託事業主: 延納 always, 2nd and 3rd installments 11/14 and 2/14) and the
+社労士 office's (`client`, employers outside the association: 延納 only from 400,000 円, or
+200,000 円 with one insurance, due 7/10, 10/31, 1/31). A run reads and writes members of its own
+kind only, and each kind has its own one-unfinished-run lock, so neither run touches or waits on
+the other's members.
+
+The run reads every member of the tenant and kind served for the fiscal year, their wages of the past
 year (wage_reports) and 特別加入 spans, computes each with rules.nendo_koshin.renew — the same call
 as the calculator — and writes per member, in chunks of one transaction each: the result
 (renewals), the amounts owed per period and the facts of the settlement (ledger_entries), and one
@@ -57,6 +64,7 @@ class MemberFacts:
     rousai_code: str | None
     koyo_kubun: str | None
     established_on: date | None
+    kind: str = "entrusted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +90,12 @@ class Prepared:
     previous_estimate: int | None  # the 概算 of the last run (the default 申告済概算)
 
 
-def members_for_year(session: Session, tenant_id: str, fiscal_year: int) -> list[MemberFacts]:
-    """Members entrusted at some point between 4/1 and the 7/10 deadline of the year."""
+def members_for_year(session: Session, tenant_id: str, fiscal_year: int, kind: str = "entrusted"
+                     ) -> list[MemberFacts]:
+    """Members of `kind` entrusted (or served) at some point between 4/1 and the 7/10 deadline of the year."""
     return [MemberFacts(*row) for row in session.execute(select(
-        Member.id, Member.rousai_code, Member.koyo_kubun, Member.established_on).where(
-        Member.tenant_id == tenant_id, Member.entrusted_from <= date(fiscal_year, 7, 10),
+        Member.id, Member.rousai_code, Member.koyo_kubun, Member.established_on, Member.kind).where(
+        Member.tenant_id == tenant_id, Member.kind == kind, Member.entrusted_from <= date(fiscal_year, 7, 10),
         or_(Member.entrusted_until.is_(None), Member.entrusted_until >= date(fiscal_year, 4, 1)),
     ).order_by(Member.id))]
 
@@ -133,7 +142,7 @@ def renewal_input(p: Prepared, fiscal_year: int, shift_fixed_dates: bool) -> Ren
         koyo_kubun=KoyoKubun(m.koyo_kubun) if m.koyo_kubun else None,
         rousai_wages=w.rousai_wages, koyo_wages=w.koyo_wages, paid_estimate=paid or 0,
         estimated_rousai_wages=w.estimated_rousai_wages, estimated_koyo_wages=w.estimated_koyo_wages,
-        special=p.spans, excess_use=ExcessUse(w.excess_use), entrusted=True,
+        special=p.spans, excess_use=ExcessUse(w.excess_use), entrusted=m.kind == "entrusted",
         installments_requested=w.installments_requested, established_on=m.established_on,
         shift_fixed_dates=shift_fixed_dates)
 
@@ -203,17 +212,17 @@ def in_progress(run_id: str | None) -> ProblemError:
                         extra={"run_id": run_id} if run_id else None)
 
 
-def _running(session: Session, tenant_id: str, fiscal_year: int) -> RenewalRun | None:
+def _running(session: Session, tenant_id: str, fiscal_year: int, kind: str) -> RenewalRun | None:
     return session.execute(select(RenewalRun).where(
-        RenewalRun.tenant_id == tenant_id, RenewalRun.fiscal_year == fiscal_year,
+        RenewalRun.tenant_id == tenant_id, RenewalRun.fiscal_year == fiscal_year, RenewalRun.kind == kind,
         RenewalRun.finished_at.is_(None)).with_for_update()).scalar_one_or_none()
 
 
-def _close_if_stale(session: Session, tenant_id: str, fiscal_year: int, now: datetime,
+def _close_if_stale(session: Session, tenant_id: str, fiscal_year: int, kind: str, now: datetime,
                     stale_after: timedelta) -> None:
     """A running run of the year answers 409, unless its process stopped beating (it died
     half-way): then it is closed here, and this run finishes its members."""
-    running = _running(session, tenant_id, fiscal_year)
+    running = _running(session, tenant_id, fiscal_year, kind)
     if running is None:
         return
     if now - (running.heartbeat_at or running.started_at) < stale_after:
@@ -223,18 +232,19 @@ def _close_if_stale(session: Session, tenant_id: str, fiscal_year: int, now: dat
 
 
 def _begin(transaction: Callable[[], AbstractContextManager[Session]], tenant_id: str, fiscal_year: int,
-           run_id: str, actor: Actor, now: datetime, stale_after: timedelta) -> tuple[list[Prepared], int]:
+           run_id: str, actor: Actor, now: datetime, stale_after: timedelta, kind: str = "entrusted"
+           ) -> tuple[list[Prepared], int]:
     """Register the run first, then read what it has to do: the partial unique index
-    uq_renewal_runs_running admits one unfinished run per tenant and year, so a second run waits
+    uq_renewal_runs_running admits one unfinished run per tenant, year and kind, so a second run waits
     on the first's insert and is refused (409 with the running run's id), and a run that starts
     after another finished reads that one's renewals."""
     try:
         with transaction() as session:
-            _close_if_stale(session, tenant_id, fiscal_year, now, stale_after)
-            session.add(RenewalRun(id=run_id, tenant_id=tenant_id, fiscal_year=fiscal_year, started_at=now,
+            _close_if_stale(session, tenant_id, fiscal_year, kind, now, stale_after)
+            session.add(RenewalRun(id=run_id, tenant_id=tenant_id, fiscal_year=fiscal_year, kind=kind, started_at=now,
                                    computed=0, already_renewed=0, skipped=[], actor_id=actor.id, heartbeat_at=now))
             session.flush()
-            members = members_for_year(session, tenant_id, fiscal_year)
+            members = members_for_year(session, tenant_id, fiscal_year, kind)
             done = set(session.execute(select(Renewal.member_id).where(
                 Renewal.tenant_id == tenant_id, Renewal.fiscal_year == fiscal_year)).scalars())
             todo = [m for m in members if m.id not in done]
@@ -246,17 +256,18 @@ def _begin(transaction: Callable[[], AbstractContextManager[Session]], tenant_id
     except IntegrityError:
         # Another run of the year inserted its row first (and may still be running).
         with transaction() as session:
-            running = _running(session, tenant_id, fiscal_year)
+            running = _running(session, tenant_id, fiscal_year, kind)
         raise in_progress(running.id if running else None) from None
 
 
 def run(transaction: Callable[[], AbstractContextManager[Session]], tenant_id: str, fiscal_year: int, actor: Actor,
-        on: date, shift: bool, chunk: int = CHUNK, stale_after: timedelta = timedelta(minutes=15)) -> RenewalRun:
-    """The 年度更新 run of a tenant for a fiscal year (see the module docstring); one at a time per
-    tenant and year (409 `renewal-run-in-progress` otherwise)."""
+        on: date, shift: bool, chunk: int = CHUNK, stale_after: timedelta = timedelta(minutes=15),
+        kind: str = "entrusted") -> RenewalRun:
+    """The 年度更新 run of a tenant's members of `kind` for a fiscal year (see the module
+    docstring); one at a time per tenant, year and kind (409 `renewal-run-in-progress` otherwise)."""
     now = datetime.now(UTC)
     run_id = str(uuid.uuid4())
-    prepared, _ = _begin(transaction, tenant_id, fiscal_year, run_id, actor, now, stale_after)
+    prepared, _ = _begin(transaction, tenant_id, fiscal_year, run_id, actor, now, stale_after, kind)
     computed = 0
     skipped: list[dict[str, str]] = []
     try:
@@ -276,7 +287,7 @@ def run(transaction: Callable[[], AbstractContextManager[Session]], tenant_id: s
                                  "created_at": now})
                 entries += ledger_rows(tenant_id, p.member.id, renewal_id, result, on, actor.id, now)
                 outbox.append(_outbox_row(events.renewal_computed(tenant_id, p.member.id, renewal_id, run_id,
-                                                                  fiscal_year, summary(result), actor), now))
+                                                                  fiscal_year, summary(result), actor, kind), now))
             if renewals:
                 # Core inserts on the tables: one multi-row INSERT per batch (insertmanyvalues), where
                 # the ORM's bulk path would send a statement per row on PostgreSQL.
@@ -401,10 +412,14 @@ def outstanding(session: Session, tenant_id: str, member_ids: Iterable[str] | No
 
 
 def notify_due(session: Session, tenant_id: str, as_of: date, horizon_days: int, actor: Actor) -> int:
-    """installment.due for each owed entry falling due within [as_of, as_of + horizon] with
-    something unpaid, once per entry."""
+    """installment.due for each owed entry of a 委託事業主 falling due within [as_of, as_of + horizon]
+    with something unpaid, once per entry. The office's clients (issue 25) pay the state
+    themselves: the association collects nothing from them, so they are not dunned here."""
     until = as_of + timedelta(days=horizon_days)
     pending = outstanding(session, tenant_id, None, until)
+    for client in session.execute(select(Member.id).where(Member.tenant_id == tenant_id,
+                                                          Member.kind != "entrusted")).scalars():
+        pending.pop(client, None)
     notified = set(session.execute(select(DueNotice.entry_id).where(DueNotice.tenant_id == tenant_id)).scalars())
     now = datetime.now(UTC)
     count = 0
@@ -432,7 +447,8 @@ def reward_estimate(session: Session, tenant_id: str, fiscal_year: int, shift: b
     not split a collection between premium and 一般拠出金]."""
     past = fiscal_year - 1
     judged = date(fiscal_year, 7, 10)
-    members = session.execute(select(Member).where(Member.tenant_id == tenant_id)).scalars().all()
+    members = session.execute(select(Member).where(Member.tenant_id == tenant_id,
+                                                    Member.kind == "entrusted")).scalars().all()
     sums: dict[tuple[str, str], int] = defaultdict(int)
     for member_id, kind, amount in session.execute(select(
             LedgerEntry.member_id, LedgerEntry.kind, func.sum(LedgerEntry.amount)).where(

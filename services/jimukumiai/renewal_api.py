@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from services.jimukumiai import increase, renewal, service
+from services.jimukumiai import increase, renewal, renewal_export, service
 from services.jimukumiai.api import CanRead, CanWrite, Rt, Today, scoped_member
-from services.jimukumiai.calculator_schemas import IncreaseBookingOut, IncreaseEstimateOut, RenewalOut
+from services.jimukumiai.books import Tally
+from services.jimukumiai.calculator_schemas import (
+    IncreaseBookingOut,
+    IncreaseEstimateOut,
+    RenewalOut,
+    RenewalResultPage,
+    RenewalResultRow,
+)
 from services.jimukumiai.models import Member, Renewal, RenewalRun
 from services.jimukumiai.schemas import (
+    REF_ID,
     ArrearsOut,
     ArrearsRow,
     DueNoticeIn,
@@ -59,6 +68,73 @@ def start_run(body: RenewalRunIn, p: TenantPrincipal, access: CanWrite, request:
                       service.today(clock), conf.shift_fixed_deadlines,
                       stale_after=timedelta(seconds=conf.renewal_run_stale_seconds))
     return RenewalRunOut.model_validate(row)
+
+
+@router.post("/client-renewal-runs", status_code=status.HTTP_201_CREATED, response_model=RenewalRunOut,
+             responses=PROBLEMS)
+def start_client_run(body: RenewalRunIn, p: TenantPrincipal, access: CanWrite, request: Request, rt: Rt,
+                     clock: Today) -> RenewalRunOut:
+    """The 社労士 office's 年度更新 run over all its client employers (kind client, POST /clients)
+    served in the year — the association's run (POST /renewal-runs) never includes them, and this
+    one never includes a 委託事業主. The same computation, stored results, ledger entries and
+    roumu.jimukumiai.renewal.computed events (`member_kind` client), with a client's rules: 延納
+    only when the 概算 is 400,000 円 or more (200,000 円 with one insurance; 徴収則27条1項), due
+    7/10, 10/31 and 1/31, each moved to the next 行政機関 business day (7/10 by law; 10/31 and 1/31
+    by practice, the setting ROUMU_JIMUKUMIAI_SHIFT_FIXED_DEADLINES). Resumable and idempotent like
+    the association's run; one at a time per year (409 `renewal-run-in-progress`), independent of
+    the association's run of the same year."""
+    _all_jigyosho(access)
+    conf = get_jimukumiai_settings()
+    row = renewal.run(rt.transaction, access.tenant_id, body.fiscal_year, actor_of(p, request),
+                      service.today(clock), conf.shift_fixed_deadlines,
+                      stale_after=timedelta(seconds=conf.renewal_run_stale_seconds), kind="client")
+    return RenewalRunOut.model_validate(row)
+
+
+@router.get("/renewals/{fiscal_year}", response_model=RenewalResultPage, responses=PROBLEMS)
+def list_results(fiscal_year: Year, access: CanRead, rt: Rt,
+                 kind: Annotated[Literal["entrusted", "client"], Query(
+                     description="entrusted: the 事務組合's run; client: the office's run")] = "client",
+                 jigyosho_id: Annotated[str | None, Query(pattern=REF_ID, description="one 事業所 only")] = None,
+                 limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> RenewalResultPage:
+    """The year's stored 年度更新 results as JSON, a page at a time (by 労働保険番号): per employer
+    the whole result (the calculator's shape: 確定, 概算, settlement, 延納 plan with due dates) — the
+    data of its 申告書 控え; the caller's 事業所 only."""
+    if jigyosho_id is not None:
+        access.check_jigyosho(jigyosho_id)
+    with rt.db.sessions() as session:
+        rows, total = renewal_export.page(session, access.tenant_id, fiscal_year, kind, access.jigyosho_ids,
+                                          jigyosho_id, limit, offset)
+    items = [RenewalResultRow(member_id=mid, labour_insurance_number=lin, name=name, kind=k, jigyosho_id=js,
+                              result=RenewalOut.model_validate(result)) for mid, lin, name, k, js, result in rows]
+    return RenewalResultPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/renewals/{fiscal_year}/results.csv", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"},
+                       **problem_responses(401, 403, 404, 422)})
+def export_results(fiscal_year: Year, access: CanRead, rt: Rt,
+                   kind: Annotated[Literal["entrusted", "client"], Query(
+                       description="entrusted: the 事務組合's run; client: the office's run")] = "client",
+                   jigyosho_id: Annotated[str | None, Query(pattern=REF_ID, description="one 事業所 only")] = None,
+                   member_id: Annotated[str | None, Query(pattern=REF_ID, description=(
+                       "one employer only (its 申告書 控え data); its kind is used"))] = None,
+                   ) -> StreamingResponse:
+    """The year's stored 年度更新 results as CSV, one line per employer with its 申告書 figures (確定
+    and 概算 bases, rates and premiums, 一般拠出金, 不足額 / 充当 / 還付, 延納 and each installment's
+    amount and due date); the caller's 事業所 only. With `member_id`, that employer's line (404 for
+    one outside the caller's tenant or 事業所)."""
+    if jigyosho_id is not None:
+        access.check_jigyosho(jigyosho_id)
+    whose: str = kind
+    if member_id is not None:
+        with rt.db.sessions() as session:
+            whose = scoped_member(session, access, member_id).kind
+    chunks = renewal_export.results(rt.db, access.tenant_id, fiscal_year, whose, access.jigyosho_ids, jigyosho_id,
+                                    Tally(), member_id)
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="renewal-results-{whose}-{fiscal_year}.csv"'})
 
 
 @router.get("/renewal-runs/{run_id}", response_model=RenewalRunOut, responses=PROBLEMS)
@@ -146,7 +222,8 @@ def arrears(access: CanRead, rt: Rt, clock: Today, as_of: Annotated[date | None,
     with rt.db.sessions() as session:
         left = renewal.outstanding(session, access.tenant_id, None, day)
         members = {m.id: m for m in session.execute(select(Member).where(
-            Member.tenant_id == access.tenant_id, Member.id.in_(sorted(left)))).scalars()}
+            Member.tenant_id == access.tenant_id, Member.kind == "entrusted",
+            Member.id.in_(sorted(left)))).scalars()}
     rows = [ArrearsRow(member_id=mid, name=members[mid].name,
                        labour_insurance_number=members[mid].labour_insurance_number,
                        amount=sum(o.amount for o in items), oldest_due_on=min(o.due_on for o in items),

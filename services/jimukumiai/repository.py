@@ -26,11 +26,11 @@ def member_by_number(session: Session, tenant_id: str, labour_insurance_number: 
 
 def members_in_tenant(
     session: Session, tenant_id: str, jigyosho_id: str | None, granted: Collection[str] | None, limit: int,
-    offset: int,
+    offset: int, kind: str = "entrusted",
 ) -> tuple[Sequence[Member], int]:
-    """One page, and the total the filter matches (for the client's pager). `granted`: the
-    事業所 the caller may see (None = all)."""
-    where = [Member.tenant_id == tenant_id]
+    """One page of members of `kind`, and the total the filter matches (for the client's pager).
+    `granted`: the 事業所 the caller may see (None = all)."""
+    where = [Member.tenant_id == tenant_id, Member.kind == kind]
     if jigyosho_id is not None:
         where.append(Member.jigyosho_id == jigyosho_id)
     if granted is not None:

@@ -101,6 +101,45 @@ class MemberCreate(MemberFields):
         return self
 
 
+class ClientCreate(BaseModel):
+    """A client employer of the 社労士 office outside the 事務組合 (issue 25): its labour insurance
+    the office handles under its own 労働保険番号. No size limit, no 委託 scope, no 事務組合 枝番号;
+    its 年度更新 runs in the office's run (延納 from 400,000 円, 10/31 and 1/31)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    jigyosho_id: str = Field(pattern=REF_ID, examples=["5f0c9d7e-3b7a-4f53-9a51-0d9a6f1c2b11"])
+    name: str = Field(min_length=1, max_length=200, description="事業主の名称", examples=["株式会社山田製作所"])
+    labour_insurance_number: str = Field(pattern=r"^[0-9]{14}$", description=LIN_DESCRIPTION,
+                                         examples=["13101654321000"])
+    client_from: date = Field(description="the day the office began to serve the employer (受任日)",
+                              examples=["2026-04-01"])
+    client_until: date | None = Field(default=None, description="the last day served (契約終了日)")
+    rousai_code: str | None = Field(default=None, pattern=ROUSAI_CODE,
+                                    description="労災 事業の種類 (2 digits); null: 雇用保険のみ", examples=["94"])
+    koyo_kubun: KoyoKubun | None = Field(default=None, description="雇用保険 事業区分; null: 労災保険のみ")
+    established_on: date | None = Field(default=None, description="保険関係成立日")
+    regular_workers: int | None = Field(default=None, ge=0, le=1_000_000, description="常時使用労働者数")
+    insured_workers: int | None = Field(default=None, ge=0, le=1_000_000, description="雇用保険被保険者数")
+    owner_address: str | None = Field(default=None, max_length=300, description="事業主の住所")
+    business_name: str | None = Field(default=None, max_length=200, description="事業の名称")
+    business_address: str | None = Field(default=None, max_length=300, description="事業の所在地")
+    business_kind: str | None = Field(default=None, max_length=100, description="事業の種類")
+
+    @field_validator("labour_insurance_number", mode="before")
+    @classmethod
+    def _strip_separators(cls, v: object) -> object:
+        return normalise_number(v)
+
+    @model_validator(mode="after")
+    def _an_insurance(self) -> ClientCreate:
+        if self.rousai_code is None and self.koyo_kubun is None:
+            raise ValueError("rousai_code or koyo_kubun (or both) must be given")
+        if self.client_until is not None and self.client_until < self.client_from:
+            raise ValueError("client_until is before client_from")
+        return self
+
+
 class MemberUpdate(BaseModel):
     """Fields to change (If-Match); absent fields stay. `over_limit_temporarily` lets a worker count
     above the size limit stand (a temporary excess does not matter, 則62条2項)."""
@@ -138,8 +177,10 @@ class MemberOut(BaseModel):
     jigyosho_id: str
     name: str
     labour_insurance_number: str
-    entrusted_from: date
+    entrusted_from: date = Field(description="委託開始日 (a client: the day the office began to serve it)")
     status: str
+    kind: str = Field(default="entrusted", description="entrusted: 委託事業主 of the 事務組合; client: a client "
+                                                         "employer of the 社労士 office outside it")
     created_at: datetime
     version: int
     entrusted_until: date | None
@@ -297,6 +338,8 @@ class RenewalRunOut(BaseModel):
 
     id: str
     fiscal_year: int
+    kind: str = Field(default="entrusted", description="whose run: entrusted (the 事務組合's 委託事業主) or "
+                                                         "client (the 社労士 office's clients)")
     started_at: datetime
     finished_at: datetime | None
     computed: int = Field(description="members renewed by this run")

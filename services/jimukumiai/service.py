@@ -19,6 +19,7 @@ from services.jimukumiai.rules.nendo_koshin import ExcessUse
 from services.jimukumiai.rules.rates import RateNotFound, rousai_type
 from services.jimukumiai.schemas import (
     AssociationIn,
+    ClientCreate,
     MemberCreate,
     MemberLeave,
     MemberUpdate,
@@ -33,6 +34,8 @@ from shared.events import Actor
 
 NUMBER_TAKEN = ProblemError(409, "labour-insurance-number-taken",
                             "この労働保険番号は既に委託事業主として登録されています")
+CLIENT_NUMBER_TAKEN = ProblemError(409, "labour-insurance-number-taken",
+                                   "この労働保険番号は既に登録されています (委託事業主または顧問先)")
 IF_MATCH_REQUIRED = ProblemError(428, "precondition-required", "If-Match ヘッダーが必要です",
                                  "取得時の ETag を If-Match に指定してください")
 STALE = ProblemError(412, "precondition-failed", "データが他の利用者によって更新されています")
@@ -112,6 +115,32 @@ def entrust_member(session: Session, tenant_id: str, body: MemberCreate, actor: 
     return member
 
 
+def register_client(session: Session, tenant_id: str, body: ClientCreate, actor: Actor, on: date) -> Member:
+    """Register a client employer of the 社労士 office (kind `client`, issue 25): no size limit
+    (則62条2項 limits only who may entrust a 事務組合); the same 事業所 checks as a member, and one
+    労働保険番号 once per tenant whatever its kind."""
+    jigyosho_directory.require_open(session, tenant_id, body.jigyosho_id)
+    _check_rousai_code(body.rousai_code, on)
+    if repository.member_by_number(session, tenant_id, body.labour_insurance_number):
+        raise CLIENT_NUMBER_TAKEN
+    member = Member(
+        id=str(uuid.uuid4()), tenant_id=tenant_id, jigyosho_id=body.jigyosho_id, name=body.name, kind="client",
+        labour_insurance_number=body.labour_insurance_number, entrusted_from=body.client_from,
+        status="active", created_at=datetime.now(UTC), entrusted_until=body.client_until, entrusted_scope=None,
+        regular_workers=body.regular_workers, insured_workers=body.insured_workers, main_business=None,
+        rousai_code=body.rousai_code, koyo_kubun=str(body.koyo_kubun) if body.koyo_kubun else None,
+        branch_number=None, established_on=body.established_on, owner_address=body.owner_address,
+        business_name=body.business_name, business_address=body.business_address, business_kind=body.business_kind,
+    )
+    session.add(member)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent registration of the same number
+        raise CLIENT_NUMBER_TAKEN from exc
+    messaging.record(session, events.client_registered(member, actor))
+    return member
+
+
 def update_member(session: Session, member: Member, body: MemberUpdate, version: int, on: date) -> Member:
     if member.version != version:
         raise STALE
@@ -182,6 +211,10 @@ def set_association(session: Session, tenant_id: str, body: AssociationIn, versi
 def enrol_special(session: Session, member: Member, body: SpecialEnrolmentCreate, actor: Actor) -> SpecialEnrolment:
     if member.rousai_code is None:
         raise ProblemError(409, "no-rousai", "労災保険の適用がない事業主は特別加入できません")
+    if member.kind != "entrusted":
+        # 第1種特別加入 (中小事業主等) goes through a 労働保険事務組合 (労災保険法33条・34条).
+        raise ProblemError(409, "not-entrusted", "事務組合に委託していない顧問先は特別加入できません",
+                           "中小事業主等の特別加入には労働保険事務組合への委託が必要です")
     try:
         tokubetsu_kanyu.check_daily_amount(body.daily_amount, body.joined_on)
     except (tokubetsu_kanyu.InvalidDailyAmount, RateNotFound) as exc:

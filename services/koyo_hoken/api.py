@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.koyo_hoken import csv_io, events, handoff, repository, service
+from services.koyo_hoken import csv_io, events, handoff, intake, repository, service
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.models import InsuredPerson, Procedure, idempotency, messaging
 from services.koyo_hoken.rules import deadlines as dl
@@ -201,28 +201,31 @@ def export_insured_persons(access: CanRead, p: TenantPrincipal, request: Request
 async def import_insured_persons(
     request: Request, p: TenantPrincipal, access: CanWrite, rt: Rt,
     mode: Annotated[Literal["all_or_nothing", "partial"], Query()] = "all_or_nothing",
+    mapping: Annotated[str, Query(max_length=50,
+                                  description="列マッピング: roumu / ja / テナントで保存した名前")] = "roumu",
 ) -> ImportResult:
     """CSV import of hires (new insured persons) and leavers (draft 資格喪失届), columns as the
-    export plus `action`. `all_or_nothing` (default): any row error → nothing imported, 422 with
-    every error; `partial`: valid rows imported, errors answered with them."""
+    export plus `action` (mapping `roumu`), or a payroll export through a named mapping (`ja`:
+    Japanese headers, 事業所 by 事業所番号 or name; or one the tenant saved). UTF-8 (with or without
+    BOM) or CP932, detected. `all_or_nothing` (default): any row error → nothing imported, 422
+    with every error (row and the file's column); `partial`: valid rows imported, errors answered
+    with them."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ("text/csv", "application/octet-stream"):
         raise ProblemError(415, "unsupported-media-type", "対応していない形式です", "text/csv で送ってください")
-    raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProblemError(422, "validation", "CSVは UTF-8 で保存してください") from None
+    text, encoding = intake.decode(await request.body())
     actor = actor_of(p, request)
     ctx = ctx_of(rt)
 
     def run() -> tuple[int, int, list[ImportRowError], int]:
         with rt.transaction() as session:
-            return csv_io.run_import(session, ctx, access, text, mode, actor)
+            m = csv_io.find_mapping(session, access.tenant_id, mapping, "persons")
+            return csv_io.run_import(session, ctx, access, text, mode, actor, m)
 
     def work() -> ImportResult:
         rows, persons, errors, procs = retry_on_conflict(run)
-        result = ImportResult(mode=mode, rows=rows, imported_persons=persons, created_procedures=procs, errors=errors)
+        result = ImportResult(mode=mode, rows=rows, imported_persons=persons, created_procedures=procs, errors=errors,
+                              encoding=encoding, mapping=mapping)
         if errors and mode == "all_or_nothing":
             raise ProblemError(422, "validation", "CSVに誤りがあります（何も取り込んでいません）",
                                f"{len(errors)}件の誤り", extra={"result": result.model_dump(mode="json")},
@@ -528,10 +531,14 @@ def _deadline_items(session: Session, ctx: KoyoContext, access: Access, jigyosho
                                   raw_due_date=pr.raw_due_date, due_date=pr.due_date,
                                   due_state=dl.due_state(pr.due_date, today, soon),
                                   days_left=(pr.due_date - today).days))
-    for person in repository.persons_missing_shutoku(session, access.tenant_id, access.jigyosho_ids, jigyosho_id):
-        d = dl.shikaku_shutoku(person.hire_date, ctx.settings.shift_fixed_date_deadlines)
+    missing = repository.persons_missing_shutoku(session, access.tenant_id, access.jigyosho_ids, jigyosho_id)
+    # A person made insured by a re-judgement (2028-10-01) owes the 取得届 from that date (issue 25).
+    changes = repository.became_insured(session, access.tenant_id, [p.id for p in missing])
+    for person in missing:
+        acquired = changes[person.id].as_of if person.id in changes else person.hire_date
+        d = dl.shikaku_shutoku(acquired, ctx.settings.shift_fixed_date_deadlines)
         items.append(DeadlineItem(jigyosho_id=person.jigyosho_id, insured_person_id=person.id, procedure_id=None,
-                                  kind="shikaku_shutoku", state=None, event_date=person.hire_date, raw_due_date=d.raw,
+                                  kind="shikaku_shutoku", state=None, event_date=acquired, raw_due_date=d.raw,
                                   due_date=d.due, due_state=dl.due_state(d.due, today, soon),
                                   days_left=(d.due - today).days))
     items.sort(key=lambda i: (i.due_date, i.jigyosho_id, i.insured_person_id))

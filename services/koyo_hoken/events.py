@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.koyo_hoken.models import InsuredPerson, Procedure
+from services.koyo_hoken.models import EligibilityChange, InsuredPerson, Procedure
 from shared.events import Actor, EventEnvelope
 
 INSURED_PERSON_REGISTERED = "roumu.koyo_hoken.insured_person.registered"
@@ -21,6 +21,7 @@ PROCEDURE_READY = "roumu.koyo_hoken.procedure.ready"
 PROCEDURE_SUBMITTED = "roumu.koyo_hoken.procedure.submitted"
 PROCEDURE_COMPLETED = "roumu.koyo_hoken.procedure.completed"
 PROCEDURE_STATUS_CHANGED = "roumu.koyo_hoken.procedure.status_changed"
+ELIGIBILITY_CHANGED = "roumu.koyo_hoken.eligibility.changed"
 
 # Consumed: what services/efiling publishes about a filing (subject: filing_id, and the
 # Idempotency-Key = our procedure id as procedure_id / idempotency_key).
@@ -100,3 +101,17 @@ def procedure_transition(pr: Procedure, actor: Actor, previous: str, reason: str
                              subject=_proc_subject(pr), data=data)
     return EventEnvelope(type=PROCEDURE_STATUS_CHANGED, tenant_id=pr.tenant_id, actor=actor,
                          subject=_proc_subject(pr), data={**data, "reason": reason})
+
+
+def eligibility_changed(c: EligibilityChange, actor: Actor) -> EventEnvelope:
+    """A re-judgement for `as_of` changed a person's status: the procedure it requires and its
+    deadline. Ids, dates and rule facts only (no name, no wage, no My Number)."""
+    return EventEnvelope(
+        type=ELIGIBILITY_CHANGED, tenant_id=c.tenant_id, actor=actor,
+        subject={"insured_person_id": c.insured_person_id, "tenant_id": c.tenant_id, "jigyosho_id": c.jigyosho_id},
+        data={"change_id": c.id, "as_of": c.as_of.isoformat(), "previous_insured": c.previous_insured,
+              "insured": c.insured, "previous_rule_version": c.previous_rule_version,
+              "rule_version": c.rule_version, "reason_code": c.reason_code, "procedure_kind": c.procedure_kind,
+              "due_date": c.due_date.isoformat() if c.due_date else None,
+              "raw_due_date": c.raw_due_date.isoformat() if c.raw_due_date else None,
+              "deadline_rule": c.deadline_rule})

@@ -40,6 +40,7 @@ class InsuredPerson(Base):
         # One holder per tenant of each 被保険者番号 (migration 0007; docs/koyo_hoken.md "被保険者番号").
         Index("uq_insured_persons_tenant_hihokensha_claim", "tenant_id", "hihokensha_claim", unique=True),
         Index("ix_insured_persons_tenant_hihokensha_key", "tenant_id", "hihokensha_key"),
+        Index("ix_insured_persons_tenant_employee_number", "tenant_id", "employee_number"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -83,6 +84,8 @@ class InsuredPerson(Base):
     leave_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # 離職日
     my_number_sealed: Mapped[str | None] = mapped_column(String(200), nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Issue 25 (migration 0008): the payroll system's 従業員番号, to match imported wage rows.
+    employee_number: Mapped[str | None] = mapped_column(String(30), nullable=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict
 
@@ -124,3 +127,97 @@ class Procedure(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads a plain dict
+
+
+class EligibilityDecision(Base):
+    """A person's current 雇用保険 eligibility decision (rules/eligibility.py), as last judged."""
+
+    __tablename__ = "eligibility_decisions"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    insured_person_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    jigyosho_id: Mapped[str] = mapped_column(String(36))
+    insured: Mapped[bool] = mapped_column(Boolean)
+    category: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reason_code: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(300))
+    rule_version: Mapped[str] = mapped_column(String(60))
+    judged_on: Mapped[date] = mapped_column(Date)
+    judged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EligibilityChange(Base):
+    """A person whose status a re-judgement for `as_of` changed, with the procedure it requires
+    (rules/rejudgement.py). One per person and date: a re-run finds it and adds nothing."""
+
+    __tablename__ = "eligibility_changes"
+    __table_args__ = (
+        Index("uq_eligibility_changes_person_as_of", "tenant_id", "insured_person_id", "as_of", unique=True),
+        Index("ix_eligibility_changes_tenant_as_of", "tenant_id", "as_of", "jigyosho_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    jigyosho_id: Mapped[str] = mapped_column(String(36))
+    insured_person_id: Mapped[str] = mapped_column(String(36))
+    as_of: Mapped[date] = mapped_column(Date)
+    previous_insured: Mapped[bool] = mapped_column(Boolean)
+    insured: Mapped[bool] = mapped_column(Boolean)
+    previous_rule_version: Mapped[str] = mapped_column(String(60))
+    rule_version: Mapped[str] = mapped_column(String(60))
+    reason_code: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(300))
+    procedure_kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    raw_due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    deadline_rule: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RejudgementSchedule(Base):
+    """The scheduled re-judgement of a tenant for a rule change date, once done."""
+
+    __tablename__ = "rejudgement_schedule"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    judged: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[int] = mapped_column(Integer)
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ImportMapping(Base):
+    """A tenant's named CSV column mapping: {file header: Roumu column} (csv_io.py)."""
+
+    __tablename__ = "import_mappings"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    target: Mapped[str] = mapped_column(String(20))  # persons | wages
+    columns: Mapped[dict[str, str]] = mapped_column(JSON)
+    default_action: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WageRecord(Base):
+    """One imported wage of a person: a monthly wage by 賃金締切 period (kind `monthly`, with its
+    支払基礎日数) or a bonus (kind `bonus`, period_start = period_end = the payment date)."""
+
+    __tablename__ = "wage_records"
+    __table_args__ = (
+        Index("uq_wage_records_person_period", "tenant_id", "insured_person_id", "kind", "period_start", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    jigyosho_id: Mapped[str] = mapped_column(String(36))
+    insured_person_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    basic_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 2), nullable=True)
+    wages_a: Mapped[int] = mapped_column(Integer)
+    wages_b: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.koyo_hoken.models import InsuredPerson, Procedure
+from services.koyo_hoken.models import EligibilityChange, EligibilityDecision, InsuredPerson, Procedure
 from shared import paging
 
 
@@ -118,18 +118,34 @@ def pending_procedures(session: Session, tenant_id: str, granted: Collection[str
 def persons_missing_shutoku(session: Session, tenant_id: str, granted: Collection[str] | None,
                             jigyosho_id: str | None) -> Sequence[InsuredPerson]:
     """Active persons without a 被保険者番号 and without a (non-withdrawn) 資格取得届: their
-    取得届 deadline runs although nobody has started it."""
+    取得届 deadline runs although nobody has started it. Persons whose stored eligibility decision
+    says not insured (issue 25) owe no 取得届 and are left out."""
     has_shutoku = (select(Procedure.id).where(Procedure.tenant_id == tenant_id,
                                               Procedure.insured_person_id == InsuredPerson.id,
                                               Procedure.kind == "shikaku_shutoku", Procedure.state != "withdrawn")
                    .exists())
+    not_insured = (select(EligibilityDecision.insured_person_id).where(
+        EligibilityDecision.tenant_id == tenant_id, EligibilityDecision.insured_person_id == InsuredPerson.id,
+        EligibilityDecision.insured.is_(False)).exists())
     where = [InsuredPerson.tenant_id == tenant_id, InsuredPerson.status == "active",
-             InsuredPerson.hihokensha_bango.is_(None), ~has_shutoku]
+             InsuredPerson.hihokensha_bango.is_(None), ~has_shutoku, ~not_insured]
     if granted is not None:
         where.append(InsuredPerson.jigyosho_id.in_(sorted(granted)))
     if jigyosho_id is not None:
         where.append(InsuredPerson.jigyosho_id == jigyosho_id)
     return session.execute(select(InsuredPerson).where(*where)).scalars().all()
+
+
+def became_insured(session: Session, tenant_id: str, person_ids: Collection[str]) -> dict[str, EligibilityChange]:
+    """Per person, the latest re-judgement change that made them insured (its date is the 取得日)."""
+    out: dict[str, EligibilityChange] = {}
+    ids = sorted(person_ids)
+    for i in range(0, len(ids), 500):
+        for c in session.execute(select(EligibilityChange).where(
+                EligibilityChange.tenant_id == tenant_id, EligibilityChange.insured.is_(True),
+                EligibilityChange.insured_person_id.in_(ids[i:i + 500])).order_by(EligibilityChange.as_of)).scalars():
+            out[c.insured_person_id] = c
+    return out
 
 
 def all_persons(session: Session, tenant_id: str, granted: Collection[str] | None,

@@ -85,6 +85,7 @@ class PersonFields(BaseModel):
     monthly_wage: int | None = Field(default=None, ge=0, le=100_000_000, description="賃金月額（円）")
     job_type: str | None = Field(default=None, max_length=50, description="職種")
     student: Student = Field(default=Student.NONE, description="学生区分（昼間学生は原則対象外）")
+    employee_number: str | None = Field(default=None, max_length=30, description="従業員番号（給与システムの番号）")
 
     @field_validator("hihokensha_bango")
     @classmethod
@@ -147,6 +148,7 @@ class InsuredPersonUpdate(BaseModel):
     hihokensha_bango: str | None = None
     contract_end: date | None = None
     renewal_clause: bool | None = None
+    employee_number: str | None = Field(default=None, max_length=30)
     employment_type: EmploymentType | None = None
     wage_payment: WagePayment | None = None
     monthly_wage: int | None = Field(default=None, ge=0, le=100_000_000)
@@ -239,6 +241,7 @@ class InsuredPersonOut(BaseModel):
     monthly_wage: int | None = None
     job_type: str | None = None
     student: StudentText = "none"
+    employee_number: str | None = None
     leave_date: date | None = None
     my_number_registered: bool = False
     my_number_masked: str | None = Field(default=None, description="下4桁以外を * にした個人番号")
@@ -516,3 +519,5 @@ class ImportResult(BaseModel):
     imported_persons: int
     created_procedures: int
     errors: list[ImportRowError]
+    encoding: str = Field(default="utf-8", description="検出した文字コード: utf-8-sig / utf-8 / cp932")
+    mapping: str = Field(default="roumu", description="使った列マッピング")

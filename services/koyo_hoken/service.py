@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.koyo_hoken import events, repository
+from services.koyo_hoken import events, rejudge, repository
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.models import InsuredPerson, Procedure, jigyosho_directory, messaging
 from services.koyo_hoken.rules import deadlines as dl
@@ -40,6 +40,8 @@ STALE = ProblemError(412, "precondition-failed", "データが他の利用者に
 IF_MATCH_REQUIRED = ProblemError(428, "precondition-required", "If-Match ヘッダーが必要です",
                                  "取得時の ETag を If-Match に付けて送ってください")
 NAME_FIELDS = ("family_name", "given_name", "family_name_kana", "given_name_kana")
+# The facts the eligibility decision looks at: a change of one judges the person again.
+JUDGED_FIELDS = {"birth_date", "hire_date", "weekly_hours", "contract_end", "renewal_clause", "student"}
 
 
 def check_version(current: int, if_match: str | None) -> None:
@@ -141,7 +143,7 @@ def require_jigyosho(session: Session, tenant_id: str, jigyosho_id: str, *, clos
 PERSON_FIELDS = ("gender", "nationality", "romaji_name", "residence_status", "residence_card_number",
                  "residence_period_end", "outside_status_permission", "dispatch_or_contract_work",
                  "hihokensha_bango", "contract_end", "renewal_clause", "employment_type", "wage_payment",
-                 "monthly_wage", "job_type", "student")
+                 "monthly_wage", "job_type", "student", "employee_number")
 
 
 def new_person_values(ctx: KoyoContext, tenant_id: str, body: InsuredPersonCreate) -> dict[str, Any]:
@@ -210,6 +212,7 @@ def register_insured_person(session: Session, ctx: KoyoContext, access: Access, 
     claim_number(session, person, access.allows_jigyosho)
     session.add(person)
     session.flush()
+    rejudge.judge_new(session, ctx, person)  # eligibility as data (issue 25)
     messaging.record(session, events.insured_person_registered(person, actor))
     return person
 
@@ -229,6 +232,8 @@ def update_insured_person(session: Session, ctx: KoyoContext, access: Access, p:
     if changed:
         p.updated_at = ctx.clock.now()
         session.flush()
+        if set(changed) & JUDGED_FIELDS:
+            rejudge.judge_new(session, ctx, p)
         messaging.record(session, events.insured_person_updated(p, actor, changed))
     return p
 
@@ -258,7 +263,7 @@ def as_person(p: InsuredPerson, my_number: str | None = None) -> Person:
         family_name=p.family_name, given_name=p.given_name, family_name_kana=p.family_name_kana,
         given_name_kana=p.given_name_kana, birth_date=p.birth_date, hire_date=p.hire_date,
         weekly_hours=p.weekly_hours, my_number_registered=p.my_number_sealed is not None, my_number=my_number,
-        **{f: getattr(p, f) for f in PERSON_FIELDS},
+        **{f: getattr(p, f) for f in PERSON_FIELDS if f != "employee_number"},
     )
 
 

@@ -16,3 +16,6 @@ class KoyoHokenSettings(BaseSettings):
     due_soon_days: int = Field(default=7, ge=0, le=90)
     # Largest CSV import accepted, in rows (a bigger file is refused before any row is read).
     import_max_rows: int = Field(default=50_000, ge=1)
+    # The scheduled eligibility re-judgement (issue 25): how often the leader checks whether a rule
+    # change date (2028-10-01) has come for a tenant not yet re-judged for it.
+    rejudgement_check_seconds: float = Field(default=3600.0, ge=1.0)

@@ -9,7 +9,8 @@ from shared.errors import ProblemError
 
 def test_csv_import_is_an_upload_but_csv_elsewhere_is_refused():
     policy = BodyPolicy(GatewaySettings())
-    for path in ("/api/v1/koyo-hoken/insured-persons/import", "/api/v1/jimukumiai/wages/import"):
+    for path in ("/api/v1/koyo-hoken/insured-persons/import", "/api/v1/koyo-hoken/wage-records/import",
+                 "/api/v1/jimukumiai/wages/import"):
         assert policy.limit_for(path, "text/csv") > 100 * 1024 * 1024
     with pytest.raises(ProblemError) as refused:
         policy.limit_for("/api/v1/koyo-hoken/insured-persons", "text/csv")

@@ -37,6 +37,7 @@ from tests.conftest import bearer
 from tests.jimukumiai.conftest import BASE
 from tests.services.grants import GrantSeeder
 from tests.services.support import assert_matches_contract, outbox_payloads
+from tests.support.consumers import wait_caught_up
 
 # --- the rule ---------------------------------------------------------------------------------
 
@@ -220,6 +221,9 @@ def test_filing_book_events_through_nats(api, settings):
 
     expected = (date(2025, 6, 2), date(2025, 6, 4), date(2025, 6, 10), date(2025, 6, 10), "2025060400000001",
                 "completed", "completed")
+    # Both consumers first work through every earlier test's events on the session's stream.
+    for durable in ("jimukumiai-koyo-hoken-procedures", "jimukumiai-efiling-filings"):
+        wait_caught_up(settings, durable)
     # The two consumers may race for the new line (one retries) and retries reorder the feed: wait
     # for the line to settle, then check it.
     deadline = datetime.now(UTC) + timedelta(seconds=30)

@@ -93,6 +93,9 @@ BODIES: dict[str, Any] = {
         "jigyosho_id": "{jigyosho_id}", "name": "株式会社攻撃", "labour_insurance_number": "13101999999000",
         "entrusted_from": "2020-04-01", "regular_workers": 12, "main_business": "other", "rousai_code": "94",
         "koyo_kubun": "ippan"},
+    "POST /api/v1/jimukumiai/clients": {
+        "jigyosho_id": "{jigyosho_id}", "name": "株式会社攻撃", "labour_insurance_number": "13101999998000",
+        "client_from": "2020-04-01", "rousai_code": "94", "koyo_kubun": "ippan"},
     "PATCH /api/v1/jimukumiai/members/{member_id}": {"regular_workers": 3},
     "POST /api/v1/jimukumiai/members/{member_id}/leave": {"entrusted_until": "2025-04-01"},
     "POST /api/v1/jimukumiai/members/{member_id}/ledger": {

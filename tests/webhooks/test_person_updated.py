@@ -16,8 +16,9 @@ from ops.partner_contract import PARTNER_CONTRACT
 from tests.conftest import bearer
 from tests.koyo_hoken.support import BASE as KOYO
 from tests.koyo_hoken.support import person
+from tests.support.consumers import wait_caught_up
 from tests.support.jigyosho import JigyoshoSeeder, jigyosho
-from tests.webhooks.support import partner_example, wait_caught_up, wait_for
+from tests.webhooks.support import partner_example, wait_for
 from tests.webhooks.test_webhooks import fast, partner, receivers, register
 
 __all__ = ["jigyosho", "receivers"]  # the fixtures, used below
