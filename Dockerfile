@@ -26,7 +26,8 @@ COPY contracts ./contracts
 COPY ops ./ops
 # A fixed uid/gid (10001): Kubernetes runs the pods as that number (deploy/k8s, runAsNonRoot).
 RUN groupadd --system --gid 10001 roumu && useradd --system --uid 10001 --gid roumu --home-dir /app --no-create-home roumu \
-    && mkdir -p /data /keys /nats-config /tombstones && chown roumu:roumu /data /keys /nats-config /tombstones
+    && mkdir -p /data/tenant-exports /keys /nats-config /tombstones \
+    && chown roumu:roumu /data /data/tenant-exports /keys /nats-config /tombstones
 
 USER roumu
 EXPOSE 8000

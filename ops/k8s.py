@@ -121,6 +121,9 @@ def deployment(name: str, port: int) -> dict[str, Any]:
         # The purged tenants' tombstones (shared/tombstones.py): outside every database and backup.
         vols.append({"name": "tombstones", "persistentVolumeClaim": {"claimName": "tombstones"}})
         mnts.append({"name": "tombstones", "mountPath": "/tombstones"})
+        # Whole-tenant exports (返却) until the purge, for every replica (docs/tenant-export.md).
+        vols.append({"name": "tenant-exports", "persistentVolumeClaim": {"claimName": "tenant-exports"}})
+        mnts.append({"name": "tenant-exports", "mountPath": "/data/tenant-exports"})
     probe = {"httpGet": {"path": liveness_path(name), "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3,
              "failureThreshold": 3}
     container = {

@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from nats.aio.client import Client as NATS
@@ -36,7 +36,10 @@ from shared.revocation import RevokedSessions
 from shared.serving import DRAINING
 from shared.settings import CommonSettings, get_settings
 from shared.tokens import TokenVerifier
-from shared.topology import ACCOUNTS_FEED, CONSUMES
+from shared.topology import ACCOUNTS_FEED, BY_NAME, CONSUMES
+
+if TYPE_CHECKING:
+    from shared.tenant_export import Extra
 
 log = logging.getLogger("roumu.app")
 
@@ -93,6 +96,7 @@ def create_service_app(
     accounts_feed: bool = True,
     background_tasks: Sequence[Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]] = (),
     jigyosho_directory: JigyoshoDirectory | None = None,
+    tenant_export: Extra | None = None,
 ) -> FastAPI:
     """`permissions`: the service's permission read model (shared.permissions), for
     `shared.auth_deps.require_menu`. `purge`: delete a tenant's rows on
@@ -103,7 +107,9 @@ def create_service_app(
     a consumer of its own (`accounts_feed_handler`). `background_tasks`: coroutines run beside the
     relay (e.g. a scheduler), given the runtime and the stop event. `jigyosho_directory`: the
     service's read model of the 事業所 master (shared.jigyosho_directory), fed by the same
-    "accounts-feed" consumer (a service with its own feed passes it to `accounts_feed_handler`)."""
+    "accounts-feed" consumer (a service with its own feed passes it to `accounts_feed_handler`).
+    A service holding tenant data also serves its share of the tenant export (shared.tenant_export,
+    the same rows the purge deletes); `tenant_export` adds the service's own members to it."""
     settings = settings or get_settings()
     feed = accounts_feed_handler(permissions, TenantPurge(name, messaging, purge_keep)
                                  if purge and holds_tenant_data(messaging.outbox.metadata) else None,
@@ -188,6 +194,10 @@ def create_service_app(
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     for r in routers:
         app.include_router(r)
+    if holds_tenant_data(messaging.outbox.metadata) and BY_NAME[name].route:  # not the e-Gov stand-in
+        from shared.tenant_export import export_router  # it depends on auth_deps, which imports us
+
+        app.include_router(export_router(name, messaging.outbox.metadata, tenant_export))
     _add_problem_schema(app)
     return app
 

@@ -16,6 +16,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import MetaData, select
 
+from ops import tenant_export
+from services.accounts import exports
 from services.accounts.certificate import verify
 from services.accounts.settings import AccountsSettings
 from shared.clock import JST, FrozenClock
@@ -89,7 +91,7 @@ def termination(client, tokens, tid):
     return r.json()
 
 
-def test_contract_end_purges_every_service_and_certifies(service_client, tokens, settings):
+def test_contract_end_purges_every_service_and_certifies(service_client, tokens, settings, tmp_path):
     clock = FrozenClock(at(2026, 4, 20, 9))
     accounts = service_client("accounts", clock=clock,
                               accounts_settings=AccountsSettings(scheduler_interval_seconds=3600))
@@ -156,7 +158,15 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     term = termination(accounts, tokens, t.id)
     assert (term["accounts_disabled_on"], term["data_deleted_on"], term["accounts_deleted_on"]) == (
         "2026-05-07", "2026-05-07", "2026-06-01")
-    assert term["status"] == "scheduled"
+    assert term["status"] == "scheduled" and term["export_available"]
+
+    # The return before deletion (返却, docs/tenant-export.md): exported and stored while the data is there.
+    export_dir = tmp_path / "export"
+    tenant_export.sign_and_store(accounts, tokens.operator(), t.id, export_dir,
+                                 tenant_export.collect({**clients, "accounts": accounts}, tokens.operator(), t.id,
+                                                       export_dir))
+    archives = exports.exports_dir(settings.var_dir, t.id)
+    assert len(list(archives.glob("*.tar"))) == 1
 
     clock.set(at(2026, 5, 6, 23, 59))
     assert run_jobs(accounts, tokens) == []
@@ -174,6 +184,11 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     assert run_jobs(accounts, tokens) == ["purge_requested"]
     done = wait_for(lambda: (x := termination(accounts, tokens, t.id))["status"] == "purged" and x, timeout=30)
     assert done["pending_services"] == [] and len(done["confirmed_services"]) == 9
+    # The export went with the data: archive removed, record purged, no new export.
+    assert not archives.exists() and done["exports"] == [] and not done["export_available"]
+    r = accounts.post(f"{BASE}/tenants/{t.id}/exports", headers=bearer(tokens.operator()),
+                      json={"manifest": {"files": []}})
+    assert r.status_code == 409 and r.json()["type"].endswith("/data-deleted")
 
     # Operational data is gone; account information (accounts' users and tenant) waits for June.
     left = {(s, tbl) for s, tbl, _ in rows_mentioning(settings, t.id)}

@@ -6,11 +6,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 
-from services.accounts import certificate, mail, repository, service
+from services.accounts import certificate, exports, mail, repository, service
 from services.accounts.events import PURGING_SERVICES
-from services.accounts.models import ContractTermination, Jigyosho, PurgeConfirmation, Tenant, User, permissions
+from services.accounts.models import (
+    ContractTermination,
+    Jigyosho,
+    PurgeConfirmation,
+    Tenant,
+    User,
+    messaging,
+    permissions,
+)
 from services.accounts.rules.grants import Caller
 from services.accounts.rules.numbers import parse_labour_insurance_number
 from services.accounts.schemas import (
@@ -32,7 +40,10 @@ from services.accounts.schemas import (
     Republished,
     RepublishGrants,
     SignedCertificate,
+    SignedExport,
     TenantCreate,
+    TenantExportOut,
+    TenantExportSign,
     TenantGatewayView,
     TenantOpen,
     TenantOut,
@@ -477,6 +488,8 @@ def _termination_out(session: Any, term: ContractTermination) -> TerminationOut:
     out = TerminationOut.model_validate(term)
     out.confirmed_services = confirmed
     out.pending_services = [s for s in PURGING_SERVICES if s not in confirmed] if term.purge_requested_at else []
+    out.export_available = term.status in ("scheduled", "disabled")
+    out.exports = [TenantExportOut.model_validate(r) for r in exports.listing(session, term.tenant_id)]
     return out
 
 
@@ -484,15 +497,71 @@ def _termination_out(session: Any, term: ContractTermination) -> TerminationOut:
 def get_termination(tenant_id: str, p: CurrentPrincipal, rt: Rt) -> TerminationOut:
     """The end-of-contract schedule (行政機関 business days) and how far it went: for the operator,
     and read-only for an administrator of this tenant (when their data will be deleted)."""
-    if not (p.kind == "operator" or (p.kind == "service" and p.tenant_id is None)):
-        _own_tenant_or_operator(p, tenant_id)
-        if p.kind != "user" or not _caller(rt, p).is_admin:
-            raise forbidden("契約終了の予定は管理者のみ参照できます")
+    _admin_or_operator(rt, p, tenant_id)
     with rt.db.sessions() as session:
         term = session.get(ContractTermination, tenant_id)
         if term is None:
             raise not_found()
         return _termination_out(session, term)
+
+
+def _admin_or_operator(rt: Runtime, p: Principal, tenant_id: str) -> None:
+    if not (p.kind == "operator" or (p.kind == "service" and p.tenant_id is None)):
+        _own_tenant_or_operator(p, tenant_id)
+        if p.kind != "user" or not _caller(rt, p).is_admin:
+            raise forbidden("契約終了の予定と返却データは管理者のみ参照できます")
+
+
+# --- return before deletion (返却) -------------------------------------------------------------
+
+@router.post("/tenants/{tenant_id}/exports", status_code=status.HTTP_201_CREATED, response_model=SignedExport,
+             responses=PROBLEMS)
+def sign_export(tenant_id: str, body: TenantExportSign, p: OperatorPrincipal, rt: Rt, request: Request) -> SignedExport:
+    """Sign a whole-tenant export's manifest with the deletion certificate key and record the export
+    (ops.tenant_export calls this after collecting every service's share; docs/tenant-export.md).
+    System operators only; refused once the tenant's data deletion has begun."""
+    with rt.transaction() as session:
+        row = exports.sign(session, messaging, rt.settings.keys_dir, tenant_id, body.manifest, actor_of(p, request),
+                           datetime.now(UTC))
+        return SignedExport(export_id=row.id, manifest=row.manifest, signature=row.signature, key_id=row.key_id)
+
+
+@router.put("/tenants/{tenant_id}/exports/{export_id}/archive", response_model=TenantExportOut,
+            responses=problem_responses(401, 403, 404, 409, 413, 422))
+async def upload_export_archive(tenant_id: str, export_id: str, p: OperatorPrincipal, rt: Rt,
+                                request: Request) -> TenantExportOut:
+    """The export's tar (application/x-tar), kept for the tenant's administrators to download until
+    the data is deleted. Its manifest.json must be the signed text."""
+    with rt.db.sessions() as session:
+        row = exports.find(session, tenant_id, export_id)
+        exports.exportable(session, tenant_id)
+    sha, size = await exports.receive_archive(request.stream(), rt.settings.var_dir, row)
+    with rt.transaction() as session:
+        row = exports.find(session, tenant_id, export_id)
+        row.archive_sha256, row.archive_size, row.archived_at = sha, size, datetime.now(UTC)
+        session.flush()
+        return TenantExportOut.model_validate(row)
+
+
+@router.get("/tenants/{tenant_id}/exports", response_model=list[TenantExportOut], responses=PROBLEMS)
+def list_exports(tenant_id: str, p: CurrentPrincipal, rt: Rt) -> list[TenantExportOut]:
+    """The exports made of this tenant (operators; read-only for the tenant's administrators)."""
+    _admin_or_operator(rt, p, tenant_id)
+    with rt.db.sessions() as session:
+        return [TenantExportOut.model_validate(r) for r in exports.listing(session, tenant_id)]
+
+
+@router.get("/tenants/{tenant_id}/exports/{export_id}/archive", response_class=FileResponse,
+            responses={200: {"content": {"application/x-tar": {}}}, **PROBLEMS})
+def download_export_archive(tenant_id: str, export_id: str, p: CurrentPrincipal, rt: Rt) -> FileResponse:
+    """Download the export (a tar: manifest.json, manifest.sig, the CSVs, the original files)."""
+    _admin_or_operator(rt, p, tenant_id)
+    with rt.db.sessions() as session:
+        row = exports.find(session, tenant_id, export_id)
+    path = exports.archive_path(rt.settings.var_dir, tenant_id, export_id)
+    if row.archived_at is None or not path.is_file():
+        raise not_found()
+    return FileResponse(path, media_type="application/x-tar", filename=f"roumu-export-{export_id}.tar")
 
 
 def _signed(rt: Runtime, tenant_id: str) -> tuple[dict[str, Any], str, str, str]:
@@ -539,7 +608,8 @@ def run_contract_jobs(p: OperatorPrincipal, rt: Rt) -> JobRun:
 def run_jobs(rt: Runtime) -> list[dict[str, Any]]:
     cfg: AccountsSettings = rt.extras["accounts_settings"]
     return service.run_due_jobs(rt.transaction, _clock(rt).now(), timedelta(seconds=cfg.purge_settle_seconds),
-                                rt.extras.get("ledger"))
+                                rt.extras.get("ledger"),
+                                lambda tenant_id: exports.remove_archives(rt.settings.var_dir, tenant_id))
 
 
 @operations.get("/mail-deliveries", response_model=MailDeliveryPage, responses=problem_responses(401, 403, 422))

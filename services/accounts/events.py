@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.accounts.models import ContractTermination, Jigyosho, MailDelivery, Notice, Tenant, User
+from services.accounts.models import ContractTermination, Jigyosho, MailDelivery, Notice, Tenant, TenantExport, User
 from shared.events import SYSTEM, Actor, EventEnvelope
 from shared.permissions import Grants, snapshot_data
 
@@ -17,6 +17,7 @@ TENANT_SETTINGS_CHANGED = "roumu.accounts.tenant.settings_changed"
 TENANT_DISABLED = "roumu.accounts.tenant.disabled"
 TENANT_PURGE_REQUESTED = "roumu.accounts.tenant.purge_requested"
 TENANT_DELETED = "roumu.accounts.tenant.deleted"
+TENANT_EXPORTED = "roumu.accounts.tenant.exported"
 USER_CREATED = "roumu.accounts.user.created"
 USER_UPDATED = "roumu.accounts.user.updated"
 USER_DISABLED = "roumu.accounts.user.disabled"
@@ -92,6 +93,15 @@ def tenant_purge_requested(term: ContractTermination) -> EventEnvelope:
 def tenant_deleted(term: ContractTermination, at: datetime) -> EventEnvelope:
     return EventEnvelope(type=TENANT_DELETED, tenant_id=None, actor=SYSTEM, subject={"tenant_id": term.tenant_id},
                          data={"counts": dict(term.account_counts), "deleted_at": at.isoformat()})
+
+
+def tenant_exported(export: TenantExport, actor: Actor, rows: int, files: int, manifest_sha256: str) -> EventEnvelope:
+    """An operator exported the whole tenant (返却): in the tenant's audit log as 運用者による操作."""
+    return EventEnvelope(type=TENANT_EXPORTED, tenant_id=export.tenant_id, actor=actor,
+                         subject={"tenant_id": export.tenant_id, "export_id": export.id},
+                         data={"encrypted_to_tenant_key": ["my_numbers"] if export.my_numbers_included else [],
+                               "rows": rows, "files": files,
+                               "manifest_sha256": manifest_sha256, "key_id": export.key_id})
 
 
 def _user_subject(u: User) -> dict[str, str]:

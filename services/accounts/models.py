@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_metadata
@@ -189,6 +189,28 @@ class MailDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TenantExport(Base):
+    """A return before deletion (返却, issue 24.5): one whole-tenant export an operator made
+    (ops.tenant_export), its manifest as signed with the deletion certificate key, and the archive
+    kept for the tenant's administrators to download until the data is deleted (the row goes with
+    the tenant's operational data at the purge step, the archive file with it)."""
+
+    __tablename__ = "tenant_exports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    operator: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    my_numbers_included: Mapped[bool] = mapped_column(Boolean)
+    recipient_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    manifest: Mapped[str] = mapped_column(Text)  # the exact signed text
+    signature: Mapped[str] = mapped_column(String(100))
+    key_id: Mapped[str] = mapped_column(String(100))
+    archive_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    archive_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 PURGE_KEEP = ("users", "permission_grants", "contract_terminations", "purge_confirmations")

@@ -410,6 +410,46 @@ class TerminationOut(BaseModel):
     accounts_deleted_at: datetime | None
     confirmed_services: list[str] = Field(default_factory=list)
     pending_services: list[str] = Field(default_factory=list)
+    # The return before deletion (返却): the step before the deletion, offered while the data is
+    # there (status scheduled or disabled); the exports made so far (docs/tenant-export.md).
+    export_available: bool = False
+    exports: list[TenantExportOut] = Field(default_factory=list)
+
+
+class TenantExportOut(BaseModel):
+    """A whole-tenant export (返却): who made it, when, whether My Numbers are in it (encrypted to
+    the key with `recipient_fingerprint`), and its archive once uploaded (download at
+    `GET /tenants/{tenant_id}/exports/{id}/archive`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: str
+    operator: str
+    created_at: datetime
+    my_numbers_included: bool
+    recipient_fingerprint: str | None
+    key_id: str
+    archive_sha256: str | None
+    archive_size: int | None
+    archived_at: datetime | None
+
+
+class TenantExportSign(BaseModel):
+    """The manifest ops.tenant_export wrote (files with SHA-256 and size, rows per entity); accounts
+    adds the export id, the tenant, the operator and the time, and signs it."""
+
+    manifest: dict[str, Any]
+
+
+class SignedExport(BaseModel):
+    """`manifest` is the exact UTF-8 JSON text signed (Ed25519, the deletion certificate key
+    `key_id` of GET /certificate-keys); write it to manifest.json byte for byte."""
+
+    export_id: str
+    manifest: str
+    signature: str = Field(description="base64url (no padding) Ed25519 signature of manifest's UTF-8 bytes")
+    key_id: str
 
 
 class JobRun(BaseModel):

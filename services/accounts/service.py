@@ -428,7 +428,7 @@ def start_of_day(d: date) -> datetime:
 
 
 def run_due_jobs(transaction: Callable[[], Any], now: datetime, settle: timedelta,
-                 ledger: Ledger | None = None) -> list[dict[str, Any]]:
+                 ledger: Ledger | None = None, on_purge: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Carry out every contract-end step that is due at `now`, each in its own transaction.
 
     1. accounts disabled (00:00 JST of the business day after the contract end);
@@ -437,7 +437,8 @@ def run_due_jobs(transaction: Callable[[], Any], now: datetime, settle: timedelt
     3. account information deleted (00:00 JST of the business day after the end month), once
        every service confirmed its purge.
 
-    `ledger`: the tombstones a restore re-purges from (shared/tombstones.py); written from step 2 on."""
+    `ledger`: the tombstones a restore re-purges from (shared/tombstones.py); written from step 2 on.
+    `on_purge(tenant_id)`: after step 2 committed (the export archives of the tenant go, exports.py)."""
     ran: list[dict[str, Any]] = []
     with transaction() as session:
         due = [t.tenant_id for t in session.execute(select(ContractTermination).where(
@@ -450,6 +451,8 @@ def run_due_jobs(transaction: Callable[[], Any], now: datetime, settle: timedelt
             step = _run_step(session, term, now, settle, ledger)
             if step:
                 ran.append({"tenant_id": tenant_id, "step": step, "at": now.isoformat()})
+        if step == "purge_requested" and on_purge is not None:
+            on_purge(tenant_id)
     return ran
 
 

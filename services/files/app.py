@@ -9,7 +9,7 @@ from contextlib import suppress
 
 from fastapi import FastAPI
 
-from services.files import references, service
+from services.files import references, service, tenant_export
 from services.files.api import router
 from services.files.context import FilesContext, build_scanner, build_store
 from services.files.models import jigyosho_directory, messaging, permissions
@@ -52,7 +52,8 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
     return create_service_app(NAME, messaging, [router, official_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu files", on_startup=startup,
                               subscriptions=subscriptions, accounts_feed=False, jigyosho_directory=jigyosho_directory,
-                              background_tasks=[_rescan_loop, _retention_loop])
+                              background_tasks=[_rescan_loop, _retention_loop],
+                              tenant_export=tenant_export.originals)
 
 
 async def _every(stop: asyncio.Event, seconds: float) -> bool:

@@ -8,7 +8,7 @@ from contextlib import suppress
 
 from fastapi import FastAPI
 
-from services.koyo_hoken import rejudge, service
+from services.koyo_hoken import rejudge, service, tenant_export
 from services.koyo_hoken.api import router
 from services.koyo_hoken.context import KoyoContext
 from services.koyo_hoken.eligibility_api import router as eligibility_router
@@ -42,7 +42,7 @@ def create_app(settings: CommonSettings | None = None, background: bool = True, 
                               subscriptions=SUBSCRIPTIONS, settings=settings,
                               background=background, permissions=permissions, title="Roumu koyo_hoken",
                               on_startup=startup, jigyosho_directory=jigyosho_directory,
-                              background_tasks=[_rejudgement_loop])
+                              background_tasks=[_rejudgement_loop], tenant_export=tenant_export.my_numbers)
 
 
 def _scheduled_once(rt: Runtime) -> int:

@@ -41,6 +41,8 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     # webhooks: deliveries are made by events, which the in-process world does not run: called with a
     # random id only (no 5xx, refused), and printed as a notice that the sweep does not prove them.
     "delivery_id": ("unseeded", "tenant"),
+    # accounts: a whole-tenant export (返却) is made by ops.tenant_export, not by the world: random id only.
+    "export_id": ("unseeded", "tenant"),
     "document_id": ("child", "jigyosho"),
     "package_id": ("child", "jigyosho"),
     "fiscal_year": ("value", "2025"),
