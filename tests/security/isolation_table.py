@@ -48,10 +48,14 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     "fiscal_year": ("value", "2025"),
     "month": ("value", "2025-06"),  # shakai_hoken: a premium month
     "rest": ("value", "metadata"),
+    # koyo_hoken: a payroll import mapping's name is a key within the caller's own tenant (the same name
+    # in another tenant is that tenant's own mapping; tests/koyo_hoken/test_payroll_intake.py shows one
+    # tenant cannot use another's).
+    "name": ("value", "kyuyo"),
 }
 
 # Required query parameters that are not references (a route with one not listed here fails the sweep).
-QUERY_VALUES: dict[str, str] = {"fiscal_year": "2025"}
+QUERY_VALUES: dict[str, str] = {"fiscal_year": "2025", "rishoku_date": "2025-03-31", "closing_day": "31"}
 
 # Required headers the sweep must send for a call to reach the id check.
 # If-Match: required by the contracts where the server answers 428 without it; a stale version is
