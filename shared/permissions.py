@@ -42,6 +42,7 @@ LEVELS: tuple[Level, ...] = ("read", "write")
 # Menu keys (at least those of the service sheet's 「メニュー権限」).
 KOYO_HOKEN = "koyo_hoken"  # 雇用保険
 JIMUKUMIAI = "jimukumiai"  # 事務組合
+SHAKAI_HOKEN = "shakai_hoken"  # 社会保険 (健康保険・厚生年金保険)
 EFILING = "efiling"  # 電子申請
 FILES = "files"  # ファイル
 OPERATION_LOGS = "operation_logs"  # 操作ログ
@@ -52,6 +53,7 @@ MY_NUMBER_UNMASKED = "my_number_unmasked"  # マイナンバーのマスク解�
 MENUS: dict[str, str] = {
     KOYO_HOKEN: "雇用保険",
     JIMUKUMIAI: "事務組合",
+    SHAKAI_HOKEN: "社会保険",
     EFILING: "電子申請",
     FILES: "ファイル",
     OPERATION_LOGS: "操作ログ",

@@ -21,6 +21,7 @@ SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("audit_log", "audit-log", 8106),
     ServiceInfo("files", "files", 8107),
     ServiceInfo("webhooks", "webhooks", 8109),
+    ServiceInfo("shakai_hoken", "shakai-hoken", 8110),
     # The e-Gov sandbox stands in for an outside system: never routed by the gateway.
     ServiceInfo("egov_sandbox", "", 8108),
 )
@@ -45,6 +46,7 @@ CONSUMES: dict[str, tuple[tuple[str, str], ...]] = {
               ACCOUNTS_FEED),
     "webhooks": (("koyo-hoken-events", "roumu.koyo_hoken.>"), ("efiling-events", "roumu.efiling.>"),
                  ACCOUNTS_FEED),
+    "shakai_hoken": (("koyo-hoken-persons", "roumu.koyo_hoken.insured_person.>"), ACCOUNTS_FEED),
     "egov_sandbox": (ACCOUNTS_FEED,),
 }
 

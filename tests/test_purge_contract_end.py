@@ -96,7 +96,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     accounts = service_client("accounts", clock=clock,
                               accounts_settings=AccountsSettings(scheduler_interval_seconds=3600))
     clients = {name: service_client(name) for name in
-               ("auth", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks")}
+               ("auth", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks", "shakai_hoken")}
 
     t = open_tenant(accounts, tokens, contract_end="2026-05-01")  # a Friday before Golden Week
     keep = open_tenant(accounts, tokens)  # another tenant: its data stays
@@ -104,12 +104,27 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
         js = add_jigyosho(accounts, tenant)
         wait_for_jigyosho(settings, tenant.id, js)  # koyo_hoken, jimukumiai and files learn it from accounts
         _, staff = add_user(accounts, tenant, tokens, "staff-1", {"koyo_hoken": "write", "jimukumiai": "write",
-                                                                     "efiling": "write", "files": "write"})
+                                                                     "efiling": "write", "files": "write",
+                                                                     "shakai_hoken": "write"})
         person = {"jigyosho_id": js, "family_name": "山田", "given_name": "太郎", "family_name_kana": "ヤマダ",
                   "given_name_kana": "タロウ", "birth_date": "1990-04-01", "hire_date": "2026-04-01",
                   "weekly_hours": "40"}
-        wait_for(lambda s=staff, p=person: clients["koyo_hoken"].post(
-            "/api/v1/koyo-hoken/insured-persons", headers=bearer(s), json=p).status_code == 201)
+        hired: list[dict[str, str]] = []
+
+        def hire(s: str = staff, p: dict[str, str] = person, hired: list[dict[str, str]] = hired) -> bool:
+            r = clients["koyo_hoken"].post("/api/v1/koyo-hoken/insured-persons", headers=bearer(s), json=p)
+            hired.extend([r.json()] if r.status_code == 201 else [])
+            return r.status_code == 201
+
+        wait_for(hire)
+        assert clients["shakai_hoken"].put(f"/api/v1/shakai-hoken/offices/{js}", headers=bearer(tenant.admin_token),
+                                           json={"seiri_kigo": "01-イロハ", "office_number": "12345",
+                                                 "insurer_kind": "kyokai", "prefecture": "13"}).status_code == 201
+        enrol = {"insured_person_id": hired[0]["id"], "birth_date": "1990-04-01", "acquired_on": "2026-04-01",
+                 "remuneration": 300_000}
+        # koyo_hoken's person event reaches shakai_hoken's read model through NATS.
+        wait_for(lambda e=enrol, tenant=tenant: clients["shakai_hoken"].post(
+            "/api/v1/shakai-hoken/enrolments", headers=bearer(tenant.admin_token), json=e).status_code == 201)
         assert clients["jimukumiai"].post("/api/v1/jimukumiai/members", headers=bearer(tenant.admin_token), json={
             "jigyosho_id": js, "name": "株式会社山田製作所", "labour_insurance_number": "13101912340001",
             "entrusted_from": "2026-04-01", "regular_workers": 12, "main_business": "other",
@@ -137,7 +152,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     wait_for(lambda: audit_count(t.id) >= 12)
     wait_for(lambda: any(s == "auth" for s, _, _ in rows_mentioning(settings, t.id)))
     assert {s for s, _, _ in rows_mentioning(settings, t.id)} >= {
-        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks"}
+        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks", "shakai_hoken"}
 
     # The schedule: Golden Week 2026 (5/2–5/6) pushes both first steps to 5/7; June 1 is a Monday.
     term = termination(accounts, tokens, t.id)
@@ -168,7 +183,7 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     clock.advance(timedelta(hours=1))
     assert run_jobs(accounts, tokens) == ["purge_requested"]
     done = wait_for(lambda: (x := termination(accounts, tokens, t.id))["status"] == "purged" and x, timeout=30)
-    assert done["pending_services"] == [] and len(done["confirmed_services"]) == 8
+    assert done["pending_services"] == [] and len(done["confirmed_services"]) == 9
     # The export went with the data: archive removed, record purged, no new export.
     assert not archives.exists() and done["exports"] == [] and not done["export_available"]
     r = accounts.post(f"{BASE}/tenants/{t.id}/exports", headers=bearer(tokens.operator()),
@@ -187,11 +202,11 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     assert rows_mentioning(settings, t.id) == []
     # The tombstone a restore re-purges from (shared/tombstones.py), outside every database.
     stone = Ledger(tombstone_path(settings)).tenants()[t.id]
-    assert stone["status"] == "accounts_deleted" and len(stone["confirmations"]) == 8
+    assert stone["status"] == "accounts_deleted" and len(stone["confirmations"]) == 9
     assert stone["termination"]["tenant_code"] == t.code
     # ...while the other tenant's rows are all there.
     assert {s for s, _, _ in rows_mentioning(settings, keep.id)} >= {
-        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks"}
+        "auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks", "shakai_hoken"}
 
     # The deletion certificate.
     r = accounts.get(f"{BASE}/tenants/{t.id}/deletion-certificate", headers=bearer(tokens.operator()))
@@ -201,7 +216,11 @@ def test_contract_end_purges_every_service_and_certifies(service_client, tokens,
     assert doc["tenant"] == {"id": t.id, "code": t.code, "name": "テスト社会保険労務士事務所"}
     services = {s["service"]: s for s in doc["services"]}
     assert set(services) == {"auth", "accounts", "koyo_hoken", "jimukumiai", "efiling", "audit_log", "files",
-                             "webhooks"}
+                             "webhooks", "shakai_hoken"}
+    assert services["shakai_hoken"]["deleted"]["enrolments"] == 1
+    assert services["shakai_hoken"]["deleted"]["standard_remunerations"] == 1
+    assert services["shakai_hoken"]["deleted"]["shaho_offices"] == 1
+    assert services["shakai_hoken"]["deleted"]["person_refs"] == 1
     assert services["webhooks"]["deleted"]["webhook_endpoints"] == 1
     assert services["koyo_hoken"]["deleted"]["insured_persons"] == 1
     assert services["jimukumiai"]["deleted"]["members"] == 1

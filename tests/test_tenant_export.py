@@ -124,7 +124,7 @@ def test_rsa_recipient_opens_with_openssl(tmp_path: Path) -> None:
 def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, tokens, settings, tmp_path):
     accounts = service_client("accounts")
     clients = {name: service_client(name) for name in
-               ("auth", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks")}
+               ("auth", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "webhooks", "shakai_hoken")}
     clients["accounts"] = accounts
     t = open_tenant(accounts, tokens, contract_end="2027-03-31")
     other = open_tenant(accounts, tokens)

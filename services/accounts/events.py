@@ -40,6 +40,7 @@ TENANT_PURGED: dict[str, str] = {
     "audit_log": "roumu.audit_log.tenant.purged",
     "files": "roumu.files.tenant.purged",
     "webhooks": "roumu.webhooks.tenant.purged",
+    "shakai_hoken": "roumu.shakai_hoken.tenant.purged",
 }
 PURGING_SERVICES: tuple[str, ...] = tuple(TENANT_PURGED)
 

@@ -15,6 +15,7 @@ E = "/api/v1/efiling"
 AL = "/api/v1/audit-log"
 F = "/api/v1/files"
 W = "/api/v1/webhooks"
+SH = "/api/v1/shakai-hoken"
 
 COMPUTES = "computes and answers; writes nothing, so parallel calls have nothing to conflict on"
 SANDBOX = "e-Gov sandbox: a stand-in for the outside system in tests and local runs, not the product"
@@ -137,6 +138,13 @@ EXCLUDED: dict[str, str] = {
     f"DELETE {W}/endpoints/{{endpoint_id}}": not_yet("an endpoint deleted beside a delivery"),
     f"POST {W}/endpoints/{{endpoint_id}}/secret": not_yet("two rotations at once (the endpoint row is locked); "
                                                           "item 13's third rotation: tests/webhooks/test_rotation.py"),
+    f"POST {SH}/enrolments/{{shaho_enrolment_id}}/zuiji-check": COMPUTES,
+    f"POST {SH}/internal/tenant-export/{{tenant_id}}": not_yet(
+        "two exports of one tenant at once (reads the service's rows; writes nothing here)"),
+    f"POST {SH}/enrolments/{{shaho_enrolment_id}}/bonuses": not_yet(
+        "two bonuses of one person at once (the enrolment's version column serialises them; reruns, then 409)"),
+    f"PUT {SH}/enrolments/{{shaho_enrolment_id}}/pay-months/{{month}}": not_yet(
+        "two first writes of one month (the unique index refuses the second; answered 409 after a rerun)"),
     f"POST {W}/deliveries/{{delivery_id}}/redeliver": not_yet("one delivery redelivered twice at once"),
     # --- egov_sandbox -----------------------------------------------------------------------------
     "POST /auth/token": SANDBOX,

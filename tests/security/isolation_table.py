@@ -21,12 +21,14 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     "member_id": ("resource", "jigyosho"),
     "entry_id": ("resource", "jigyosho"),
     "enrolment_id": ("resource", "jigyosho"),
+    "shaho_enrolment_id": ("resource", "jigyosho"),  # shakai_hoken: a person's 社会保険 enrolment
     "filing_id": ("resource", "jigyosho"),
     "file_id": ("resource", "jigyosho"),
     # A signed download link is a bearer capability by design (docs/files.md: no bearer token; HMAC,
     # 300 s): whoever holds it may download. Not swept by caller; tampering is tested in test_injection.
     "token": ("capability", "link"),
     "run_id": ("resource", "tenant"),
+    "teiji_run_id": ("resource", "tenant"),  # shakai_hoken: a 定時決定 run (results filtered by 事業所)
     "user_id": ("resource", "tenant"),
     "tenant_id": ("resource", "own-tenant"),
     "tenant_code": ("resource", "own-tenant"),
@@ -44,6 +46,7 @@ PATH_PARAMS: dict[str, tuple[str, str]] = {
     "document_id": ("child", "jigyosho"),
     "package_id": ("child", "jigyosho"),
     "fiscal_year": ("value", "2025"),
+    "month": ("value", "2025-06"),  # shakai_hoken: a premium month
     "rest": ("value", "metadata"),
     # koyo_hoken: a payroll import mapping's name is a key within the caller's own tenant (the same name
     # in another tenant is that tenant's own mapping; tests/koyo_hoken/test_payroll_intake.py shows one
@@ -120,6 +123,20 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/accounts/jigyosho/{jigyosho_id}/close": {"closed_on": "2025-04-01"},
     "PUT /api/v1/jimukumiai/members/{member_id}/wages/{fiscal_year}": {"rousai_wages": 1000, "koyo_wages": 1000},
     "POST /api/v1/efiling/filings/{filing_id}/withdraw": {"reason": "取り下げ"},
+    "PUT /api/v1/shakai-hoken/offices/{jigyosho_id}": {
+        "seiri_kigo": "01-イロハ", "office_number": "12345", "insurer_kind": "kyokai", "prefecture": "13"},
+    "POST /api/v1/shakai-hoken/enrolments": {
+        "insured_person_id": "{person_id}", "birth_date": "1990-04-01", "acquired_on": "2025-05-01",
+        "remuneration": 300000},
+    "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/loss": {"last_day": "2025-06-30"},
+    "PUT /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/pay-months/{month}": {"pay": 300000, "base_days": 30},
+    "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/bonuses": {"paid_on": "2025-07-10", "amount": 100000},
+    "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/standard-remunerations": {
+        "effective_from": "2025-09", "remuneration": 320000, "reason": "teiji"},
+    "POST /api/v1/shakai-hoken/enrolments/{shaho_enrolment_id}/zuiji-check": {
+        "first_paid": "2025-07", "direction": "up", "months": [
+            {"month": "2025-07", "pay": 400000, "base_days": 31}, {"month": "2025-08", "pay": 400000, "base_days": 31},
+            {"month": "2025-09", "pay": 400000, "base_days": 30}]},
 }
 
 # GET operations whose owner may get 404 in the in-process world (what they show is made by a

@@ -219,6 +219,8 @@ def _seed_resources(w: World) -> None:
                    json={"my_number": MY_NUMBER}, headers={"If-Match": f'"{person["version"]}"'})
             w.made("koyo_hoken", "post", "/procedures", "procedure_id", json={
                 "insured_person_id": person["id"], "kind": "shikaku_shutoku", "event_date": "2025-04-15"})
+    if "shakai_hoken" in w.clients and "person_id" in w.ids:
+        _seed_shakai_hoken(w, j1)
     if "jimukumiai" in w.clients:
         member = w.made("jimukumiai", "post", "/members", "member_id", json=member_body(j1))
         if member:
@@ -267,6 +269,27 @@ def _seed_resources(w: World) -> None:
             w.ids["session_id"] = str(items[0].get("id") or items[0].get("session_id"))
         else:
             w.notes.append(f"auth sessions: {sessions.status_code} {sessions.text[:300]}")
+
+
+def _seed_shakai_hoken(w: World, j1: str) -> None:
+    """社会保険: koyo_hoken's person reaches shakai_hoken's read model by koyo_hoken's event (no consumers
+    run here: applied directly, through the consumer's own handler), then the API makes the rest."""
+    from services.shakai_hoken import service as shaho_service
+    from tests.shakai_hoken.support import person_registered
+
+    db = Database(w.settings.database_url("shakai_hoken"))
+    with db.transaction() as s:
+        shaho_service.on_koyo_person_event(s, person_registered(w.tenant_a, j1, w.ids["person_id"], "2025-04-15"))
+    db.dispose()
+    w.made("shakai_hoken", "put", f"/offices/{j1}", "", json={
+        "seiri_kigo": "01-イロハ", "office_number": "12345", "insurer_kind": "kyokai", "prefecture": "13"})
+    w.made("shakai_hoken", "post", "/enrolments", "shaho_enrolment_id", json={
+        "insured_person_id": w.ids["person_id"], "birth_date": "1990-04-01", "acquired_on": "2025-04-15",
+        "remuneration": 300_000})
+    if "shaho_enrolment_id" in w.ids:
+        w.made("shakai_hoken", "put", f"/enrolments/{w.ids['shaho_enrolment_id']}/pay-months/2025-06", "",
+               json={"pay": 300_000, "base_days": 30})
+    w.made("shakai_hoken", "post", "/teiji-runs", "teiji_run_id", json={"year": 2025})
 
 
 def open_clients(settings: CommonSettings, names: list[str], background: bool = False) -> dict[str, TestClient]:

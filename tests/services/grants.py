@@ -16,7 +16,7 @@ from shared.db import Database
 from shared.permissions import MENUS, Permissions, snapshot_data
 from shared.settings import CommonSettings
 
-PERMISSION_SERVICES = ("accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log")
+PERMISSION_SERVICES = ("accounts", "koyo_hoken", "jimukumiai", "efiling", "files", "audit_log", "shakai_hoken")
 ALL_WRITE = {m: "write" for m in MENUS if m != "my_number_unmasked"}
 _counter = itertools.count()
 

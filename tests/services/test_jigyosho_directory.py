@@ -115,7 +115,7 @@ def _upload(files, token: str, jigyosho_id: str):
 
 def test_created_renamed_and_closed_in_accounts_reaches_the_three_services(service_client, tokens, settings):
     accounts = service_client("accounts")
-    koyo, jimu, files = (service_client(s) for s in ("koyo_hoken", "jimukumiai", "files"))
+    koyo, jimu, files, shaho = (service_client(s) for s in ("koyo_hoken", "jimukumiai", "files", "shakai_hoken"))
     t = open_tenant(accounts, tokens)
     admin = bearer(t.admin_token)
     js = add_jigyosho(accounts, t, "株式会社山田製作所")
@@ -142,7 +142,10 @@ def test_created_renamed_and_closed_in_accounts_reaches_the_three_services(servi
     wait_for_jigyosho(settings, t.id, js, status="closed")
     for refused in (koyo.post("/api/v1/koyo-hoken/insured-persons", headers=admin, json=_person(js)),
                     jimu.post("/api/v1/jimukumiai/members", headers=admin, json=_member(js)),
-                    _upload(files, t.admin_token, js)):
+                    _upload(files, t.admin_token, js),
+                    shaho.put(f"/api/v1/shakai-hoken/offices/{js}", headers=admin, json={
+                        "seiri_kigo": "01-イロハ", "office_number": "12345", "insurer_kind": "kyokai",
+                        "prefecture": "13"})):
         assert refused.status_code == 409, refused.text
         body = refused.json()
         assert body["type"].endswith("/jigyosho-closed") and body["title"] == "廃止された事業所です"

@@ -22,7 +22,7 @@ from shared.events import Actor, EventEnvelope
 from shared.jigyosho_directory import JIGYOSHO_CLOSED, JIGYOSHO_CREATED, JIGYOSHO_UPDATED, JigyoshoDirectory
 from shared.settings import CommonSettings
 
-DIRECTORY_SERVICES = ("koyo_hoken", "jimukumiai", "files")
+DIRECTORY_SERVICES = ("koyo_hoken", "jimukumiai", "files", "shakai_hoken")
 ACCOUNTS_ACTOR = Actor(kind="user", id="accounts-admin")
 
 

@@ -22,6 +22,7 @@ export const SECTIONS: { key: Section; label: string }[] = [
 export const MENUS: { key: string; label: string }[] = [
   { key: "koyo_hoken", label: "雇用保険" },
   { key: "jimukumiai", label: "事務組合" },
+  { key: "shakai_hoken", label: "社会保険" },
   { key: "efiling", label: "電子申請" },
   { key: "files", label: "ファイル" },
   { key: "operation_logs", label: "操作ログ" },
