@@ -53,11 +53,11 @@ class Stack:
             "ROUMU_GATEWAY_RATE_LIMIT_USER": "100000/minute", "ROUMU_GATEWAY_RATE_LIMIT_TENANT": "100000/minute",
             "ROUMU_GATEWAY_RATE_LIMIT_IP": "100000/minute",
             # The test PostgreSQL (100 connections) is shared with the rest of the suite and, on CI
-            # machines, other runs: 54 shared by 10 services × 2 replicas, 2 connections per process
-            # (3 before shakai_hoken made ten services), instead of the
+            # machines, other runs: 60 shared by 10 services × 2 replicas, 3 connections per process
+            # (54 gave 3 each with nine services), instead of the
             # production budget of 90 (a run at 5 each failed its set-up with a 503 "cannot connect
             # to the database" while other sessions' suites held ~40 of the server's connections).
-            "ROUMU_DB_CONNECTION_BUDGET": "54",
+            "ROUMU_DB_CONNECTION_BUDGET": "60",
         })
         self.url = f"http://127.0.0.1:{self.gateway_port}"
         self.log = var_dir.parent / "devrun.log"
