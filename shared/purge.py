@@ -49,6 +49,21 @@ def _singular(name: str) -> str:
     return name[:-1] if name.endswith("s") else name
 
 
+def id_sources(owners: list[Table], tenant_id: str) -> dict[str, list[Select[Any]]]:
+    """The ids the tenant's rows are known by, under the column name other tables use for them, as
+    subqueries (a tenant's rows — audit_log's run to millions — are never loaded): the purge deletes
+    and the tenant export reads the rows linked through them."""
+    sources: dict[str, list[Select[Any]]] = {}
+    for t in owners:
+        mine = t.c.tenant_id == tenant_id
+        if [c.name for c in t.primary_key.columns] == ["id"]:
+            sources.setdefault(f"{_singular(t.name)}_id", []).append(select(t.c.id).where(mine))
+        for c in t.c:
+            if c.name.endswith("_id") and c.name != "tenant_id":
+                sources.setdefault(c.name, []).append(select(c).where(mine, c.is_not(None)))
+    return sources
+
+
 class TenantPurge:
     def __init__(self, service: str, messaging: Messaging, keep: Collection[str] = ()) -> None:
         self.service = service
@@ -61,16 +76,7 @@ class TenantPurge:
         counts: dict[str, int] = {}
         owners = tenant_tables(self.metadata, self.keep)
         infra = {self.messaging.outbox.name, self.messaging.inbox.name}
-        # The ids the tenant's rows are known by, under the column name other tables use for
-        # them — as subqueries: a tenant's rows (audit_log's run to millions) are never loaded.
-        sources: dict[str, list[Select[Any]]] = {}
-        for t in owners:
-            mine = t.c.tenant_id == tenant_id
-            if [c.name for c in t.primary_key.columns] == ["id"]:
-                sources.setdefault(f"{_singular(t.name)}_id", []).append(select(t.c.id).where(mine))
-            for c in t.c:
-                if c.name.endswith("_id") and c.name != "tenant_id":
-                    sources.setdefault(c.name, []).append(select(c).where(mine, c.is_not(None)))
+        sources = id_sources(owners, tenant_id)
         owner_names = {t.name for t in owners}
         for t in reversed(self.metadata.sorted_tables):
             if t.name in owner_names or t.name in infra or t.name in self.keep:

@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 
 from shared.auth_deps import OperatorPrincipal
 from shared.errors import ProblemError, problem_responses
-from shared.purge import _singular, tenant_tables
+from shared.purge import id_sources, tenant_tables
 from shared.topology import api_prefix
 
 if TYPE_CHECKING:
@@ -180,14 +180,7 @@ def exported_columns(table: Table) -> list[str]:
 def tenant_selections(metadata: MetaData, tenant_id: str) -> list[tuple[Table, Select[Any]]]:
     """The tenant's rows, table by table, parents first: the purge's choice (shared.purge)."""
     owners = [t for t in tenant_tables(metadata) if t.name not in INFRA_TABLES]
-    sources: dict[str, list[Select[Any]]] = {}
-    for t in owners:
-        mine = t.c.tenant_id == tenant_id
-        if [c.name for c in t.primary_key.columns] == ["id"]:
-            sources.setdefault(f"{_singular(t.name)}_id", []).append(select(t.c.id).where(mine))
-        for c in t.c:
-            if c.name.endswith("_id") and c.name != "tenant_id":
-                sources.setdefault(c.name, []).append(select(c).where(mine, c.is_not(None)))
+    sources = id_sources(owners, tenant_id)
     owner_names = {t.name for t in owners}
     out: list[tuple[Table, Select[Any]]] = []
     for t in metadata.sorted_tables:
