@@ -113,7 +113,7 @@ def collect(clients: Mapping[str, httpx.Client], token: str, tenant_id: str, out
             if path.parent == out / service and path.suffix == ".csv":
                 entry["entity"] = f"{service}.{path.stem}"
                 entry["rows"] = counts.get(path.stem, 0)
-            elif rel_path == MY_NUMBERS:
+            elif path.suffix == ".enc":  # the My Numbers, a package as sent: to the tenant's key only
                 entry["encrypted_to"] = recipient.fingerprint if recipient else None
             else:
                 entry["original_file"] = True
@@ -176,6 +176,8 @@ certificate-key.pem  検証用公開鍵（/api/v1/accounts/certificate-keys と�
 <service>/<table>.csv  1 テーブル 1 ファイル（UTF-8、1 行目は列名、空欄は NULL）
 files/files/<id>/<name> 元のファイル
 koyo_hoken/my_numbers.csv.enc  個人番号（指定された公開鍵でのみ復号可能。依頼時のみ）
+efiling/packages/<申請ID>/<パッケージID>.zip  e-Gov に送った申請データ（個人番号は空欄）
+efiling/packages/<申請ID>/<パッケージID>.zip.enc  送ったままの申請データ（公開鍵でのみ復号可能。依頼時のみ）
 """
 
 

@@ -25,7 +25,11 @@ import io
 import json
 import subprocess
 import tarfile
+import uuid
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -37,6 +41,9 @@ from sqlalchemy import MetaData, create_engine, func, select
 from ops import tenant_export
 from ops.migrate import migrations_dir, upgrade
 from services.accounts.events import PURGING_SERVICES
+from services.efiling import context as efiling_context
+from services.efiling import packages
+from services.efiling.models import FilingPackage
 from shared.tenant_export import Recipient, seal_to
 from tests.accounts.conftest import BASE, add_jigyosho, add_user, open_tenant, wait_for
 from tests.conftest import bearer
@@ -86,15 +93,36 @@ def seed(clients, accounts, settings, tokens, tenant, key: str) -> dict[str, obj
         "jigyosho_id": js, "name": f"株式会社{key}製作所", "labour_insurance_number": "13101912340001",
         "entrusted_from": "2026-04-01", "regular_workers": 12, "main_business": "other",
         "koyo_kubun": "ippan"}).status_code == 201
-    assert clients["efiling"].post("/api/v1/efiling/filings", headers=bearer(tenant.admin_token), json={
-        "jigyosho_id": js, "procedure_code": "950A010002012000", "title": f"資格取得届 {key}"}).status_code == 201
+    r = clients["efiling"].post("/api/v1/efiling/filings", headers=bearer(tenant.admin_token), json={
+        "jigyosho_id": js, "procedure_code": "950A010002012000", "title": f"資格取得届 {key}"})
+    assert r.status_code == 201, r.text
+    package = sent_package(clients["efiling"], tenant.id, r.json()["id"], MY_NUMBERS[key][0])
     content = f"%PDF-1.4\n% 返却テスト {key} {tenant.id}\n".encode() * 50
     r = clients["files"].post("/api/v1/files/files", params={"jigyosho_id": js}, headers=bearer(staff),
                               files={"file": (f"雇用契約書-{key}.pdf", content, "application/pdf")})
     assert r.status_code == 201, r.text
     assert clients["webhooks"].post("/api/v1/webhooks/endpoints", headers=bearer(tenant.admin_token), json={
         "url": f"https://partner.example/{key}", "event_types": ["procedure.completed"]}).status_code == 201
-    return {"jigyosho": js, "persons": persons, "file_id": r.json()["id"], "content": content, "staff": staff}
+    return {"jigyosho": js, "persons": persons, "file_id": r.json()["id"], "content": content, "staff": staff,
+            "package": package}
+
+
+def sent_package(efiling, tenant_id: str, filing_id: str, my_number: str) -> FilingPackage:
+    """A package as a submission keeps it (sealed, packages.seal_into), its form holding a My Number."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("950A010002012000/form.xml",
+                    f"<DataRoot><氏名>山田太郎</氏名><個人番号>{my_number}</個人番号></DataRoot>")
+    data = buf.getvalue()
+    rt = efiling.app.state.runtime
+    row = FilingPackage(id=str(uuid.uuid4()), filing_id=filing_id, tenant_id=tenant_id, kind="apply",
+                        file_name="950A010002012000.zip", sha256=hashlib.sha256(data).hexdigest(), signed=False,
+                        created_at=datetime.now(UTC))
+    packages.seal_into(efiling_context.of(rt).egov.keys, row, data)
+    with rt.db.transaction() as session:
+        session.add(row)
+    row.zip_data = data  # the test's copy of the ZIP as sent (the row stored holds it sealed)
+    return row
 
 
 def test_rsa_recipient_opens_with_openssl(tmp_path: Path) -> None:
@@ -179,7 +207,7 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
         header = next(csv.reader(fh))
     assert not [c for c in header if "password" in c or "secret" in c]
     # The original file, byte for byte.
-    [original] = [f for f in doc["files"] if f.get("original_file")]
+    [original] = [f for f in doc["files"] if f.get("original_file") and f["path"].startswith("files/")]
     assert original["path"].startswith(f"files/files/{mine['file_id']}/")
     assert (plain / original["path"]).read_bytes() == mine["content"]
     # No My Number anywhere; nothing of the other tenant.
@@ -190,6 +218,16 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
     for needle in (other.id, other.code, "other山田", "株式会社other製作所", theirs["file_id"]):
         assert needle.encode() not in everything, needle
     assert theirs["content"][:40] not in everything
+    # The package as sent to e-Gov, its My Number emptied; nothing else of it changed; the other
+    # tenant's not there.
+    pkg = mine["package"]
+    sent = plain / "efiling" / "packages" / pkg.filing_id / f"{pkg.id}.zip"
+    assert rows["efiling.filing_packages"] == 1 and not packages.carries_my_number(sent.read_bytes())
+    with zipfile.ZipFile(sent) as zf:
+        form = ElementTree.fromstring(zf.read("950A010002012000/form.xml"))
+    assert form.findtext("氏名") == "山田太郎" and not form.findtext("個人番号")
+    assert not (sent.parent / f"{pkg.id}.zip.enc").exists()
+    assert not (plain / "efiling" / "packages" / theirs["package"].filing_id).exists()
     # Any changed byte is caught: the manifest by openssl, a data file by the manifest.
     saved = (plain / "manifest.json").read_bytes()
     (plain / "manifest.json").write_bytes(saved.replace(b'"rows":2', b'"rows":3', 1))
@@ -222,6 +260,11 @@ def test_whole_tenant_export_signed_encrypted_and_round_trips(service_client, to
     assert dict(list(csv.reader(io.StringIO(opened)))[1:]) == dict(zip(mine["persons"], MY_NUMBERS["t"], strict=True))
     with pytest.raises(InvalidTag):
         tenant_export.decrypt(enc, stranger_priv.read_bytes())
+    # The package exactly as sent, to the tenant's key only; the readable copy still blanked.
+    sent_enc = full / "efiling" / "packages" / pkg.filing_id / f"{pkg.id}.zip.enc"
+    assert tenant_export.decrypt(sent_enc, tenant_priv.read_bytes()) == pkg.zip_data
+    assert next(f for f in doc2["files"] if f["path"].endswith(".zip.enc"))["encrypted_to"] == fingerprint
+    assert not packages.carries_my_number((sent_enc.parent / f"{pkg.id}.zip").read_bytes())
     assert isinstance(serialization.load_pem_private_key(tenant_priv.read_bytes(), None), x25519.X25519PrivateKey)
     assert tenant_export.main(["decrypt", str(enc), "--key", str(tenant_priv)]) == 0
     assert tenant_export.main(["verify", str(full), "--key", str(pem)]) == 0

@@ -10,7 +10,7 @@ import logging
 
 from fastapi import FastAPI
 
-from services.efiling import context, packages
+from services.efiling import context, packages, tenant_export
 from services.efiling.api import router
 from services.efiling.api_certificates import router as certificates_router
 from services.efiling.documents import DocumentStore
@@ -55,4 +55,4 @@ def create_app(settings: CommonSettings | None = None, background: bool = True,
 
     return create_service_app(NAME, messaging, [router, certificates_router], settings=settings, background=background,
                               permissions=permissions, title="Roumu efiling", on_startup=startup,
-                              background_tasks=[run_worker])
+                              background_tasks=[run_worker], tenant_export=tenant_export.sent_packages)
