@@ -68,14 +68,8 @@ class EventConsumer:
         batch_handler: BatchHandler | None = None,
         fetch_process: bool = False,
         stream_replicas: int = 1,
-        wants: Callable[[str], bool] | None = None,
     ) -> None:
         self.durable = durable
-        # Which event types the handler does anything with (None: all). An event it ignores is
-        # acked without a transaction or an inbox claim: its effect is nothing, so a redelivery
-        # is harmless. (Every service's accounts feed saw every accounts event — the accounts
-        # service its own tenant.updated on each PUT — and claimed each in a write transaction.)
-        self.wants = wants
         self.filter_subject = filter_subject
         self.handler = handler
         self.db = db
@@ -93,13 +87,8 @@ class EventConsumer:
         self._nc: NATS | None = None
         self._backoff = 0.5  # before the next attempt after the consumer loop failed
 
-    def ignores(self, event: EventEnvelope) -> bool:
-        return self.wants is not None and not self.wants(event.type)
-
     def apply(self, event: EventEnvelope) -> bool:
         """Apply once: True when the effect ran, False when the inbox had it already."""
-        if self.ignores(event):
-            return True  # nothing to do: no transaction, no claim
         with self.db.transaction() as session:
             if not self.messaging.claim(session, self.durable, event.id):
                 return False
@@ -214,7 +203,7 @@ class EventConsumer:
             await msg.term()
             return
         try:
-            applied = True if self.ignores(event) else await asyncio.to_thread(self.apply, event)
+            applied = await asyncio.to_thread(self.apply, event)
         except Exception as exc:
             FAILED.labels(self.durable).inc()
             delivered = msg.metadata.num_delivered if msg.metadata else 1

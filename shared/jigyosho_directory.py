@@ -194,9 +194,6 @@ class JigyoshoDirectory:
         result = session.execute(delete(self.table).where(self.table.c.tenant_id == tenant_id))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    # The events `handle` acts on (shared.service_app.accounts_feed_types: the others are not claimed).
-    EVENT_TYPES = frozenset(EVENT_RANK)
-
     def handle(self, session: Session, event: EventEnvelope) -> None:
         """Consumer of roumu.accounts.jigyosho.> (other accounts events are ignored)."""
         if event.type not in EVENT_RANK:

@@ -247,9 +247,6 @@ class Permissions:
         result = session.execute(delete(self.table).where(self.table.c.tenant_id == tenant_id))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    # The events `handle` acts on (shared.service_app.accounts_feed_types: the others are not claimed).
-    EVENT_TYPES = frozenset({PERMISSIONS_CHANGED, USER_DISABLED, USER_DELETED})
-
     def handle(self, session: Session, event: EventEnvelope) -> None:
         """Consumer of roumu.accounts.user.> (other user events are ignored)."""
         tenant_id = event.subject.get("tenant_id")

@@ -101,9 +101,6 @@ class TenantPurge:
             outbox.c.published_at.is_not(None), outbox.c.payload["tenant_id"].as_string() == tenant_id,
             outbox.c.subject != PURGE_REQUESTED, outbox.c.subject.not_like("%.tenant.purged"))))
 
-    # The events `handle` acts on (shared.service_app.accounts_feed_types: the others are not claimed).
-    EVENT_TYPES = frozenset({PURGE_REQUESTED})
-
     def handle(self, session: Session, event: EventEnvelope) -> None:
         """Consumer of roumu.accounts.tenant.purge_requested: purge, then confirm (one transaction)."""
         if event.type != PURGE_REQUESTED:

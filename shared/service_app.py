@@ -52,7 +52,6 @@ class Subscription:
     subject: str
     handler: Handler
     ack_wait: float = 30.0
-    wants: Callable[[str], bool] | None = None  # the event types the handler acts on (None: all)
 
 
 @dataclass
@@ -112,13 +111,11 @@ def create_service_app(
     A service holding tenant data also serves its share of the tenant export (shared.tenant_export,
     the same rows the purge deletes); `tenant_export` adds the service's own members to it."""
     settings = settings or get_settings()
-    purge_handler = (TenantPurge(name, messaging, purge_keep)
-                     if purge and holds_tenant_data(messaging.outbox.metadata) else None)
-    feed = accounts_feed_handler(permissions, purge_handler, jigyosho_directory)
+    feed = accounts_feed_handler(permissions, TenantPurge(name, messaging, purge_keep)
+                                 if purge and holds_tenant_data(messaging.outbox.metadata) else None,
+                                 jigyosho_directory)
     if accounts_feed and feed is not None:
-        subscriptions = [*subscriptions, Subscription(*ACCOUNTS_FEED, feed,
-                                                      wants=accounts_feed_types(permissions, purge_handler,
-                                                                                jigyosho_directory).__contains__)]
+        subscriptions = [*subscriptions, Subscription(*ACCOUNTS_FEED, feed)]
     for s in subscriptions:
         if (s.durable, s.subject) not in CONSUMES.get(name, ()):
             # The NATS server would refuse the consumer (shared/nats_auth.py): say so now.
@@ -140,8 +137,7 @@ def create_service_app(
                      revoked=RevokedSessions(nats, settings.nats_stream, stream_replicas=replicas))
         rt.consumers = [
             EventConsumer(f"{name}-{s.durable}", s.subject, s.handler, db, messaging,
-                          nats, settings.nats_stream, ack_wait=s.ack_wait, stream_replicas=replicas,
-                          wants=s.wants)
+                          nats, settings.nats_stream, ack_wait=s.ack_wait, stream_replicas=replicas)
             for s in subscriptions
         ]
         app.state.runtime = rt
@@ -264,20 +260,6 @@ def accounts_feed_handler(permissions: Permissions | None, purge: TenantPurge | 
             purge.handle(session, event)
 
     return handle
-
-
-def accounts_feed_types(permissions: Permissions | None, purge: TenantPurge | None,
-                        jigyosho_directory: JigyoshoDirectory | None = None) -> frozenset[str]:
-    """The accounts events `accounts_feed_handler` acts on; the feed's consumer acks the others
-    (tenant.updated, user.created, …) without a transaction or an inbox claim."""
-    types: set[str] = set()
-    if permissions is not None:
-        types |= Permissions.EVENT_TYPES
-    if jigyosho_directory is not None:
-        types |= JigyoshoDirectory.EVENT_TYPES
-    if purge is not None:
-        types |= TenantPurge.EVENT_TYPES
-    return frozenset(types)
 
 
 async def runtime(request: Request) -> Runtime:
